@@ -1,0 +1,2 @@
+import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __fu(new URL('.', import.meta.url));
+import{a as r,b as o}from"./chunks/chunk-72HTSAA3.js";import"./chunks/chunk-QWFWNJFA.js";try{o("memoh-workspace 0.1.0"),r("the Action surface is not built yet")}catch(e){r(e instanceof Error?e.message:String(e))}

@@ -1,0 +1,139 @@
+import { Command, Option } from 'commander';
+import { type Layer, type Options, fileLayer, presetLayer, resolveOptions } from '../config/index.js';
+import { FIELDS, type Field, fieldPath } from '../config/schema.js';
+import type { StageContext } from '../core/context.js';
+import { docker } from '../core/docker.js';
+import { EXIT, InputError, StageError, errorMessage } from '../core/errors.js';
+import { CleanupLedger, describe } from '../core/ledger.js';
+import type { Reporter } from '../core/reporter.js';
+
+/** Adds the flags of the given config tables (from the one schema) to a command. */
+export function addFieldFlags(cmd: Command, tables: string[], except: string[] = []): Command {
+  for (const f of FIELDS) {
+    if (!f.flag || !tables.includes(f.table) || except.includes(f.flag)) continue;
+    if (f.type === 'bool') {
+      cmd.addOption(new Option(`--${f.flag}`, f.description));
+      cmd.addOption(new Option(`--no-${f.flag}`).hideHelp());
+    } else if (f.type === 'list') {
+      cmd.addOption(new Option(`--${f.flag} <value>`, `${f.description} (repeatable)`).argParser(collect));
+    } else {
+      cmd.addOption(new Option(`--${f.flag} <value>`, f.description));
+    }
+  }
+  return cmd;
+}
+
+export function addCommonFlags(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'TOML config file (ours, or a Memoh config.toml)')
+    .option('--preset <name>', 'preset: cn (mainland-China mirrors)')
+    .option('--json', 'print the result as JSON on stdout');
+}
+
+function collect(value: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+/** Flags → a layer over the default, preset and config file; all validated in one place. */
+export function optionsFromFlags(opts: Record<string, unknown>): Options {
+  const layers: Layer[] = [];
+  const preset = typeof opts.preset === 'string' ? opts.preset : '';
+  if (preset) layers.push(presetLayer(preset, '--preset'));
+  if (typeof opts.config === 'string') layers.push(fileLayer(opts.config, '--config'));
+  const values = new Map<string, unknown>();
+  for (const f of FIELDS) {
+    if (!f.flag) continue;
+    const v = opts[camel(f.flag)];
+    if (v === undefined) continue;
+    values.set(fieldPath(f), f.type === 'int' ? toInt(v, f) : v);
+  }
+  layers.push({ origin: (f: Field) => `--${f.flag}`, values });
+  return resolveOptions(layers, process.env, preset);
+}
+
+function toInt(v: unknown, f: Field): unknown {
+  // Left as a string when malformed so the resolver reports it with the flag's name.
+  return typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v === undefined ? v : `${v}`;
+}
+
+export function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** A terminal reporter: messages on stderr, so stdout stays clean for --json. */
+export function terminalReporter(quiet = false): Reporter {
+  const tty = process.stderr.isTTY;
+  const out = (s: string) => {
+    if (!quiet) process.stderr.write(`${s}\n`);
+  };
+  return {
+    info: out,
+    warn: (m) => out(`warning: ${m}`),
+    debug: (m) => {
+      if (process.env.MEMOH_DEBUG) out(`debug: ${m}`);
+    },
+    progress: (key, m) => {
+      if (quiet) return;
+      if (tty) process.stderr.write(`\r\x1b[K${key}: ${m}`);
+      else out(`${key}: ${m}`);
+    },
+    group: async (name, fn) => {
+      out(`── ${name}`);
+      return fn();
+    },
+  };
+}
+
+/**
+ * Runs a command body with a ledger that is drained on every way out: normal end, error, SIGINT,
+ * SIGTERM. Maps errors to exit codes: InputError → 2, anything else → 1.
+ */
+export async function runCommand(
+  opts: { json?: boolean; keep?: boolean },
+  body: (ctx: StageContext) => Promise<number>,
+): Promise<never> {
+  const ledger = new CleanupLedger(docker);
+  const abort = new AbortController();
+  const reporter = terminalReporter(false);
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = sig;
+    reporter.warn(`${sig} received: stopping and cleaning up`);
+    abort.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let code: number;
+  try {
+    code = await body({ reporter, ledger, signal: abort.signal });
+  } catch (err) {
+    code = reportError(err);
+  }
+  if (!opts.keep || signalled) {
+    const { errors } = await ledger.drain();
+    for (const e of errors) reporter.warn(`cleanup: ${e}`);
+  } else {
+    for (const e of ledger.entries()) reporter.info(`kept ${describe(e)}`);
+  }
+  if (signalled) code = signalled === 'SIGINT' ? 130 : 143;
+  process.exit(code);
+}
+
+export function reportError(err: unknown): number {
+  if (err instanceof InputError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof StageError) {
+    process.stderr.write(`error: ${err.message}${err.fix ? `\nfix: ${err.fix}` : ''}\n`);
+    return EXIT.failed;
+  }
+  process.stderr.write(`error: ${errorMessage(err)}\n`);
+  if (process.env.MEMOH_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  return EXIT.failed;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,36 @@
+/** Exit codes shared by every command and both faces. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/**
+ * Bad input from the user (flag, Action input, config key, file). Always exit 2.
+ * `input` names where the value came from, in the user's words (`--node-version`, `input images`,
+ * `config.toml [toolkit] node_version`), and `fix` says what to do instead.
+ */
+export class InputError extends Error {
+  override readonly name = 'InputError';
+  constructor(
+    readonly input: string,
+    readonly problem: string,
+    readonly fix: string,
+  ) {
+    super(`${input}: ${problem}. Fix: ${fix}`);
+  }
+}
+
+/** A stage could not do its work for a reason outside the user's input (network, engine, disk). */
+export class StageError extends Error {
+  override readonly name = 'StageError';
+  constructor(
+    message: string,
+    readonly fix?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

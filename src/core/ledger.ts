@@ -1,0 +1,89 @@
+import { rm } from 'node:fs/promises';
+import type Dockerode from 'dockerode';
+
+/**
+ * Everything a run creates outside its own process is written here the moment it exists, as plain
+ * data, so that whoever ends the run (the CLI on exit or signal, the Action's post step from saved
+ * state) can remove it without knowing which stage made it.
+ */
+export type LedgerEntry =
+  | { kind: 'container'; id: string; name?: string }
+  | { kind: 'path'; path: string; what: 'socket-dir' | 'runtime-dir' | 'temp-dir' | 'file' };
+
+export type LedgerListener = (entries: readonly LedgerEntry[]) => void;
+
+export class CleanupLedger {
+  private readonly items: LedgerEntry[] = [];
+  private readonly listeners: LedgerListener[] = [];
+
+  constructor(private readonly docker?: () => Dockerode) {}
+
+  /** Records an entry; returns a function that forgets it (once the stage removed it itself). */
+  add(entry: LedgerEntry): () => void {
+    this.items.push(entry);
+    this.changed();
+    return () => this.forget(entry);
+  }
+
+  forget(entry: LedgerEntry): void {
+    const i = this.items.indexOf(entry);
+    if (i >= 0) {
+      this.items.splice(i, 1);
+      this.changed();
+    }
+  }
+
+  entries(): readonly LedgerEntry[] {
+    return [...this.items];
+  }
+
+  onChange(listener: LedgerListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Removes an entry's resource now and forgets it. */
+  async release(entry: LedgerEntry): Promise<void> {
+    await undo(entry, this.docker);
+    this.forget(entry);
+  }
+
+  /** Removes everything, newest first (containers before the dirs they mount). Never throws. */
+  async drain(): Promise<{ removed: number; errors: string[] }> {
+    const errors: string[] = [];
+    let removed = 0;
+    for (const entry of [...this.items].reverse()) {
+      try {
+        await undo(entry, this.docker);
+        removed++;
+      } catch (err) {
+        errors.push(`${describe(entry)}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      this.forget(entry);
+    }
+    return { removed, errors };
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l(this.entries());
+  }
+}
+
+export function describe(entry: LedgerEntry): string {
+  return entry.kind === 'container' ? `container ${entry.name ?? entry.id}` : `${entry.what} ${entry.path}`;
+}
+
+/** Removes one recorded resource; an already-gone resource is success. */
+export async function undo(entry: LedgerEntry, docker?: () => Dockerode): Promise<void> {
+  if (entry.kind === 'path') {
+    await rm(entry.path, { recursive: true, force: true });
+    return;
+  }
+  if (!docker) throw new Error('no Docker engine connection to remove the container');
+  try {
+    await docker().getContainer(entry.id).remove({ force: true, v: true });
+  } catch (err) {
+    const code = (err as { statusCode?: number }).statusCode;
+    // 404: already gone; 409: removal already in progress (it will be gone).
+    if (code !== 404 && code !== 409) throw err;
+  }
+}
