@@ -232,7 +232,7 @@ function validateAlpine(v: string, origin: string): string {
 }
 
 function defaultCacheDir(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_CACHE_HOME?.trim() || join(homedir(), '.cache');
+  const base = env.XDG_CACHE_HOME?.trim() || join(env.HOME?.trim() || homedir(), '.cache');
   return join(base, 'memoh-workspace');
 }
 
