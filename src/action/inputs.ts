@@ -1,0 +1,82 @@
+import * as core from '@actions/core';
+import { type Layer, type Options, fileLayer, presetLayer, resolveOptions } from '../config/index.js';
+import { FIELDS, type Field, fieldPath } from '../config/schema.js';
+import { InputError } from '../core/errors.js';
+import { MODES, type Mode } from '../pipeline.js';
+import { inputs } from './meta.js';
+
+const ALL_INPUTS: readonly string[] = inputs.map((i) => i.name);
+
+export interface ActionInputs {
+  options: Options;
+  mode: Mode;
+  cache: boolean;
+  credentials?: { username: string; password: string };
+}
+
+const inputName = (name: string) => `INPUT_${name.replace(/ /g, '_').toUpperCase()}`;
+
+/**
+ * Inputs → the same typed Options the CLI builds. A `with:` key that action.yml does not declare
+ * still arrives as INPUT_*: refuse it by name instead of ignoring a typo.
+ */
+export function readInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
+  const declared = new Set(ALL_INPUTS.map(inputName));
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('INPUT_') && !declared.has(key) && env[key]) {
+      const name = key.slice(6).toLowerCase();
+      throw new InputError(`input ${name}`, 'is not an input of this action', `use one of: ${ALL_INPUTS.join(', ')}`);
+    }
+  }
+  const get = (name: string) => core.getInput(name).trim();
+
+  const layers: Layer[] = [];
+  const preset = get('preset');
+  if (preset) layers.push(presetLayer(preset, 'input preset'));
+  const config = get('config');
+  if (config) layers.push(fileLayer(config, 'input config'));
+  const values = new Map<string, unknown>();
+  for (const f of FIELDS) {
+    if (!f.input) continue;
+    const raw = get(f.input);
+    if (raw !== '') values.set(fieldPath(f), parseInput(f, raw));
+  }
+  layers.push({ origin: (f: Field) => `input ${f.input}`, values });
+  const options = resolveOptions(layers, env, preset);
+
+  const mode = (get('mode') || 'run') as Mode;
+  if (!MODES.includes(mode)) throw new InputError('input mode', `"${mode}" is not a mode`, `use one of: ${MODES.join(', ')}`);
+  const cache = parseBool(get('cache') || 'true', 'input cache');
+  const username = get('registry-username');
+  const password = get('registry-password');
+  if (password) core.setSecret(password);
+  if (!!username !== !!password) {
+    throw new InputError('input registry-username', 'and registry-password must be given together', 'set both, or neither');
+  }
+  return { options, mode, cache, ...(username ? { credentials: { username, password } } : {}) };
+}
+
+function parseInput(f: Field, raw: string): unknown {
+  const name = `input ${f.input}`;
+  switch (f.type) {
+    case 'string':
+      return raw;
+    case 'bool':
+      return parseBool(raw, name);
+    case 'int':
+      // Left as text when malformed: the resolver names the input and the range.
+      return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+    case 'list':
+      return raw
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter((s) => s && !s.startsWith('#'));
+  }
+}
+
+function parseBool(raw: string, name: string): boolean {
+  // The YAML 1.2 core schema booleans, as @actions/core's getBooleanInput accepts them.
+  if (['true', 'True', 'TRUE'].includes(raw)) return true;
+  if (['false', 'False', 'FALSE'].includes(raw)) return false;
+  throw new InputError(name, `"${raw.slice(0, 40)}" is not a boolean`, 'use true or false');
+}

@@ -1,0 +1,31 @@
+// The Action's interface: what action.yml and the README table are generated from (scripts/gen-action.mjs)
+// and what test/action/docs.test.ts compares them with.
+import { FIELDS } from '../config/schema.js';
+
+export interface InputMeta {
+  name: string;
+  description: string;
+  default?: string;
+}
+
+export const ACTION_ONLY_INPUTS: InputMeta[] = [
+  { name: 'mode', description: 'What to do: run | toolkit | validate | mirror | smoke | plan', default: 'run' },
+  { name: 'config', description: 'TOML config file (ours, or a Memoh config.toml: its [workspace] is read)' },
+  { name: 'preset', description: 'Preset: cn (mainland-China mirrors, memoh.cn registry)' },
+  { name: 'cache', description: 'Restore/save the toolkit with the Actions cache', default: 'true' },
+  { name: 'registry-username', description: 'Username for the registries of mirror checks and pulls' },
+  { name: 'registry-password', description: 'Password or token for registry-username (masked in logs)' },
+];
+
+export const inputs: InputMeta[] = [
+  ...ACTION_ONLY_INPUTS,
+  ...FIELDS.filter((f) => f.input).map((f) => ({ name: f.input!, description: f.description })),
+];
+
+export const outputs = [
+  { name: 'result', description: 'success or failure' },
+  { name: 'report', description: 'Path of the JSON report' },
+  { name: 'junit', description: 'Path of the JUnit XML report' },
+  { name: 'toolkit-path', description: 'Built toolkit directories, one per line' },
+  { name: 'matrix', description: 'JSON {include: [{image, platform}]} for strategy.matrix (mode plan)' },
+];
