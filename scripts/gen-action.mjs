@@ -3,6 +3,7 @@
 // Usage: node scripts/gen-action.mjs
 import { build } from 'esbuild';
 import { readFile, writeFile } from 'node:fs/promises';
+import TOML from '@iarna/toml';
 
 const out = await build({
   entryPoints: ['src/action/meta.ts'],
@@ -27,10 +28,19 @@ for (const o of outputs) yml += `  ${o.name}:\n    description: ${yamlStr(o.desc
 yml += 'runs:\n  using: node24\n  main: dist/main.js\n  post: dist/post.js\n  post-if: always()\n';
 await writeFile('action.yml', yml);
 
+const conf = TOML.parse(await readFile('conf/default.toml', 'utf8'));
+const shown = (i) => {
+  if (i.default !== undefined) return `\`${i.default}\``;
+  if (!i.setting) return '';
+  const [t, k] = i.setting.split('.');
+  const v = conf[t]?.[k];
+  const text = Array.isArray(v) ? v.join(', ') : String(v ?? '');
+  return text ? `\`${text}\`` : '';
+};
 const table = [
-  '| Input | Default | Description |',
-  '| --- | --- | --- |',
-  ...inputs.map((i) => `| \`${i.name}\` | ${i.default !== undefined ? `\`${i.default}\`` : ''} | ${i.description.replace(/\|/g, '\\|')} |`),
+  '| Input | Default | Config key | Description |',
+  '| --- | --- | --- | --- |',
+  ...inputs.map((i) => `| \`${i.name}\` | ${shown(i)} | ${i.setting ? `\`[${i.setting.replace('.', '] ')}\`` : ''} | ${i.description.replace(/\|/g, '\\|')} |`),
   '',
   '| Output | Description |',
   '| --- | --- |',

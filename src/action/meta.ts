@@ -5,7 +5,10 @@ import { FIELDS } from '../config/schema.js';
 export interface InputMeta {
   name: string;
   description: string;
+  /** action.yml default: only for Action-only inputs, since a default would override the config file. */
   default?: string;
+  /** `table.key` of the config setting this input sets. */
+  setting?: string;
 }
 
 export const ACTION_ONLY_INPUTS: InputMeta[] = [
@@ -19,7 +22,7 @@ export const ACTION_ONLY_INPUTS: InputMeta[] = [
 
 export const inputs: InputMeta[] = [
   ...ACTION_ONLY_INPUTS,
-  ...FIELDS.filter((f) => f.input).map((f) => ({ name: f.input!, description: f.description })),
+  ...FIELDS.filter((f) => f.input).map((f) => ({ name: f.input!, description: f.description, setting: `${f.table}.${f.key}` })),
 ];
 
 export const outputs = [
