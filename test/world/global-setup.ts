@@ -4,16 +4,26 @@ import { REPO } from './paths.js';
 /**
  * Builds (or finds cached) the offline test world once per test run, and afterwards checks that the
  * suite left no workspace container behind: a leak fails the run instead of going unnoticed.
+ * Containers that existed before the run are not ours to judge (another run may own them).
  */
+const listWorkspaces = (): string[] =>
+  execFileSync('docker', ['ps', '-aq', '--no-trunc', '--filter', 'label=memoh.workspace'], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
+
+let before = new Set<string>();
+
 export function setup(): void {
-  if (process.env.MEMOH_SKIP_WORLD_BUILD === '1') return;
-  execFileSync('bash', [`${REPO}/test/world/build.sh`], { stdio: 'inherit', timeout: 45 * 60_000 });
+  if (process.env.MEMOH_SKIP_WORLD_BUILD !== '1') {
+    execFileSync('bash', [`${REPO}/test/world/build.sh`], { stdio: 'inherit', timeout: 45 * 60_000 });
+  }
+  before = new Set(listWorkspaces());
 }
 
 export function teardown(): void {
-  const out = execFileSync('docker', ['ps', '-aq', '--filter', 'label=memoh.workspace'], { encoding: 'utf8' }).trim();
-  if (out) {
-    execFileSync('docker', ['rm', '-f', ...out.split('\n')], { stdio: 'ignore' });
-    throw new Error(`the test suite left ${out.split('\n').length} workspace container(s) behind (removed now)`);
+  const leaked = listWorkspaces().filter((id) => !before.has(id));
+  if (leaked.length) {
+    execFileSync('docker', ['rm', '-f', ...leaked], { stdio: 'ignore' });
+    throw new Error(`the test suite left ${leaked.length} workspace container(s) behind (removed now)`);
   }
 }
