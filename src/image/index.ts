@@ -1,0 +1,175 @@
+import type Dockerode from 'dockerode';
+import pLimit from 'p-limit';
+import { type Check, firstLine, worst } from '../core/check.js';
+import type { StageContext } from '../core/context.js';
+import { InputError, errorMessage } from '../core/errors.js';
+import { ARCHES, type Arch, type Platform, formatPlatform } from '../core/platform.js';
+import {
+  type Result,
+  dataCheck,
+  entrypointCheck,
+  hiddenMountsCheck,
+  isRootUser,
+  libcCheck,
+  platformCheck,
+  shellCheck,
+  sizeCheck,
+  skipped,
+  toolkitCheck,
+  userCheck,
+} from './checks.js';
+import { type FileFacts, readFacts } from './facts.js';
+import { ImageFiles } from './files.js';
+import { acquire } from './pull.js';
+import { type ImageRef, resolveImage } from './reference.js';
+import { CHECK_IDS, type CheckId, type ImageReport, type ToolkitRef, type ValidateRequest } from './types.js';
+
+export { VALIDATE_LABEL } from './files.js';
+export { loadToolkit } from './toolkit.js';
+export * from './types.js';
+
+/**
+ * Is each image fit to host a Memoh workspace, per platform, without running it: pull under the
+ * policy, inspect, read files through a created (never started) container, judge. One report per
+ * image × platform, in request order. Images × platforms run concurrently (bounded); the platforms
+ * of one reference share its local tag, so their pulls take turns.
+ */
+export async function validateImages(req: ValidateRequest, ctx: StageContext): Promise<ImageReport[]> {
+  if (req.platforms.length === 0) throw new InputError('platform', 'no platform given', 'give --platform linux/amd64 or linux/arm64');
+  const refs = dedupe(req.images.map((image) => resolveImage(image, req.registry, 'image')), (r) => r.input);
+  if (refs.length === 0) throw new InputError('image', 'no image given', 'give --image REF');
+  const platforms = dedupe(req.platforms, formatPlatform);
+  const toolkits = req.toolkit === undefined ? [] : Array.isArray(req.toolkit) ? req.toolkit : [req.toolkit];
+  const limit = pLimit(Math.max(1, req.concurrency));
+  const turn = keyedQueue();
+  const jobs = refs.flatMap((ref) =>
+    platforms.map((platform) =>
+      limit(async () => {
+        ctx.signal.throwIfAborted();
+        return validateOne(ref, platform, { req, ctx, toolkits, turn });
+      }),
+    ),
+  );
+  // Every job settles before returning (or rethrowing the abort): a job still creating a container
+  // when the caller drains the ledger could otherwise leave one behind.
+  const settled = await Promise.allSettled(jobs);
+  ctx.signal.throwIfAborted();
+  return settled.map((s) => {
+    if (s.status === 'rejected') throw s.reason;
+    return s.value;
+  });
+}
+
+interface Env {
+  req: ValidateRequest;
+  ctx: StageContext;
+  toolkits: ToolkitRef[];
+  turn: ReturnType<typeof keyedQueue>;
+}
+
+async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise<ImageReport> {
+  const { req, ctx } = env;
+  const started = performance.now();
+  const checks: Check[] = [];
+  const add = (id: CheckId, r: Result, durationMs?: number) => checks.push({ id, ...r, ...(durationMs !== undefined ? { durationMs } : {}) });
+  const finish = (extra: Partial<ImageReport> = {}): ImageReport => ({
+    image: ref,
+    platform,
+    ...extra,
+    status: worst(checks.map((c) => c.status)),
+    checks,
+    durationMs: ms(started),
+  });
+
+  const tPull = performance.now();
+  const acquired = await env.turn(ref.resolved, () => acquire(ref, platform, req.pull, ctx, req.auth));
+  add('image.pull', acquired.check, ms(tPull));
+  const image = acquired.image;
+  if (!image) {
+    for (const id of CHECK_IDS.slice(1)) checks.push(skipped(id, 'the image is not available (see image.pull)'));
+    return finish();
+  }
+  ctx.reporter.debug(`${ref.resolved} ${formatPlatform(platform)}: judging ${image.Id.slice(0, 19)}`);
+
+  const user = image.Config?.User ?? '';
+  const entrypoint = asList(image.Config?.Entrypoint);
+  const about: Partial<ImageReport> = {
+    imageId: image.Id,
+    actual: { os: image.Os, arch: image.Architecture, ...(image.Variant ? { variant: image.Variant } : {}) },
+    user: user || 'root',
+    entrypoint,
+    sizeBytes: image.Size,
+    layers: image.RootFS?.Layers?.length ?? 0,
+  };
+  const platformResult = platformCheck(platform, image, ref, req.pull);
+  add('image.platform', platformResult);
+
+  const tFiles = performance.now();
+  let facts: FileFacts | undefined;
+  let unreadable = '';
+  try {
+    const files = await ImageFiles.open(image.Id, ctx);
+    try {
+      facts = await readFacts(files, { rootOwner: !isRootUser(user) });
+    } finally {
+      await files.close();
+    }
+  } catch (err) {
+    ctx.signal.throwIfAborted();
+    unreadable = `could not read the image's files: ${firstLine(errorMessage(err))}`;
+  }
+  const filesMs = ms(tFiles);
+
+  // The image's own architecture decides which loaders count, even when it is not the one asked for.
+  const arch: Arch = ARCHES.includes(image.Architecture as Arch) ? (image.Architecture as Arch) : platform.arch;
+  if (!facts) {
+    const fail: Result = { status: 'fail', detail: unreadable, fix: 'check the engine (docker info) and that the image is intact (docker image inspect)' };
+    add('image.libc', fail, filesMs);
+    add('image.shell', fail);
+    add('image.entrypoint', entrypointCheck(image));
+    add('image.user', userCheck(image));
+    add('image.hidden-mounts', fail);
+    add('image.data', fail);
+    checks.push(skipped('image.toolkit', 'the image files could not be read'));
+    add('image.size', sizeCheck(image));
+    return finish(about);
+  }
+  const libc = libcCheck(facts, arch);
+  add('image.libc', libc.result, filesMs);
+  add('image.shell', shellCheck(facts));
+  add('image.entrypoint', entrypointCheck(image));
+  add('image.user', userCheck(image, facts));
+  add('image.hidden-mounts', hiddenMountsCheck(facts));
+  add('image.data', dataCheck(image, facts));
+  const toolkit = env.toolkits.find((t) => t.manifest.arch === platform.arch);
+  if (env.toolkits.length === 0) checks.push(skipped('image.toolkit', 'no --toolkit given'));
+  else if (!toolkit) checks.push(skipped('image.toolkit', `no toolkit for ${platform.arch} given (have: ${env.toolkits.map((t) => t.manifest.arch).join(', ')})`));
+  else if (platformResult.status === 'fail') checks.push(skipped('image.toolkit', `the image is not ${formatPlatform(platform)} (see image.platform)`));
+  else add('image.toolkit', toolkitCheck(toolkit, facts));
+  add('image.size', sizeCheck(image));
+  return finish({ ...about, libc: libc.libc });
+}
+
+/** Runs tasks with the same key one after another, tasks with different keys freely. */
+function keyedQueue() {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const next = (tails.get(key) ?? Promise.resolve()).then(fn);
+    tails.set(key, next.catch(() => undefined));
+    return next;
+  };
+}
+
+function asList(v: Dockerode.ImageInspectInfo['Config']['Entrypoint'] | undefined): string[] {
+  if (!v) return [];
+  return typeof v === 'string' ? [v] : v;
+}
+
+function dedupe<T>(items: T[], key: (t: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((t) => (seen.has(key(t)) ? false : (seen.add(key(t)), true)));
+}
+
+function ms(since: number): number {
+  return Math.round(performance.now() - since);
+}

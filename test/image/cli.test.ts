@@ -1,0 +1,108 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ImageReport } from '../../src/image/index.js';
+import { IMAGES } from '../world/images.js';
+import { CLI } from '../world/paths.js';
+import { leftovers, runCli as run, startCli as start, until } from './helpers.js';
+
+const amd = ['--platform', 'linux/amd64', '--pull', 'never'];
+
+let dir: string;
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+  dir = await mkdtemp(join(tmpdir(), 'memoh-validate-cli-'));
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('memoh-workspace validate: exit codes and output', () => {
+  it('0 when every check passes; one line per check', async () => {
+    const r = await run('--image', IMAGES.debianAmd64, ...amd);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^pass {2}memoh-test\/debian:amd64 \(docker\.io\/memoh-test\/debian:amd64\) linux\/amd64: glibc, user root/);
+    expect(r.stdout).toMatch(/^ {2}pass {2}image\.shell {10}\/bin\/sh → \/usr\/bin\/dash/m);
+    expect(r.stdout).toMatch(/1 image×platform checked in \d+\.\ds: 1 pass, 0 warn, 0 fail\n$/);
+  });
+
+  it('1 when a check fails, with the reason and the fix', async () => {
+    const r = await run('--image', IMAGES.noshellAmd64, ...amd);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^ {2}FAIL {2}image\.shell {10}no \/bin\/sh: /m);
+    expect(r.stdout).toMatch(/^ {29}fix: use an image with a POSIX shell/m);
+  });
+
+  it('0 with warnings; 1 with --fail-on warning', async () => {
+    expect((await run('--image', IMAGES.entrypointUserAmd64, ...amd)).code).toBe(0);
+    expect((await run('--image', IMAGES.entrypointUserAmd64, ...amd, '--fail-on', 'warning')).code).toBe(1);
+  });
+
+  it('--json prints the typed reports on stdout only', async () => {
+    const r = await run('--image', IMAGES.muslArm64, '--image', IMAGES.debianAmd64, '--platform', 'linux/arm64', '--pull', 'never', '--json');
+    expect(r.code).toBe(1);
+    const reports = JSON.parse(r.stdout) as ImageReport[];
+    expect(reports.map((x) => [x.image.input, x.status, x.libc])).toEqual([
+      [IMAGES.muslArm64, 'pass', 'musl'],
+      [IMAGES.debianAmd64, 'fail', 'glibc'],
+    ]);
+  });
+
+  it('--pull never on an absent image: 1, fast, with the fix', async () => {
+    const r = await run('--image', 'memoh-test/absent:nope', ...amd);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('FAIL  image.pull           docker.io/memoh-test/absent:nope is not present locally and --pull never forbids pulling it');
+    expect(r.stdout).toContain('fix: pull it, or load it with docker load, or use --pull missing');
+    expect(r.ms).toBeLessThan(5000);
+  });
+
+  it("reads Memoh's config.toml: default_image when no --image, and the registry prefix", async () => {
+    const memoh = join(dir, 'config.toml');
+    await writeFile(memoh, `[server]\naddr = ":8080"\n\n[workspace]\ndefault_image = "${IMAGES.muslAmd64}"\n`);
+    const r = await run('--config', memoh, ...amd);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`pass  ${IMAGES.muslAmd64} (docker.io/${IMAGES.muslAmd64}) linux/amd64: musl`);
+    await writeFile(memoh, `[server]\naddr = ":8080"\n\n[workspace]\nregistry = "127.0.0.1:5999"\ndefault_image = "${IMAGES.muslAmd64}"\n`);
+    const mirrored = await run('--config', memoh, ...amd);
+    expect(mirrored.code).toBe(1);
+    // REGISTRY/IMAGE as Memoh builds it: no docker.io, no library/
+    expect(mirrored.stdout).toContain(`127.0.0.1:5999/${IMAGES.muslAmd64} is not present locally`);
+  });
+
+  it.each([
+    [['--image', '$(touch /tmp/memoh-validate-pwned)'], '--image'],
+    [['--image', 'UPPER'], '--image'],
+    [['--image', '../x'], '--image'],
+    [['--image', 'a b'], '--image'],
+    [['--image', 'debian', '--pull', 'sometimes'], '--pull'],
+    [['--image', 'debian', '--platform', 'linux/s390x'], '--platform'],
+    [['--image', 'debian', '--registry', 'https://memoh.cn'], '--registry'],
+    [['--image', 'debian', '--concurrency', '0'], '--concurrency'],
+    [['--image', 'debian', '--toolkit', '/nonexistent/toolkit'], '--toolkit'],
+  ])('2 for bad input %j, naming %s', async (args, input) => {
+    const r = await run(...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^error: ${input.replace(/-/g, '\\-')}: `, 'm'));
+    expect(r.stdout).toBe('');
+    expect(existsSync('/tmp/memoh-validate-pwned')).toBe(false);
+  });
+});
+
+describe('memoh-workspace validate: interrupted', () => {
+  it('SIGINT mid-run: exits 130 and no container labelled memoh.validate survives', async () => {
+    const images = Object.values(IMAGES).flatMap((i) => ['--image', i]);
+    const { child, done } = start([...images, '--platform', 'linux/amd64', '--platform', 'linux/arm64', '--pull', 'never', '--concurrency', '2']);
+    const pid = child.pid!;
+    let exited = false;
+    void done.then(() => (exited = true));
+    await until(async () => exited || (await leftovers(pid)).length > 0, 20_000, 'a validation container to exist', 10);
+    expect(exited, 'the run ended before a container was seen').toBe(false);
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('SIGINT received: stopping and cleaning up');
+    expect(await leftovers(pid)).toEqual([]);
+  });
+});
