@@ -1,0 +1,145 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { XMLParser } from 'fast-xml-parser';
+import type { RunReport } from '../../src/report/index.js';
+import { startMirror } from '../world/mirror/server.mjs';
+import { standinBridge } from '../world/paths.js';
+import { type RunnerFiles, parseFileCommand, postEnvFromState, runStep, runnerFiles, startStep } from './runner.js';
+
+type Mirror = Awaited<ReturnType<typeof startMirror>>;
+let mirror: Mirror;
+const cleanup: RunnerFiles[] = [];
+
+// Other test files may run workspaces at the same time: count only those of this file's bot ids.
+const botId = `fidelity-${randomBytes(3).toString('hex')}`;
+const workspaces = () =>
+  execFileSync('docker', ['ps', '-aq', '--filter', 'label=memoh.workspace', '--filter', `name=workspace-${botId}`], { encoding: 'utf8' }).trim();
+const ourTemp = () => readdirSync(tmpdir()).filter((n) => /^memoh-(run|runtime|workspace|toolkit)-/.test(n));
+
+function worldInputs(cacheDir: string): Record<string, string> {
+  return {
+    'node-mirror': mirror.urls.node,
+    'node-musl-mirror': mirror.urls.nodeMusl,
+    'npm-mirror': mirror.urls.npm,
+    'uv-mirror': mirror.urls.uv,
+    'alpine-mirror': mirror.urls.alpine,
+    bridge: standinBridge('amd64'),
+    platforms: 'linux/amd64',
+    'cache-dir': cacheDir,
+    'bot-id': botId,
+  };
+}
+
+beforeAll(async () => {
+  mirror = await startMirror();
+});
+afterAll(async () => {
+  await mirror?.close();
+  for (const f of cleanup) rmSync(f.dir, { recursive: true, force: true });
+});
+
+function files(): RunnerFiles {
+  const f = runnerFiles();
+  cleanup.push(f);
+  return f;
+}
+
+describe('the Action under the runner, on Node 24', () => {
+  it('mode plan writes the matrix output and nothing else runs', async () => {
+    const f = files();
+    const r = await runStep('main', f, { mode: 'plan', images: 'debian:bookworm-slim\nalpine:3.22', platforms: 'linux/amd64,linux/arm64' });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const out = parseFileCommand(readFileSync(f.output, 'utf8'));
+    expect(JSON.parse(out.matrix!)).toEqual({
+      include: [
+        { image: 'debian:bookworm-slim', platform: 'linux/amd64' },
+        { image: 'debian:bookworm-slim', platform: 'linux/arm64' },
+        { image: 'alpine:3.22', platform: 'linux/amd64' },
+        { image: 'alpine:3.22', platform: 'linux/arm64' },
+      ],
+    });
+    expect(out.result).toBe('success');
+  });
+
+  it('a bad input fails the step naming the input, and creates nothing', async () => {
+    const f = files();
+    const r = await runStep('main', f, { mode: 'run', pull: 'sometimes' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/::error::input pull: "sometimes" is not allowed.*always, missing, never/);
+    const u = await runStep('main', files(), { 'node-verison': '24' });
+    expect(u.stdout).toMatch(/::error::input node-verison: is not an input of this action/);
+  });
+
+  it('a full run: outputs, summary, reports and annotations agree; post removes everything', async () => {
+    const f = files();
+    const before = ourTemp();
+    const main = await runStep('main', f, { ...worldInputs(`${f.dir}/cache`), images: 'memoh-test/debian:amd64\nmemoh-test/noshell:amd64', pull: 'never' });
+    const out = parseFileCommand(readFileSync(f.output, 'utf8'));
+    // The no-shell image fails validation, so the job fails, and its smoke row is skipped with the reason.
+    expect(out.result, main.stdout).toBe('failure');
+    expect(main.code).toBe(1);
+    const report = JSON.parse(readFileSync(out.report!, 'utf8')) as RunReport;
+    const rowOf = (image: string, stage: string) => report.rows.find((r) => r.image === image && r.stage === stage);
+    expect(rowOf('memoh-test/debian:amd64', 'smoke')?.status).toBe('pass');
+    expect(rowOf('memoh-test/noshell:amd64', 'validate')?.status).toBe('fail');
+    expect(rowOf('memoh-test/noshell:amd64', 'smoke')?.skipped).toMatch(/validation failed \(.*image\.shell/);
+    expect(out['toolkit-path']).toMatch(/toolkit\/amd64$/);
+
+    // Summary, annotations, JSON and JUnit tell the same story, check by check.
+    const summary = readFileSync(f.summary, 'utf8');
+    const junit = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(readFileSync(out.junit!, 'utf8'));
+    const suites = [junit.testsuites.testsuite].flat() as { name: string; testcase?: unknown }[];
+    const cases: Record<string, unknown>[] = suites.flatMap((s) => [s.testcase ?? []].flat().map((c) => ({ suite: s.name, ...(c as Record<string, unknown>) })));
+    const checks = report.rows.flatMap((r) => r.checks.map((c) => ({ row: r, c })));
+    expect(cases).toHaveLength(checks.length);
+    for (const { row, c } of checks) {
+      const tc = cases.find((x) => x.suite === `${row.image} ${row.platform} ${row.stage}` && x.name === c.id);
+      expect(tc, `${c.id} in JUnit`).toBeTruthy();
+      expect('failure' in tc!).toBe(c.status === 'fail');
+      expect('skipped' in tc!).toBe(c.status === 'skip');
+      const title = commandProperty(`${c.id} (${row.image} ${row.platform} ${row.stage})`);
+      const annotated = new RegExp(`::${c.status === 'fail' ? 'error' : 'warning'} title=${escape(title)}::`);
+      expect(annotated.test(main.stdout), `${c.id} annotation`).toBe(c.status === 'fail' || c.status === 'warn');
+      if (c.status === 'fail' || c.status === 'warn') expect(summary).toContain(`\`${c.id}\``);
+    }
+    for (const row of report.rows) expect(summary).toContain(`| ${row.image} | ${row.platform} | ${row.stage} |`);
+
+    const post = await runStep('post', f, {}, postEnvFromState(f));
+    expect(post.code, post.stdout).toBe(0);
+    expect(workspaces()).toBe('');
+    expect(ourTemp()).toEqual(before);
+  });
+
+  it('main killed midway: the post step still removes every container and directory', async () => {
+    const f = files();
+    const before = ourTemp();
+    const step = startStep('main', f, { ...worldInputs(`${f.dir}/cache`), images: 'memoh-test/debian:amd64', pull: 'never' });
+    // Kill it the moment its workspace container exists (as a cancelled job's runner would, but harder).
+    const deadline = Date.now() + 120_000;
+    while (!workspaces() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(workspaces()).not.toBe('');
+    step.child.kill('SIGKILL');
+    await step.done;
+    const state = postEnvFromState(f);
+    expect(JSON.parse(state.STATE_ledger!).length).toBeGreaterThan(0);
+    const post = await runStep('post', f, {}, state);
+    expect(post.code, post.stdout).toBe(0);
+    expect(workspaces()).toBe('');
+    expect(ourTemp()).toEqual(before);
+    for (const e of JSON.parse(state.STATE_ledger!) as { kind: string; path?: string }[]) {
+      if (e.path) expect(existsSync(e.path)).toBe(false);
+    }
+  });
+});
+
+/** How the runner's workflow-command protocol escapes a property value. */
+function commandProperty(s: string): string {
+  return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
