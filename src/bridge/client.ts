@@ -1,0 +1,493 @@
+import * as grpc from '@grpc/grpc-js';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { containerServices, reflectionMethods, serviceName, type ReflectionVersion, type WireName } from './proto.js';
+
+/** Per call: a deadline always applies (the client's default when not given); `signal` cancels the call. */
+export interface CallOptions {
+  deadlineMs?: number;
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_DEADLINE_MS = 15_000;
+export const RAW_CHUNK = 64 * 1024;
+
+// The bridge refuses requests over 4 MiB itself (a check provokes that, so we send without a limit);
+// responses such as big recursive listings are allowed up to 64 MiB. No keepalive pings: the bridge
+// enforces grpc-go's default policy (contract §4). No retries: one attempt per call, as Memoh's client.
+export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  'grpc.max_send_message_length': -1,
+  'grpc.enable_retries': 0,
+};
+
+export interface FileEntry {
+  path: string;
+  isDir: boolean;
+  size: number;
+  mode: string;
+  modTime: string;
+}
+
+export interface ReadFileResult {
+  content: string;
+  totalLines: number;
+  binary: boolean;
+}
+
+export type StreamKind = 'STDOUT' | 'STDERR' | 'EXIT';
+export interface ExecOutput {
+  stream: StreamKind | `UNKNOWN(${number})`;
+  data: Buffer;
+  exitCode: number;
+}
+
+export interface ExecRequest {
+  command: string;
+  workDir?: string;
+  env?: readonly string[];
+  timeoutSeconds?: number;
+  pty?: boolean;
+  resize?: { cols: number; rows: number };
+  /** Goes into the FIRST message, where the bridge ignores it (only for checking exactly that). */
+  configStdin?: string | Buffer;
+}
+
+export interface ExecResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  /** From the EXIT message; undefined when the call ended without one. */
+  exitCode?: number;
+  messages: ExecOutput[];
+  /** Messages received after EXIT (there must be none). */
+  afterExit: number;
+  exitMessages: number;
+  ms: number;
+}
+
+/** A failed call: the gRPC status, in words a check can print. */
+export class BridgeCallError extends Error {
+  override readonly name = 'BridgeCallError';
+  constructor(
+    readonly call: string,
+    readonly code: grpc.status,
+    readonly details: string,
+    /** For Exec: what arrived before the error. */
+    readonly partial?: ExecResult,
+  ) {
+    super(`${call}: ${codeName(code)}${details ? ` (${details})` : ''}`);
+  }
+  get codeName(): string {
+    return codeName(this.code);
+  }
+}
+
+export function codeName(code: number): string {
+  return (grpc.status as unknown as Record<number, string>)[code] ?? `code ${code}`;
+}
+
+/** A gRPC failure of a bridge call, as an error with the call named. */
+function callError(call: string, err: unknown, partial?: ExecResult): Error {
+  const e = err as Partial<grpc.ServiceError>;
+  if (typeof e?.code === 'number') return new BridgeCallError(call, e.code, e.details ?? '', partial);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** int64 arrives as a decimal string; anything beyond 2^53 is not a size any filesystem here can have. */
+export function int64(value: unknown, field: string): number {
+  const n = Number(value ?? 0);
+  if (!Number.isSafeInteger(n)) throw new Error(`${field}=${String(value)} is not a safe integer`);
+  return n;
+}
+
+function fileEntry(raw: Record<string, unknown> | null | undefined): FileEntry {
+  const r = raw ?? {};
+  return {
+    path: String(r.path ?? ''),
+    isDir: Boolean(r.isDir),
+    size: int64(r.size, 'size'),
+    mode: String(r.mode ?? ''),
+    modTime: String(r.modTime ?? ''),
+  };
+}
+
+const show = (s: string): string => JSON.stringify(s);
+
+type Method = MethodDefinition<object, object>;
+
+/**
+ * Typed client for ContainerService under one wire name. Every call carries a deadline; several clients
+ * (wire names, per-check signals) can share one channel.
+ */
+export class BridgeClient {
+  constructor(
+    readonly channel: grpc.Client,
+    readonly service: WireName,
+    private readonly defaults: CallOptions = {},
+  ) {}
+
+  /** The same channel under another wire name, or with other default call options. */
+  with(opts: { service?: WireName } & CallOptions): BridgeClient {
+    const { service, ...call } = opts;
+    return new BridgeClient(this.channel, service ?? this.service, { ...this.defaults, ...call });
+  }
+
+  get serviceName(): string {
+    return serviceName(this.service);
+  }
+
+  private method(name: string): Method {
+    const m = containerServices[this.service][name];
+    if (!m) throw new Error(`ContainerService has no method ${name}`);
+    return m as Method;
+  }
+
+  private callOptions(opts?: CallOptions): { options: grpc.CallOptions; signal?: AbortSignal } {
+    const deadlineMs = opts?.deadlineMs ?? this.defaults.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    return { options: { deadline: Date.now() + deadlineMs }, signal: opts?.signal ?? this.defaults.signal };
+  }
+
+  unary<Res>(name: string, request: object, label: string, opts?: CallOptions): Promise<Res> {
+    const m = this.method(name);
+    const { options, signal } = this.callOptions(opts);
+    return new Promise<Res>((resolve, reject) => {
+      if (signal?.aborted) return reject(new Error(`${label}: cancelled`));
+      const call = this.channel.makeUnaryRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize,
+        request,
+        new grpc.Metadata(),
+        options,
+        (err, res) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (err) reject(callError(label, err));
+          else resolve(res as Res);
+        },
+      );
+      const onAbort = (): void => call.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async stat(path: string, opts?: CallOptions): Promise<FileEntry> {
+    const res = await this.unary<{ entry?: Record<string, unknown> }>('Stat', { path }, `Stat(${show(path)})`, opts);
+    return fileEntry(res.entry);
+  }
+
+  async readFile(path: string, range: { lineOffset?: number; nLines?: number } = {}, opts?: CallOptions): Promise<ReadFileResult> {
+    const res = await this.unary<{ content: string; totalLines: number; binary: boolean }>(
+      'ReadFile',
+      { path, lineOffset: range.lineOffset ?? 0, nLines: range.nLines ?? 0 },
+      `ReadFile(${show(path)})`,
+      opts,
+    );
+    return { content: res.content, totalLines: res.totalLines, binary: res.binary };
+  }
+
+  async writeFile(path: string, content: string | Buffer, opts?: CallOptions): Promise<void> {
+    await this.unary('WriteFile', { path, content: Buffer.from(content) }, `WriteFile(${show(path)})`, opts);
+  }
+
+  async listDir(path: string, recursive = false, opts?: CallOptions): Promise<FileEntry[]> {
+    const res = await this.unary<{ entries: Record<string, unknown>[] }>(
+      'ListDir',
+      { path, recursive },
+      `ListDir(${show(path)}${recursive ? ', recursive' : ''})`,
+      opts,
+    );
+    return res.entries.map(fileEntry);
+  }
+
+  async mkdir(path: string, opts?: CallOptions): Promise<void> {
+    await this.unary('Mkdir', { path }, `Mkdir(${show(path)})`, opts);
+  }
+
+  async rename(oldPath: string, newPath: string, opts?: CallOptions): Promise<void> {
+    await this.unary('Rename', { oldPath, newPath }, `Rename(${show(oldPath)}, ${show(newPath)})`, opts);
+  }
+
+  async deleteFile(path: string, recursive = false, opts?: CallOptions): Promise<void> {
+    await this.unary('DeleteFile', { path, recursive }, `DeleteFile(${show(path)}${recursive ? ', recursive' : ''})`, opts);
+  }
+
+  /** The file's chunks as the bridge sent them; the error of a failed open arrives on the stream. */
+  readRaw(path: string, opts?: CallOptions & { maxBytes?: number }): Promise<Buffer[]> {
+    const m = this.method('ReadRaw');
+    const { options, signal } = this.callOptions(opts);
+    const label = `ReadRaw(${show(path)})`;
+    return new Promise<Buffer[]>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      let tooBig = false;
+      const call = this.channel.makeServerStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, { path }, new grpc.Metadata(), options);
+      const onAbort = (): void => call.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      call.on('data', (msg: { data: Buffer }) => {
+        chunks.push(msg.data);
+        total += msg.data.length;
+        if (opts?.maxBytes !== undefined && total > opts.maxBytes && !tooBig) {
+          tooBig = true;
+          call.cancel();
+        }
+      });
+      call.on('error', (err) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (tooBig) reject(new Error(`${label}: more than ${opts?.maxBytes} bytes`));
+        else reject(callError(label, err));
+      });
+      call.on('end', () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(chunks);
+      });
+    });
+  }
+
+  /** Sends exactly these WriteRaw messages (path only where given), then half-closes. */
+  writeRaw(messages: readonly { path?: string; data?: Buffer }[], opts?: CallOptions & { label?: string }): Promise<number> {
+    const m = this.method('WriteRaw');
+    const { options, signal } = this.callOptions(opts);
+    const label = opts?.label ?? `WriteRaw(${show(messages[0]?.path ?? '')})`;
+    return new Promise<number>((resolve, reject) => {
+      const call = this.channel.makeClientStreamRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize,
+        new grpc.Metadata(),
+        options,
+        (err, res) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (err) return reject(callError(label, err));
+          try {
+            resolve(int64((res as { bytesWritten?: unknown }).bytesWritten, 'bytes_written'));
+          } catch (e) {
+            reject(e);
+          }
+        },
+      );
+      const onAbort = (): void => call.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      // A server that fails early ends the call; later writes then just go nowhere.
+      call.on('error', () => {});
+      for (const msg of messages) call.write({ path: msg.path ?? '', data: msg.data ?? Buffer.alloc(0) });
+      call.end();
+    });
+  }
+
+  /** Writes a file the way Memoh does (64 KiB chunks, path on the first only), but creates empty files too. */
+  writeRawFile(path: string, data: Buffer, opts?: CallOptions): Promise<number> {
+    const messages: { path?: string; data: Buffer }[] = [];
+    for (let off = 0; off < data.length || off === 0; off += RAW_CHUNK) {
+      messages.push({ ...(off === 0 ? { path } : {}), data: data.subarray(off, off + RAW_CHUNK) });
+      if (data.length === 0) break;
+    }
+    return this.writeRaw(messages, { ...opts, label: `WriteRaw(${show(path)})` });
+  }
+
+  /** Opens an Exec stream: the first message is the configuration; stdin and resizes follow. */
+  openExec(req: ExecRequest, opts?: CallOptions): ExecSession {
+    return new ExecSession(this.channel, this.method('Exec'), req, this.callOptions(opts));
+  }
+
+  /** Exec in pipe mode: config, then each stdin piece as its own message, then half-close (unless told not to). */
+  async exec(req: ExecRequest & { stdin?: readonly (string | Buffer)[]; halfClose?: boolean }, opts?: CallOptions): Promise<ExecResult> {
+    const session = this.openExec(req, opts);
+    for (const piece of req.stdin ?? []) session.send({ stdin: piece });
+    if (req.halfClose !== false) session.halfClose();
+    return session.done;
+  }
+
+  /** Exec, one line: the text the checks print for a command. */
+  static label(command: string): string {
+    return `Exec(${show(command.length > 60 ? `${command.slice(0, 57)}...` : command)})`;
+  }
+
+  /** Server reflection: the services the bridge lists. */
+  listServices(version: ReflectionVersion, opts?: CallOptions): Promise<string[]> {
+    const m = reflectionMethods[version];
+    const { options, signal } = this.callOptions(opts);
+    const label = `ServerReflectionInfo(${version}, list_services)`;
+    return new Promise<string[]>((resolve, reject) => {
+      let settled = false;
+      const call = this.channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata(), options);
+      const finish = (fn: () => void): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        fn();
+      };
+      const onAbort = (): void => call.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      call.on('data', (res: { messageResponse?: string; listServicesResponse?: { service: { name: string }[] }; errorResponse?: { errorCode: number; errorMessage: string } }) => {
+        if (res.messageResponse === 'listServicesResponse' && res.listServicesResponse) {
+          const names = res.listServicesResponse.service.map((s) => s.name);
+          finish(() => resolve(names));
+        } else if (res.errorResponse) {
+          const e = res.errorResponse;
+          finish(() => reject(new BridgeCallError(label, e.errorCode, e.errorMessage)));
+        } else {
+          finish(() => reject(new Error(`${label}: unexpected response ${res.messageResponse ?? '(empty)'}`)));
+        }
+        call.end();
+      });
+      call.on('error', (err) => finish(() => reject(callError(label, err))));
+      call.on('end', () => finish(() => reject(new Error(`${label}: stream ended without a response`))));
+      call.write({ host: '', listServices: '*' });
+    });
+  }
+
+  /** The standard health check; resolves with the raw response, rejects with the status. */
+  healthCheck(opts?: CallOptions): Promise<Buffer> {
+    const { options } = this.callOptions(opts);
+    const raw = (b: Buffer): Buffer => b;
+    return new Promise<Buffer>((resolve, reject) => {
+      this.channel.makeUnaryRequest('/grpc.health.v1.Health/Check', raw, raw, Buffer.alloc(0), new grpc.Metadata(), options, (err, res) =>
+        err ? reject(callError('grpc.health.v1.Health/Check', err)) : resolve(res as Buffer),
+      );
+    });
+  }
+}
+
+/** One running Exec: send stdin / resizes, half-close, cancel; `done` settles with everything received. */
+export class ExecSession {
+  readonly done: Promise<ExecResult>;
+  private readonly call: grpc.ClientDuplexStream<object, object>;
+  private readonly stdout: Buffer[] = [];
+  private readonly stderr: Buffer[] = [];
+  private readonly messages: ExecOutput[] = [];
+  private readonly started = performance.now();
+  private exitCode: number | undefined;
+  private exitMessages = 0;
+  private afterExit = 0;
+  private waiters: { test: () => boolean; resolve: () => void }[] = [];
+  private ended = false;
+  private failure: Error | undefined;
+  readonly label: string;
+
+  constructor(channel: grpc.Client, m: Method, req: ExecRequest, call: { options: grpc.CallOptions; signal?: AbortSignal }) {
+    this.label = `${req.pty ? 'PTY ' : ''}${BridgeClient.label(req.command)}`;
+    this.call = channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata(), call.options);
+    const signal = call.signal;
+    const onAbort = (): void => this.call.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.done = new Promise<ExecResult>((resolve, reject) => {
+      this.call.on('data', (raw: { stream: string | number; data: Buffer; exitCode: number }) => this.receive(raw));
+      this.call.on('error', (err) => {
+        signal?.removeEventListener('abort', onAbort);
+        this.failure = callError(this.label, err, this.result());
+        this.finish();
+        reject(this.failure);
+      });
+      this.call.on('end', () => {
+        signal?.removeEventListener('abort', onAbort);
+        this.finish();
+        resolve(this.result());
+      });
+    });
+    // Callers await `done` at some point; until then a rejection must not count as unhandled.
+    this.done.catch(() => {});
+    const first: Record<string, unknown> = {
+      command: req.command,
+      workDir: req.workDir ?? '',
+      env: [...(req.env ?? [])],
+      timeoutSeconds: req.timeoutSeconds ?? 0,
+      pty: req.pty ?? false,
+    };
+    if (req.resize) first.resize = req.resize;
+    if (req.configStdin !== undefined) first.stdinData = Buffer.from(req.configStdin);
+    this.call.write(first);
+  }
+
+  private receive(raw: { stream: string | number; data: Buffer; exitCode: number }): void {
+    const stream = typeof raw.stream === 'number' ? (`UNKNOWN(${raw.stream})` as const) : (raw.stream as StreamKind);
+    const msg: ExecOutput = { stream, data: raw.data, exitCode: raw.exitCode };
+    if (this.exitMessages > 0) this.afterExit++;
+    this.messages.push(msg);
+    if (stream === 'STDOUT') this.stdout.push(raw.data);
+    else if (stream === 'STDERR') this.stderr.push(raw.data);
+    else if (stream === 'EXIT') {
+      this.exitMessages++;
+      this.exitCode ??= raw.exitCode;
+    }
+    this.poke();
+  }
+
+  private poke(): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.test()) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.poke();
+  }
+
+  result(): ExecResult {
+    return {
+      stdout: Buffer.concat(this.stdout),
+      stderr: Buffer.concat(this.stderr),
+      exitCode: this.exitCode,
+      messages: [...this.messages],
+      afterExit: this.afterExit,
+      exitMessages: this.exitMessages,
+      ms: Math.round(performance.now() - this.started),
+    };
+  }
+
+  /** Output so far (STDOUT, which in PTY mode is everything). */
+  get output(): string {
+    return Buffer.concat(this.stdout).toString('utf8');
+  }
+
+  send(input: { stdin?: string | Buffer; resize?: { cols: number; rows: number } }): void {
+    const msg: Record<string, unknown> = {};
+    if (input.stdin !== undefined) msg.stdinData = Buffer.from(input.stdin);
+    if (input.resize) msg.resize = input.resize;
+    this.call.write(msg);
+  }
+
+  halfClose(): void {
+    this.call.end();
+  }
+
+  cancel(): void {
+    this.call.cancel();
+  }
+
+  /** Resolves once STDOUT matches, or throws after `ms` (or when the stream ended first). */
+  async waitForOutput(pattern: RegExp, ms: number): Promise<void> {
+    if (pattern.test(this.output)) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`${this.label}: no output matching ${pattern} within ${ms} ms (got ${JSON.stringify(this.output.slice(-200))})`));
+      }, ms);
+      const waiter = {
+        test: () => this.ended || pattern.test(this.output),
+        resolve: () => {
+          clearTimeout(timer);
+          if (pattern.test(this.output)) resolve();
+          else if (this.failure) reject(this.failure);
+          else reject(new Error(`${this.label}: ended without output matching ${pattern} (got ${JSON.stringify(this.output.slice(-200))})`));
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+}
+
+/** Exec half-closed before any message (the bridge must refuse with INVALID_ARGUMENT). */
+export function execWithoutConfig(client: BridgeClient, opts?: CallOptions): Promise<ExecOutput[]> {
+  const m = containerServices[client.service].Exec as Method;
+  const deadline = Date.now() + (opts?.deadlineMs ?? DEFAULT_DEADLINE_MS);
+  const stream = client.channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata(), { deadline });
+  return new Promise((resolve, reject) => {
+    const received: ExecOutput[] = [];
+    stream.on('data', (raw: ExecOutput) => received.push(raw));
+    stream.on('error', (err) => reject(callError('Exec(no configuration message)', err)));
+    stream.on('end', () => resolve(received));
+    stream.end();
+  });
+}

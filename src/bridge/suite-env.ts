@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import { expect, expectAbsent, expectEqual, expectStatus, fail } from './assert.js';
+import { BridgeCallError, type ExecResult } from './client.js';
+import type { BridgeConnection } from './connect.js';
+import { serviceName, type WireName } from './proto.js';
+import type { CheckSpec, CheckTools, Outcome } from './runner.js';
+import { show } from './runner.js';
+import { custom, pass } from './suite-files.js';
+
+/** The bridge as a service, and the workspace around it: mounts, templates, toolkit, shutdown. */
+
+export interface SuiteExpectations {
+  libc: 'glibc' | 'musl' | 'none';
+  toolkit?: { nodeVersion: string; npmVersion: string; uvVersion: string; fallback?: 'glibc' };
+  probeTemplate?: { name: string; content: string };
+}
+
+export interface SuiteHooks {
+  /** Sends SIGTERM to the workspace and resolves when it exited. */
+  stopWorkspace?: () => Promise<{ exitCode: number; ms: number; socketGone: boolean }>;
+}
+
+/** Seeded into /data by the bridge at start (the workspace stage puts it in the runtime dir's templates/). */
+export const PROBE_TEMPLATE = {
+  name: 'SMOKE_PROBE.md',
+  content: '# memoh-workspace smoke probe\n\nCopied from /opt/memoh/templates by the bridge at start; the smoke suite checks that it arrived.\n',
+} as const;
+
+const TOOLKIT = '/opt/memoh/toolkit';
+const otherWire = (w: WireName): WireName => (w === 'mcpcontainer' ? 'bridgepb' : 'mcpcontainer');
+const stdoutOf = (r: ExecResult): string => r.stdout.toString('utf8');
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export function serviceChecks(conn: BridgeConnection): CheckSpec[] {
+  return [
+    custom('bridge.wire-name', async ({ client }) => {
+      const other = otherWire(conn.service);
+      let also: string;
+      try {
+        await client.with({ service: other }).stat('/');
+        also = `also answers ${serviceName(other)} (serves both names: a stand-in, not a Memoh build)`;
+      } catch (err) {
+        if (!(err instanceof BridgeCallError)) throw err;
+        also = `${serviceName(other)} → ${err.codeName}`;
+      }
+      const era = conn.service === 'mcpcontainer' ? 'the v3 (seed-era) wire name' : 'the wire name of bridges after v3';
+      return pass(`answers as ${serviceName(conn.service)}, ${era}; ${also}`);
+    }),
+
+    custom('reflection.lists-service', async ({ client }) => {
+      let version: 'v1' | 'v1alpha' = 'v1';
+      let services: string[];
+      try {
+        services = await client.listServices('v1');
+      } catch (err) {
+        if (!(err instanceof BridgeCallError) || err.codeName !== 'UNIMPLEMENTED') throw err;
+        version = 'v1alpha';
+        services = await client.listServices('v1alpha').catch((e: unknown) => {
+          if (e instanceof BridgeCallError && e.codeName === 'UNIMPLEMENTED') {
+            fail('no server reflection: v1 and v1alpha ServerReflectionInfo both UNIMPLEMENTED', 'the bridge registers grpc-go server reflection (contract §1 step 7)');
+          }
+          throw e;
+        });
+      }
+      const want = serviceName(conn.service);
+      expect(services.includes(want), `reflection (${version}) lists ${services.join(', ') || 'nothing'}; not ${want}`);
+      return pass(`${version} lists ${services.join(', ')}`);
+    }),
+
+    custom('health.unimplemented', async ({ client }) => {
+      try {
+        await client.healthCheck();
+      } catch (err) {
+        if (err instanceof BridgeCallError && err.codeName === 'UNIMPLEMENTED') return pass('grpc.health.v1.Health/Check → UNIMPLEMENTED (liveness: Stat("/"))');
+        throw err;
+      }
+      return { status: 'warn', detail: 'the bridge answers grpc.health.v1 (v3 bridges have no health service)', fix: 'nothing to do if intended; Memoh itself probes with Stat("/")' };
+    }),
+  ];
+}
+
+export function workdirCheck(): CheckSpec {
+  return custom('suite.workdir', async ({ client, work }) => {
+    await client.mkdir(work);
+    const e = await client.stat(work);
+    expect(e.isDir, `${work} is not a directory after Mkdir`);
+    return pass(`working in ${work}`);
+  });
+}
+
+export function cleanupCheck(): CheckSpec {
+  return custom('suite.cleanup', async ({ client, work }) => {
+    await client.deleteFile(work, true);
+    await expectAbsent(client, work, 'after removing it');
+    return pass(`${work} removed`);
+  });
+}
+
+export function workspaceChecks(exp: SuiteExpectations): CheckSpec[] {
+  const probe = `.smoke-${randomBytes(4).toString('hex')}`;
+  return [
+    custom('mounts.runtime-readonly', async ({ client }) => {
+      const bridge = await client.stat('/opt/memoh/bridge');
+      expect(!bridge.isDir, '/opt/memoh/bridge is a directory');
+      await expectStatus(client.writeFile(`/opt/memoh/${probe}`, 'x'), 'INTERNAL', 'WriteFile into /opt/memoh', {
+        message: /read-only/,
+        fix: 'Memoh mounts the runtime dir at /opt/memoh read-only (rbind,ro)',
+      });
+      return pass(`/opt/memoh/bridge present (${bridge.mode}); writing into /opt/memoh → read-only file system`);
+    }),
+
+    custom('mounts.socket-writable', async ({ client }) => {
+      const sock = await client.stat('/run/memoh/bridge.sock');
+      expect(sock.mode.startsWith('S'), `/run/memoh/bridge.sock has mode ${sock.mode}; expected a socket (S…)`);
+      await client.writeFile(`/run/memoh/${probe}`, 'x');
+      await client.deleteFile(`/run/memoh/${probe}`);
+      return pass(`/run/memoh writable; bridge.sock ${sock.mode}`);
+    }),
+
+    custom('templates.seeded', async ({ client }) => {
+      const tpl = exp.probeTemplate;
+      if (!tpl) return { status: 'skip', detail: 'no probe template in the runtime dir' };
+      const path = `/data/${tpl.name}`;
+      let e;
+      try {
+        e = await client.stat(path);
+      } catch (err) {
+        if (err instanceof BridgeCallError && err.codeName === 'NOT_FOUND') {
+          fail(`${path} missing: /opt/memoh/templates/${tpl.name} was not copied into /data`, 'the bridge seeds /data from /opt/memoh/templates at every start');
+        }
+        throw err;
+      }
+      expectEqual(e.mode, '-rw-r--r--', `mode of the seeded ${tpl.name}`);
+      const got = Buffer.concat(await client.readRaw(path)).toString('utf8');
+      expectEqual(got, tpl.content, `content of the seeded ${tpl.name}`);
+      return pass(`${path} seeded (${e.mode}, ${e.size} bytes, content matches)`);
+    }),
+
+    ...toolkitChecks(exp),
+  ];
+}
+
+function toolkitChecks(exp: SuiteExpectations): CheckSpec[] {
+  const ids = ['toolkit.node', 'toolkit.npm', 'toolkit.uv', 'toolkit.musl-selection'];
+  const tk = exp.toolkit;
+  const why = !tk ? 'no toolkit given' : exp.libc === 'none' ? 'the image has no libc: the toolkit cannot run there' : undefined;
+  if (!tk || why) return ids.map((id) => custom(id, async () => ({ status: 'skip', detail: why ?? 'no toolkit given' })));
+
+  const glibcOnMusl = exp.libc === 'musl' && tk.fallback === 'glibc';
+  /** Version through the wrapper; and whether PATH finds the toolkit's or an image's own copy first. */
+  const tool = (id: string, name: string, version: RegExp, shown: string): CheckSpec =>
+    custom(id, async ({ client }) => {
+      const r = await client.exec({ command: `${TOOLKIT}/bin/${name} --version` });
+      const out = stdoutOf(r);
+      if (!version.test(out)) {
+        const seen = `${TOOLKIT}/bin/${name} --version printed ${show(out.trim())} (stderr ${show(r.stderr.toString().trim())}); expected ${shown}`;
+        // A known limit recorded when the toolkit was built, not a defect of this image.
+        if (glibcOnMusl && name !== 'uv') {
+          return { status: 'warn', detail: `${seen}: node-musl holds the glibc fallback build, which needs a glibc loader`, fix: 'use a glibc image on this architecture, or one with a glibc loader' };
+        }
+        fail(seen);
+      }
+      const which = stdoutOf(await client.exec({ command: `command -v ${name}` })).trim();
+      if (which !== `${TOOLKIT}/bin/${name}`) {
+        return {
+          status: 'warn',
+          detail: `toolkit ${name} is ${out.trim()}, but PATH finds ${which || 'nothing'} first (the image's own ${name} wins)`,
+          fix: `the agent will run the image's ${name}; remove it from the image or accept its version`,
+        };
+      }
+      return pass(`${name} --version → ${out.trim()} (${which})`);
+    });
+
+  // On a musl image the wrappers always pick node-musl, even when that holds the glibc fallback build.
+  const flavour = exp.libc === 'musl' ? 'node-musl' : 'node-glibc';
+  return [
+    tool('toolkit.node', 'node', new RegExp(`^v${escape(tk.nodeVersion)}\\n$`), `v${tk.nodeVersion}`),
+    tool('toolkit.npm', 'npm', new RegExp(`^${escape(tk.npmVersion)}\\n$`), tk.npmVersion),
+    tool('toolkit.uv', 'uv', new RegExp(`^uv ${escape(tk.uvVersion)}(\\s|$)`), `uv ${tk.uvVersion}`),
+    custom('toolkit.musl-selection', async (t: CheckTools): Promise<Outcome> => {
+      // Trace the wrapper itself: which flavour it execs, and what it makes of LD_LIBRARY_PATH.
+      const keep = '/smoke-keep';
+      const r = await t.client.exec({ command: `LD_LIBRARY_PATH=${keep} sh -x ${TOOLKIT}/bin/node --version 2>&1` });
+      const trace = stdoutOf(r);
+      const picked = /(node-musl|node-glibc)\/bin\/node/.exec(trace)?.[1];
+      expect(picked !== undefined, `the node wrapper's trace names neither node-musl nor node-glibc: ${show(trace, 200)}`);
+      expectEqual(picked, flavour, `flavour the node wrapper picks on a ${exp.libc} image`);
+      const ld = [...trace.matchAll(/LD_LIBRARY_PATH=['"]?([^\s'"]*)/g)].map((m) => m[1] ?? '').filter((v) => v !== keep).pop();
+      if (flavour === 'node-musl') {
+        const first = ld?.split(':')[0] ?? '';
+        expect(first.endsWith('node-musl/runtime-lib'), `LD_LIBRARY_PATH set by the wrapper: ${show(ld ?? '(not set)')}; expected node-musl/runtime-lib first`);
+        expect(ld?.endsWith(`:${keep}`) ?? false, `LD_LIBRARY_PATH ${show(ld ?? '')} dropped the existing value ${keep}`);
+      } else {
+        expect(!(ld ?? '').includes('runtime-lib'), `the glibc flavour should not set LD_LIBRARY_PATH to the musl runtime libs: ${show(ld ?? '')}`);
+      }
+      return pass(`${exp.libc} image: the wrapper runs ${picked}${ld ? `, LD_LIBRARY_PATH=${ld}` : ''}`);
+    }),
+  ];
+}
+
+/** SIGTERM through the hook (the one thing that ends the workspace), so it runs last. */
+export function lifecycleCheck(hooks: SuiteHooks): CheckSpec {
+  return custom(
+    'lifecycle.sigterm',
+    async ({ client }) => {
+      const stop = hooks.stopWorkspace;
+      if (!stop) return { status: 'skip', detail: 'no way to stop the workspace was given' };
+      // An Exec in flight when SIGTERM arrives: a v3 bridge stops gracefully and lets it finish.
+      const inflight = client
+        .exec({ command: 'sleep 1; echo done' }, { deadlineMs: 20_000 })
+        .then((r) => stdoutOf(r).includes('done'))
+        .catch(() => false);
+      await new Promise((r) => setTimeout(r, 300));
+      const s = await stop();
+      const finished = await inflight;
+      const problems: string[] = [];
+      if (s.exitCode !== 0) problems.push(`exit code ${s.exitCode}`);
+      if (s.ms > 10_000) problems.push(`took ${(s.ms / 1000).toFixed(1)} s (Memoh kills after 10 s)`);
+      if (!s.socketGone) problems.push('the socket file is still there');
+      const seen = `exit ${s.exitCode} after ${(s.ms / 1000).toFixed(1)} s, socket ${s.socketGone ? 'removed' : 'left behind'}`;
+      if (problems.length > 0) return { status: 'fail', detail: `on SIGTERM: ${problems.join(', ')} (${seen})`, fix: 'the bridge must stop on SIGTERM, exit 0 and remove its socket' };
+      if (!finished) return { status: 'warn', detail: `${seen}, but an Exec in flight was cut off (v3 bridges finish in-flight calls; later ones stop hard)` };
+      return pass(`${seen}; the Exec in flight finished first`);
+    },
+    { timeoutMs: 40_000 },
+  );
+}

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Dockerode from 'dockerode';
+import { PROBE_TEMPLATE } from '../../src/bridge/index.js';
+import type { Check } from '../../src/core/check.js';
+import { docker } from '../../src/core/docker.js';
+import { CleanupLedger } from '../../src/core/ledger.js';
+import { silentReporter } from '../../src/core/reporter.js';
+import { standinBridge } from '../world/paths.js';
+
+/**
+ * The stand-in bridge in a real container, mounted the way Memoh mounts the real one: runtime dir at
+ * /opt/memoh (ro) holding `bridge` and `templates/`, socket dir at /run/memoh (rw), the bridge as the only
+ * command (PID 1). This is the test's own small copy of the workspace spec; src/workspace owns the real one.
+ */
+export interface StandinWorkspace {
+  name: string;
+  container: Dockerode.Container;
+  socketPath: string;
+  /** SIGTERM, then wait (SIGKILL after 12 s, like containerd after Memoh's stop timeout). */
+  stop(): Promise<{ exitCode: number; ms: number; socketGone: boolean }>;
+  logs(): Promise<string>;
+  remove(): Promise<void>;
+}
+
+
+export async function startStandin(
+  opts: { image?: string; breaks?: string[]; env?: string[]; waitForSocket?: boolean; toolkitDir?: string } = {},
+): Promise<StandinWorkspace> {
+  const id = randomBytes(4).toString('hex');
+  const runtimeDir = await mkdtemp(join(tmpdir(), `memoh-bridge-test-rt-${id}-`));
+  const socketDir = await mkdtemp(join(tmpdir(), `memoh-bridge-test-run-${id}-`));
+  const name = `memoh-bridge-test-${id}`;
+  let container: Dockerode.Container | undefined;
+  const remove = async (): Promise<void> => {
+    if (container) await container.remove({ force: true, v: true }).catch(() => {});
+    await rm(runtimeDir, { recursive: true, force: true });
+    await rm(socketDir, { recursive: true, force: true });
+  };
+  try {
+    await copyFile(standinBridge('amd64'), join(runtimeDir, 'bridge'));
+    await chmod(join(runtimeDir, 'bridge'), 0o755);
+    await mkdir(join(runtimeDir, 'templates'));
+    await writeFile(join(runtimeDir, 'templates', PROBE_TEMPLATE.name), PROBE_TEMPLATE.content);
+    if (opts.toolkitDir) await mkdir(join(runtimeDir, 'toolkit')); // mount point of the toolkit (bound below)
+    await chmod(socketDir, 0o750);
+    const env = ['BRIDGE_SOCKET_PATH=/run/memoh/bridge.sock', ...(opts.env ?? [])];
+    if (opts.breaks?.length) env.push(`STANDIN_BREAK=${opts.breaks.join(',')}`);
+    container = await docker().createContainer({
+      name,
+      Image: opts.image ?? 'memoh-test/debian:amd64',
+      Entrypoint: [''],
+      Cmd: ['/opt/memoh/bridge'],
+      Env: env,
+      Labels: { 'memoh.workspace': 'test' },
+      HostConfig: {
+        Binds: [
+          `${runtimeDir}:/opt/memoh:ro`,
+          `${socketDir}:/run/memoh:rw`,
+          ...(opts.toolkitDir ? [`${opts.toolkitDir}:/opt/memoh/toolkit:ro`] : []),
+        ],
+      },
+    });
+    await container.start();
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  const c = container;
+  const socketPath = join(socketDir, 'bridge.sock');
+  const logs = async (): Promise<string> => (await c.logs({ stdout: true, stderr: true, follow: false })).toString('utf8');
+  if (opts.waitForSocket !== false) {
+    const deadline = Date.now() + 15_000;
+    while (!existsSync(socketPath)) {
+      if (Date.now() > deadline) {
+        const out = await logs().catch(() => '');
+        await remove();
+        throw new Error(`stand-in bridge made no socket within 15 s; logs:\n${out}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    name,
+    container: c,
+    socketPath,
+    logs,
+    remove,
+    async stop() {
+      const t0 = performance.now();
+      await c.kill({ signal: 'SIGTERM' }).catch(() => {});
+      const waited = await Promise.race([
+        c.wait().then((r: { StatusCode: number }) => r.StatusCode),
+        new Promise<undefined>((r) => setTimeout(r, 12_000)),
+      ]);
+      let exitCode = waited;
+      if (exitCode === undefined) {
+        await c.kill({ signal: 'SIGKILL' }).catch(() => {});
+        exitCode = (await c.wait()).StatusCode as number;
+      }
+      return { exitCode, ms: Math.round(performance.now() - t0), socketGone: !existsSync(socketPath) };
+    },
+  };
+}
+
+export const ctx = () => ({ reporter: silentReporter, ledger: new CleanupLedger(), signal: new AbortController().signal });
+
+/** Checks that cannot pass here without their inputs: no toolkit in these tests, the 31-second exec. */
+export const NOT_RUN = ['toolkit.node', 'toolkit.npm', 'toolkit.uv', 'toolkit.musl-selection', 'exec.default-timeout'];
+
+export function table(checks: Check[]): string {
+  return checks.map((c) => `${c.status.padEnd(4)} ${c.id.padEnd(26)} ${String(c.durationMs).padStart(6)} ms  ${c.detail}`).join('\n');
+}

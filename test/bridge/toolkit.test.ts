@@ -1,0 +1,59 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectBridge, PROBE_TEMPLATE, runSmokeSuite, type BridgeConnection } from '../../src/bridge/index.js';
+import type { ToolkitResult } from '../../src/toolkit/types.js';
+import { buildTestToolkit } from '../smoke/toolkit.js';
+import { ctx, startStandin, table, type StandinWorkspace } from './fixture.js';
+
+const TOOLKIT_CHECKS = ['toolkit.node', 'toolkit.npm', 'toolkit.uv', 'toolkit.musl-selection'];
+
+/** The toolkit checks against a toolkit the toolkit stage built from the test world's mirror. */
+describe('toolkit checks with a real toolkit', () => {
+  let dir: string;
+  let toolkit: ToolkitResult;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'memoh-bridge-test-toolkit-'));
+    const t0 = performance.now();
+    toolkit = await buildTestToolkit('amd64', join(dir, 'toolkit'));
+    console.log(`toolkit built in ${Math.round(performance.now() - t0)} ms`);
+  }, 300_000);
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['debian', 'memoh-test/debian:amd64', 'glibc'],
+    ['musl', 'memoh-test/musl:amd64', 'musl'],
+  ] as const)('%s', async (_n, image, libc) => {
+    let ws: StandinWorkspace | undefined;
+    let conn: BridgeConnection | undefined;
+    try {
+      ws = await startStandin({ image, toolkitDir: join(dir, 'toolkit') });
+      conn = await connectBridge(ws.socketPath, { service: 'auto', deadlineMs: 5000 });
+      const m = toolkit.manifest;
+      const checks = await runSmokeSuite(
+        conn,
+        { libc, probeTemplate: PROBE_TEMPLATE, toolkit: { nodeVersion: m.node.version, npmVersion: m.npm.version, uvVersion: m.uv.version } },
+        {},
+        ctx(),
+        { only: TOOLKIT_CHECKS },
+      );
+      console.log(table(checks));
+      const by = Object.fromEntries(checks.map((c) => [c.id, c]));
+      expect(checks.filter((c) => c.status !== 'pass')).toEqual([]);
+      expect(by['toolkit.node']!.detail).toBe(`node --version → v${m.node.version} (/opt/memoh/toolkit/bin/node)`);
+      expect(by['toolkit.npm']!.detail).toBe(`npm --version → ${m.npm.version} (/opt/memoh/toolkit/bin/npm)`);
+      expect(by['toolkit.uv']!.detail).toMatch(new RegExp(`^uv --version → uv ${m.uv.version.replace(/\./g, '\\.')}`));
+      expect(by['toolkit.musl-selection']!.detail).toBe(
+        libc === 'musl'
+          ? 'musl image: the wrapper runs node-musl, LD_LIBRARY_PATH=/opt/memoh/toolkit/node-musl/runtime-lib:/smoke-keep'
+          : 'glibc image: the wrapper runs node-glibc',
+      );
+    } finally {
+      conn?.close();
+      await ws?.remove();
+    }
+  }, 120_000);
+});
