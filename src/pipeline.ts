@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { type UserChecks, loadUserChecks } from './bridge/index.js';
+import { type UserChecks, readUserChecks } from './bridge/index.js';
 import type { Options } from './config/index.js';
 import type { Check } from './core/check.js';
 import type { StageContext } from './core/context.js';
-import { errorMessage } from './core/errors.js';
+import { InputError, errorMessage } from './core/errors.js';
 import { type Arch, type Platform, formatPlatform, platformOf } from './core/platform.js';
 import type { AuthOptions } from './image/auth.js';
 import { type ImageReport, validateImages } from './image/index.js';
@@ -70,8 +70,8 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
   const does = (...modes: Mode[]) => modes.includes(mode);
 
   // Inputs that can be judged without touching anything are judged first: a typo fails in a second.
-  const bridgeSource = does('run', 'smoke') ? parseBridgeSource(o.smoke.bridge, 'bridge') : undefined;
-  const userChecks: UserChecks | undefined = does('run', 'smoke') && o.smoke.checks ? loadUserChecks(o.smoke.checks, 'checks') : undefined;
+  const bridgeSource = does('run', 'smoke') ? parseBridgeSource(o.smoke.bridge, o.origins['smoke.bridge']) : undefined;
+  const userChecks: UserChecks | undefined = does('run', 'smoke') && o.smoke.checks ? readUserChecks(o.smoke.checks, o.origins['smoke.checks'] ?? 'checks') : undefined;
   const auth = authFor(o, req.credentials);
 
   // Toolkit: one per architecture.
@@ -133,7 +133,7 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
     const report = await ctx.reporter.group('mirror', () =>
       checkMirrors(
         {
-          pairs: o.run.images.map((image) => imagePair(image, o.workspace.registry, o.mirror.upstream, 'images')),
+          pairs: o.run.images.map((image) => imagePair(image, o.workspace.registry, o.mirror.upstream, o.origins['run.images'])),
           platforms: o.run.platforms,
           insecure: o.mirror.insecure,
           auth,
@@ -157,7 +157,8 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
       try {
         bridges.set(arch, { path: (await resolveBridge(bridgeSource, arch, ctx)).path });
       } catch (err) {
-        if (ctx.signal.aborted) throw err;
+        // A bridge the user named that is missing or built for another arch is bad input, refused up front.
+        if (ctx.signal.aborted || err instanceof InputError) throw err;
         bridges.set(arch, { error: err, t0 });
       }
     }

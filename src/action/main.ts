@@ -75,7 +75,11 @@ async function main(): Promise<void> {
     state.markMainDone();
   } catch (err) {
     core.setOutput('result', 'failure');
-    if (err instanceof InputError) core.setFailed(`${err.message}`);
+    if (err instanceof InputError) {
+      core.setFailed(err.message);
+      // The same exit code as the CLI for bad input; any non-zero fails the step.
+      process.exitCode = 2;
+    }
     else if (err instanceof StageError) core.setFailed(`${err.message}${err.fix ? ` Fix: ${err.fix}` : ''}`);
     else core.setFailed(errorMessage(err));
     // Remove now what can be removed; the post step retries whatever is left in state.

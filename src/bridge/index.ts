@@ -21,7 +21,7 @@ export { BridgeNotReady, NoContainerService, connectBridge, dialTarget, type Bri
 export { WIRE_NAMES, serviceName, type WireName } from './proto.js';
 export type { CheckSpec, CommandCheck, FileCheck } from './runner.js';
 export { PROBE_TEMPLATE, type SuiteExpectations, type SuiteHooks } from './suite-env.js';
-export { loadUserChecks, type UserChecks } from './user-checks.js';
+export { loadUserChecks, readUserChecks, type UserChecks } from './user-checks.js';
 
 export interface SuiteOptions extends ExecSuiteOptions {
   /** Run only the checks with these ids (the rest are left out of the result). */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import TOML from '@iarna/toml';
 import { InputError } from '../core/errors.js';
 import { OCTAL_MODE, type CommandCheck, type FileCheck } from './runner.js';
@@ -35,6 +36,18 @@ export interface UserChecks {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const COMMAND_KEYS = ['name', 'command', 'stdout', 'stderr', 'not_stdout', 'not_stderr', 'exit_code', 'env', 'work_dir', 'stdin', 'timeout'];
 const FILE_KEYS = ['name', 'path', 'exists', 'is_dir', 'mode', 'contents'];
+
+/** Reads and loads the checks file at `path`; `input` names the setting it came from (`--checks`, `input checks`). */
+export function readUserChecks(path: string, input: string): UserChecks {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new InputError(input, `cannot read ${path} (${code})`, 'give the path of a TOML checks file');
+  }
+  return loadUserChecks(path, text);
+}
 
 /** Parses and validates a checks file; any problem is an InputError naming the file and the key. */
 export function loadUserChecks(file: string, input: string): UserChecks {

@@ -35,8 +35,10 @@ export interface Options {
     mirrors: Mirrors;
   };
   run: { images: string[]; platforms: Platform[]; pull: Pull; concurrency: number; failOn: 'error' | 'warning' };
-  smoke: { bridge: string; service: Service; checks: string; timeoutSeconds: number; botId: string; keep: boolean };
+  smoke: { bridge: string; service: Service; checks: string; timeoutSeconds: number; botId: string; toolkit: string[]; keep: boolean };
   mirror: { upstream: string; insecure: string[] };
+  /** Where each setting's value came from, by `table.key`, in the user's words (for later error messages). */
+  origins: Record<string, string>;
 }
 
 /** One source of settings: where it came from (for error messages) and its values by `table.key`. */
@@ -220,9 +222,11 @@ export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process
       checks: str('smoke.checks'),
       timeoutSeconds: int('smoke.timeout'),
       botId,
+      toolkit: list('smoke.toolkit').items.map((d) => resolve(d)),
       keep: bool('smoke.keep'),
     },
     mirror: { upstream, insecure: insecure.items },
+    origins: Object.fromEntries([...winner].map(([path, w]) => [path, w.origin])),
   };
 }
 

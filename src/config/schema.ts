@@ -52,6 +52,7 @@ export const FIELDS: readonly Field[] = [
   { table: 'smoke', key: 'checks', type: 'string', flag: 'checks', input: 'checks', description: 'TOML file of user checks run through the bridge' },
   { table: 'smoke', key: 'timeout', type: 'int', flag: 'timeout', input: 'timeout', min: 1, max: 3600, description: 'Seconds the bridge has to become ready' },
   { table: 'smoke', key: 'bot_id', type: 'string', flag: 'bot-id', input: 'bot-id', description: 'Bot id (container workspace-<id>); default: generated' },
+  { table: 'smoke', key: 'toolkit', type: 'list', flag: 'toolkit', description: 'Toolkit dir (with toolkit.json) mounted at /opt/memoh/toolkit; one per architecture' },
   { table: 'smoke', key: 'keep', type: 'bool', flag: 'keep', input: 'keep', description: 'Keep the workspace container and dirs for inspection' },
 
   { table: 'mirror', key: 'upstream', type: 'string', flag: 'upstream', input: 'upstream', description: 'Upstream registry to compare with (default docker.io)' },

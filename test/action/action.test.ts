@@ -67,7 +67,7 @@ describe('the Action under the runner, on Node 24', () => {
   it('a bad input fails the step naming the input, and creates nothing', async () => {
     const f = files();
     const r = await runStep('main', f, { mode: 'run', pull: 'sometimes' });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stdout).toMatch(/::error::input pull: "sometimes" is not allowed.*always, missing, never/);
     const u = await runStep('main', files(), { 'node-verison': '24' });
     expect(u.stdout).toMatch(/::error::input node-verison: is not an input of this action/);

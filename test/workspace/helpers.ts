@@ -1,0 +1,44 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StageContext } from '../../src/core/context.js';
+import { docker } from '../../src/core/docker.js';
+import { CleanupLedger } from '../../src/core/ledger.js';
+import { recordingReporter } from '../../src/core/reporter.js';
+
+/** A stage context for in-process tests: recording reporter, a ledger on the real engine, an abort handle. */
+export function testContext(): StageContext & { abort: AbortController; reporter: ReturnType<typeof recordingReporter> } {
+  const abort = new AbortController();
+  return { reporter: recordingReporter(), ledger: new CleanupLedger(docker), signal: abort.signal, abort };
+}
+
+/**
+ * Points os.tmpdir() (TMPDIR) at a fresh dir for the test file, so "no temp dir remains" is a plain
+ * emptiness check that other processes on the machine cannot disturb.
+ */
+export function privateTmp(label: string): { dir: string; restore: () => void; leftovers: () => string[] } {
+  const before = process.env.TMPDIR;
+  const dir = mkdtempSync(join(before ?? '/tmp', `memoh-test-${label}-`));
+  process.env.TMPDIR = dir;
+  return {
+    dir,
+    leftovers: () => readdirSync(dir),
+    restore: () => {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Containers a workspace test may have made: workspaces (by label) and bridge copies (by name). */
+export function leftoverContainers(botIdPrefix = ''): string[] {
+  const ps = (filter: string) =>
+    execFileSync('docker', ['ps', '-a', '--filter', filter, '--format', '{{.Names}}'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const workspaces = ps('label=memoh.workspace').filter((n) => n.startsWith(`workspace-${botIdPrefix}`));
+  return [...workspaces, ...ps('name=memoh-bridge-copy-')];
+}
+
+export function removeContainers(names: string[]): void {
+  if (names.length) execFileSync('docker', ['rm', '-f', ...names], { stdio: 'ignore' });
+}
