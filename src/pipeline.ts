@@ -12,6 +12,7 @@ import { type ImageReport, validateImages } from './image/index.js';
 import { type MirrorReport, checkMirrors, imagePair, mirrorRows } from './mirror/index.js';
 import { type RunReport, type StageRow, finishReport, rowStatus } from './report/index.js';
 import { buildToolkit } from './toolkit/index.js';
+import { type ToolkitOnDisk, toolkitsByArch } from './toolkit/manifest.js';
 import type { ToolkitResult } from './toolkit/types.js';
 import { type SmokeReport, type SmokeRequest, botIdsFor, defaultBotId, parseBridgeSource, resolveBridge, smokeMany } from './workspace/index.js';
 
@@ -74,10 +75,17 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
   const userChecks: UserChecks | undefined = does('run', 'smoke') && o.smoke.checks ? readUserChecks(o.smoke.checks, o.origins['smoke.checks'] ?? 'checks') : undefined;
   const auth = authFor(o, req.credentials);
 
-  // Toolkit: one per architecture.
+  // Toolkit: one per architecture, built, or given ready-made (`[smoke] toolkit`, --toolkit DIR).
   const toolkitFailed = new Map<Arch, string>();
-  const toolkitDirs = new Map<Arch, string>();
-  if (does('run', 'toolkit', 'smoke')) {
+  const toolkitDirs = new Map<Arch, ToolkitOnDisk>();
+  if (o.smoke.toolkit.length && does('run', 'smoke')) {
+    const arches = [...new Set(o.run.platforms.map((p) => p.arch))];
+    for (const [arch, t] of await toolkitsByArch(o.smoke.toolkit, arches, o.origins['smoke.toolkit'])) {
+      toolkitDirs.set(arch, t);
+      result.toolkitPaths.push(t.dir);
+      facts[`toolkit ${arch}`] = `${t.dir} (given; node ${t.manifest.node.version}, npm ${t.manifest.npm.version}, uv ${t.manifest.uv.version})`;
+    }
+  } else if (does('run', 'toolkit')) {
     const limit = pLimit(Math.max(1, Math.min(o.run.concurrency, o.toolkit.arches.length)));
     await ctx.reporter.group('toolkit', () =>
       Promise.all(
@@ -89,7 +97,7 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
               const r = await buildToolkit({ ...o.toolkit, out: join(req.workDir, 'toolkit', arch), arch }, ctx);
               result.toolkits.push(r);
               result.toolkitPaths.push(r.dir);
-              toolkitDirs.set(arch, r.dir);
+              toolkitDirs.set(arch, { dir: r.dir, manifest: r.manifest });
               facts[`toolkit ${arch}`] = `${r.dir} (node ${r.manifest.node.version}, npm ${r.manifest.npm.version}, uv ${r.manifest.uv.version}${r.fallback ? ', node-musl = glibc fallback' : ''}${r.fromCache ? ', from cache' : ''})`;
               rows.push({ image: TOOLKIT_ROW, platform, stage: 'toolkit', status: rowStatus(r.checks), durationMs: r.durations.totalMs, checks: r.checks });
               if (rowStatus(r.checks) === 'fail') toolkitFailed.set(arch, 'the toolkit build failed');
@@ -115,7 +123,7 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
           registry: o.workspace.registry,
           pull: o.run.pull,
           concurrency: o.run.concurrency,
-          toolkit: [...toolkitDirs].map(([arch, dir]) => ({ dir, manifest: { arch, fallback: result.toolkits.find((t) => t.arch === arch)?.fallback ?? null } })),
+          toolkit: [...toolkitDirs.values()],
           auth,
         },
         ctx,
@@ -178,7 +186,7 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
         resolved: v.image.resolved,
         platform,
         bridgePath: bridge.path,
-        toolkitDir: toolkitDirs.get(platform.arch),
+        toolkitDir: toolkitDirs.get(platform.arch)?.dir,
         botId: ids[i]!,
         timeoutSeconds: o.smoke.timeoutSeconds,
         service: o.smoke.service,
@@ -191,7 +199,8 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
     const reports = await ctx.reporter.group('smoke', () => smokeMany(reqs, o.run.concurrency, ctx));
     result.smoke = reports;
     for (const r of reports) {
-      rows.push({ image: r.image, platform: r.platform, stage: 'smoke', status: r.status, durationMs: r.durationMs, checks: r.checks });
+      const { image, platform, status, durationMs, checks, failureContext } = r;
+      rows.push({ image, platform, stage: 'smoke', status, durationMs, checks, ...(failureContext ? { failureContext } : {}) });
       if (r.service) facts[`bridge ${r.image} ${r.platform}`] = `answered as ${r.service}.ContainerService`;
       if (r.kept) facts[`kept ${r.image} ${r.platform}`] = `${r.kept.containerName}, socket ${r.kept.socketPath}; remove with: ${r.kept.removeCommand}`;
     }

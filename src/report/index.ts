@@ -17,6 +17,8 @@ export interface StageRow {
   checks: Check[];
   /** Why the stage did not run (a stage it depends on failed, or nothing to do). */
   skipped?: string;
+  /** When a workspace failed: its container's state, exit code and last log lines. */
+  failureContext?: { state: string; exitCode: number | null; logs: string[] };
 }
 
 export interface RunReport {
@@ -87,6 +89,11 @@ export function toMarkdown(report: RunReport): string {
       lines.push(`| ${md(where(row))} | \`${check.id}\` | ${mark[check.status]} | ${md(check.detail)} | ${md(check.fix ?? '')} |`);
     }
   }
+  for (const row of report.rows) {
+    if (!row.failureContext) continue;
+    lines.push('', `<details><summary>${md(where(row))}: ${containerLine(row.failureContext)}</summary>`, '');
+    lines.push('~~~', ...row.failureContext.logs.map((l) => l.replace(/^~~~/, ' ~~~')), '~~~', '', '</details>');
+  }
   const facts = Object.entries(report.facts);
   if (facts.length) {
     lines.push('', '<details><summary>Run facts</summary>', '');
@@ -95,6 +102,10 @@ export function toMarkdown(report: RunReport): string {
   }
   lines.push('', `Total ${seconds(report.durationMs)} · fail on ${report.failOn} · memoh-workspace ${report.tool.version}`, '');
   return lines.join('\n');
+}
+
+function containerLine(f: NonNullable<StageRow['failureContext']>): string {
+  return `container ${f.state}${f.exitCode === null ? '' : `, exit code ${f.exitCode}`}, last ${f.logs.length} log lines`;
 }
 
 function md(s: string): string {
@@ -110,6 +121,11 @@ export function toText(report: RunReport): string {
   const lines = [fmt(head), ...rows.map(fmt)];
   for (const { row, check } of problems(report)) {
     lines.push(`${plain[check.status]} ${where(row)} ${check.id}: ${check.detail}${check.fix ? ` (fix: ${check.fix})` : ''}`);
+  }
+  for (const row of report.rows) {
+    if (!row.failureContext) continue;
+    lines.push(`${where(row)}: ${containerLine(row.failureContext)}:`);
+    for (const l of row.failureContext.logs) lines.push(`  | ${l}`);
   }
   lines.push(`${report.result === 'success' ? 'SUCCESS' : 'FAILURE'} in ${seconds(report.durationMs)} (fail on ${report.failOn})`);
   return lines.join('\n');

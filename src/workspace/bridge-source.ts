@@ -46,6 +46,9 @@ export function parseBridgeSource(value: string, input = INPUT): BridgeSource {
     checkImageRef(ref, input);
     return { kind: 'image', ref, path };
   }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) {
+    throw new InputError(input, `"${v.slice(0, 80)}" is a URL: bridges are not downloaded`, 'download it yourself and give its path, or use image:REF[:PATH] or source:DIR');
+  }
   if (v.startsWith('source:')) {
     const dir = v.slice('source:'.length);
     if (!dir) throw new InputError(input, 'source: needs a directory', 'give source:DIR, DIR being a Memoh checkout');

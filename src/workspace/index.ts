@@ -4,7 +4,7 @@
  */
 export { type BridgeSource, DEFAULT_BRIDGE_PATH_IN_IMAGE, type ResolvedBridge, parseBridgeSource, resolveBridge } from './bridge-source.js';
 export { type ElfInfo, checkElf } from './elf.js';
-export { type KeptWorkspace, type SmokeReport, type SmokeRequest, botIdsFor, defaultBotId, readToolkitManifest, smokeMany, smokeOne } from './smoke.js';
+export { type KeptWorkspace, type SmokeReport, type SmokeRequest, botIdsFor, defaultBotId, smokeMany, smokeOne } from './smoke.js';
 export { type SpecInput, containerName, workspaceSpec } from './spec.js';
 export {
   type FailureContext,

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import pLimit from 'p-limit';
 import {
   PROBE_TEMPLATE,
@@ -13,11 +11,11 @@ import {
 import { type Check, type Status, worst } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
 import { docker } from '../core/docker.js';
-import { InputError, errorMessage } from '../core/errors.js';
+import { errorMessage } from '../core/errors.js';
 import { type Arch, formatPlatform } from '../core/platform.js';
 import { LOADERS } from '../image/facts.js';
 import type { Libc } from '../image/types.js';
-import type { ToolkitManifest } from '../toolkit/types.js';
+import { readToolkitManifest } from '../toolkit/manifest.js';
 import { type FailureContext, type Workspace, type WorkspaceRequest, WorkspaceStartError, startWorkspace } from './workspace.js';
 
 /** A workspace request (the probe template is added here) plus what the checks need. */
@@ -79,7 +77,7 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
   if (ctx.signal.aborted) {
     return finish({ service: null, checks: [{ id: 'workspace.interrupted', status: 'skip', detail: `not started: ${errorMessage(ctx.signal.reason)}` }] });
   }
-  const toolkit = req.toolkitDir ? await readToolkitManifest(req.toolkitDir) : undefined;
+  const toolkit = req.toolkitDir ? (await readToolkitManifest(req.toolkitDir)).manifest : undefined;
 
   let ws: Workspace;
   try {
@@ -177,24 +175,6 @@ export function botIdsFor(base: string, targets: readonly { image: string; arch:
     used.add(id);
     return id;
   });
-}
-
-/** toolkit.json at the toolkit's root (written by the toolkit stage). */
-export async function readToolkitManifest(dir: string, input = '--toolkit'): Promise<ToolkitManifest> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, 'toolkit.json'), 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new InputError(input, `${dir} has no readable toolkit.json (${code})`, 'give a toolkit dir made by `memoh-workspace toolkit`');
-  }
-  try {
-    const m = JSON.parse(text) as ToolkitManifest;
-    if (!m.node?.version || !m.npm?.version || !m.uv?.version || !m.arch) throw new Error('missing node/npm/uv versions or arch');
-    return m;
-  } catch (err) {
-    throw new InputError(input, `${dir}/toolkit.json is not a toolkit manifest: ${errorMessage(err)}`, 'rebuild the toolkit');
-  }
 }
 
 /**

@@ -1,0 +1,196 @@
+import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import pLimit from 'p-limit';
+import { StageError, errorMessage } from '../core/errors.js';
+import { RUNTIME_PACKAGES, apkFile, installApk, parseApkIndex } from './alpine.js';
+import { type ArchiveCache, linkTree } from './cache.js';
+import { type Expected, shasumsEntry, sriDigest, uvSha256 } from './checksum.js';
+import type { Fetcher, Source } from './fetch.js';
+import { type NodeRelease, type Plan, hasBuild, muslFile, nodeIndex, sources } from './resolve.js';
+import { fetchAndExtract } from './stream.js';
+import type { ArtefactRecord } from './types.js';
+import { writeWrappers } from './wrappers.js';
+
+export interface Assembled {
+  artefacts: ArtefactRecord[];
+  fallback: 'glibc' | null;
+  alpinePackages: Record<string, string>;
+  /** Artefacts that came from the archive cache instead of the network. */
+  fromArchiveCache: string[];
+  downloadMs: number;
+}
+
+// The node tarballs' own npm is replaced by the pinned one: not extracting it saves ~2,500 file writes.
+const bundledNpm = /^[^/]+\/lib\/node_modules\/npm(\/|$)/;
+
+/**
+ * Builds the toolkit's tree in `dir` (a fresh temp dir): every artefact is fetched, verified and
+ * extracted concurrently (bounded), then moved to Memoh's layout. On any failure the other transfers are
+ * stopped, and the caller throws the temp dir away.
+ */
+export async function assemble(
+  plan: Plan,
+  dir: string,
+  f: Fetcher,
+  opts: { archives?: ArchiveCache; indexes?: { musl: NodeRelease[] }; concurrency?: number; abort: () => void },
+): Promise<Assembled> {
+  const limit = pLimit(opts.concurrency ?? 4);
+  const t0 = performance.now();
+  const fromArchiveCache: string[] = [];
+  const extract = async (name: string, src: Source, expected: Expected | undefined, dest: string, strip: number, filter?: (p: string) => boolean) => {
+    const r = await limit(() => fetchAndExtract(f, { src, expected, dest, strip, filter }, opts.archives));
+    f.reporter.debug(`${name}: ${src.file} ${r.fromCache ? 'from the archive cache' : 'downloaded'}, verified and extracted at +${Math.round(performance.now() - t0)} ms`);
+    if (r.fromCache) fromArchiveCache.push(name);
+    return record(name, src, r, expected);
+  };
+  const missing = (src: Source, list: Source, what: string) =>
+    new StageError(`${src.file} is not listed in ${list.url}`, `check ${what}, or set ${src.option} to a mirror that has it`);
+
+  const node = async (musl: boolean): Promise<ArtefactRecord> => {
+    const src = sources.nodeTarball(plan, musl);
+    let expected: Expected | undefined;
+    if (plan.verify) {
+      const list = sources.nodeShasums(plan, musl);
+      expected = shasumsEntry((await limit(() => f.index(list, 4 << 20))).toString('utf8'), src.file);
+      if (!expected) throw missing(src, list, '--node-version');
+    }
+    return extract(musl ? 'node-musl' : 'node-glibc', src, expected, join(dir, musl ? 'node-musl' : 'node-glibc'), 1, (p) => !bundledNpm.test(p));
+  };
+
+  // arm64 musl builds exist only for recent releases: the musl mirror's index.json says whether this one has it.
+  const nodeMusl = async (): Promise<ArtefactRecord | 'fallback'> => {
+    const index = opts.indexes?.musl ?? (await limit(() => nodeIndex(f, sources.nodeIndex(plan.mirrors.nodeMusl, true))));
+    if (hasBuild(index, plan.node, muslFile(plan.arch))) return node(true);
+    if (plan.arch === 'arm64') return 'fallback';
+    throw new StageError(
+      `${plan.mirrors.nodeMusl}/index.json lists no ${muslFile(plan.arch)} build of Node.js v${plan.node}`,
+      `pick a --node-version the musl mirror has, or set ${sources.nodeIndex('', true).option} to a mirror that has it`,
+    );
+  };
+
+  const npm = async (): Promise<ArtefactRecord> => {
+    const src = sources.npmTarball(plan);
+    let expected: Expected | undefined;
+    if (plan.verify) {
+      const list = sources.npmPackument(plan);
+      const body = await limit(() => f.index(list, 256 << 20));
+      let doc: { versions?: Record<string, { dist?: { integrity?: string } }> };
+      try {
+        doc = JSON.parse(body.toString('utf8'));
+      } catch (err) {
+        throw new StageError(`${list.file}: not JSON (${list.url}): ${errorMessage(err)}`, `check ${list.option}`);
+      }
+      const dist = doc.versions?.[plan.npm]?.dist;
+      if (!dist) throw new StageError(`npm ${plan.npm} is not published in ${list.url}`, `check --npm-version, or set ${list.option} to a registry that has it`);
+      expected = sriDigest(dist.integrity ?? '');
+      if (!expected) throw new StageError(`npm ${plan.npm} has no usable dist.integrity in ${list.url}`, `set ${list.option} to another registry, or turn verification off (--no-verify)`);
+    }
+    return extract('npm', src, expected, join(dir, '.npm'), 1);
+  };
+
+  const uv = async (): Promise<ArtefactRecord> => {
+    const src = sources.uvTarball(plan);
+    let expected: Expected | undefined;
+    if (plan.verify) {
+      const list = sources.uvSha256(plan);
+      expected = uvSha256((await limit(() => f.index(list, 1 << 16))).toString('utf8'));
+      if (!expected) throw new StageError(`${list.file} holds no sha256 (${list.url})`, `check ${list.option}`);
+    }
+    // The release archive is uv-<triple>/{uv,uvx}; the toolkit keeps only uv (uvx is `uv tool run`).
+    return extract('uv', src, expected, join(dir, '.uv'), 1, (p) => /^[^/]+\/uv$/.test(p));
+  };
+
+  const runtimeLib = async (): Promise<{ record: ArtefactRecord; version: string }[]> => {
+    const list = sources.apkIndex(plan);
+    const index = parseIndex(await limit(() => f.index(list, 64 << 20)), list);
+    return Promise.all(
+      RUNTIME_PACKAGES.map(async (name) => {
+        const rec = index.get(name);
+        if (!rec) throw new StageError(`${name} is not in ${list.url}`, `check --alpine-version, or set ${list.option}`);
+        const src = sources.apk(plan, apkFile(rec));
+        const apk = await limit(() => f.buffer(src, 256 << 20));
+        return { record: await installApk(apk, rec, src, join(dir, '.runtime-lib'), plan.verify), version: rec.version };
+      }),
+    );
+  };
+
+  const tasks = [node(false), nodeMusl(), npm(), uv(), runtimeLib()] as const;
+  // Stop the other transfers at the first failure, and wait for all of them before the temp dir goes.
+  for (const t of tasks) t.catch(() => opts.abort());
+  const settled = await Promise.allSettled(tasks);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && !isAbort(s.reason));
+  const firstFailure = failed ?? settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (firstFailure) throw firstFailure.reason;
+  const [glibcRec, muslRec, npmRec, uvRec, libs] = await Promise.all(tasks);
+  const downloadMs = performance.now() - t0;
+
+  const glibcDir = join(dir, 'node-glibc');
+  const muslDir = join(dir, 'node-musl');
+  let fallback: 'glibc' | null = null;
+  const artefacts = [glibcRec];
+  if (muslRec === 'fallback') {
+    fallback = 'glibc';
+    linkTree(glibcDir, muslDir);
+    artefacts.push({ ...glibcRec, name: 'node-musl' });
+  } else artefacts.push(muslRec);
+  artefacts.push(npmRec, uvRec, ...libs.map((l) => l.record));
+
+  await expectFile(join(glibcDir, 'bin', 'node'), glibcRec);
+  await expectFile(join(muslDir, 'bin', 'node'), artefacts[1] ?? glibcRec);
+  const npmVersion = await packageVersion(join(dir, '.npm'));
+  if (npmVersion !== plan.npm) {
+    throw new StageError(`${npmRec.file} holds npm ${npmVersion ?? '(no package.json)'}, not ${plan.npm} (${npmRec.url})`, `check ${sources.npmTarball(plan).option}`);
+  }
+  const glibcNpm = join(glibcDir, 'lib', 'node_modules', 'npm');
+  await mkdir(dirname(glibcNpm), { recursive: true });
+  await rename(join(dir, '.npm'), glibcNpm);
+  linkTree(glibcNpm, join(muslDir, 'lib', 'node_modules', 'npm'));
+  await rename(join(dir, '.runtime-lib'), join(muslDir, 'runtime-lib'));
+  await expectFile(join(dir, '.uv', 'uv'), uvRec);
+  await rename(join(dir, '.uv', 'uv'), join(dir, 'uv'));
+  await rm(join(dir, '.uv'), { recursive: true, force: true });
+  await writeWrappers(dir);
+
+  const alpinePackages = Object.fromEntries(libs.map((l) => [l.record.name, l.version]));
+  return { artefacts, fallback, alpinePackages, fromArchiveCache, downloadMs };
+}
+
+function record(name: string, src: Source, r: { sha256: string; bytes: number }, expected: Expected | undefined): ArtefactRecord {
+  return {
+    name,
+    file: src.file,
+    url: src.url,
+    bytes: r.bytes,
+    sha256: r.sha256,
+    verifiedBy: expected?.source ?? 'unverified',
+    ...(expected && expected.algo !== 'sha256' ? { expected: `${expected.algo}-${Buffer.from(expected.hex, 'hex').toString('base64')}` } : {}),
+  };
+}
+
+function parseIndex(body: Buffer, src: Source) {
+  try {
+    return parseApkIndex(body);
+  } catch (err) {
+    throw new StageError(`${src.file}: not an Alpine package index (${src.url}): ${errorMessage(err)}`, `check ${src.option} and --alpine-version`);
+  }
+}
+
+async function expectFile(path: string, from: ArtefactRecord): Promise<void> {
+  try {
+    await access(path);
+  } catch {
+    throw new StageError(`${from.file} has no ${path.split('/').slice(-2).join('/')} (${from.url})`, 'the archive does not have the expected layout: check the mirror');
+  }
+}
+
+async function packageVersion(dir: string): Promise<string | undefined> {
+  try {
+    return (JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAbort(err: unknown): boolean {
+  return (err as { name?: string } | undefined)?.name === 'AbortError';
+}
