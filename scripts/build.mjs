@@ -1,7 +1,7 @@
 // Bundles the three faces into self-contained files under dist/: no node_modules needed at run time.
 import { build } from 'esbuild';
 import { readFile } from 'node:fs/promises';
-import { chmod, rm, writeFile } from 'node:fs/promises';
+import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 
 // `import text from './x.proto?raw'` embeds the file as a string, the same syntax vitest understands.
 const rawPlugin = {
@@ -31,10 +31,12 @@ const noSsh = {
   },
 };
 
-await rm('dist', { recursive: true, force: true });
+// Built next to dist/ and swapped in only when complete: a failed build leaves the last good dist/.
+const out = 'dist.tmp';
+await rm(out, { recursive: true, force: true });
 await build({
   entryPoints: { main: 'src/action/main.ts', post: 'src/action/post.ts', cli: 'src/cli/main.ts' },
-  outdir: 'dist',
+  outdir: out,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -61,6 +63,8 @@ await build({
 });
 
 // The CLI is run directly (package.json bin): give it a shebang, deterministically.
-const cli = await readFile('dist/cli.js', 'utf8');
-await writeFile('dist/cli.js', `#!/usr/bin/env node\n${cli}`);
-await chmod('dist/cli.js', 0o755);
+const cli = await readFile(`${out}/cli.js`, 'utf8');
+await writeFile(`${out}/cli.js`, `#!/usr/bin/env node\n${cli}`);
+await chmod(`${out}/cli.js`, 0o755);
+await rm('dist', { recursive: true, force: true });
+await rename(out, 'dist');
