@@ -6,7 +6,7 @@ import { RUNTIME_PACKAGES, apkFile, installApk, parseApkIndex } from './alpine.j
 import { type ArchiveCache, linkTree } from './cache.js';
 import { type Expected, shasumsEntry, sriDigest, uvSha256 } from './checksum.js';
 import type { Fetcher, Source } from './fetch.js';
-import { type NodeRelease, type Plan, hasBuild, muslFile, nodeIndex, sources } from './resolve.js';
+import { type NodeRelease, OPTION, type Plan, hasBuild, muslFile, nodeIndex, sources } from './resolve.js';
 import { fetchAndExtract } from './stream.js';
 import type { ArtefactRecord } from './types.js';
 import { writeWrappers } from './wrappers.js';
@@ -64,7 +64,7 @@ export async function assemble(
     if (plan.arch === 'arm64') return 'fallback';
     throw new StageError(
       `${plan.mirrors.nodeMusl}/index.json lists no ${muslFile(plan.arch)} build of Node.js v${plan.node}`,
-      `pick a --node-version the musl mirror has, or set ${sources.nodeIndex('', true).option} to a mirror that has it`,
+      `pick a --node-version the musl mirror has, or set ${OPTION.nodeMusl} to a mirror that has it`,
     );
   };
 
@@ -114,7 +114,42 @@ export async function assemble(
     );
   };
 
-  const tasks = [node(false), nodeMusl(), npm(), uv(), runtimeLib()] as const;
+  // Each piece is put in place as soon as what it needs is there, so the small artefacts' placing overlaps
+  // the big glibc transfer. A directory is only written into after its own extraction has finished (a
+  // retried extraction empties its directory first).
+  const glibcDir = join(dir, 'node-glibc');
+  const muslDir = join(dir, 'node-musl');
+  const npmDir = (d: string) => join(d, 'lib', 'node_modules', 'npm');
+  const npmTask = npm().then(async (rec) => {
+    const version = await packageVersion(join(dir, '.npm'));
+    if (version !== plan.npm) {
+      throw new StageError(`${rec.file} holds npm ${version ?? '(no package.json)'}, not ${plan.npm} (${rec.url})`, `check ${sources.npmTarball(plan).option}`);
+    }
+    return rec;
+  });
+  const muslTask = nodeMusl().then(async (rec) => {
+    if (rec === 'fallback') return rec;
+    await expectFile(join(muslDir, 'bin', 'node'), rec);
+    await npmTask;
+    linkTree(join(dir, '.npm'), npmDir(muslDir));
+    return rec;
+  });
+  const glibcTask = node(false).then(async (rec) => {
+    await expectFile(join(glibcDir, 'bin', 'node'), rec);
+    const [musl] = await Promise.all([muslTask, npmTask]);
+    await mkdir(dirname(npmDir(glibcDir)), { recursive: true });
+    await rename(join(dir, '.npm'), npmDir(glibcDir));
+    // No musl build for this arch: node-musl is the glibc build (with the pinned npm), and says so.
+    if (musl === 'fallback') linkTree(glibcDir, muslDir);
+    return rec;
+  });
+  const uvTask = uv().then(async (rec) => {
+    await expectFile(join(dir, '.uv', 'uv'), rec);
+    await rename(join(dir, '.uv', 'uv'), join(dir, 'uv'));
+    await rm(join(dir, '.uv'), { recursive: true, force: true });
+    return rec;
+  });
+  const tasks = [glibcTask, muslTask, npmTask, uvTask, runtimeLib()] as const;
   // Stop the other transfers at the first failure, and wait for all of them before the temp dir goes.
   for (const t of tasks) t.catch(() => opts.abort());
   const settled = await Promise.allSettled(tasks);
@@ -124,31 +159,9 @@ export async function assemble(
   const [glibcRec, muslRec, npmRec, uvRec, libs] = await Promise.all(tasks);
   const downloadMs = performance.now() - t0;
 
-  const glibcDir = join(dir, 'node-glibc');
-  const muslDir = join(dir, 'node-musl');
-  let fallback: 'glibc' | null = null;
-  const artefacts = [glibcRec];
-  if (muslRec === 'fallback') {
-    fallback = 'glibc';
-    linkTree(glibcDir, muslDir);
-    artefacts.push({ ...glibcRec, name: 'node-musl' });
-  } else artefacts.push(muslRec);
-  artefacts.push(npmRec, uvRec, ...libs.map((l) => l.record));
-
-  await expectFile(join(glibcDir, 'bin', 'node'), glibcRec);
-  await expectFile(join(muslDir, 'bin', 'node'), artefacts[1] ?? glibcRec);
-  const npmVersion = await packageVersion(join(dir, '.npm'));
-  if (npmVersion !== plan.npm) {
-    throw new StageError(`${npmRec.file} holds npm ${npmVersion ?? '(no package.json)'}, not ${plan.npm} (${npmRec.url})`, `check ${sources.npmTarball(plan).option}`);
-  }
-  const glibcNpm = join(glibcDir, 'lib', 'node_modules', 'npm');
-  await mkdir(dirname(glibcNpm), { recursive: true });
-  await rename(join(dir, '.npm'), glibcNpm);
-  linkTree(glibcNpm, join(muslDir, 'lib', 'node_modules', 'npm'));
+  const fallback = muslRec === 'fallback' ? 'glibc' : null;
+  const artefacts = [glibcRec, muslRec === 'fallback' ? { ...glibcRec, name: 'node-musl' } : muslRec, npmRec, uvRec, ...libs.map((l) => l.record)];
   await rename(join(dir, '.runtime-lib'), join(muslDir, 'runtime-lib'));
-  await expectFile(join(dir, '.uv', 'uv'), uvRec);
-  await rename(join(dir, '.uv', 'uv'), join(dir, 'uv'));
-  await rm(join(dir, '.uv'), { recursive: true, force: true });
   await writeWrappers(dir);
 
   const alpinePackages = Object.fromEntries(libs.map((l) => [l.record.name, l.version]));

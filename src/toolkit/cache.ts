@@ -20,14 +20,15 @@ export class ArchiveCache {
 
   async lookup(e: Expected): Promise<string | undefined> {
     const p = this.path(e);
-    return (await exists(p)) ? p : undefined;
+    return (await stat(p).then((st) => st.isFile(), () => false)) ? p : undefined;
   }
 
   /** A temp file the download is teed into; committed under its digest once verified. Never fails a build. */
   async writer(): Promise<{ write(chunk: Buffer): Promise<void>; commit(e: Expected): Promise<void>; discard(): Promise<void> }> {
     await mkdir(this.dir, { recursive: true });
     const tmp = join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`);
-    const out = createWriteStream(tmp);
+    // Buffered generously: with the default 16 KB every network chunk would wait for its disk write.
+    const out = createWriteStream(tmp, { highWaterMark: 8 << 20 });
     let failed = false;
     out.on('error', () => {
       failed = true;
@@ -71,6 +72,8 @@ export class ArchiveCache {
 export interface CachedToolkit {
   dir: string;
   tree: TreeEntry[];
+  /** Where the entry keeps the toolkit's toolkit.json. */
+  manifest: string;
 }
 
 /** A directory, a symlink (target), or a file (size, mtime, mode, number in files/). */
@@ -90,7 +93,8 @@ export class ToolkitCache {
     }
     try {
       const tree = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as TreeEntry);
-      if (tree.length && unchanged(dir, tree)) return { dir, tree };
+      const manifest = cachedFile({ dir, tree }, 'toolkit.json');
+      if (manifest && unchanged(dir, tree)) return { dir, tree, manifest };
     } catch {
       // unreadable or damaged: treated as changed
     }
@@ -112,9 +116,13 @@ export class ToolkitCache {
         linkOrCopy(join(src, e[1]), join(tmp, 'files', String(e[5])), copy);
       });
       await writeFile(join(tmp, 'tree'), `${tree.map((e) => JSON.stringify(e)).join('\n')}\n`);
+      // Another build may have stored the same toolkit meanwhile, and may be linking from it: keep that one.
+      if (await this.lookup(key)) return;
       const entry = join(this.dir, key);
       await rm(entry, { recursive: true, force: true });
-      await rename(tmp, entry);
+      await rename(tmp, entry).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+      });
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
@@ -122,7 +130,7 @@ export class ToolkitCache {
 }
 
 /** Where a cached toolkit keeps the file that is `rel` in the toolkit. */
-export function cachedFile(hit: CachedToolkit, rel: string): string | undefined {
+function cachedFile(hit: Pick<CachedToolkit, 'dir' | 'tree'>, rel: string): string | undefined {
   const e = hit.tree.find((x) => x[1] === rel);
   return e?.[0] === 'f' ? join(hit.dir, 'files', String(e[5])) : undefined;
 }
@@ -218,13 +226,4 @@ function linkOrCopy(from: string, to: string, copy: { on: boolean }): void {
     }
   }
   copyFileSync(from, to);
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

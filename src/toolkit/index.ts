@@ -6,7 +6,7 @@ import type { StageContext } from '../core/context.js';
 import { InputError } from '../core/errors.js';
 import { nodeArch } from '../core/platform.js';
 import { type Assembled, assemble } from './assemble.js';
-import { ArchiveCache, ToolkitCache, cachedFile, materialise, sameTree } from './cache.js';
+import { ArchiveCache, ToolkitCache, materialise, sameTree } from './cache.js';
 import { DEFAULT_RETRY, Fetcher } from './fetch.js';
 import { type Plan, muslFile, resolvePlan } from './resolve.js';
 import type { ToolkitManifest, ToolkitRequest, ToolkitResult } from './types.js';
@@ -28,6 +28,7 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
   await checkOut(out);
   const stop = new AbortController();
   const onAbort = () => stop.abort(ctx.signal.reason);
+  if (ctx.signal.aborted) onAbort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const f = new Fetcher(ctx.reporter, stop.signal, { ...DEFAULT_RETRY, ...req.retry });
   const parent = dirname(out);
@@ -53,7 +54,7 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
     }
     if (hit) {
       ctx.reporter.info(`toolkit ${plan.arch}: from cache (${hit.dir})${upToDate ? `; ${out} is up to date` : ''}`);
-      manifest = JSON.parse(await readFile(cachedFile(hit, 'toolkit.json') ?? join(hit.dir, 'files', 'none'), 'utf8')) as ToolkitManifest;
+      manifest = JSON.parse(await readFile(hit.manifest, 'utf8')) as ToolkitManifest;
       if (tmp) materialise(hit, tmp);
     } else {
       if (!tmp) throw new Error('internal: no temp dir for a cold build');

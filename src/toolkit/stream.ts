@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import type { Readable, TransformOptions } from 'node:stream';
+import { type ZlibOptions, createGunzip } from 'node:zlib';
 import { StageError, errorMessage } from '../core/errors.js';
 import type { ArchiveCache } from './cache.js';
 import { Digester, type Expected } from './checksum.js';
@@ -40,16 +40,17 @@ export async function fetchAndExtract(f: Fetcher, spec: ExtractSpec, cache?: Arc
       const r = await extractOnce(spec, createReadStream(cached, { highWaterMark: 1 << 20 }), size, { signal: f.signal });
       return { ...r, fromCache: true };
     } catch (err) {
-      if (f.signal.aborted) throw err;
+      // A full or read-only disk is not a damaged entry: dropping it would only cost a download that fails too.
+      if (f.signal.aborted || err instanceof DiskError) throw err;
       // A damaged cache entry is dropped and the file fetched again; the user loses time, not correctness.
       f.reporter.warn(`${spec.src.file}: cached copy unusable (${errorMessage(err)}); downloading it again`);
       await rm(cached, { force: true });
     }
   }
   return f.withRetries(spec.src, async () => {
-    const { body, size } = await f.open(spec.src);
     const keep = spec.expected && cache ? await cache.writer() : undefined;
     try {
+      const { body, size } = await f.open(spec.src);
       const r = await extractOnce(spec, body, size, { tee: keep, meter: f.meter(spec.src, size) });
       if (keep && spec.expected) await keep.commit(spec.expected);
       return { ...r, fromCache: false };
@@ -77,6 +78,8 @@ async function extractOnce(
     try {
       await sink.write(chunk);
     } catch (err) {
+      // The local disk failing is no fault of the archive: stop at once and say so, instead of blaming the mirror.
+      if (isDiskError(err)) throw new DiskError(spec, err);
       extractError = err;
     }
   };
@@ -97,6 +100,7 @@ async function extractOnce(
     try {
       await sink.end();
     } catch (err) {
+      if (isDiskError(err)) throw new DiskError(spec, err);
       extractError = err;
     }
   }
@@ -113,6 +117,23 @@ async function extractOnce(
   return { sha256, bytes: digester.bytes };
 }
 
+/** Writing the extracted tree failed for a reason of the local filesystem (full, read-only, no permission). */
+export class DiskError extends StageError {
+  constructor(spec: ExtractSpec, cause: unknown) {
+    super(
+      `${spec.src.file}: writing into ${spec.dest} failed: ${errorMessage(cause)}`,
+      'free space on that filesystem (df -h), or build the toolkit on another one (--out)',
+      { cause },
+    );
+  }
+}
+
+const DISK_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE']);
+
+function isDiskError(err: unknown): boolean {
+  return DISK_CODES.has((err as NodeJS.ErrnoException | undefined)?.code ?? '');
+}
+
 /** Decompressed bytes waiting for the tar reader before gunzip is paused. */
 const QUEUE_MAX = 8 << 20;
 
@@ -123,7 +144,9 @@ const QUEUE_MAX = 8 << 20;
  * instead of taking turns. The queue is bounded: past QUEUE_MAX, gunzip pauses.
  */
 function extractor(spec: ExtractSpec): { write(chunk: Buffer): Promise<void>; end(): Promise<void>; abort(): void } {
-  const gunzip = createGunzip({ chunkSize: 1 << 18 });
+  // A large input buffer lets the transfer run ahead of inflating instead of waiting on it chunk by chunk.
+  const opts: ZlibOptions & TransformOptions = { chunkSize: 1 << 18, writableHighWaterMark: 4 << 20 };
+  const gunzip = createGunzip(opts);
   const tar = untar({ dest: spec.dest, strip: spec.strip, filter: spec.filter });
   const queue: Buffer[] = [];
   let queued = 0;

@@ -41,12 +41,11 @@ export class TarReader {
 
   /** Feeds uncompressed tar bytes; throws on a malformed archive (the consumer's errors pass through). */
   write(chunk: Buffer): void {
-    let buf = chunk;
     let off = 0;
-    while (off < buf.length && !this.eof) {
+    while (off < chunk.length && !this.eof) {
       if (this.remain > 0) {
-        const n = Math.min(this.remain, buf.length - off);
-        const piece = buf.subarray(off, off + n);
+        const n = Math.min(this.remain, chunk.length - off);
+        const piece = chunk.subarray(off, off + n);
         if (this.meta) this.meta.chunks.push(Buffer.from(piece));
         else this.sink?.data(piece);
         this.remain -= n;
@@ -55,23 +54,27 @@ export class TarReader {
         continue;
       }
       if (this.pad > 0) {
-        const n = Math.min(this.pad, buf.length - off);
+        const n = Math.min(this.pad, chunk.length - off);
         this.pad -= n;
         off += n;
         continue;
       }
-      // A header: 512 bytes, possibly split across chunks.
-      if (this.pending || buf.length - off < 512) {
-        const have = this.pending ? Buffer.concat([this.pending, buf.subarray(off)]) : buf.subarray(off);
-        if (have.length < 512) {
-          this.pending = Buffer.from(have);
-          return;
-        }
+      // A header: 512 bytes, possibly split across chunks (only those bytes are copied, never the chunk).
+      if (this.pending) {
+        const take = chunk.subarray(off, off + 512 - this.pending.length);
+        this.pending = Buffer.concat([this.pending, take]);
+        off += take.length;
+        if (this.pending.length < 512) return;
+        const block = this.pending;
         this.pending = undefined;
-        buf = have;
-        off = 0;
+        this.header(block);
+        continue;
       }
-      this.header(buf.subarray(off, off + 512));
+      if (chunk.length - off < 512) {
+        this.pending = Buffer.from(chunk.subarray(off));
+        return;
+      }
+      this.header(chunk.subarray(off, off + 512));
       off += 512;
     }
   }
@@ -112,10 +115,13 @@ export class TarReader {
       if (size > META_MAX) throw new Error(`tar ${type} record of ${size} bytes`);
       this.meta = { type, chunks: [] };
     } else {
+      // Header joins a ustar prefix onto a pax path; the pax (or GNU long) name alone is the name.
+      const path = this.ex?.path ?? h.path;
+      const linkpath = this.ex?.linkpath ?? h.linkpath ?? '';
       this.ex = undefined;
       this.entries++;
-      if (!h.path) throw new Error('tar entry without a path');
-      this.sink = this.onEntry({ path: h.path, type, mode: (h.mode ?? 0o644) & 0o7777, size, linkpath: h.linkpath ?? '' });
+      if (!path) throw new Error('tar entry without a path');
+      this.sink = this.onEntry({ path, type, mode: (h.mode ?? 0o644) & 0o7777, size, linkpath });
     }
     if (size === 0) this.finishBody();
   }
