@@ -47,6 +47,8 @@ export interface PipelineResult {
 }
 
 const TOOLKIT_ROW = 'toolkit';
+// Defined by the bundler; the pipeline also runs unbundled (in-process from tests), where it is not.
+const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
 
 export function planMatrix(options: Options): Matrix {
   return {
@@ -207,7 +209,7 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
   }
 
   const report = finishReport(
-    { tool: { name: 'memoh-workspace', version: __VERSION__ }, mode, startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(), failOn: o.run.failOn, rows: order(rows, o), facts },
+    { tool: { name: 'memoh-workspace', version: VERSION }, mode, startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(), failOn: o.run.failOn, rows: order(rows, o), facts },
     started,
   );
   return { report, ...result };

@@ -21,7 +21,7 @@ const reporter: Reporter = {
 };
 
 async function main(): Promise<void> {
-  const ledger = new CleanupLedger(docker);
+  const ledger = new CleanupLedger(docker, { onWait: (m) => core.warning(m) });
   // Saved on every change, so a post step after a killed main still knows what to remove.
   ledger.onChange((entries) => state.saveLedger(entries));
   const abort = new AbortController();

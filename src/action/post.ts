@@ -14,7 +14,7 @@ async function post(): Promise<void> {
   // Containers before the directories they mount.
   for (const entry of [...entries].reverse()) {
     try {
-      await undo(entry, docker);
+      await undo(entry, docker, { onWait: (m) => core.info(m) });
       core.info(`removed ${describe(entry)}`);
     } catch (err) {
       failed++;
@@ -24,7 +24,11 @@ async function post(): Promise<void> {
   if (entries.length === 0) core.info('nothing to clean up');
   const req = state.cacheRequest();
   if (req) {
-    if (!cache.isFeatureAvailable()) {
+    // A main step that was killed may have left half-written downloads in the cache dir: saving them under
+    // the key would keep them for every later job, so only a main that ran to its end saves the cache.
+    if (!state.mainDone()) {
+      core.info('toolkit cache: not saved, the main step did not finish');
+    } else if (!cache.isFeatureAvailable()) {
       core.info('toolkit cache: the Actions cache service is not available here; not saved');
     } else {
       try {

@@ -23,6 +23,9 @@ export const state = {
   markMainDone(): void {
     core.saveState('main-done', 'true');
   },
+  mainDone(): boolean {
+    return core.getState('main-done') === 'true';
+  },
 };
 
 function parse<T>(text: string): T | undefined {

@@ -2,7 +2,6 @@ import { Command, Option } from 'commander';
 import { type Layer, type Options, fileLayer, presetLayer, resolveOptions } from '../config/index.js';
 import { FIELDS, type Field, fieldPath } from '../config/schema.js';
 import type { StageContext } from '../core/context.js';
-import { docker } from '../core/docker.js';
 import { EXIT, InputError, StageError, errorMessage } from '../core/errors.js';
 import { CleanupLedger, describe } from '../core/ledger.js';
 import type { Reporter } from '../core/reporter.js';
@@ -92,9 +91,11 @@ export async function runCommand(
   opts: { json?: boolean; keep?: boolean },
   body: (ctx: StageContext) => Promise<number>,
 ): Promise<never> {
-  const ledger = new CleanupLedger(docker);
-  const abort = new AbortController();
   const reporter = terminalReporter(false);
+  // Loaded here, not at the top: commands that never touch the engine start without dockerode.
+  const { docker } = await import('../core/docker.js');
+  const ledger = new CleanupLedger(docker, { onWait: (m) => reporter.warn(m) });
+  const abort = new AbortController();
   let signalled: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
     if (signalled) return;

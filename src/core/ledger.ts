@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
 
 /**
@@ -16,7 +17,10 @@ export class CleanupLedger {
   private readonly items: LedgerEntry[] = [];
   private readonly listeners: LedgerListener[] = [];
 
-  constructor(private readonly docker?: () => Dockerode) {}
+  constructor(
+    private readonly docker?: () => Dockerode,
+    private readonly undoOptions: UndoOptions = {},
+  ) {}
 
   /** Records an entry; returns a function that forgets it (once the stage removed it itself). */
   add(entry: LedgerEntry): () => void {
@@ -43,7 +47,7 @@ export class CleanupLedger {
 
   /** Removes an entry's resource now and forgets it. */
   async release(entry: LedgerEntry): Promise<void> {
-    await undo(entry, this.docker);
+    await undo(entry, this.docker, this.undoOptions);
     this.forget(entry);
   }
 
@@ -53,7 +57,7 @@ export class CleanupLedger {
     let removed = 0;
     for (const entry of [...this.items].reverse()) {
       try {
-        await undo(entry, this.docker);
+        await undo(entry, this.docker, this.undoOptions);
         removed++;
       } catch (err) {
         errors.push(`${describe(entry)}: ${err instanceof Error ? err.message : String(err)}`);
@@ -72,18 +76,50 @@ export function describe(entry: LedgerEntry): string {
   return entry.kind === 'container' ? `container ${entry.name ?? entry.id}` : `${entry.what} ${entry.path}`;
 }
 
+/**
+ * How long removing a container waits for an engine that does not answer. A daemon being restarted
+ * (or stopped under a run) comes back within seconds and still holds the container; giving up at
+ * once would leave it behind for good.
+ */
+export const ENGINE_WAIT_MS = 30_000;
+
+export interface UndoOptions {
+  engineWaitMs?: number;
+  /** Told once per container when its removal starts waiting for the engine (a silent wait looks like a hang). */
+  onWait?: (message: string) => void;
+}
+
 /** Removes one recorded resource; an already-gone resource is success. */
-export async function undo(entry: LedgerEntry, docker?: () => Dockerode): Promise<void> {
+export async function undo(entry: LedgerEntry, docker?: () => Dockerode, { engineWaitMs = ENGINE_WAIT_MS, onWait }: UndoOptions = {}): Promise<void> {
   if (entry.kind === 'path') {
     await rm(entry.path, { recursive: true, force: true });
     return;
   }
   if (!docker) throw new Error('no Docker engine connection to remove the container');
-  try {
-    await docker().getContainer(entry.id).remove({ force: true, v: true });
-  } catch (err) {
-    const code = (err as { statusCode?: number }).statusCode;
-    // 404: already gone; 409: removal already in progress (it will be gone).
-    if (code !== 404 && code !== 409) throw err;
+  const deadline = performance.now() + engineWaitMs;
+  const what = describe(entry);
+  for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
+    try {
+      await docker().getContainer(entry.id).remove({ force: true, v: true });
+      return;
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      // 404: already gone; 409: removal already in progress (it will be gone).
+      if (code === 404 || code === 409) return;
+      if (!engineUnreachable(err)) throw err;
+      const why = err instanceof Error ? err.message : String(err);
+      if (performance.now() + delay > deadline) {
+        throw new Error(`the Docker engine did not answer for ${Math.round(engineWaitMs / 1000)} s (${why}); once it is back: docker rm -f ${entry.name ?? entry.id}`);
+      }
+      if (delay === 250) onWait?.(`the Docker engine does not answer (${why}): waiting up to ${Math.round(engineWaitMs / 1000)} s to remove ${what}`);
+      await sleep(delay);
+    }
   }
+}
+
+const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** The engine's socket is missing, refuses or drops the connection (a forced removal is safe to ask again). */
+export function engineUnreachable(err: unknown): boolean {
+  return UNREACHABLE.has((err as NodeJS.ErrnoException | undefined)?.code ?? '');
 }

@@ -12,6 +12,7 @@ import { type Check, type Status, worst } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
 import { docker } from '../core/docker.js';
 import { errorMessage } from '../core/errors.js';
+import { engineUnreachable } from '../core/ledger.js';
 import { type Arch, formatPlatform } from '../core/platform.js';
 import { LOADERS } from '../image/facts.js';
 import type { Libc } from '../image/types.js';
@@ -104,6 +105,8 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
     },
   ];
   let failureContext: FailureContext | undefined;
+  let lost: Lost | undefined;
+  let looked = false;
   try {
     const libc = req.libc ?? (await detectLibc(ws, req.platform.arch));
     const expect: SuiteExpectations = { libc, probeTemplate: PROBE_TEMPLATE };
@@ -113,13 +116,35 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
     }
     // User checks run first: the suite ends by stopping the workspace (the SIGTERM check).
     if (req.userChecks) checks.push(...(await abortable(runUserChecks(ws.connection, req.userChecks, ctx), ctx.signal)));
-    const hooks = req.keep ? {} : { stopWorkspace: () => ws.stop() };
+    // Looked at just before the suite's own stop: a workspace that died under the checks is the one cause of
+    // every failure after it, and the report should say so once instead of leaving it to fifty UNAVAILABLEs.
+    const hooks = req.keep
+      ? {}
+      : {
+          stopWorkspace: async () => {
+            looked = true;
+            lost = await notRunning(ws);
+            return ws.stop();
+          },
+        };
     checks.push(...(await abortable(runSmokeSuite(ws.connection, expect, hooks, ctx), ctx.signal)));
     if (checks.some((c) => c.status === 'fail')) failureContext = await ws.failureContext();
   } catch (err) {
     if (ctx.signal.aborted) checks.push({ id: 'workspace.interrupted', status: 'fail', detail: errorMessage(ctx.signal.reason ?? err) });
     else checks.push({ id: 'workspace.suite', status: 'fail', detail: `the suite stopped: ${errorMessage(err)}` });
     failureContext = await ws.failureContext().catch(() => undefined);
+  }
+  if (!ctx.signal.aborted && checks.some((c) => c.status === 'fail')) {
+    // After the suite's stop the container is down by our hand: only look now if the suite never got there.
+    if (!looked) lost = await notRunning(ws);
+    if (lost) {
+      checks.splice(1, 0, {
+        id: 'workspace.alive',
+        status: 'fail',
+        detail: `${lost.why} while the checks ran; the failures after that follow from it`,
+        fix: lost.engine ? 'check the Docker engine (docker info) and run again' : 'read the container log: the bridge (PID 1) crashed or the container was killed',
+      });
+    }
   }
 
   const t2 = performance.now();
@@ -196,6 +221,24 @@ async function detectLibc(ws: Workspace, arch: Arch): Promise<Libc> {
   if (present.includes('musl')) return 'musl';
   if (present.includes('glibc')) return 'glibc';
   return 'none';
+}
+
+interface Lost {
+  why: string;
+  /** The engine, not the container, is what went away. */
+  engine: boolean;
+}
+
+/** Why the workspace container is not running any more; undefined while it runs. */
+async function notRunning(ws: Workspace): Promise<Lost | undefined> {
+  try {
+    const s = (await docker().getContainer(ws.containerId).inspect()).State;
+    if (s.Running) return undefined;
+    return { why: `the workspace container stopped (${s.Status}, exit code ${s.ExitCode}${s.OOMKilled ? ', OOM-killed' : ''})`, engine: false };
+  } catch (err) {
+    const engine = engineUnreachable(err);
+    return { why: engine ? `the Docker engine stopped answering (${errorMessage(err)})` : `the workspace container is gone (${errorMessage(err)})`, engine };
+  }
 }
 
 const ms = (x: number): number => Math.round(x);

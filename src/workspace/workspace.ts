@@ -5,7 +5,7 @@ import { type BridgeConnection, BridgeNotReady, connectBridge } from '../bridge/
 import type { StageContext } from '../core/context.js';
 import { docker } from '../core/docker.js';
 import { StageError, errorMessage } from '../core/errors.js';
-import type { LedgerEntry } from '../core/ledger.js';
+import { type LedgerEntry, engineUnreachable } from '../core/ledger.js';
 import type { Platform } from '../core/platform.js';
 import { ledgeredTempDir, populateRuntimeDir, prepareSocketDir } from './dirs.js';
 import { containerRunning, firstRpc, socketExists, waitFor } from './readiness.js';
@@ -256,8 +256,13 @@ async function stopContainer(c: Dockerode.Container, socketPath: string, signal:
 }
 
 export async function describeFailure(c: Dockerode.Container): Promise<FailureContext> {
-  const info = await c.inspect().catch(() => undefined);
-  const state = info ? info.State.Status + (info.State.OOMKilled ? ' (OOM-killed)' : '') : 'gone';
+  let lost = '';
+  const info = await c.inspect().catch((err: unknown) => {
+    // "gone" only when the engine says so; an engine that does not answer says nothing about the container.
+    if (engineUnreachable(err)) lost = `unknown: the Docker engine does not answer (${errorMessage(err)})`;
+    return undefined;
+  });
+  const state = info ? info.State.Status + (info.State.OOMKilled ? ' (OOM-killed)' : '') : lost || 'gone';
   const exitCode = info && !info.State.Running ? info.State.ExitCode : null;
   const logs = await containerLogs(c, LOG_TAIL).catch((err) => [`(logs unavailable: ${errorMessage(err)})`]);
   return { state, exitCode, logs };

@@ -6,7 +6,6 @@ import { printJson } from '../common.js';
 export function register(program: Command): void {
   program
     .command('doctor')
-    .description('check the Docker engine, emulation and disk this machine offers')
     .option('--json', 'print the report as JSON')
     .action(async (opts: { json?: boolean }) => {
       const report = await runDoctor();

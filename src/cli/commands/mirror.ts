@@ -35,7 +35,6 @@ interface MirrorFlags {
 
 export function register(program: Command): void {
   const cmd = new Command('mirror')
-    .description('check that a registry mirror serves exactly what upstream serves (per image and platform), and that download mirrors serve the toolkit')
     .option('--compose <file>', 'compose file whose service images are the upstream (with --overlay)')
     .option('--overlay <file>', 'compose overlay mapping the same services to mirror images (e.g. docker-compose.cn.yml)')
     .option('--downloads', "check that the download mirrors serve every file (and checksum) the toolkit needs")

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT } from '../../core/errors.js';
-import { planMatrix, runPipeline } from '../../pipeline.js';
+import { runPipeline } from '../../pipeline.js';
 import { toJUnit, toMarkdown, toText } from '../../report/index.js';
 import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand } from '../common.js';
 
@@ -19,7 +19,6 @@ interface RunFlags extends Record<string, unknown> {
 export function register(program: Command): void {
   const run = program
     .command('run')
-    .description('the whole pipeline: toolkit → validate → mirror (with a registry) → smoke, for every image × platform')
     .option('--out <dir>', 'where toolkits are assembled (default: a temporary dir, removed at the end)')
     .option('--report <file>', 'write the JSON report here')
     .option('--junit <file>', 'write a JUnit XML report here')
@@ -40,11 +39,4 @@ export function register(program: Command): void {
     }),
   );
 
-  const plan = program.command('plan').description('print the image × platform matrix as JSON, for strategy.matrix fan-out');
-  addFieldFlags(addCommonFlags(plan), ['workspace', 'run']).action((flags: RunFlags) =>
-    runCommand(flags, async () => {
-      process.stdout.write(`${JSON.stringify(planMatrix(optionsFromFlags(flags)))}\n`);
-      return EXIT.ok;
-    }),
-  );
 }

@@ -8,8 +8,7 @@ import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand 
 
 export function register(program: Command): void {
   const cmd = program
-    .command('smoke')
-    .description("start a workspace container for each image as Memoh does (bridge mounted at /opt/memoh) and run the bridge smoke suite over its Unix socket");
+    .command('smoke');
   addFieldFlags(cmd, ['smoke', 'run', 'workspace']);
   addCommonFlags(cmd).action(async (flags: Record<string, unknown>) => {
     await runCommand({ json: flags.json === true, keep: flags.keep === true }, async (ctx) => {

@@ -7,7 +7,6 @@ import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand 
 export function register(program: Command): void {
   const cmd = program
     .command('toolkit')
-    .description("build Memoh's toolkit (Node.js glibc + musl, pinned npm, uv, wrappers) for one architecture, from mirrors, verified")
     .requiredOption('--out <dir>', 'where the toolkit goes (replaced whole; a failed build leaves it as it was)')
     .option('--arch <arch>', "the toolkit's architecture: amd64 or arm64 (default: [toolkit] arch, else the host's)");
   addFieldFlags(cmd, ['toolkit', 'mirrors'], ['arch']);

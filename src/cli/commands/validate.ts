@@ -8,7 +8,6 @@ import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand 
 export function register(program: Command): void {
   const cmd = program
     .command('validate')
-    .description('check that base images can host a Memoh workspace, without running them')
     .option('--toolkit <dir>', 'a built toolkit (holds toolkit.json): judge whether its node starts in each image (repeatable, one per arch)', collect);
   addFieldFlags(cmd, ['workspace', 'run']);
   addCommonFlags(cmd);
