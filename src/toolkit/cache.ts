@@ -11,6 +11,20 @@ import type { Expected } from './checksum.js';
  * Each toolkit entry has a description (size, mtime and mode of every file) checked before use, so an
  * entry changed through one of its hardlinks is noticed and rebuilt instead of spread.
  */
+/** A temp entry untouched this long belongs to a build that was killed (an active one keeps writing). */
+const STALE_MS = 15 * 60_000;
+
+/** Removes the `.tmp-*` leftovers of killed builds, so a SIGKILL costs disk only until the next build. */
+async function sweepStale(dir: string): Promise<void> {
+  const now = Date.now();
+  for (const name of readdirSync(dir)) {
+    if (!name.startsWith('.tmp-')) continue;
+    const p = join(dir, name);
+    const st = await stat(p).catch(() => undefined);
+    if (st && now - st.mtimeMs > STALE_MS) await rm(p, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
 export class ArchiveCache {
   constructor(readonly dir: string) {}
 
@@ -26,6 +40,7 @@ export class ArchiveCache {
   /** A temp file the download is teed into; committed under its digest once verified. Never fails a build. */
   async writer(): Promise<{ write(chunk: Buffer): Promise<void>; commit(e: Expected): Promise<void>; discard(): Promise<void> }> {
     await mkdir(this.dir, { recursive: true });
+    await sweepStale(this.dir);
     const tmp = join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`);
     // Buffered generously: with the default 16 KB every network chunk would wait for its disk write.
     const out = createWriteStream(tmp, { highWaterMark: 8 << 20 });
@@ -105,6 +120,7 @@ export class ToolkitCache {
   /** Stores a finished toolkit (its files hardlinked, so nearly free). A cache failure is only reported. */
   async store(key: string, src: string): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+    await sweepStale(this.dir);
     const tmp = join(this.dir, `.tmp-${key}-${randomBytes(4).toString('hex')}`);
     try {
       mkdirSync(join(tmp, 'files'), { recursive: true });
