@@ -51,9 +51,10 @@ function builtinChecks(conn: BridgeConnection, exp: SuiteExpectations, hooks: Su
 }
 
 /**
- * The built-in smoke suite over an open bridge connection: contract §5 as named checks, one at a time,
- * each bounded in time, in `/data/smoke-<random>/` (removed at the end). Never throws for a failing
- * check; `lifecycle.sigterm` stops the workspace through `hooks` and runs last.
+ * The built-in smoke suite over an open bridge connection: contract §5 as named checks, one at a time
+ * (except those that only wait, which run together), each bounded in time, in `/data/smoke-<random>/`
+ * (removed at the end). Never throws for a failing check; `lifecycle.sigterm` stops the workspace
+ * through `hooks` and runs last.
  */
 export async function runSmokeSuite(
   conn: BridgeConnection,

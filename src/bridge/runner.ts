@@ -15,6 +15,12 @@ interface SpecBase {
   timeoutMs?: number;
   /** Shown with a failure: what to do about it. */
   fix?: string;
+  /**
+   * The check mostly waits (timeouts, PTY sessions, reaping) and asserts no exit code but -1, which the
+   * PID-1 reaper race (contract §5 item 41) cannot turn into a wrong verdict: it runs at the same time
+   * as the neighbouring checks marked so. Exact-exit-code checks are never marked; they run alone.
+   */
+  waitsOnly?: boolean;
 }
 
 export interface CommandCheck extends SpecBase {
@@ -82,7 +88,11 @@ const CONTENTS_LIMIT = 4 * 1024 * 1024;
 
 export const REAPER_NOTE = 'the PID-1 reaper race of v3 bridges (contract §5 item 41)';
 
-/** Runs the checks one after another; a failing or hanging check never stops the next. */
+/**
+ * Runs the checks one after another, except that consecutive `waitsOnly` checks run together (and all
+ * of them end before the next check starts); results keep the given order. A failing or hanging check
+ * never stops the next.
+ */
 export async function runChecks(
   client: BridgeClient,
   specs: readonly CheckSpec[],
@@ -90,14 +100,17 @@ export async function runChecks(
   opts: { work: string },
 ): Promise<Check[]> {
   const results: Check[] = [];
-  for (const spec of specs) {
-    if (ctx.signal.aborted) {
-      results.push({ id: spec.id, status: 'skip', detail: 'cancelled' });
-      continue;
-    }
+  const one = async (spec: CheckSpec): Promise<Check> => {
+    if (ctx.signal.aborted) return { id: spec.id, status: 'skip', detail: 'cancelled' };
     const check = await runOne(client, spec, ctx, opts.work);
     ctx.reporter.debug(`${check.id}: ${check.status} (${check.durationMs} ms) ${check.detail}`);
-    results.push(check);
+    return check;
+  };
+  for (let i = 0; i < specs.length; ) {
+    let end = i + 1;
+    if (specs[i]!.waitsOnly) while (end < specs.length && specs[end]!.waitsOnly) end++;
+    results.push(...(await Promise.all(specs.slice(i, end).map(one))));
+    i = end;
   }
   return results;
 }

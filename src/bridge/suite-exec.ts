@@ -15,6 +15,8 @@ export interface ExecSuiteOptions {
 }
 
 const TOOLKIT_BIN = '/opt/memoh/toolkit/bin';
+/** For checks that assert no exit code but -1 (see SpecBase.waitsOnly): they run together. */
+const WAITS_ONLY = { waitsOnly: true } as const;
 
 /** One Exec: it must end with exactly one EXIT message, the last one. */
 async function exitOf(t: CheckTools, command: string): Promise<ExecResult> {
@@ -104,34 +106,6 @@ export function execChecks(opts: ExecSuiteOptions = {}): CheckSpec[] {
       return pass('stdin of later messages in order ("BC"), first-message stdin ignored, half-close → EOF');
     }),
 
-    custom(
-      'exec.timeout',
-      async ({ client }) => {
-        const fix = 'timeout_seconds must SIGKILL the shell (contract §3.11)';
-        const direct = await client.exec({ command: 'exec sleep 5', timeoutSeconds: 1 }, { deadlineMs: 8000 }).catch(noExit);
-        expect(direct.exitCode === -1 && direct.ms < 3000, `exec sleep 5, timeout 1: exit ${direct.exitCode ?? '(none)'} after ${timing(direct.ms)}; expected -1 after about 1 s`, fix);
-        const held = await client.exec({ command: 'exec cat', timeoutSeconds: 1, halfClose: false }, { deadlineMs: 8000 }).catch(noExit);
-        expect(held.exitCode === -1 && held.ms >= 800 && held.ms < 3500, `exec cat without half-close, timeout 1: exit ${held.exitCode ?? '(none)'} after ${timing(held.ms)}; expected -1 after about 1 s`, fix);
-        // Informational: dash forks even a lone command, and the child keeps the pipes (and EXIT) open.
-        const forked = await client.exec({ command: 'sleep 2', timeoutSeconds: 1 }, { deadlineMs: 8000 }).catch(noExit);
-        expectEqual(forked.exitCode, -1, 'exit code of "sleep 2" with timeout 1');
-        const how = forked.ms >= 1700 ? 'after the forked child (the shell forks)' : 'at once (the shell exec’d the command)';
-        return pass(`-1 after ${timing(direct.ms)} and ${timing(held.ms)}; "sleep 2", timeout 1: -1 ${how}, ${timing(forked.ms)}`);
-      },
-      { timeoutMs: 30_000 },
-    ),
-
-    custom(
-      'exec.default-timeout',
-      async ({ client }) => {
-        if (!opts.slow) return { status: 'skip', detail: 'slow (31 s): include slow checks to run it' };
-        const r = await client.exec({ command: 'exec sleep 31' }, { deadlineMs: 40_000 });
-        expect(r.exitCode === -1 && r.ms >= 28_000 && r.ms < 31_000, `exec sleep 31 with no timeout: exit ${r.exitCode ?? '(none)'} after ${timing(r.ms)}; expected -1 at about 30 s`);
-        return pass(`-1 after ${timing(r.ms)} (default 30 s)`);
-      },
-      { timeoutMs: 45_000 },
-    ),
-
     custom('exec.env', async ({ client }) => {
       expectEqual(stdoutOf(await client.exec({ command: 'echo "$FOO"', env: ['FOO=bar'] })), 'bar\n', 'echo $FOO with env FOO=bar');
       expectEqual(stdoutOf(await client.exec({ command: 'echo "$FOO"', env: ['FOO=1', 'FOO=2'] })), '2\n', 'echo $FOO with env FOO=1, FOO=2 (later wins)');
@@ -156,6 +130,37 @@ export function execChecks(opts: ExecSuiteOptions = {}): CheckSpec[] {
       return pass(`10000 bytes in ${sizes.length} STDOUT messages (largest ${Math.max(...sizes)})`);
     }),
 
+    custom(
+      'exec.timeout',
+      async ({ client }) => {
+        const fix = 'timeout_seconds must SIGKILL the shell (contract §3.11)';
+        // Three independent Execs that only wait for their timeout (all due -1): at once, judged in order.
+        const [direct, held, forked] = await Promise.all([
+          client.exec({ command: 'exec sleep 5', timeoutSeconds: 1 }, { deadlineMs: 8000 }).catch(noExit),
+          client.exec({ command: 'exec cat', timeoutSeconds: 1, halfClose: false }, { deadlineMs: 8000 }).catch(noExit),
+          client.exec({ command: 'sleep 2', timeoutSeconds: 1 }, { deadlineMs: 8000 }).catch(noExit),
+        ]);
+        expect(direct.exitCode === -1 && direct.ms < 3000, `exec sleep 5, timeout 1: exit ${direct.exitCode ?? '(none)'} after ${timing(direct.ms)}; expected -1 after about 1 s`, fix);
+        expect(held.exitCode === -1 && held.ms >= 800 && held.ms < 3500, `exec cat without half-close, timeout 1: exit ${held.exitCode ?? '(none)'} after ${timing(held.ms)}; expected -1 after about 1 s`, fix);
+        // Informational: dash forks even a lone command, and the child keeps the pipes (and EXIT) open.
+        expectEqual(forked.exitCode, -1, 'exit code of "sleep 2" with timeout 1');
+        const how = forked.ms >= 1700 ? 'after the forked child (the shell forks)' : 'at once (the shell exec’d the command)';
+        return pass(`-1 after ${timing(direct.ms)} and ${timing(held.ms)}; "sleep 2", timeout 1: -1 ${how}, ${timing(forked.ms)}`);
+      },
+      { timeoutMs: 30_000, ...WAITS_ONLY },
+    ),
+
+    custom(
+      'exec.default-timeout',
+      async ({ client }) => {
+        if (!opts.slow) return { status: 'skip', detail: 'slow (31 s): include slow checks to run it' };
+        const r = await client.exec({ command: 'exec sleep 31' }, { deadlineMs: 40_000 });
+        expect(r.exitCode === -1 && r.ms >= 28_000 && r.ms < 31_000, `exec sleep 31 with no timeout: exit ${r.exitCode ?? '(none)'} after ${timing(r.ms)}; expected -1 at about 30 s`);
+        return pass(`-1 after ${timing(r.ms)} (default 30 s)`);
+      },
+      { timeoutMs: 45_000, ...WAITS_ONLY },
+    ),
+
     custom('exec.zombie-reaping', async (t) => {
       const { client } = t;
       const started = await client.exec({ command: '( sleep 0 & echo $! )' });
@@ -171,7 +176,7 @@ export function execChecks(opts: ExecSuiteOptions = {}): CheckSpec[] {
         await sleep(500, t.signal);
       }
       return fail(`orphan PID ${pid} is still a zombie after 5 s (${show(last, 60)}): PID 1 does not reap`, 'the bridge is PID 1 and must reap orphans (contract §1 step 4)');
-    }),
+    }, WAITS_ONLY),
 
     custom('pty.size', async ({ client }) => {
       const plain = await client.exec({ command: 'stty size', pty: true, halfClose: false });
@@ -183,7 +188,7 @@ export function execChecks(opts: ExecSuiteOptions = {}): CheckSpec[] {
       const later = await session.done;
       expectEqual(stdoutOf(later), '30 100\r\n', 'PTY stty size after a resize message mid-session');
       return pass('80×24 by default; initial resize 120×40 and a mid-session resize 100×30 both applied');
-    }),
+    }, WAITS_ONLY),
 
     custom('pty.term', async ({ client }) => {
       const r = await client.exec({ command: 'echo "$TERM"; echo err >&2', pty: true, env: ['TERM=dumb'], halfClose: false });
@@ -191,7 +196,7 @@ export function execChecks(opts: ExecSuiteOptions = {}): CheckSpec[] {
       const kinds = new Set(r.messages.map((m) => m.stream));
       expect(!kinds.has('STDERR'), 'a PTY Exec sent STDERR messages (everything must be STDOUT)');
       return pass('TERM=xterm-256color over env TERM=dumb; stderr merged into STDOUT with \\r\\n');
-    }),
+    }, WAITS_ONLY),
 
     custom('pty.interactive', async ({ client }) => {
       const session = async (): Promise<ExecResult> => {

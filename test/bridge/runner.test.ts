@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { suiteCheckIds } from '../../src/bridge/index.js';
-import type { ExecResult } from '../../src/bridge/client.js';
-import { judgeExec, permissionBits } from '../../src/bridge/runner.js';
+import type { BridgeClient, ExecResult } from '../../src/bridge/client.js';
+import { type CheckSpec, judgeExec, permissionBits, runChecks } from '../../src/bridge/runner.js';
+import { CleanupLedger } from '../../src/core/ledger.js';
+import { recordingReporter } from '../../src/core/reporter.js';
 import { reaperVerdict } from '../../src/bridge/suite-exec.js';
 
 const result = (exitCode: number | undefined, stdout = '', stderr = ''): ExecResult => ({
@@ -73,5 +75,70 @@ describe('Go mode text → permission bits', () => {
   });
   it('rejects what is not a mode', () => {
     expect(permissionBits('rwx')).toBeUndefined();
+  });
+});
+
+describe('the runner: waiting checks together, everything else alone', () => {
+  // The checks below touch no bridge: a stand-in client that only hands itself out.
+  const client = { with: () => client } as unknown as BridgeClient;
+  const ctx = { reporter: recordingReporter(), ledger: new CleanupLedger(), signal: new AbortController().signal };
+  const gate = () => {
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    return { open, opened };
+  };
+
+  it('runs consecutive waitsOnly checks at once, keeps the order, and starts the next check only after them', async () => {
+    const events: string[] = [];
+    const a = gate();
+    const b = gate();
+    // a waits for b to have started and b for a: only concurrency lets both pass before their 2 s limit.
+    const waiting = (id: string, mine: ReturnType<typeof gate>, other: ReturnType<typeof gate>): CheckSpec => ({
+      kind: 'custom',
+      id,
+      waitsOnly: true,
+      timeoutMs: 2000,
+      run: async () => {
+        events.push(`${id} start`);
+        mine.open();
+        await other.opened;
+        events.push(`${id} end`);
+        return { status: 'pass', detail: id };
+      },
+    });
+    const alone = (id: string): CheckSpec => ({
+      kind: 'custom',
+      id,
+      run: async () => {
+        events.push(`${id} start`);
+        await new Promise((r) => setTimeout(r, 5));
+        events.push(`${id} end`);
+        return { status: 'pass', detail: id };
+      },
+    });
+    const checks = await runChecks(client, [alone('t.first'), waiting('t.a', a, b), waiting('t.b', b, a), alone('t.last')], ctx, { work: '/data' });
+    expect(checks.map((c) => `${c.id} ${c.status}`)).toEqual(['t.first pass', 't.a pass', 't.b pass', 't.last pass']);
+    expect(events.slice(0, 2)).toEqual(['t.first start', 't.first end']);
+    expect(new Set(events.slice(2, 6))).toEqual(new Set(['t.a start', 't.b start', 't.a end', 't.b end']));
+    expect(events.slice(6)).toEqual(['t.last start', 't.last end']);
+  });
+
+  it('never runs a check without waitsOnly alongside another', async () => {
+    const a = gate();
+    const b = gate();
+    const spec = (id: string, mine: ReturnType<typeof gate>, other: ReturnType<typeof gate>): CheckSpec => ({
+      kind: 'custom',
+      id,
+      timeoutMs: 300,
+      run: async () => {
+        mine.open();
+        await other.opened;
+        return { status: 'pass', detail: id };
+      },
+    });
+    const checks = await runChecks(client, [spec('t.a', a, b), spec('t.b', b, a)], ctx, { work: '/data' });
+    // One at a time: t.a waits for a check that has not started, hits its limit; then t.b finds t.a's gate open.
+    expect(checks.map((c) => `${c.id} ${c.status}`)).toEqual(['t.a fail', 't.b pass']);
+    expect(checks[0]!.detail).toMatch(/did not finish within 0.3 s/);
   });
 });
