@@ -100,8 +100,9 @@ ensure_engine() {
       echo "==== $(date -u +%FT%TZ) memoh engine.sh starting dockerd"
     } >>"$DOCKERD_LOG"
     # setsid: own session, so it survives the caller's job/process group being killed.
+    # 8>&-: the daemon must not inherit our lock, or every later engine.sh would wait for it forever.
     setsid nohup "$dockerd" --storage-driver=overlay2 --pidfile="$PIDFILE" \
-      -H unix:///var/run/docker.sock >>"$DOCKERD_LOG" 2>&1 </dev/null &
+      -H unix:///var/run/docker.sock >>"$DOCKERD_LOG" 2>&1 </dev/null 8>&- &
     pid=$!
     log "dockerd started (pid $pid)"
   fi
