@@ -1,8 +1,9 @@
-import { type Layer, resolveOptions } from '../../src/config/index.js';
+import { resolveOptions } from '../../src/config/index.js';
 import type { Arch } from '../../src/core/platform.js';
 import { buildToolkit } from '../../src/toolkit/index.js';
 import type { ToolkitResult } from '../../src/toolkit/types.js';
 import { startMirror } from '../world/mirror/server.mjs';
+import { mirrorLayer } from '../toolkit/helpers.js';
 import { testContext } from '../workspace/helpers.js';
 
 /**
@@ -14,15 +15,7 @@ export const ARM64_NODE = '24.21.0';
 export async function buildTestToolkit(arch: Arch, out: string): Promise<ToolkitResult> {
   const mirror = await startMirror();
   try {
-    const values = new Map<string, unknown>([
-      ['mirrors.node', mirror.urls.node],
-      ['mirrors.node_musl', mirror.urls.nodeMusl],
-      ['mirrors.npm', mirror.urls.npm],
-      ['mirrors.uv', mirror.urls.uv],
-      ['mirrors.alpine', mirror.urls.alpine],
-    ]);
-    const layer: Layer = { origin: (f) => `test ${f.key}`, values };
-    const o = resolveOptions([layer], {});
+    const o = resolveOptions([mirrorLayer(mirror)], {});
     const ctx = testContext();
     try {
       const nodeVersion = arch === 'arm64' ? ARM64_NODE : o.toolkit.nodeVersion;

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveOptions } from '../../src/config/index.js';
+import { type Layer, resolveOptions } from '../../src/config/index.js';
 import type { StageContext } from '../../src/core/context.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { recordingReporter } from '../../src/core/reporter.js';
@@ -18,7 +18,8 @@ export function testContext(): TestContext {
 }
 
 /** A toolkit request against the loopback mirror, through the real option resolver (defaults included). */
-export function request(mirror: Mirror, over: Partial<ToolkitRequest> & { out: string; arch: Arch }): ToolkitRequest {
+/** Settings that point every download of the toolkit at the loopback mirror. */
+export function mirrorLayer(mirror: Mirror): Layer {
   const values = new Map<string, unknown>([
     ['mirrors.node', mirror.urls.node],
     ['mirrors.node_musl', mirror.urls.nodeMusl],
@@ -26,7 +27,12 @@ export function request(mirror: Mirror, over: Partial<ToolkitRequest> & { out: s
     ['mirrors.uv', mirror.urls.uv],
     ['mirrors.alpine', mirror.urls.alpine],
   ]);
-  const o = resolveOptions([{ origin: (f) => `test ${f.key}`, values }], {});
+  return { origin: (f) => `test ${f.key}`, values };
+}
+
+/** A toolkit request against the loopback mirror, through the real option resolver (defaults included). */
+export function request(mirror: Mirror, over: Partial<ToolkitRequest> & { out: string; arch: Arch }): ToolkitRequest {
+  const o = resolveOptions([mirrorLayer(mirror)], {});
   // Quick retries: a test waits for the behaviour, not for production backoff.
   return { ...o.toolkit, cacheDir: '', retry: { baseDelayMs: 20, maxDelayMs: 100, idleTimeoutMs: 1500 }, ...over };
 }
