@@ -1,18 +1,20 @@
 // Bundles the three faces into self-contained files under dist/: no node_modules needed at run time.
 import { build } from 'esbuild';
-import { readFile } from 'node:fs/promises';
-import { chmod, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
 
 // `import text from './x.proto?raw'` embeds the file as a string, the same syntax vitest understands.
+// Paths in the raw namespace are kept relative to the repo, so a clone elsewhere builds the same bytes
+// (esbuild hashes chunk names over module paths).
 const rawPlugin = {
   name: 'raw',
   setup(b) {
     b.onResolve({ filter: /\?raw$/ }, (args) => ({
-      path: new URL(args.path.replace(/\?raw$/, ''), `file://${args.resolveDir}/`).pathname,
+      path: relative(process.cwd(), new URL(args.path.replace(/\?raw$/, ''), `file://${args.resolveDir}/`).pathname),
       namespace: 'raw',
     }));
     b.onLoad({ filter: /.*/, namespace: 'raw' }, async (args) => ({
-      contents: await readFile(args.path, 'utf8'),
+      contents: await readFile(resolve(process.cwd(), args.path), 'utf8'),
       loader: 'text',
     }));
   },
