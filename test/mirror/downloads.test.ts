@@ -3,6 +3,7 @@ import { type Options, resolveOptions } from '../../src/config/index.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { recordingReporter } from '../../src/core/reporter.js';
 import { checkDownloads } from '../../src/mirror/index.js';
+import { mirrorLayer } from '../toolkit/helpers.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 
 // `mirror --downloads` against the test world's download mirror (test/world/mirror/server.mjs).
@@ -15,18 +16,12 @@ afterAll(async () => {
 });
 
 function toolkit(extra: [string, unknown][] = []): Options['toolkit'] {
-  const values = new Map<string, unknown>([
-    ['mirrors.node', m.urls.node],
-    ['mirrors.node_musl', m.urls.nodeMusl],
-    ['mirrors.npm', m.urls.npm],
-    ['mirrors.uv', m.urls.uv],
-    ['mirrors.alpine', m.urls.alpine],
-    ['toolkit.arch', ['amd64', 'arm64']],
-    // The world serves 24.21.0 for both architectures (24.14.0 for amd64 only): a major resolves to it.
-    ['toolkit.node_version', '24'],
-    ...extra,
-  ]);
-  return resolveOptions([{ origin: (f) => `test ${f.key}`, values }]).toolkit;
+  const layer = mirrorLayer(m);
+  layer.values.set('toolkit.arch', ['amd64', 'arm64']);
+  // The world serves 24.21.0 for both architectures (24.14.0 for amd64 only): a major resolves to it.
+  layer.values.set('toolkit.node_version', '24');
+  for (const [k, v] of extra) layer.values.set(k, v);
+  return resolveOptions([layer]).toolkit;
 }
 
 const ctx = () => ({ reporter: recordingReporter(), ledger: new CleanupLedger(), signal: AbortSignal.timeout(60_000) });
