@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { type Layer, type Options, fileLayer, presetLayer, resolveOptions } from '../config/index.js';
+import { type Options, optionsFromFace } from '../config/index.js';
 import { FIELDS, type Field, fieldPath } from '../config/schema.js';
 import { InputError } from '../core/errors.js';
 import { MODES, type Mode } from '../pipeline.js';
@@ -30,19 +30,15 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
   }
   const get = (name: string) => core.getInput(name).trim();
 
-  const layers: Layer[] = [];
-  const preset = get('preset');
-  if (preset) layers.push(presetLayer(preset, 'input preset'));
-  const config = get('config');
-  if (config) layers.push(fileLayer(config, 'input config'));
   const values = new Map<string, unknown>();
   for (const f of FIELDS) {
-    if (!f.input) continue;
-    const raw = get(f.input);
+    const raw = f.input ? get(f.input) : '';
     if (raw !== '') values.set(fieldPath(f), parseInput(f, raw));
   }
-  layers.push({ origin: (f: Field) => `input ${f.input}`, values });
-  const options = resolveOptions(layers, env, preset);
+  const options = optionsFromFace(
+    { preset: get('preset'), presetInput: 'input preset', config: get('config'), configInput: 'input config', values, origin: (f: Field) => `input ${f.input}` },
+    env,
+  );
 
   const mode = (get('mode') || 'run') as Mode;
   if (!MODES.includes(mode)) throw new InputError('input mode', `"${mode}" is not a mode`, `use one of: ${MODES.join(', ')}`);
@@ -60,12 +56,10 @@ function parseInput(f: Field, raw: string): unknown {
   const name = `input ${f.input}`;
   switch (f.type) {
     case 'string':
+    case 'int':
       return raw;
     case 'bool':
       return parseBool(raw, name);
-    case 'int':
-      // Left as text when malformed: the resolver names the input and the range.
-      return /^-?\d+$/.test(raw) ? Number(raw) : raw;
     case 'list':
       return raw
         .split(/[\n,]/)

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { type Layer, type Options, fileLayer, presetLayer, resolveOptions } from '../config/index.js';
+import { type Options, optionsFromFace } from '../config/index.js';
 import { FIELDS, type Field, fieldPath } from '../config/schema.js';
 import type { StageContext } from '../core/context.js';
 import { EXIT, InputError, StageError, errorMessage } from '../core/errors.js';
@@ -33,26 +33,21 @@ function collect(value: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
-/** Flags → a layer over the default, preset and config file; all validated in one place. */
+/** Flags → the same typed Options the Action builds from its inputs (one resolver, names in flag words). */
 export function optionsFromFlags(opts: Record<string, unknown>): Options {
-  const layers: Layer[] = [];
-  const preset = typeof opts.preset === 'string' ? opts.preset : '';
-  if (preset) layers.push(presetLayer(preset, '--preset'));
-  if (typeof opts.config === 'string') layers.push(fileLayer(opts.config, '--config'));
   const values = new Map<string, unknown>();
   for (const f of FIELDS) {
-    if (!f.flag) continue;
-    const v = opts[camel(f.flag)];
-    if (v === undefined) continue;
-    values.set(fieldPath(f), f.type === 'int' ? toInt(v, f) : v);
+    const v = f.flag ? opts[camel(f.flag)] : undefined;
+    if (v !== undefined) values.set(fieldPath(f), v);
   }
-  layers.push({ origin: (f: Field) => `--${f.flag}`, values });
-  return resolveOptions(layers, process.env, preset);
-}
-
-function toInt(v: unknown, f: Field): unknown {
-  // Left as a string when malformed so the resolver reports it with the flag's name.
-  return typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v === undefined ? v : `${v}`;
+  return optionsFromFace({
+    preset: typeof opts.preset === 'string' ? opts.preset : '',
+    presetInput: '--preset',
+    config: typeof opts.config === 'string' ? opts.config : '',
+    configInput: '--config',
+    values,
+    origin: (f: Field) => `--${f.flag}`,
+  });
 }
 
 export function camel(flag: string): string {

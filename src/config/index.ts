@@ -116,6 +116,34 @@ export function defaultLayer(): Layer {
   return tomlLayer(parseToml(defaultToml, 'embedded default', 'conf/default.toml'), 'conf/default.toml');
 }
 
+/**
+ * What a face (the CLI, the Action) hands over: its preset and config file names, and its own values by
+ * `table.key`, each named by `origin` in the face's words. Layered as embedded default → preset → config
+ * file → the face's values. Whole-number text for int settings becomes a number here, once for both faces;
+ * anything else is left for the resolver to reject with the input's name.
+ */
+export interface FaceSettings {
+  preset: string;
+  presetInput: string;
+  config: string;
+  configInput: string;
+  values: Map<string, unknown>;
+  origin: (f: Field) => string;
+}
+
+export function optionsFromFace(face: FaceSettings, env: NodeJS.ProcessEnv = process.env): Options {
+  const layers: Layer[] = [];
+  if (face.preset) layers.push(presetLayer(face.preset, face.presetInput));
+  if (face.config) layers.push(fileLayer(face.config, face.configInput));
+  const values = new Map<string, unknown>();
+  for (const [path, v] of face.values) {
+    const int = FIELDS.find((f) => fieldPath(f) === path)?.type === 'int';
+    values.set(path, int && typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v);
+  }
+  layers.push({ origin: face.origin, values });
+  return resolveOptions(layers, env, face.preset);
+}
+
 /** Merges layers (later wins) and validates every value, naming the source of the bad one. */
 export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process.env, preset = ''): Options {
   const all = [defaultLayer(), ...layers];

@@ -25,7 +25,6 @@ import { type ImageRef, resolveImage } from './reference.js';
 import { CHECK_IDS, type CheckId, type ImageReport, type ToolkitRef, type ValidateRequest } from './types.js';
 
 export { VALIDATE_LABEL } from './files.js';
-export { loadToolkit } from './toolkit.js';
 export * from './types.js';
 
 /**

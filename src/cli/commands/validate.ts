@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import type { Status } from '../../core/check.js';
 import { EXIT } from '../../core/errors.js';
 import { formatPlatform } from '../../core/platform.js';
-import { type ImageReport, type ToolkitRef, loadToolkit, validateImages } from '../../image/index.js';
+import { type ImageReport, type ToolkitRef, validateImages } from '../../image/index.js';
+import { readToolkitManifest } from '../../toolkit/manifest.js';
 import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand } from '../common.js';
 
 export function register(program: Command): void {
@@ -15,7 +16,7 @@ export function register(program: Command): void {
     runCommand({ json: flags.json }, async (ctx) => {
       const options = optionsFromFlags(flags);
       const toolkit: ToolkitRef[] = [];
-      for (const dir of flags.toolkit ?? []) toolkit.push(await loadToolkit(dir, '--toolkit'));
+      for (const dir of flags.toolkit ?? []) toolkit.push(await readToolkitManifest(dir, '--toolkit'));
       const started = performance.now();
       const reports = await validateImages(
         {
@@ -36,9 +37,6 @@ export function register(program: Command): void {
   );
 }
 
-function collect(value: string, prev: string[] | undefined): string[] {
-  return [...(prev ?? []), value];
-}
 
 const label: Record<Status, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
 
@@ -57,4 +55,9 @@ export function formatReports(reports: ImageReport[], totalMs: number): string {
   const n = (s: Status) => reports.filter((r) => r.status === s).length;
   lines.push(`${reports.length} image×platform checked in ${(totalMs / 1000).toFixed(1)}s: ${n('pass')} pass, ${n('warn')} warn, ${n('fail')} fail`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Repeatable, one path each (a path may hold a comma). */
+function collect(value: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), value];
 }
