@@ -60,7 +60,3 @@ export const FIELDS: readonly Field[] = [
 ];
 
 export const fieldPath = (f: Field): string => `${f.table}.${f.key}`;
-
-export function fieldByFlag(flag: string): Field | undefined {
-  return FIELDS.find((f) => f.flag === flag);
-}
