@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the stand-in bridge, static, for linux/amd64 and linux/arm64:
-#   <out>/bridge-linux-amd64  <out>/bridge-linux-arm64
+# Builds the stand-in bridge, static, for linux/amd64 and linux/arm64, in both Memoh eras:
+#   <out>/bridge-linux-{amd64,arm64}        the v3 seed bridge (shared/bridge-contract.md)
+#   <out>/bridge-v0.18-linux-{amd64,arm64}  the v0.18 bridge (shared/memoh-current.md)
 # <out> is --out DIR, else ${MEMOH_WORLD_DIR:-/var/cache/memoh-world}/bridge.
 # Cached: skips the build when <out>/.bridge-standin.stamp holds the same sha256 of the sources, the
-# toolchain and the Go library packages (and both binaries are present). --force rebuilds anyway.
+# toolchain and the Go library packages (and all four binaries are present). --force rebuilds anyway.
 # Needs only Go and Debian's Go libraries (installed by .ci/install-deps.sh); the protobuf stubs under pb/
 # are committed (regenerate them with gen.sh after editing proto/).
 set -euo pipefail
@@ -40,8 +41,12 @@ libs=$(dpkg-query -W -f='${Package}=${Version}\n' golang-google-grpc-dev golang-
 sum=$( { for f in $srcs; do echo "== $f"; cat "$f"; done; "$GO" version; echo "$libs"; echo "${archs[*]}"; } | sha256sum | cut -d' ' -f1)
 
 stamp="$out/.bridge-standin.stamp"
+# Era is per binary, as with real bridges: the build tag picks the era's sources and its .proto stubs (both
+# eras register a file named internal/workspace/bridgepb/bridge.proto, so they cannot share one binary).
+names=()
+for a in "${archs[@]}"; do names+=("bridge-linux-$a" "bridge-v0.18-linux-$a"); done
 have_all=1
-for a in "${archs[@]}"; do [ -x "$out/bridge-linux-$a" ] || have_all=0; done
+for n in "${names[@]}"; do [ -x "$out/$n" ] || have_all=0; done
 if [ $force = 0 ] && [ $have_all = 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
   echo "build.sh: up to date ($out)"
   exit 0
@@ -60,10 +65,13 @@ if [ -z "${GOCACHE:-}" ] && [ -z "${HOME:-}" ] && [ -z "${XDG_CACHE_HOME:-}" ]; 
   export GOCACHE=/tmp/memoh-standin-gocache
 fi
 for a in "${archs[@]}"; do
-  GOARCH=$a "$GO" build -trimpath -ldflags '-s -w' -o "$tmp/bridge-linux-$a" memohstandin
-  chmod 0755 "$tmp/bridge-linux-$a"
-  mv -f "$tmp/bridge-linux-$a" "$out/bridge-linux-$a.new"
-  mv -f "$out/bridge-linux-$a.new" "$out/bridge-linux-$a"
+  for era in v3 v0.18; do
+    if [ $era = v3 ]; then n="bridge-linux-$a" tags=""; else n="bridge-v0.18-linux-$a" tags="memoh_v018"; fi
+    GOARCH=$a "$GO" build -trimpath -tags "$tags" -ldflags "-s -w -X main.era=$era" -o "$tmp/$n" memohstandin
+    chmod 0755 "$tmp/$n"
+    mv -f "$tmp/$n" "$out/$n.new"
+    mv -f "$out/$n.new" "$out/$n"
+  done
 done
 echo "$sum" > "$stamp"
-for a in "${archs[@]}"; do echo "build.sh: built $out/bridge-linux-$a"; done
+for n in "${names[@]}"; do echo "build.sh: built $out/$n"; done
