@@ -1,7 +1,9 @@
 import * as core from '@actions/core';
 import { type Options, optionsFromFace } from '../config/index.js';
 import { FIELDS, type Field, fieldPath } from '../config/schema.js';
+import { readFileSync } from 'node:fs';
 import { InputError } from '../core/errors.js';
+import { addSecret, addSecretsFrom } from '../core/redact.js';
 import { MODES, type Mode } from '../pipeline.js';
 import { inputs } from './meta.js';
 
@@ -21,6 +23,19 @@ const inputName = (name: string) => `INPUT_${name.replace(/ /g, '_').toUpperCase
  * still arrives as INPUT_*: refuse it by name instead of ignoring a typo.
  */
 export function readInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
+  // First, so that no error below can quote a credential: URL userinfo in any input or in the config
+  // file, and the password input whole.
+  addSecretsFrom(Object.entries(env).flatMap(([k, v]) => (k.startsWith('INPUT_') && v ? [v] : [])));
+  const password = core.getInput('registry-password').trim();
+  if (password) addSecret(password);
+  const configPath = core.getInput('config').trim();
+  if (configPath) {
+    try {
+      addSecretsFrom([readFileSync(configPath, 'utf8')]);
+    } catch {
+      // An unreadable config file is reported below, naming the input.
+    }
+  }
   const declared = new Set(ALL_INPUTS.map(inputName));
   for (const key of Object.keys(env)) {
     if (key.startsWith('INPUT_') && !declared.has(key) && env[key]) {
@@ -44,8 +59,6 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
   if (!MODES.includes(mode)) throw new InputError('input mode', `"${mode}" is not a mode`, `use one of: ${MODES.join(', ')}`);
   const cache = parseBool(get('cache') || 'true', 'input cache');
   const username = get('registry-username');
-  const password = get('registry-password');
-  if (password) core.setSecret(password);
   if (!!username !== !!password) {
     throw new InputError('input registry-username', 'and registry-password must be given together', 'set both, or neither');
   }

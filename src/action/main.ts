@@ -4,20 +4,28 @@ import { join } from 'node:path';
 import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 import { docker } from '../core/docker.js';
-import { InputError, StageError, errorMessage } from '../core/errors.js';
+import { EXIT, describeError, errorMessage } from '../core/errors.js';
 import { CleanupLedger } from '../core/ledger.js';
+import { guardStream, onSecret, redact } from '../core/redact.js';
 import type { Reporter } from '../core/reporter.js';
 import { runPipeline, toolkitCacheKey } from '../pipeline.js';
-import { annotations, toJUnit, toMarkdown } from '../report/index.js';
+import { annotations, toJUnit, toJson, toMarkdown } from '../report/index.js';
 import { readInputs } from './inputs.js';
 import { state } from './state.js';
 
+// Every secret found in the inputs is masked by the runner too (core.setSecret), and everything this
+// process prints is redacted before it is escaped into a workflow command, where a secret containing
+// `%`, `:` or `,` would no longer match. `::add-mask::` lines must carry the secret they mask.
+onSecret((s) => core.setSecret(s));
+guardStream(process.stdout, (line) => line.startsWith('::add-mask::'));
+guardStream(process.stderr);
+
 const reporter: Reporter = {
-  info: (m) => core.info(m),
-  warn: (m) => core.warning(m),
-  debug: (m) => core.debug(m),
-  progress: (key, m) => core.info(`${key}: ${m}`),
-  group: (name, fn) => core.group(name, fn),
+  info: (m) => core.info(redact(m)),
+  warn: (m) => core.warning(redact(m)),
+  debug: (m) => core.debug(redact(m)),
+  progress: (key, m) => core.info(redact(`${key}: ${m}`)),
+  group: (name, fn) => core.group(redact(name), fn),
 };
 
 async function main(): Promise<void> {
@@ -41,7 +49,7 @@ async function main(): Promise<void> {
     if (inputs.cache && inputs.mode !== 'plan' && cache.isFeatureAvailable()) {
       const key = toolkitCacheKey(options);
       const hit = await cache.restoreCache([options.toolkit.cacheDir], key).catch((err: unknown) => {
-        core.info(`toolkit cache: restore failed (${errorMessage(err)}); building`);
+        reporter.info(`toolkit cache: restore failed (${errorMessage(err)}); building`);
         return undefined;
       });
       core.info(hit ? `toolkit cache: restored ${hit}` : 'toolkit cache: miss');
@@ -55,7 +63,7 @@ async function main(): Promise<void> {
     const { report } = result;
     const reportPath = join(outDir, 'report.json');
     const junitPath = join(outDir, 'junit.xml');
-    writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(reportPath, toJson(report));
     writeFileSync(junitPath, toJUnit(report));
     await core.summary.addRaw(toMarkdown(report), true).write();
     for (const a of annotations(report)) {
@@ -70,18 +78,15 @@ async function main(): Promise<void> {
     if (report.result === 'failure') core.setFailed(`memoh-workspace ${inputs.mode}: ${report.status === 'fail' ? 'checks failed' : 'warnings (fail-on: warning)'}`);
     if (!options.smoke.keep) {
       const { errors } = await ledger.drain();
-      for (const e of errors) core.warning(`cleanup: ${e}`);
+      for (const e of errors) reporter.warn(`cleanup: ${e}`);
     }
     state.markMainDone();
   } catch (err) {
     core.setOutput('result', 'failure');
-    if (err instanceof InputError) {
-      core.setFailed(err.message);
-      // The same exit code as the CLI for bad input; any non-zero fails the step.
-      process.exitCode = 2;
-    }
-    else if (err instanceof StageError) core.setFailed(`${err.message}${err.fix ? ` Fix: ${err.fix}` : ''}`);
-    else core.setFailed(errorMessage(err));
+    const { message, fix, code } = describeError(err);
+    core.setFailed(`${message}${fix ? ` Fix: ${fix}` : ''}`);
+    // The same exit code as the CLI for bad input; any non-zero fails the step.
+    if (code === EXIT.usage) process.exitCode = EXIT.usage;
     // Remove now what can be removed; the post step retries whatever is left in state.
     await ledger.drain();
   }

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { type Options, optionsFromFace } from '../config/index.js';
 import { FIELDS, type Field, fieldPath } from '../config/schema.js';
 import type { StageContext } from '../core/context.js';
-import { EXIT, InputError, StageError, errorMessage } from '../core/errors.js';
+import { describeError } from '../core/errors.js';
 import { CleanupLedger, describe } from '../core/ledger.js';
+import { addSecret, addSecretsFrom, redact, redactDeep } from '../core/redact.js';
 import type { Reporter } from '../core/reporter.js';
 
 /** Adds the flags of the given config tables (from the one schema) to a command. */
@@ -35,6 +37,7 @@ function collect(value: string, prev: string[] | undefined): string[] {
 
 /** Flags → the same typed Options the Action builds from its inputs (one resolver, names in flag words). */
 export function optionsFromFlags(opts: Record<string, unknown>): Options {
+  if (typeof opts.config === 'string') secretsOfFile(opts.config);
   const values = new Map<string, unknown>();
   for (const f of FIELDS) {
     const v = f.flag ? opts[camel(f.flag)] : undefined;
@@ -50,6 +53,31 @@ export function optionsFromFlags(opts: Record<string, unknown>): Options {
   });
 }
 
+/**
+ * The credentials on a command line: URL userinfo in any argument, and the value of any flag named for
+ * a password or token. Registered before commander parses, so that even its usage errors are masked.
+ */
+export function secretsFromArgs(argv: string[]): void {
+  addSecretsFrom(argv);
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]*(?:password|token|secret)[a-z-]*)(?:=(.*))?$/s.exec(argv[i]!);
+    if (!m || m[1]!.endsWith('-stdin')) continue;
+    const value = m[2] ?? argv[i + 1];
+    if (value !== undefined) addSecret(value);
+  }
+}
+
+/** A config file's URL credentials (a stray `https://user:token@…`) are secrets even where the file is quoted. */
+function secretsOfFile(path: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return; // The config loader reports an unreadable file, naming the flag.
+  }
+  addSecretsFrom([text]);
+}
+
 export function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
@@ -58,7 +86,7 @@ export function camel(flag: string): string {
 export function terminalReporter(quiet = false): Reporter {
   const tty = process.stderr.isTTY;
   const out = (s: string) => {
-    if (!quiet) process.stderr.write(`${s}\n`);
+    if (!quiet) process.stderr.write(`${redact(s)}\n`);
   };
   return {
     info: out,
@@ -68,7 +96,7 @@ export function terminalReporter(quiet = false): Reporter {
     },
     progress: (key, m) => {
       if (quiet) return;
-      if (tty) process.stderr.write(`\r\x1b[K${key}: ${m}`);
+      if (tty) process.stderr.write(redact(`\r\x1b[K${key}: ${m}`));
       else out(`${key}: ${m}`);
     },
     group: async (name, fn) => {
@@ -117,19 +145,12 @@ export async function runCommand(
 }
 
 export function reportError(err: unknown): number {
-  if (err instanceof InputError) {
-    process.stderr.write(`error: ${err.message}\n`);
-    return EXIT.usage;
-  }
-  if (err instanceof StageError) {
-    process.stderr.write(`error: ${err.message}${err.fix ? `\nfix: ${err.fix}` : ''}\n`);
-    return EXIT.failed;
-  }
-  process.stderr.write(`error: ${errorMessage(err)}\n`);
-  if (process.env.MEMOH_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-  return EXIT.failed;
+  const { message, fix, code } = describeError(err);
+  process.stderr.write(`error: ${message}${fix ? `\nfix: ${fix}` : ''}\n`);
+  if (process.env.MEMOH_DEBUG && err instanceof Error) process.stderr.write(`${redact(err.stack ?? '')}\n`);
+  return code;
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(redactDeep(value), null, 2)}\n`);
 }

@@ -1,6 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../core/errors.js';
-import { reportError } from './common.js';
+import { guardStream } from '../core/redact.js';
+import { reportError, secretsFromArgs } from './common.js';
+
+// Before anything can print: every line this process writes is redacted, whoever writes it.
+secretsFromArgs(process.argv.slice(2));
+guardStream(process.stdout);
+guardStream(process.stderr);
 
 /**
  * Commands are loaded only when asked for: the engine, gRPC and registry clients stay out of a

@@ -1,3 +1,5 @@
+import { redact } from './redact.js';
+
 /** Exit codes shared by every command and both faces. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -33,4 +35,14 @@ export class StageError extends Error {
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/**
+ * What a face shows for the error that ended a command, and its exit code. Both faces print it, and an
+ * error can quote an input, so the text is redacted here, once.
+ */
+export function describeError(err: unknown): { message: string; fix?: string; code: ExitCode } {
+  if (err instanceof InputError) return { message: redact(err.message), code: EXIT.usage };
+  if (err instanceof StageError) return { message: redact(err.message), ...(err.fix ? { fix: redact(err.fix) } : {}), code: EXIT.failed };
+  return { message: redact(errorMessage(err)), code: EXIT.failed };
 }

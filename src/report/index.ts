@@ -1,8 +1,11 @@
 import { type Check, type Status, worst } from '../core/check.js';
+import { redactDeep } from '../core/redact.js';
 
 /**
  * The run's results in one serialisable shape. Every renderer below (terminal table, job summary,
- * annotations, JSON, JUnit) reads only this, so they cannot disagree on a check.
+ * annotations, JSON, JUnit) reads only this, so they cannot disagree on a check. Each renderer redacts
+ * the report first (rows echo inputs: image refs, user check commands, error messages), so no renderer
+ * can leak what another masks.
  */
 export type Stage = 'toolkit' | 'validate' | 'mirror' | 'smoke';
 
@@ -70,7 +73,8 @@ export function problems(report: RunReport): { row: StageRow; check: Check }[] {
 const where = (row: StageRow) => `${row.image} ${row.platform} ${row.stage}`;
 
 /** Markdown for $GITHUB_STEP_SUMMARY: the image × platform × stage table, then what failed. */
-export function toMarkdown(report: RunReport): string {
+export function toMarkdown(full: RunReport): string {
+  const report = redactDeep(full);
   const lines: string[] = [];
   lines.push(`## memoh-workspace ${report.mode}: ${report.result === 'success' ? '✅ success' : '❌ failure'}`);
   lines.push('');
@@ -113,7 +117,8 @@ function md(s: string): string {
 }
 
 /** Plain text for a terminal: the same table. */
-export function toText(report: RunReport): string {
+export function toText(full: RunReport): string {
+  const report = redactDeep(full);
   const rows = report.rows.map((r) => [r.image, r.platform, r.stage, plain[r.status], r.skipped ? `skipped: ${r.skipped}` : counts(r.checks), seconds(r.durationMs)]);
   const head = ['IMAGE', 'PLATFORM', 'STAGE', 'RESULT', 'CHECKS', 'TIME'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -131,6 +136,11 @@ export function toText(report: RunReport): string {
   return lines.join('\n');
 }
 
+/** The JSON report file. */
+export function toJson(report: RunReport): string {
+  return `${JSON.stringify(redactDeep(report), null, 2)}\n`;
+}
+
 export interface Annotation {
   level: 'error' | 'warning';
   title: string;
@@ -139,7 +149,7 @@ export interface Annotation {
 
 /** One annotation per failing or warning check. */
 export function annotations(report: RunReport): Annotation[] {
-  return problems(report).map(({ row, check }) => ({
+  return problems(redactDeep(report)).map(({ row, check }) => ({
     level: check.status === 'fail' ? 'error' : 'warning',
     title: `${check.id} (${where(row)})`,
     message: `${check.detail}${check.fix ? `\nFix: ${check.fix}` : ''}`,
@@ -147,7 +157,8 @@ export function annotations(report: RunReport): Annotation[] {
 }
 
 /** JUnit XML: a suite per image × platform × stage, a case per check. Warnings pass, with the detail as output. */
-export function toJUnit(report: RunReport): string {
+export function toJUnit(full: RunReport): string {
+  const report = redactDeep(full);
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
   const all = report.rows.flatMap((r) => r.checks);
   const n = (cs: Check[], s: Status) => cs.filter((c) => c.status === s).length;

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { fileLayer } from '../../config/index.js';
 import { type Check, worst } from '../../core/check.js';
 import { EXIT, InputError } from '../../core/errors.js';
+import { addSecret } from '../../core/redact.js';
 import type { AuthOptions } from '../../image/auth.js';
 import {
   type ImagePair,
@@ -108,6 +109,7 @@ async function credentials(flags: MirrorFlags, pairs: ImagePair[]): Promise<Auth
   }
   let password = flags.password;
   if (flags.passwordStdin) password = (await readStdin()).replace(/\r?\n$/, '');
+  if (password) addSecret(password);
   if (!flags.username && password === undefined) return {};
   if (!flags.username) throw new InputError('--password', 'needs --username', 'give --username USER too');
   if (!password) throw new InputError('--username', 'needs a password', 'give --password-stdin (or --password)');

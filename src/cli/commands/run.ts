@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT } from '../../core/errors.js';
 import { runPipeline } from '../../pipeline.js';
-import { toJUnit, toMarkdown, toText } from '../../report/index.js';
+import { toJUnit, toJson, toMarkdown, toText } from '../../report/index.js';
 import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand } from '../common.js';
 
 interface RunFlags extends Record<string, unknown> {
@@ -30,7 +30,7 @@ export function register(program: Command): void {
       mkdirSync(workDir, { recursive: true });
       if (!flags.out && !options.smoke.keep) ctx.ledger.add({ kind: 'path', path: workDir, what: 'temp-dir' });
       const { report } = await runPipeline({ options, mode: 'run', workDir }, ctx);
-      if (flags.report) writeFileSync(flags.report, `${JSON.stringify(report, null, 2)}\n`);
+      if (flags.report) writeFileSync(flags.report, toJson(report));
       if (flags.junit) writeFileSync(flags.junit, toJUnit(report));
       if (flags.summary) writeFileSync(flags.summary, toMarkdown(report));
       if (flags.json) printJson(report);
