@@ -461,6 +461,83 @@ describe('fault injection', () => {
   }, 30_000);
 });
 
+describe('line model (throttling)', () => {
+  const GZ = '/node/v24.14.0/node-v24.14.0-linux-x64.tar.gz';
+  const BYTES = 200_000;
+  const range = { range: `bytes=0-${BYTES - 1}` };
+  // Load can only make a throttled transfer slower: so only lower bounds on time are asserted, never upper ones.
+
+  it('per connection: each connection gets the rate, every request waits the latency, bytes arrive intact', async () => {
+    const s = await startMirror({ line: { bytesPerSecond: 1_000_000, latencyMs: 100 } });
+    servers.push(s);
+    const plain = await get(`${m.url}${GZ}`, { headers: range });
+    const [a, b] = await Promise.all([get(`${s.url}${GZ}`, { headers: range }), get(`${s.url}${GZ}`, { headers: range })]);
+    for (const r of [a, b]) {
+      expect(r.status).toBe(206);
+      expect(r.body.equals(plain.body)).toBe(true);
+      expect(r.ms).toBeGreaterThanOrEqual(100 + (BYTES / 1_000_000) * 1000 - 20);
+    }
+    const served = s.requests.filter((r) => r.path === GZ);
+    expect(served.map((r) => [r.latencyMs, Math.round(r.lineMs ?? 0)])).toEqual([
+      [100, 200],
+      [100, 200],
+    ]);
+    await s.close();
+  }, 30_000);
+
+  it('shared: concurrent connections split one rate (the last finishes no sooner than all bytes ÷ rate)', async () => {
+    const s = await startMirror();
+    servers.push(s);
+    s.setLine({ bytesPerSecond: 1_000_000, shared: true, latencyMs: 50 });
+    expect(s.line).toEqual({ bytesPerSecond: 1_000_000, shared: true, latencyMs: 50 });
+    const t0 = performance.now();
+    const got = await Promise.all([0, 1, 2].map(() => get(`${s.url}${GZ}`, { headers: range })));
+    const all = performance.now() - t0;
+    for (const r of got) expect(r.body.length).toBe(BYTES);
+    expect(all).toBeGreaterThanOrEqual(50 + ((3 * BYTES) / 1_000_000) * 1000 - 20);
+    // Back to loopback speed: no latency, no pacing recorded.
+    s.setLine(undefined);
+    expect(s.line).toBeUndefined();
+    await get(`${s.url}${GZ}`, { headers: range });
+    expect(s.requests.at(-1)).not.toHaveProperty('lineMs');
+    expect(s.requests.at(-1)).not.toHaveProperty('latencyMs');
+    await s.close();
+  }, 30_000);
+
+  it('refuses a line it cannot model', async () => {
+    await expect(startMirror({ line: { bytesPerSecond: -1 } })).rejects.toThrow(/bytesPerSecond must be a positive number/);
+    await expect(startMirror({ line: { latencyMs: Number.NaN } })).rejects.toThrow(/latencyMs must be/);
+    expect(() => m.setLine({ shared: true })).toThrow(/shared needs bytesPerSecond/);
+    expect(m.line).toBeUndefined();
+  });
+
+  it('CLI: --rate, --shared and --latency start it on a line', async () => {
+    const child = spawn(process.execPath, [join(HERE, 'server.mjs'), '--rate', '5000000', '--shared', '--latency', '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let buf = '';
+        const timer = setTimeout(() => reject(new Error('no URL line within 10s')), 10_000);
+        child.stdout.on('data', (c: Buffer) => {
+          buf += c.toString();
+          if (buf.includes('\n')) {
+            clearTimeout(timer);
+            resolve(buf.split('\n')[0]!);
+          }
+        });
+        child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
+      });
+      const info = JSON.parse(line) as { url: string; line: unknown };
+      expect(info.line).toEqual({ bytesPerSecond: 5_000_000, shared: true, latencyMs: 200 });
+      const r = await get(`${info.url}/node/index.json`);
+      expect(r.status).toBe(200);
+      expect(r.ms).toBeGreaterThanOrEqual(190);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
+    }
+  }, 30_000);
+});
+
 describe('CLI mode', () => {
   it('prints its URLs as one JSON line and serves until killed', async () => {
     const child = spawn(process.execPath, [join(HERE, 'server.mjs'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -45,6 +45,21 @@ export interface MirrorRequest {
   bytes?: number;
   /** Whether the body was sent in full (set when the response closes). */
   complete?: boolean;
+  /** Under a line model: the latency the request waited before its answer. */
+  latencyMs?: number;
+  /** Under a line model with a rate: the time the line spent carrying this body (bytes ÷ rate, queueing excluded). */
+  lineMs?: number;
+}
+
+/**
+ * The line between mirror and clients. `latencyMs` delays every answer (a round trip); `bytesPerSecond` caps
+ * body bytes on each connection (`shared: false`, a CDN) or on one line all connections share (`shared: true`,
+ * a slow access link). Bytes follow a virtual clock: load makes the line slower, never faster.
+ */
+export interface LineModel {
+  bytesPerSecond?: number;
+  shared?: boolean;
+  latencyMs?: number;
 }
 
 export interface MirrorUrls {
@@ -77,6 +92,10 @@ export interface Mirror {
   unhide(path?: string): void;
   /** Drop linux-arm64-musl from node-musl/index.json (+ index.tab, SHASUMS256.txt) for these versions and 404 its files. */
   setOmitMuslArm64(versions: string[]): void;
+  /** Serve through this line from now on (undefined: loopback speed). The new line starts idle. */
+  setLine(line: LineModel | undefined): void;
+  /** The line in force, if any. */
+  readonly line: Required<Pick<LineModel, 'shared' | 'latencyMs'>> & Pick<LineModel, 'bytesPerSecond'> | undefined;
   /** Stops listening and destroys every open connection (also stalled / hanging ones). */
   close(): Promise<void>;
 }
@@ -88,6 +107,8 @@ export interface MirrorOptions {
   port?: number;
   /** Versions ('24.21.0' or 'v24.21.0') whose linux-arm64-musl build is not offered. */
   omitMuslArm64?: string[];
+  /** Serve through this line model from the start. */
+  line?: LineModel;
 }
 
 export function startMirror(options?: MirrorOptions): Promise<Mirror>;
@@ -97,3 +118,5 @@ export function worldDir(): string;
 export function defaultMirrorRoot(): string;
 /** ${MEMOH_WORLD_DIR}/node24/bin/node: the real Node 24.14.0 binary. */
 export function node24Path(): string;
+/** Validates a line model (throws on a bad rate or latency); undefined stays undefined. */
+export function checkLine(line: LineModel | undefined): Required<Pick<LineModel, 'shared' | 'latencyMs'>> & Pick<LineModel, 'bytesPerSecond'> | undefined;

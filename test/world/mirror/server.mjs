@@ -6,9 +6,11 @@
 //   const m = await startMirror();            // http://127.0.0.1:<free port>
 //   m.urls.node  -> `${m.url}/node`          (nodejs.org/dist layout)
 //   m.fault('linux-x64.tar.gz', 'reset', { times: 1 });
+//   m.setLine({ bytesPerSecond: 5e6, shared: true, latencyMs: 200 });   // a slow line (see LineModel below)
 //
 // CLI: node test/world/mirror/server.mjs [--port N] [--root DIR] [--omit-musl-arm64 24.21.0[,V...]]
 //                                        [--fault MATCH=KIND[,times=N][,bytes=N][,bytesPerSecond=N]]...
+//                                        [--rate BYTES_PER_SECOND [--shared]] [--latency MS]
 //      prints {"url":...,"urls":{...},"root":...} on one line, serves until SIGINT/SIGTERM.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -59,7 +61,67 @@ const KINDS = new Set(['500', '404', 'reset', 'slow', 'truncate', 'corrupt', 'st
 const normVersion = (v) => String(v).replace(/^v/, '');
 
 /**
- * @param {{root?: string, port?: number, omitMuslArm64?: string[]}} [options]
+ * The line between the mirror and its clients, as a model: every request waits `latencyMs` before it is
+ * answered (a round trip), and body bytes leave no faster than `bytesPerSecond`, either on each connection
+ * separately (a CDN: more connections, more throughput) or on one line all connections share (a slow access
+ * link: more connections only split it). Bytes are scheduled on a virtual clock per line, so timer lateness
+ * under load makes the line slower, never faster, and never lets it catch up in a burst beyond one piece.
+ * @param {{bytesPerSecond?: number, shared?: boolean, latencyMs?: number} | undefined} line
+ */
+export function checkLine(line) {
+  if (line === undefined || line === null) return undefined;
+  const { bytesPerSecond, shared = false, latencyMs = 0 } = line;
+  if (bytesPerSecond !== undefined && !(Number.isFinite(bytesPerSecond) && bytesPerSecond > 0)) {
+    throw new Error(`line: bytesPerSecond must be a positive number (got ${bytesPerSecond})`);
+  }
+  if (!(Number.isFinite(latencyMs) && latencyMs >= 0 && latencyMs <= 60_000)) {
+    throw new Error(`line: latencyMs must be 0..60000 (got ${latencyMs})`);
+  }
+  if (shared && bytesPerSecond === undefined) throw new Error('line: shared needs bytesPerSecond');
+  return { bytesPerSecond, shared: Boolean(shared), latencyMs };
+}
+
+/** Pieces small enough that a shared line interleaves its connections finely, large enough to keep timers few. */
+const LINE_PIECE = 32 * 1024;
+
+/** A Transform that releases each piece when the line's clock says its last byte has crossed the line. */
+function pace(clock, bytesPerSecond, onPaced) {
+  let timer;
+  return new Transform({
+    transform(chunk, _enc, cb) {
+      let off = 0;
+      const next = () => {
+        timer = undefined;
+        while (off < chunk.length) {
+          const piece = chunk.subarray(off, off + LINE_PIECE);
+          const now = performance.now();
+          // An idle line earns no credit: a piece starts now, or when the line frees up.
+          const start = Math.max(now, clock.free);
+          clock.free = start + (piece.length * 1000) / bytesPerSecond;
+          off += piece.length;
+          onPaced(piece.length, clock.free - start);
+          if (clock.free - now >= 1) {
+            timer = setTimeout(() => {
+              this.push(piece);
+              next();
+            }, clock.free - now);
+            return;
+          }
+          this.push(piece);
+        }
+        cb();
+      };
+      next();
+    },
+    destroy(err, cb) {
+      clearTimeout(timer);
+      cb(err);
+    },
+  });
+}
+
+/**
+ * @param {{root?: string, port?: number, omitMuslArm64?: string[], line?: {bytesPerSecond?: number, shared?: boolean, latencyMs?: number}}} [options]
  */
 export async function startMirror(options = {}) {
   const root = path.resolve(options.root ?? defaultMirrorRoot());
@@ -70,6 +132,10 @@ export async function startMirror(options = {}) {
   const hidden = new Set();
   const requests = [];
   let omitted = new Set((options.omitMuslArm64 ?? []).map(normVersion));
+  let line = checkLine(options.line);
+  // The shared line's clock, and one per connection for the per-connection model.
+  let sharedClock = { free: 0 };
+  const connClocks = new WeakMap();
 
   const muslArm64Omitted = (p) => {
     const m = p.match(/^\/node-musl\/v(\d+\.\d+\.\d+)\/node-v\d+\.\d+\.\d+-linux-arm64-musl\./);
@@ -250,6 +316,19 @@ export async function startMirror(options = {}) {
         );
       }
       if (kind === 'slow') stages.push(throttle(f.opts.bytesPerSecond ?? 64 * 1024));
+      if (line?.bytesPerSecond) {
+        let clock = sharedClock;
+        if (!line.shared) {
+          clock = connClocks.get(req.socket) ?? { free: 0 };
+          connClocks.set(req.socket, clock);
+        }
+        entry.lineMs = 0;
+        stages.push(
+          pace(clock, line.bytesPerSecond, (_n, ms) => {
+            entry.lineMs += ms;
+          }),
+        );
+      }
       const out = stages.reduce((a, b) => a.pipe(b));
       const teardown = () => {
         for (const st of stages) st.destroy();
@@ -300,7 +379,8 @@ export async function startMirror(options = {}) {
         if (!aborted && !res.destroyed) res.end();
       });
     };
-    const delay = f?.opts.delayMs ?? 0;
+    const delay = (f?.opts.delayMs ?? 0) + (line?.latencyMs ?? 0);
+    if (line) entry.latencyMs = line.latencyMs;
     if (delay > 0) setTimeout(go, delay);
     else go();
   });
@@ -353,6 +433,14 @@ export async function startMirror(options = {}) {
     setOmitMuslArm64(versions) {
       omitted = new Set((versions ?? []).map(normVersion));
     },
+    setLine(next) {
+      line = checkLine(next);
+      // A new line starts idle: nothing scheduled on the old one carries over.
+      sharedClock = { free: 0 };
+    },
+    get line() {
+      return line ? { ...line } : undefined;
+    },
     close() {
       closed ??= new Promise((resolve) => {
         server.close(() => resolve());
@@ -398,7 +486,14 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   };
   const port = Number(val('--port') ?? 0);
   const omit = val('--omit-musl-arm64');
-  const m = await startMirror({ port, root: val('--root'), omitMuslArm64: omit ? omit.split(',') : [] });
+  // --rate BYTES_PER_SECOND [--shared] [--latency MS]: serve through a line model (see checkLine)
+  const rate = val('--rate');
+  const latency = val('--latency');
+  const lineOpt =
+    rate !== undefined || latency !== undefined
+      ? { bytesPerSecond: rate !== undefined ? Number(rate) : undefined, shared: argv.includes('--shared'), latencyMs: Number(latency ?? 0) }
+      : undefined;
+  const m = await startMirror({ port, root: val('--root'), omitMuslArm64: omit ? omit.split(',') : [], line: lineOpt });
   // --fault MATCH=KIND[,times=N][,bytes=N][,bytesPerSecond=N][,delayMs=N]   (repeatable; MATCH is a substring)
   argv.forEach((a, i) => {
     if (a !== '--fault') return;
@@ -408,7 +503,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
     const opts = Object.fromEntries(kv.map((x) => [x.split('=')[0], Number(x.split('=')[1])]));
     m.fault(spec.slice(0, eq), kind, opts);
   });
-  process.stdout.write(`${JSON.stringify({ url: m.url, urls: m.urls, root: m.root })}\n`);
+  process.stdout.write(`${JSON.stringify({ url: m.url, urls: m.urls, root: m.root, line: m.line ?? null })}\n`);
   const stop = () => m.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
