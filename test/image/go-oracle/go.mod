@@ -1,0 +1,3 @@
+module memoh-test/go-oracle
+
+go 1.21
