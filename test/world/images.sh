@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Test-world images: builds the images every test and CI job relies on, each one cached by tag.
 #
-#   test/world/images.sh [NAME...]     NAME: debian-amd64 debian-arm64 musl-amd64 musl-arm64 noshell-amd64
-#                                             entrypoint-user-amd64 legacy-mcp-amd64      (default: all)
+#   test/world/images.sh [NAME...]     NAME: a `build` name of IMAGE_LIST in images.ts, e.g. debian-amd64,
+#                                             workspace-arm64, workspace-no-tini          (default: all)
 #
 # Every image carries the label memoh.test.recipe=<sha256 of its recipe>: the bash functions that build it plus
 # the versions of what goes in. An image whose tag exists with that exact label is never rebuilt; any other is.
@@ -10,7 +10,9 @@
 # ${MEMOH_WORLD_DIR:-/var/cache/memoh-world}/images/, so a `docker system prune` costs an import, not a debootstrap.
 # Downloaded .debs are kept there too. Tags are a contract with the tests (see images.ts).
 #
-# Needs root, the packages of .ci/install-deps.sh, and network access to the Debian archive for a cold build only.
+# Needs root, the packages of .ci/install-deps.sh, and network access to the Debian archive (and the npm registry,
+# for a Node arm64 build the mirror lacks) for a cold build only. The workspace images also read the download mirror
+# and the stand-in bridge (test/world/build.sh makes both first; built here if missing).
 # Env: MEMOH_WORLD_DIR (cache dir), MEMOH_DEBIAN_MIRROR (default: the bookworm URI of the apt sources).
 set -euo pipefail
 
@@ -60,7 +62,8 @@ load_candidates() { # PKG:ARCH... (call in the main shell; $(...) subshells then
     esac
   done < <(apt-cache policy "$@" 2>/dev/null)
 }
-candidate() { [ -n "${CAND[$1]+x}" ] || load_candidates "$1"; echo "${CAND[$1]:-}"; }
+# apt names host-arch packages without the :ARCH suffix
+candidate() { local k=${1%:"$HOST_ARCH"}; [ -n "${CAND[$k]+x}" ] || load_candidates "$k"; echo "${CAND[$k]:-}"; }
 file_sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # recipe FUNC... -- EXTRA...   → sha256 of the named functions' source and the extra lines
@@ -273,21 +276,22 @@ img_debian() { # ARCH
   log "$tag: built"
 }
 
-# The product's embedded default image. Tagged only when no such image exists locally, or when the one there
-# is an older build of ours (it carries our recipe label); a real debian:bookworm-slim is never touched.
-alias_default_image() {
-  local want have
-  want="$(image_id memoh-test/debian:amd64)"; [ -n "$want" ] || return 0
-  have="$(image_id debian:bookworm-slim)"
+# alias_image SRC ALIAS: the product's defaults name images the test world cannot pull (debian:bookworm-slim,
+# memohai/workspace:debian, memohai/server:latest). ALIAS is tagged only when no such image exists locally, or when
+# the one there is an older build of ours (it carries our recipe label); a real image of that name is never touched.
+alias_image() {
+  local src=$1 alias=$2 want have
+  want="$(image_id "$src")"; [ -n "$want" ] || return 0
+  have="$(image_id "$alias")"
   if [ -z "$have" ]; then
-    docker tag memoh-test/debian:amd64 debian:bookworm-slim; log "debian:bookworm-slim: tagged (= memoh-test/debian:amd64)"
+    docker tag "$src" "$alias"; log "$alias: tagged (= $src)"
   elif [ "$have" = "$want" ]; then
-    log "debian:bookworm-slim: already = memoh-test/debian:amd64"
-  elif [ -n "$(image_recipe_of debian:bookworm-slim)" ]; then
-    docker tag memoh-test/debian:amd64 debian:bookworm-slim; drop_if_dangling "$have"
-    log "debian:bookworm-slim: re-tagged (was an older memoh-test build)"
+    log "$alias: already = $src"
+  elif [ -n "$(image_recipe_of "$alias")" ]; then
+    docker tag "$src" "$alias"; drop_if_dangling "$have"
+    log "$alias: re-tagged (was an older memoh-test build)"
   else
-    log "debian:bookworm-slim: a real image exists locally; left alone"
+    log "$alias: a real image exists locally; left alone"
   fi
 }
 
@@ -431,22 +435,392 @@ SH
   log "$tag: built"
 }
 
-# ------------------------------------------------------------------------------------------------ main
-ALL=(debian-amd64 debian-arm64 musl-amd64 musl-arm64 noshell-amd64 entrypoint-user-amd64 legacy-mcp-amd64)
-tag_of() {
-  case "$1" in
-    debian-amd64) echo memoh-test/debian:amd64 ;; debian-arm64) echo memoh-test/debian:arm64 ;;
-    musl-amd64) echo memoh-test/musl:amd64 ;; musl-arm64) echo memoh-test/musl:arm64 ;;
-    noshell-amd64) echo memoh-test/noshell:amd64 ;; entrypoint-user-amd64) echo memoh-test/entrypoint-user:amd64 ;;
-    legacy-mcp-amd64) echo memoh-test/legacy-mcp:amd64 ;; *) return 1 ;;
-  esac
+# ------------------------------------------------------------------------------------------------ workspace
+# Images shaped like memohai/workspace v0.18.0 (shared/memoh-current.md §3, §4): the Debian rootfs above, Debian's
+# tini, Memoh's /opt/memoh (contract, scripts, toolkit) and the image config. The toolkit's Node is the REAL Node
+# 24.14.0 with npm 10.9.2 from the download mirror (mirror/prepare.sh); python, uv, the ACP agents, a11y-cli and the
+# display scripts are labelled stand-ins.
+MIRROR_DIR="$WORLD_DIR/mirror"
+BRIDGE_DIR="$WORLD_DIR/bridge"
+WS_NODE=24.14.0
+WS_NPM=10.9.2
+WS_UV=0.9.5
+WS_PATH=/opt/memoh/toolkit/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+triple_of() { case $1 in amd64) echo x86_64 ;; arm64) echo aarch64 ;; *) die "no triple for $1" ;; esac; }
+node_arch_of() { case $1 in amd64) echo x64 ;; arm64) echo arm64 ;; *) die "no Node arch for $1" ;; esac; }
+
+# The mirror and the stand-in bridge are cached builds of their own; make sure they exist (a warm run: a stamp check).
+ensure_mirror() {
+  [ -s "$MIRROR_DIR/node/v$WS_NODE/node-v$WS_NODE-linux-x64.tar.gz" ] && [ -s "$MIRROR_DIR/npm-registry/npm/-/npm-$WS_NPM.tgz" ] &&
+    return 0
+  log "  download mirror missing: running mirror/prepare.sh"
+  MEMOH_WORLD_DIR="$WORLD_DIR" bash "$HERE/mirror/prepare.sh" >&2 || die "mirror/prepare.sh failed"
 }
+
+# node_source ARCH → the Node $WS_NODE dist archive the mirror holds for ARCH; the mirror serves some releases for
+# x64 only, so otherwise npm's node-linux-<arch> package (the same binary nodejs.org ships), fetched once into the cache.
+node_source() {
+  local a f tmp
+  a="$(node_arch_of "$1")"
+  f="$MIRROR_DIR/node/v$WS_NODE/node-v$WS_NODE-linux-$a.tar.gz"
+  if [ -s "$f" ]; then echo "$f"; return 0; fi
+  f="$IMG_DIR/npm/node-linux-$a-$WS_NODE.tgz"
+  if [ ! -s "$f" ]; then
+    mkdir -p "$IMG_DIR/npm"
+    tmp="$(mktemp -d "$IMG_DIR/npm/.dl-XXXXXX")"
+    (cd "$tmp" && npm pack --silent --loglevel=error "node-linux-$a@$WS_NODE" >/dev/null) ||
+      { rm -rf "$tmp"; die "npm pack node-linux-$a@$WS_NODE failed (npm registry unreachable?)"; }
+    gzip -t "$tmp/node-linux-$a-$WS_NODE.tgz" && mv "$tmp/node-linux-$a-$WS_NODE.tgz" "$f"
+    rm -rf "$tmp"
+  fi
+  echo "$f"
+}
+
+# bridge_binary ARCH → the v0.18 stand-in bridge for memohai/server (the v3 one until build.sh makes the v0.18 one)
+bridge_binary() {
+  local v18="$BRIDGE_DIR/bridge-v0.18-linux-$1" v3="$BRIDGE_DIR/bridge-linux-$1"
+  if [ ! -x "$v18" ] && [ ! -x "$v3" ]; then
+    MEMOH_WORLD_DIR="$WORLD_DIR" bash "$HERE/../bridge-standin/build.sh" >&2 || die "bridge-standin/build.sh failed"
+  fi
+  if [ -x "$v18" ]; then echo "$v18"
+  elif [ -x "$v3" ]; then log "  no v0.18 stand-in bridge yet ($v18): memohai/server gets the v3 one" >&2; echo "$v3"
+  else die "no stand-in bridge in $BRIDGE_DIR (test/bridge-standin/build.sh)"; fi
+}
+
+# ws_toolkit_node ARCH DIR: node-glibc = Node's linux dist with npm replaced by $WS_NPM (install.sh@v0.18.0 does so)
+ws_toolkit_node() {
+  local arch=$1 dst=$2 src
+  src="$(node_source "$arch")"
+  mkdir -p "$dst"
+  case "$src" in
+    *.tar.gz) tar -xzf "$src" -C "$dst" --strip-components=1 --no-same-owner ;;
+    *.tgz) # npm's package: bin/node, include, share; corepack (plain JS) from the x64 dist of the same release
+      tar -xzf "$src" -C "$dst" --strip-components=1 --no-same-owner
+      rm -f "$dst/package.json"
+      mkdir -p "$dst/lib/node_modules"
+      tar -xzf "$(node_source amd64)" -C "$dst/lib/node_modules" --strip-components=3 --no-same-owner \
+        "node-v$WS_NODE-linux-x64/lib/node_modules/corepack"
+      ln -s ../lib/node_modules/corepack/dist/corepack.js "$dst/bin/corepack"
+      ;;
+  esac
+  rm -rf "$dst/lib/node_modules/npm" "$dst/bin/npm" "$dst/bin/npx"
+  mkdir -p "$dst/lib/node_modules/npm"
+  tar -xzf "$MIRROR_DIR/npm-registry/npm/-/npm-$WS_NPM.tgz" -C "$dst/lib/node_modules/npm" --strip-components=1 \
+    --no-same-owner
+  chmod 0755 "$dst/bin/node" "$dst/lib/node_modules/npm/bin/npm-cli.js" "$dst/lib/node_modules/npm/bin/npx-cli.js"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$dst/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$dst/bin/npx"
+  file -b "$dst/bin/node" | grep -q "$( [ "$arch" = amd64 ] && echo x86-64 || echo aarch64)" ||
+    die "node-glibc/bin/node is not a $arch binary: $(file -b "$dst/bin/node")"
+}
+
+# ws_wrappers DIR: toolkit/bin as memohai/workspace v0.18.0 has it (memoh-current.md §4 "Wrapper behaviour")
+ws_wrappers() {
+  local bin=$1 w
+  # Every wrapper finds the toolkit from its own place (bin/..), as Memoh's do, so a copied toolkit works too.
+  local prelude='self=$0
+case $self in */*) ;; *) self=./$self ;; esac
+n=0
+while [ -L "$self" ] && [ "$n" -lt 16 ]; do
+  link=$(readlink "$self") || break
+  case $link in /*) self=$link ;; *) self=${self%/*}/$link ;; esac
+  n=$((n + 1))
+done
+TOOLKIT=$(CDPATH= cd -- "${self%/*}/.." && pwd) || exit 127'
+  # v0.18 picks the musl build when `ls` finds any musl loader (the seed tested `[ -f ... ]`).
+  local pick_node='if ls /lib/ld-musl-*.so.1 >/dev/null 2>&1; then
+  NODEDIR=$TOOLKIT/node-musl
+  LD_LIBRARY_PATH=$NODEDIR/runtime-lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export LD_LIBRARY_PATH
+else
+  NODEDIR=$TOOLKIT/node-glibc
+fi
+[ -x "$NODEDIR/bin/node" ] || { echo "memoh toolkit: no Node.js runtime at $NODEDIR" >&2; exit 127; }'
+  local pick_python='case $(uname -m) in
+  x86_64 | amd64) PYARCH=x86_64 ;;
+  aarch64 | arm64) PYARCH=aarch64 ;;
+  *) echo "memoh toolkit: no Python runtime for $(uname -m)" >&2; exit 127 ;;
+esac
+if ls /lib/ld-musl-*.so.1 >/dev/null 2>&1; then PYDIR=$TOOLKIT/python-musl-$PYARCH; else PYDIR=$TOOLKIT/python-gnu-$PYARCH; fi
+[ -x "$PYDIR/bin/python3" ] || { echo "memoh toolkit: no Python runtime at $PYDIR" >&2; exit 127; }
+if [ -z "${SSL_CERT_FILE:-}" ] && [ -f "$TOOLKIT/certs/ca-certificates.crt" ]; then
+  SSL_CERT_FILE=$TOOLKIT/certs/ca-certificates.crt
+  export SSL_CERT_FILE
+fi'
+  # codex-acp and claude-agent-acp are glibc builds: refused where only a musl loader exists.
+  local glibc_only='if ls /lib/ld-musl-*.so.1 >/dev/null 2>&1 && ! ls /lib*/ld-linux-*.so.* >/dev/null 2>&1; then
+  echo "memoh toolkit: $(basename "$0") needs a glibc image" >&2
+  exit 127
+fi
+LD_LIBRARY_PATH=$TOOLKIT/glibc-lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LD_LIBRARY_PATH'
+  mkdir -p "$bin"
+  wrapper() { # NAME BODY
+    printf '#!/bin/sh\n# Memoh toolkit wrapper (memohai/workspace v0.18.0 behaviour; memoh test world copy).\n%s\n%s\n' \
+      "$prelude" "$2" >"$bin/$1"
+    chmod 0755 "$bin/$1"
+  }
+  wrapper node "$pick_node"'
+exec "$NODEDIR/bin/node" "$@"'
+  for w in npm npx; do
+    wrapper "$w" "$pick_node"'
+# npm finds node through PATH: make it the same build.
+PATH=$NODEDIR/bin:$PATH
+export PATH
+exec "$NODEDIR/bin/'"$w"'" "$@"'
+  done
+  for w in python python3; do wrapper "$w" "$pick_python"'
+exec "$PYDIR/bin/python3" "$@"'; done
+  for w in pip pip3; do wrapper "$w" "$pick_python"'
+exec "$PYDIR/bin/python3" -m pip "$@"'; done
+  wrapper uv 'exec "$TOOLKIT/uv" "$@"'
+  wrapper uvx 'exec "$TOOLKIT/uv" tool run "$@"'
+  wrapper codex 'js=$TOOLKIT/acp/lib/node_modules/@openai/codex/bin/codex.js
+if [ -f "$js" ] && [ -x "$TOOLKIT/node-glibc/bin/node" ]; then exec "$TOOLKIT/node-glibc/bin/node" "$js" "$@"; fi
+# no toolkit codex: another codex on PATH, never this wrapper again
+me=$(CDPATH= cd -- "${self%/*}" && pwd)/codex
+IFS=:
+for d in $PATH; do
+  [ -n "$d" ] && [ -x "$d/codex" ] && [ ! -d "$d/codex" ] || continue
+  [ "$(CDPATH= cd -- "$d" 2>/dev/null && pwd)/codex" = "$me" ] && continue
+  exec "$d/codex" "$@"
+done
+echo "memoh toolkit: codex is not installed" >&2
+exit 127'
+  wrapper codex-acp "$glibc_only"'
+exec "$TOOLKIT/node-glibc/bin/node" "$TOOLKIT/acp/lib/node_modules/@agentclientprotocol/codex-acp/bin/codex-acp.js" "$@"'
+  wrapper claude-agent-acp "$glibc_only"'
+exec "$TOOLKIT/node-glibc/bin/node" "$TOOLKIT/acp/lib/node_modules/@agentclientprotocol/claude-agent-acp/bin/claude-agent-acp.js" "$@"'
+  wrapper hermes-acp '# The image'"'"'s seed caches are read-only in spirit: uv works on a private copy per user and version.
+SEED=${XDG_CACHE_HOME:-/tmp}/memoh-hermes-acp/0.19.0
+if [ ! -d "$SEED/uv-tools" ]; then
+  mkdir -p "$SEED" && cp -R "$TOOLKIT/uv-cache" "$TOOLKIT/uv-tools" "$SEED/" || exit 127
+fi
+UV_CACHE_DIR=$SEED/uv-cache UV_TOOL_DIR=$SEED/uv-tools UV_PYTHON=$TOOLKIT/python-gnu/bin/python3
+export UV_CACHE_DIR UV_TOOL_DIR UV_PYTHON
+exec "$TOOLKIT/uv" tool run --offline --from "hermes-agent[acp,mcp]==0.19.0" hermes-acp "$@"'
+  unset -f wrapper
+}
+
+# ws_acp_standin DIR PACKAGE VERSION BIN: a labelled stand-in npm package whose bin/BIN.js the wrappers run
+ws_acp_standin() {
+  local dir=$1/$2 pkg=$2 ver=$3 name=$4
+  mkdir -p "$dir/bin"
+  printf '{\n  "name": "%s",\n  "version": "%s",\n  "description": "memoh test world STAND-IN: not the real package",\n  "bin": { "%s": "bin/%s.js" }\n}\n' \
+    "$pkg" "$ver" "$name" "$name" >"$dir/package.json"
+  cat >"$dir/bin/$name.js" <<JS
+#!/usr/bin/env node
+// memoh test world STAND-IN for $pkg@$ver (memohai/workspace v0.18.0 ships the real one). It answers --version so
+// images can be proven end to end through the toolkit's Node; as an agent it refuses to pretend (exit 3).
+const args = process.argv.slice(2);
+if (args[0] === '--version' || args[0] === '-V') {
+  console.log('$name $ver (memoh-test stand-in)');
+} else {
+  console.error('$name $ver (memoh-test stand-in): no agent here; args: ' + JSON.stringify(args));
+  process.exitCode = 3;
+}
+JS
+  chmod 0755 "$dir/bin/$name.js"
+}
+
+# ws_standin_script PATH WHAT: a labelled stand-in shell script that passes `sh -n` and says what it stands for
+ws_standin_script() {
+  cat >"$1" <<SH
+#!/bin/sh
+# memoh test world STAND-IN for memohai/workspace v0.18.0's ${1#"$WS_ROOT"}: $2
+# It only says what the real one would do.
+echo "${1##*/} (memoh-test stand-in): would $2" >&2
+exit 0
+SH
+  chmod 0755 "$1"
+}
+
+WS_ROOT=""
+# build_workspace_rootfs ARCH DIR: the good image's tree
+build_workspace_rootfs() {
+  local arch=$1 d=$2 t tk triple deb x
+  triple="$(triple_of "$arch")"
+  WS_ROOT=$d
+  ensure_debian_tarball "$arch"
+  mkdir -p "$d"
+  tar --numeric-owner -xpf "$DEB_TAR" -C "$d"
+  # memohai/workspace installs tini with apt; the files are what matter to Memoh (it stats /usr/bin/tini)
+  dpkg-deb -x "$(fetch_deb tini "$arch")" "$d"
+  [ -f "$d/usr/bin/tini" ] || die "Debian's tini:$arch has no /usr/bin/tini"
+  install -d -m 0755 "$d/data"
+  install -d -m 1777 "$d/tmp/.X11-unix"
+  install -d -m 0755 "$d/opt/memoh/scripts"
+  cat >"$d/opt/memoh/workspace-contract.json" <<'JSON'
+{
+  "contract_version": 2,
+  "platform": {
+    "os": "linux",
+    "libc": "glibc"
+  },
+  "paths": {
+    "toolkit": "/opt/memoh/toolkit",
+    "scripts": "/opt/memoh/scripts"
+  }
+}
+JSON
+  chmod 0644 "$d/opt/memoh/workspace-contract.json"
+  ws_standin_script "$d/opt/memoh/scripts/display-prepare.sh" "prepare the X display (Xvnc on :99) for the bot's desktop"
+  ws_standin_script "$d/opt/memoh/scripts/display-apply-style.sh" "apply the desktop style to a running display"
+  ws_standin_script "$d/opt/memoh/scripts/desktop-style.sh" "write the xfce desktop style settings"
+
+  tk="$d/opt/memoh/toolkit"
+  mkdir -p "$tk"/{display/bin,certs,glibc-lib,acp/lib/node_modules,uv-cache,uv-tools,python}
+  ws_wrappers "$tk/bin"
+  ws_toolkit_node "$arch" "$tk/node-glibc"
+  # python-build-standalone layout, a stand-in interpreter
+  mkdir -p "$tk/python-gnu-$triple/bin"
+  cat >"$tk/python-gnu-$triple/bin/python3" <<'SH'
+#!/bin/sh
+# memoh test world STAND-IN for CPython 3.14.6 (python-build-standalone 20260623, install_only_stripped), which
+# memohai/workspace v0.18.0 ships here. Only --version is answered; it runs no Python code.
+case "${1:-}" in
+  --version | -V) echo "Python 3.14.6"; echo "(memoh-test stand-in: not a real Python)" >&2; exit 0 ;;
+esac
+echo "python3 (memoh-test stand-in for CPython 3.14.6): only --version works here; args: $*" >&2
+exit 2
+SH
+  chmod 0755 "$tk/python-gnu-$triple/bin/python3"
+  ln -s python3 "$tk/python-gnu-$triple/bin/python"
+  ln -s "python-gnu-$triple" "$tk/python-gnu"
+  echo "STAND-IN: bin/python3 only answers --version (memoh test world)" >"$tk/python-gnu-$triple/STAND-IN.txt"
+  # uv: the mirror's static stand-in (labelled itself: `uv --version` says "(stand-in)")
+  tar -xzf "$MIRROR_DIR/uv/releases/download/$WS_UV/uv-$triple-unknown-linux-musl.tar.gz" -O \
+    "uv-$triple-unknown-linux-musl/uv" >"$tk/uv"
+  chmod 0755 "$tk/uv"
+  echo "STAND-IN seed for hermes-agent[acp,mcp]==0.19.0 (memoh test world): no packages" |
+    tee "$tk/uv-cache/STAND-IN.txt" "$tk/uv-tools/STAND-IN.txt" >"$tk/python/STAND-IN.txt"
+  ws_acp_standin "$tk/acp/lib/node_modules" @openai/codex 0.147.0 codex
+  ws_acp_standin "$tk/acp/lib/node_modules" @agentclientprotocol/codex-acp 1.2.0 codex-acp
+  ws_acp_standin "$tk/acp/lib/node_modules" @agentclientprotocol/claude-agent-acp 0.64.2 claude-agent-acp
+  cat >"$tk/display/bin/a11y-cli" <<'SH'
+#!/bin/sh
+# memoh test world STAND-IN for a11y-cli (memohai/workspace v0.18.0 builds it in Rust, static musl): the
+# accessibility-tree CLI of the bot's desktop. It answers --version and reads no accessibility tree.
+case "${1:-}" in
+  --version | -V) echo "a11y-cli 0.0.0 (memoh-test stand-in)"; exit 0 ;;
+esac
+echo "a11y-cli (memoh-test stand-in): no desktop here; args: $*" >&2
+exit 3
+SH
+  chmod 0755 "$tk/display/bin/a11y-cli"
+  install -m 0644 /etc/ssl/certs/ca-certificates.crt "$tk/certs/ca-certificates.crt"
+  x="$(mktemp -d "$IMG_DIR/.tmp-libssl-XXXXXX")"; TMPS+=("$x")
+  dpkg-deb -x "$(fetch_deb libssl3 "$arch")" "$x"
+  for deb in libssl.so.3 libcrypto.so.3; do
+    install -m 0644 "$x/usr/lib/$triple-linux-gnu/$deb" "$tk/glibc-lib/$deb"
+  done
+  rmtmp "$x"
+  # Memoh's build fails unless these are executable (Dockerfile.workspace@v0.18.0:83-88); so does this one.
+  for x in /usr/bin/tini /opt/memoh/toolkit/bin/node /opt/memoh/toolkit/bin/python3 /opt/memoh/toolkit/bin/uv \
+    /opt/memoh/toolkit/display/bin/a11y-cli; do
+    [ -x "$d$x" ] || die "workspace rootfs: $x is not executable"
+  done
+}
+
+workspace_image_recipe() {
+  local arch=$1
+  recipe img_workspace build_workspace_rootfs ws_toolkit_node ws_wrappers ws_acp_standin ws_standin_script \
+    fetch_deb ensure_arch fix_arch -- "arch=$arch" "rootfs=$(debian_rootfs_recipe "$arch")" \
+    "tini=$(candidate "tini:$arch")" "libssl3=$(candidate "libssl3:$arch")" \
+    "node=$(file_sha "$(node_source "$arch")")" "npm=$(file_sha "$MIRROR_DIR/npm-registry/npm/-/npm-$WS_NPM.tgz")" \
+    "uv=$(file_sha "$MIRROR_DIR/uv/releases/download/$WS_UV/uv-$(triple_of "$arch")-unknown-linux-musl.tar.gz")" \
+    "certs=$(file_sha /etc/ssl/certs/ca-certificates.crt)"
+}
+
+img_workspace() { # ARCH
+  local arch=$1 tag r d
+  tag="$(tag_of "workspace-$arch")"
+  ensure_mirror
+  load_candidates "tini:$arch" "libssl3:$arch"
+  r="$(workspace_image_recipe "$arch")"
+  if [ "$(image_recipe_of "$tag")" = "$r" ]; then log "$tag: up to date"; return 0; fi
+  need_root "$tag"
+  mktmp "workspace-$arch"; d=$MKTMP
+  build_workspace_rootfs "$arch" "$d/rootfs"
+  tar_dir "$d/rootfs" | import_tar "$tag" "$r" "ENV PATH=$WS_PATH" 'ENV DEBIAN_FRONTEND=noninteractive' \
+    'ENV MEMOH_APT_COMMAND_TIMEOUT=1200' 'ENV MEMOH_TOOLKIT_DIR=/opt/memoh/toolkit' 'WORKDIR /data' 'CMD ["bash"]'
+  rmtmp "$d"
+  ensure_arch "$tag" "$arch"
+  log "$tag: built"
+}
+
+# img_workspace_broken BREAK: the amd64 workspace image plus one layer that breaks exactly one contract rule
+img_workspace_broken() {
+  local brk=$1 base tag r step
+  base="$(tag_of workspace-amd64)"
+  tag="$(tag_of "workspace-$brk")"
+  img_workspace amd64
+  case "$brk" in
+    no-contract) step='rm /opt/memoh/workspace-contract.json' ;;
+    contract-v1) step="sed -i 's/\"contract_version\": 2,/\"contract_version\": 1,/' /opt/memoh/workspace-contract.json" ;;
+    musl) step="sed -i 's/\"libc\": \"glibc\"/\"libc\": \"musl\"/' /opt/memoh/workspace-contract.json" ;;
+    no-tini) step='rm /usr/bin/tini' ;;
+    noexec) step='chmod 0644 /opt/memoh/toolkit/bin/uv' ;;
+    *) die "no broken workspace variant '$brk'" ;;
+  esac
+  r="$(recipe img_workspace_broken -- "break=$brk" "base=$(image_id "$base")")"
+  if [ "$(image_recipe_of "$tag")" = "$r" ]; then log "$tag: up to date"; return 0; fi
+  local old; old="$(image_id "$tag")"
+  # The legacy builder runs the step natively (amd64) and keeps the base image's config; only the label changes.
+  printf 'FROM %s\nRUN set -e; %s\nLABEL %s=%s\n' "$base" "$step" "$LABEL" "$r" |
+    DOCKER_BUILDKIT=0 docker build -q --force-rm -t "$tag" - >/dev/null 2>"$IMG_DIR/.build-$brk.log" ||
+    { cat "$IMG_DIR/.build-$brk.log" >&2; die "building $tag failed"; }
+  rm -f "$IMG_DIR/.build-$brk.log"
+  [ "$(image_id "$tag")" = "$old" ] || drop_if_dangling "$old"
+  log "$tag: built ($brk)"
+}
+
+# memohai/server stand-in: what the product's default bridge source (image:memohai/server:latest) reads, the bridge
+# at /opt/memoh/runtime/bridge; a static busybox gives it a shell for looking inside.
+img_server() { # ARCH
+  local arch=$1 tag bin r d
+  tag="$(tag_of "server-$arch")"
+  bin="$(bridge_binary "$arch")"
+  r="$(recipe img_server -- "arch=$arch" "bridge=${bin##*/}" "bridge-sha=$(file_sha "$bin")" \
+    "busybox-static=$(pkg_version busybox-static)")"
+  if [ "$(image_recipe_of "$tag")" = "$r" ]; then log "$tag: up to date"; return 0; fi
+  need_root "$tag"
+  [ "$arch" = "$HOST_ARCH" ] || die "$tag: only the host architecture is built"
+  mktmp "server-$arch"; d="$MKTMP/rootfs"
+  mkdir -p "$d"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,opt/memoh/runtime}
+  install -m 0755 /bin/busybox "$d/bin/busybox"
+  env -i PATH=/bin "$(command -v chroot)" "$d" /bin/busybox --install -s
+  install -m 0755 "$bin" "$d/opt/memoh/runtime/bridge"
+  printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' >"$d/etc/passwd"
+  printf '%s\n' 'root:x:0:' >"$d/etc/group"
+  chmod 1777 "$d/tmp"; chmod 0700 "$d/root"
+  tar_dir "$d" | import_tar "$tag" "$r" "LABEL memoh.test.bridge=${bin##*/}"
+  rmtmp "$MKTMP"
+  log "$tag: built (bridge: ${bin##*/})"
+}
+
+# ------------------------------------------------------------------------------------------------ main
+# The list of images (build name and tag) is images.ts's IMAGE_LIST, one image per line: tests and builder share it.
+ALL=()
+declare -A TAG_OF=()
+while IFS='|' read -r name tag; do ALL+=("$name"); TAG_OF[$name]=$tag; done < <(
+  sed -n "s/^  { key: '[A-Za-z0-9]*', build: '\([a-z0-9-]*\)', tag: '\([^']*\)' },\$/\1|\2/p" "$HERE/images.ts")
+[ ${#ALL[@]} -gt 0 ] || die "no image list found in $HERE/images.ts (IMAGE_LIST)"
+tag_of() { [ -n "${TAG_OF[$1]+x}" ] || return 1; echo "${TAG_OF[$1]}"; }
 build_one() {
   case "$1" in
-    debian-amd64) img_debian amd64; alias_default_image ;; debian-arm64) img_debian arm64 ;;
+    debian-amd64) img_debian amd64; alias_image "$(tag_of debian-amd64)" debian:bookworm-slim ;;
+    debian-arm64) img_debian arm64 ;;
     musl-amd64) img_musl amd64 ;; musl-arm64) img_musl arm64 ;;
     noshell-amd64) img_noshell ;; entrypoint-user-amd64) img_entrypoint_user ;; legacy-mcp-amd64) img_legacy_mcp ;;
+    workspace-amd64) img_workspace amd64; alias_image "$(tag_of "workspace-$HOST_ARCH")" memohai/workspace:debian ;;
+    workspace-arm64) img_workspace arm64 ;;
+    workspace-*) img_workspace_broken "${1#workspace-}" ;;
+    server-amd64) img_server amd64; alias_image "$(tag_of "server-$HOST_ARCH")" memohai/server:latest ;;
+    *) die "images.ts lists '$1' but images.sh has no recipe for it" ;;
   esac
+  [ -n "$(image_id "$(tag_of "$1")")" ] || die "$1: no image tagged $(tag_of "$1") after the build (images.ts and images.sh disagree)"
 }
 
 main() {

@@ -3,24 +3,34 @@
  * The tags are a contract: tests refer to them through `IMAGES`, never by literal strings.
  */
 
-export type ImageKey =
-  | 'debianAmd64'
-  | 'debianArm64'
-  | 'muslAmd64'
-  | 'muslArm64'
-  | 'noshellAmd64'
-  | 'entrypointUserAmd64'
-  | 'legacyMcpAmd64';
+/**
+ * The one list of test-world images: key (tests), build name (`images.sh NAME`), tag. images.sh reads these lines
+ * (one image per line, exactly this shape), so a new image is added here and nowhere else.
+ */
+export const IMAGE_LIST = [
+  { key: 'debianAmd64', build: 'debian-amd64', tag: 'memoh-test/debian:amd64' },
+  { key: 'debianArm64', build: 'debian-arm64', tag: 'memoh-test/debian:arm64' },
+  { key: 'muslAmd64', build: 'musl-amd64', tag: 'memoh-test/musl:amd64' },
+  { key: 'muslArm64', build: 'musl-arm64', tag: 'memoh-test/musl:arm64' },
+  { key: 'noshellAmd64', build: 'noshell-amd64', tag: 'memoh-test/noshell:amd64' },
+  { key: 'entrypointUserAmd64', build: 'entrypoint-user-amd64', tag: 'memoh-test/entrypoint-user:amd64' },
+  { key: 'legacyMcpAmd64', build: 'legacy-mcp-amd64', tag: 'memoh-test/legacy-mcp:amd64' },
+  { key: 'workspaceAmd64', build: 'workspace-amd64', tag: 'memoh-test/workspace:debian-amd64' },
+  { key: 'workspaceArm64', build: 'workspace-arm64', tag: 'memoh-test/workspace:debian-arm64' },
+  { key: 'workspaceNoContract', build: 'workspace-no-contract', tag: 'memoh-test/workspace:no-contract-amd64' },
+  { key: 'workspaceContractV1', build: 'workspace-contract-v1', tag: 'memoh-test/workspace:contract-v1-amd64' },
+  { key: 'workspaceMusl', build: 'workspace-musl', tag: 'memoh-test/workspace:libc-musl-amd64' },
+  { key: 'workspaceNoTini', build: 'workspace-no-tini', tag: 'memoh-test/workspace:no-tini-amd64' },
+  { key: 'workspaceNoExec', build: 'workspace-noexec', tag: 'memoh-test/workspace:noexec-amd64' },
+  { key: 'serverAmd64', build: 'server-amd64', tag: 'memoh-test/server:amd64' },
+] as const;
 
-export const IMAGES = {
-  debianAmd64: 'memoh-test/debian:amd64',
-  debianArm64: 'memoh-test/debian:arm64',
-  muslAmd64: 'memoh-test/musl:amd64',
-  muslArm64: 'memoh-test/musl:arm64',
-  noshellAmd64: 'memoh-test/noshell:amd64',
-  entrypointUserAmd64: 'memoh-test/entrypoint-user:amd64',
-  legacyMcpAmd64: 'memoh-test/legacy-mcp:amd64',
-} as const satisfies Record<ImageKey, string>;
+type ImageRow = (typeof IMAGE_LIST)[number];
+export type ImageKey = ImageRow['key'];
+
+export const IMAGES = Object.fromEntries(IMAGE_LIST.map((r) => [r.key, r.tag])) as {
+  readonly [R in ImageRow as R['key']]: R['tag'];
+};
 
 export type ImageTag = (typeof IMAGES)[ImageKey];
 
@@ -29,6 +39,14 @@ export type ImageTag = (typeof IMAGES)[ImageKey];
  * name exists locally (an older memoh-test build of it is re-tagged; a real one is left alone).
  */
 export const DEFAULT_IMAGE_ALIAS = 'debian:bookworm-slim' as const;
+
+/**
+ * Today's default workspace image (Memoh v0.18) and the server image the default bridge comes from. images.sh tags
+ * `memoh-test/workspace:debian-amd64` and `memoh-test/server:amd64` with them, by the same rule as
+ * DEFAULT_IMAGE_ALIAS: only when no image by that name exists or it is an older build of ours.
+ */
+export const WORKSPACE_IMAGE_ALIAS = 'memohai/workspace:debian' as const;
+export const SERVER_IMAGE_ALIAS = 'memohai/server:latest' as const;
 
 /** Label every test-world image carries: sha256 of the recipe that built it. */
 export const RECIPE_LABEL = 'memoh.test.recipe' as const;
@@ -67,13 +85,121 @@ export interface ImageFacts {
     readonly user: string;
     readonly workingDir: string;
     readonly volumes: readonly string[];
+    /** Image ENV, in order (checked only when given) */
+    readonly env?: readonly string[];
   };
   /** Files the image carries on purpose (absolute paths) */
   readonly files: readonly string[];
+  /** Images shaped like memohai/workspace (v0.18): what they carry and how Memoh v0.18 judges them */
+  readonly workspace?: WorkspaceFacts;
 }
+
+/** Where Memoh v0.18 reads the contract (memoh-current.md §3). */
+export const WORKSPACE_CONTRACT_PATH = '/opt/memoh/workspace-contract.json' as const;
+
+/** The contract file of the good workspace images, as memohai/workspace v0.18.0 ships it. */
+export const WORKSPACE_CONTRACT = {
+  contract_version: 2,
+  platform: { os: 'linux', libc: 'glibc' },
+  paths: { toolkit: '/opt/memoh/toolkit', scripts: '/opt/memoh/scripts' },
+} as const;
+
+export interface WorkspaceContract {
+  readonly contract_version: number;
+  readonly platform: { readonly os: string; readonly libc: string };
+  readonly paths: { readonly toolkit: string; readonly scripts: string };
+}
+
+/** Memoh v0.18's required executables, in its order (§3 item 8). */
+export const WORKSPACE_REQUIRED_EXECUTABLES = [
+  '/usr/bin/tini',
+  '/opt/memoh/toolkit/bin/node',
+  '/opt/memoh/toolkit/bin/python3',
+  '/opt/memoh/toolkit/bin/uv',
+  '/opt/memoh/toolkit/bin/codex',
+  '/opt/memoh/toolkit/bin/codex-acp',
+  '/opt/memoh/toolkit/bin/claude-agent-acp',
+  '/opt/memoh/toolkit/bin/hermes-acp',
+  '/opt/memoh/toolkit/display/bin/a11y-cli',
+  '/opt/memoh/scripts/display-prepare.sh',
+  '/opt/memoh/scripts/display-apply-style.sh',
+  '/opt/memoh/scripts/desktop-style.sh',
+] as const;
+
+/** The wrappers in `/opt/memoh/toolkit/bin` of memohai/workspace v0.18.0 (§4). */
+export const WORKSPACE_TOOLKIT_WRAPPERS = [
+  'node', 'npm', 'npx', 'python', 'python3', 'pip', 'pip3', 'uv', 'uvx', 'codex', 'codex-acp', 'claude-agent-acp', 'hermes-acp',
+] as const;
+
+/** Image ENV of memohai/workspace v0.18.0 (`Dockerfile.workspace@v0.18.0:53-56`; PATH keeps the base image's slot). */
+export const WORKSPACE_ENV = [
+  'PATH=/opt/memoh/toolkit/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  'DEBIAN_FRONTEND=noninteractive',
+  'MEMOH_APT_COMMAND_TIMEOUT=1200',
+  'MEMOH_TOOLKIT_DIR=/opt/memoh/toolkit',
+] as const;
+
+/** The REAL Node.js in the workspace images' toolkit (`node --version`), and the npm that replaces its bundled one. */
+export const WORKSPACE_NODE_VERSION = 'v24.14.0' as const;
+export const WORKSPACE_NPM_VERSION = '10.9.2' as const;
+
+/** The one way a broken workspace variant differs from `workspaceAmd64`. */
+export type WorkspaceBreak = 'no-contract' | 'contract-v1' | 'libc-musl' | 'no-tini' | 'noexec';
+
+export interface WorkspaceFacts {
+  readonly broken: WorkspaceBreak | null;
+  /** Contents of the contract file; null: the file is absent */
+  readonly contract: WorkspaceContract | null;
+  /** `/usr/bin/tini` exists (Debian's tini package, for the image's architecture) */
+  readonly tini: boolean;
+  /** Required executables present but failing Memoh's mode rule (mode 0644) */
+  readonly notExecutable: readonly string[];
+  /**
+   * The part of Memoh v0.18's refusal that names the rule (after "workspace image is incompatible: ", §3);
+   * null: Memoh accepts the image
+   */
+  readonly refusal: string | null;
+}
+
+/** Where memohai/server keeps the bridge binary (`Dockerfile.server@v0.18.0:101`, the default `bridge_path`). */
+export const SERVER_BRIDGE_PATH = '/opt/memoh/runtime/bridge' as const;
 
 const glibcAmd64 = '/lib64/ld-linux-x86-64.so.2';
 const glibcArm64 = '/lib/ld-linux-aarch64.so.1';
+
+
+const workspaceFiles = [
+  WORKSPACE_CONTRACT_PATH,
+  '/usr/bin/tini',
+  '/data',
+  '/opt/memoh/toolkit/node-glibc/bin/node',
+  '/opt/memoh/toolkit/node-glibc/lib/node_modules/npm/package.json',
+  '/opt/memoh/toolkit/python-gnu',
+  '/opt/memoh/toolkit/uv',
+  '/opt/memoh/toolkit/glibc-lib/libssl.so.3',
+  '/opt/memoh/toolkit/glibc-lib/libcrypto.so.3',
+  '/opt/memoh/toolkit/certs/ca-certificates.crt',
+  '/opt/memoh/toolkit/display/bin/a11y-cli',
+  ...WORKSPACE_TOOLKIT_WRAPPERS.map((w) => `/opt/memoh/toolkit/bin/${w}`),
+] as const;
+
+const workspaceConfig = { entrypoint: null, cmd: ['bash'], user: '', workingDir: '/data', volumes: [], env: WORKSPACE_ENV } as const;
+
+const workspaceAmd64Base = {
+  arch: 'amd64',
+  variant: '',
+  platform: 'linux/amd64',
+  unameM: 'x86_64',
+  libc: 'glibc',
+  loader: glibcAmd64,
+  absentLoaderGlob: '/lib/ld-musl-*.so.1',
+  hasShell: true,
+  probe: ['/bin/true'],
+  muslHello: false,
+  config: workspaceConfig,
+} as const;
+
+const good = { broken: null, contract: WORKSPACE_CONTRACT, tini: true, notExecutable: [], refusal: null } as const;
 
 export const IMAGE_FACTS = {
   debianAmd64: {
@@ -195,17 +321,95 @@ export const IMAGE_FACTS = {
       '/run/memoh/README',
     ],
   },
+  workspaceAmd64: {
+    ...workspaceAmd64Base,
+    tag: IMAGES.workspaceAmd64,
+    files: workspaceFiles,
+    workspace: good,
+  },
+  workspaceArm64: {
+    tag: IMAGES.workspaceArm64,
+    arch: 'arm64',
+    variant: 'v8',
+    platform: 'linux/arm64/v8',
+    unameM: 'aarch64',
+    libc: 'glibc',
+    loader: glibcArm64,
+    absentLoaderGlob: '/lib/ld-musl-*.so.1',
+    hasShell: true,
+    probe: ['/bin/true'],
+    muslHello: false,
+    config: workspaceConfig,
+    files: workspaceFiles,
+    workspace: good,
+  },
+  workspaceNoContract: {
+    ...workspaceAmd64Base,
+    tag: IMAGES.workspaceNoContract,
+    files: workspaceFiles.filter((f) => f !== WORKSPACE_CONTRACT_PATH),
+    workspace: { ...good, broken: 'no-contract', contract: null, refusal: 'read contract' },
+  },
+  workspaceContractV1: {
+    ...workspaceAmd64Base,
+    tag: IMAGES.workspaceContractV1,
+    files: workspaceFiles,
+    workspace: {
+      ...good,
+      broken: 'contract-v1',
+      contract: { ...WORKSPACE_CONTRACT, contract_version: 1 },
+      refusal: 'contract version 1, want 2',
+    },
+  },
+  workspaceMusl: {
+    // Only the declared libc differs: the files are still Debian's glibc (Memoh checks the declaration, not ldd).
+    ...workspaceAmd64Base,
+    tag: IMAGES.workspaceMusl,
+    files: workspaceFiles,
+    workspace: {
+      ...good,
+      broken: 'libc-musl',
+      contract: { ...WORKSPACE_CONTRACT, platform: { os: 'linux', libc: 'musl' } },
+      refusal: 'unsupported libc "musl"',
+    },
+  },
+  workspaceNoTini: {
+    ...workspaceAmd64Base,
+    tag: IMAGES.workspaceNoTini,
+    files: workspaceFiles.filter((f) => f !== '/usr/bin/tini'),
+    workspace: { ...good, broken: 'no-tini', tini: false, refusal: 'stat runtime executable /usr/bin/tini' },
+  },
+  workspaceNoExec: {
+    ...workspaceAmd64Base,
+    tag: IMAGES.workspaceNoExec,
+    files: workspaceFiles,
+    workspace: {
+      ...good,
+      broken: 'noexec',
+      notExecutable: ['/opt/memoh/toolkit/bin/uv'],
+      refusal: 'runtime executable is not executable: /opt/memoh/toolkit/bin/uv',
+    },
+  },
+  serverAmd64: {
+    // memohai/server stand-in: a static busybox for a shell and the stand-in bridge; no C library at all.
+    tag: IMAGES.serverAmd64,
+    arch: 'amd64',
+    variant: '',
+    platform: 'linux/amd64',
+    unameM: 'x86_64',
+    libc: 'none',
+    loader: null,
+    absentLoaderGlob: '/lib*/ld-*.so*',
+    hasShell: true,
+    probe: ['/bin/busybox', 'true'],
+    muslHello: false,
+    config: { entrypoint: null, cmd: null, user: '', workingDir: '', volumes: [] },
+    files: [SERVER_BRIDGE_PATH, '/bin/busybox', '/bin/sh'],
+  },
 } as const satisfies Record<ImageKey, ImageFacts>;
 
-export const IMAGE_KEYS = Object.keys(IMAGES) as ImageKey[];
+export const IMAGE_KEYS: ImageKey[] = IMAGE_LIST.map((r) => r.key);
 
 /** `test/world/images.sh` argument naming an image (e.g. 'musl-arm64'). */
-export const IMAGE_BUILD_NAMES = {
-  debianAmd64: 'debian-amd64',
-  debianArm64: 'debian-arm64',
-  muslAmd64: 'musl-amd64',
-  muslArm64: 'musl-arm64',
-  noshellAmd64: 'noshell-amd64',
-  entrypointUserAmd64: 'entrypoint-user-amd64',
-  legacyMcpAmd64: 'legacy-mcp-amd64',
-} as const satisfies Record<ImageKey, string>;
+export const IMAGE_BUILD_NAMES = Object.fromEntries(IMAGE_LIST.map((r) => [r.key, r.build])) as {
+  readonly [R in ImageRow as R['key']]: R['build'];
+};
