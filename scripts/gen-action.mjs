@@ -33,14 +33,14 @@ const shown = (i) => {
   if (i.default !== undefined) return `\`${i.default}\``;
   if (!i.setting) return '';
   const [t, k] = i.setting.split('.');
-  const v = conf[t]?.[k];
+  const v = k === undefined ? conf[t] : conf[t]?.[k]; // a top-level key (instance_id) has no table
   const text = Array.isArray(v) ? v.join(', ') : String(v ?? '');
   return text ? `\`${text}\`` : '';
 };
 const table = [
   '| Input | Default | Config key | Description |',
   '| --- | --- | --- | --- |',
-  ...inputs.map((i) => `| \`${i.name}\` | ${shown(i)} | ${i.setting ? `\`[${i.setting.replace('.', '] ')}\`` : ''} | ${i.description.replace(/\|/g, '\\|')} |`),
+  ...inputs.map((i) => `| \`${i.name}\` | ${shown(i)} | ${i.setting ? `\`${i.setting.includes('.') ? `[${i.setting.replace('.', '] ')}` : i.setting}\`` : ''} | ${i.description.replace(/\|/g, '\\|')} |`),
   '',
   '| Output | Description |',
   '| --- | --- |',

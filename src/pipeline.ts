@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { type UserChecks, readUserChecks } from './bridge/index.js';
-import type { Options } from './config/index.js';
+import { type Options, mirrorImages } from './config/index.js';
 import type { Check } from './core/check.js';
 import type { StageContext } from './core/context.js';
 import { InputError, errorMessage } from './core/errors.js';
@@ -143,7 +143,7 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
     const report = await ctx.reporter.group('mirror', () =>
       checkMirrors(
         {
-          pairs: o.run.images.map((image) => imagePair(image, o.workspace.registry, o.mirror.upstream, o.origins['run.images'])),
+          pairs: mirrorImages(o).map((image) => imagePair(image, o.workspace.registry, o.mirror.upstream, o.origins['run.images'])),
           platforms: o.run.platforms,
           insecure: o.mirror.insecure,
           auth,

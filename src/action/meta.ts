@@ -1,6 +1,6 @@
 // The Action's interface: what action.yml and the README table are generated from (scripts/gen-action.mjs)
 // and what test/action/docs.test.ts compares them with.
-import { FIELDS } from '../config/schema.js';
+import { FIELDS, fieldPath } from '../config/schema.js';
 
 export interface InputMeta {
   name: string;
@@ -13,7 +13,7 @@ export interface InputMeta {
 
 export const ACTION_ONLY_INPUTS: InputMeta[] = [
   { name: 'mode', description: 'What to do: run | toolkit | validate | mirror | smoke | plan', default: 'run' },
-  { name: 'config', description: 'TOML config file (ours, or a Memoh config.toml: its [workspace] is read)' },
+  { name: 'config', description: 'TOML config file (ours, or a Memoh config.toml: its [container] or [workspace], [bridge_tls] and instance_id are read)' },
   { name: 'preset', description: 'Preset: cn (mainland-China mirrors, memoh.cn registry)' },
   { name: 'cache', description: 'Restore/save the toolkit with the Actions cache', default: 'true' },
   { name: 'registry-username', description: 'Username for the registries of mirror checks and pulls' },
@@ -22,7 +22,7 @@ export const ACTION_ONLY_INPUTS: InputMeta[] = [
 
 export const inputs: InputMeta[] = [
   ...ACTION_ONLY_INPUTS,
-  ...FIELDS.filter((f) => f.input).map((f) => ({ name: f.input!, description: f.description, setting: `${f.table}.${f.key}` })),
+  ...FIELDS.filter((f) => f.input).map((f) => ({ name: f.input!, description: f.description, setting: fieldPath(f) })),
 ];
 
 export const outputs = [

@@ -11,7 +11,7 @@ import type { Reporter } from '../core/reporter.js';
 /** Adds the flags of the given config tables (from the one schema) to a command. */
 export function addFieldFlags(cmd: Command, tables: string[], except: string[] = []): Command {
   for (const f of FIELDS) {
-    if (!f.flag || !tables.includes(f.table) || except.includes(f.flag)) continue;
+    if (!f.flag || !tables.includes(f.group ?? f.table) || except.includes(f.flag)) continue;
     if (f.type === 'bool') {
       cmd.addOption(new Option(`--${f.flag}`, f.description));
       cmd.addOption(new Option(`--no-${f.flag}`).hideHelp());

@@ -35,7 +35,9 @@ export * from './types.js';
  */
 export async function validateImages(req: ValidateRequest, ctx: StageContext): Promise<ImageReport[]> {
   if (req.platforms.length === 0) throw new InputError('platform', 'no platform given', 'give --platform linux/amd64 or linux/arm64');
-  const refs = dedupe(req.images.map((image) => resolveImage(image, req.registry, 'image')), (r) => r.input);
+  // Images are checked as given, as Memoh treats a listed image (normalised, never prefixed): the registry
+  // prefixes only the default image, and the config stage has already applied it (Options.run.images).
+  const refs = dedupe(req.images.map((image) => resolveImage(image, '', 'image')), (r) => r.input);
   if (refs.length === 0) throw new InputError('image', 'no image given', 'give --image REF');
   const platforms = dedupe(req.platforms, formatPlatform);
   const toolkits = req.toolkit === undefined ? [] : Array.isArray(req.toolkit) ? req.toolkit : [req.toolkit];

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import YAML from 'yaml';
 import { InputError } from '../core/errors.js';
+import { resolveImage } from '../image/reference.js';
 import { type ImagePair, apiSide, composeRef, refSuffix, upstreamRef } from './refs.js';
 import type { Unpaired } from './types.js';
 
 /**
- * Image pairs from a compose file and its mirror overlay (Memoh's `docker/docker-compose.yml` +
+ * Image pairs from a compose file and its mirror overlay (Memoh's root `docker-compose.yml` +
  * `docker/docker-compose.cn.yml`): services are matched by name; the base file's image is the
  * upstream, the overlay's is the mirror.
  */
@@ -15,7 +16,23 @@ export interface ComposePairs {
   unpaired: Unpaired[];
 }
 
-export function composePairs(composeFile: string, overlayFile: string, upstream: string, env: NodeJS.ProcessEnv = process.env): ComposePairs {
+/**
+ * The workspace default image ([container] default_image): Memoh pulls it itself, so it is in no compose
+ * file, yet a mainland user pulls it through the mirror too (`registry + "/" + default_image`).
+ */
+export interface WorkspaceDefault {
+  image: string;
+  /** Memoh's [container] registry; empty: the registry every overlay image comes from. */
+  registry: string;
+}
+
+export function composePairs(
+  composeFile: string,
+  overlayFile: string,
+  upstream: string,
+  env: NodeJS.ProcessEnv = process.env,
+  workspaceDefault?: WorkspaceDefault,
+): ComposePairs {
   const base = serviceImages(composeFile, '--compose', env);
   const overlay = serviceImages(overlayFile, '--overlay', env);
   const pairs: ImagePair[] = [];
@@ -49,7 +66,45 @@ export function composePairs(composeFile: string, overlayFile: string, upstream:
       unpaired.push({ service, reason: `${basename(overlayFile)} has no image for ${service} (${image}): users of the overlay pull it from upstream` });
     }
   }
+  if (workspaceDefault) {
+    const d = defaultImagePair(workspaceDefault, pairs, overlayFile, upstream);
+    if ('pair' in d) pairs.push(d.pair);
+    else unpaired.push(d.unpaired);
+  }
   return { pairs, unpaired };
+}
+
+/**
+ * The default image's pair, by Memoh's rule (mirror `R/X`, not normalised; upstream X normalised). Without a
+ * configured registry, R is the one registry the overlay's images come from (memoh.cn for Memoh's overlay).
+ */
+function defaultImagePair(d: WorkspaceDefault, pairs: ImagePair[], overlayFile: string, upstream: string): { pair: ImagePair } | { unpaired: Unpaired } {
+  const label = d.image;
+  const input = '[container] default_image';
+  let registry = d.registry;
+  let how = `[container] registry ${registry}`;
+  if (!registry) {
+    const hosts = [...new Set(pairs.filter((p) => p.service).map((p) => registryOf(p.mirror.ref)))];
+    if (hosts.length !== 1) {
+      const why = hosts.length ? `its images come from ${hosts.join(', ')}` : 'it maps no image';
+      return { unpaired: { service: label, reason: `the workspace default image is in no compose file and no registry is configured; ${basename(overlayFile)} names no single mirror registry (${why}): give --registry` } };
+    }
+    registry = hosts[0]!;
+    how = `the registry of ${basename(overlayFile)}'s images`;
+  }
+  const mirror = resolveImage(d.image, registry, input);
+  return {
+    pair: {
+      label,
+      upstream: apiSide(upstreamRef(d.image, upstream, input)),
+      mirror: apiSide(mirror),
+      note: `the workspace default image (in no compose file): Memoh pulls ${mirror.resolved} (${how})`,
+    },
+  };
+}
+
+function registryOf(ref: string): string {
+  return ref.slice(0, ref.indexOf('/'));
 }
 
 /** `memoh.cn/memohai/server:latest` → `memohai/server:latest`: the overlay's image without its registry. */

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { fileLayer } from '../../config/index.js';
+import { fileLayer, mirrorImages } from '../../config/index.js';
 import { type Check, worst } from '../../core/check.js';
 import { EXIT, InputError } from '../../core/errors.js';
 import { addSecret } from '../../core/redact.js';
@@ -57,14 +57,15 @@ async function mirrorCommand(flags: MirrorFlags, ctx: Parameters<Parameters<type
   const pairs: ImagePair[] = [];
   let unpaired: { service: string; reason: string }[] = [];
   if (flags.compose && flags.overlay) {
-    const c = composePairs(flags.compose, flags.overlay, options.mirror.upstream);
+    // The workspace default image is in no compose file, but mainland users pull it through the mirror too.
+    const c = composePairs(flags.compose, flags.overlay, options.mirror.upstream, process.env, { image: options.workspace.defaultImage, registry: options.workspace.registry });
     pairs.push(...c.pairs);
     unpaired = c.unpaired;
   }
   // Images: named ones always; the configured default only when nothing else was asked for.
   const namedImages = flags.image !== undefined || configSets(flags, 'run.images');
   if (namedImages || (!flags.compose && !flags.downloads)) {
-    for (const image of options.run.images) pairs.push(imagePair(image, options.workspace.registry, options.mirror.upstream));
+    for (const image of mirrorImages(options)) pairs.push(imagePair(image, options.workspace.registry, options.mirror.upstream));
   }
   const platforms = flags.platform !== undefined || configSets(flags, 'run.platforms') ? options.run.platforms : 'all';
   if (flags.password !== undefined) ctx.reporter.warn('--password is visible to other users of this machine (process list): prefer --password-stdin');
