@@ -112,8 +112,9 @@ describe('the mainland-China preset', () => {
       uv: 'https://github.com/astral-sh/uv/releases/download',
       alpine: 'https://mirrors.tuna.tsinghua.edu.cn/alpine',
     });
-    expect(out.pairs[0].mirror.ref).toBe('memoh.cn/debian:bookworm-slim');
-    expect(out.pairs[0].upstream).toMatchObject({ ref: 'docker.io/library/debian:bookworm-slim', host: 'registry-1.docker.io' });
+    // The default image (today's memohai/workspace:debian) as written, paired with registry + "/" + it.
+    expect(out.pairs[0].mirror.ref).toBe('memoh.cn/memohai/workspace:debian');
+    expect(out.pairs[0].upstream).toMatchObject({ ref: 'docker.io/memohai/workspace:debian', host: 'registry-1.docker.io' });
   });
 
   it('every preset value can be overridden from the command line', async () => {
