@@ -1,3 +1,5 @@
+//go:build !memoh_v018
+
 package main
 
 import (

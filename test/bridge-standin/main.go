@@ -1,3 +1,5 @@
+//go:build !memoh_v018
+
 // Command bridge is a STAND-IN for Memoh's workspace bridge (cmd/bridge at d5b410d7e3). It is not Memoh's
 // code: it was written from the behavioural contract (shared/bridge-contract.md) so that the smoke suite
 // can be tested without Memoh's real binary. See README.md.
@@ -19,8 +21,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/reflection"
 
-	_ "memohstandin/pb/bridgepb" // registers internal/workspace/bridgepb/bridge.proto for reflection
 	_ "memohstandin/pb/mcpcontainer"
+	_ "memohstandin/pb/v3/bridgepb" // registers internal/workspace/bridgepb/bridge.proto for reflection
 )
 
 const (
@@ -29,6 +31,9 @@ const (
 	templateDir       = "/opt/memoh/templates"
 	toolkitBin        = "/opt/memoh/toolkit/bin"
 )
+
+// era is the Memoh era this binary plays (build.sh also sets it with -X main.era).
+var era = "v3"
 
 func main() {
 	breaks, src := loadBreaks()

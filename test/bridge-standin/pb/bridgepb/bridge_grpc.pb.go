@@ -27,6 +27,10 @@ type ContainerServiceClient interface {
 	ReadRaw(ctx context.Context, in *ReadRawRequest, opts ...grpc.CallOption) (ContainerService_ReadRawClient, error)
 	WriteRaw(ctx context.Context, opts ...grpc.CallOption) (ContainerService_WriteRawClient, error)
 	DeleteFile(ctx context.Context, in *DeleteFileRequest, opts ...grpc.CallOption) (*DeleteFileResponse, error)
+	Tunnel(ctx context.Context, opts ...grpc.CallOption) (ContainerService_TunnelClient, error)
+	ReverseHTTP(ctx context.Context, opts ...grpc.CallOption) (ContainerService_ReverseHTTPClient, error)
+	ReadRawNoFollow(ctx context.Context, in *ReadRawNoFollowRequest, opts ...grpc.CallOption) (ContainerService_ReadRawNoFollowClient, error)
+	WriteRawNoFollow(ctx context.Context, opts ...grpc.CallOption) (ContainerService_WriteRawNoFollowClient, error)
 }
 
 type containerServiceClient struct {
@@ -197,6 +201,134 @@ func (c *containerServiceClient) DeleteFile(ctx context.Context, in *DeleteFileR
 	return out, nil
 }
 
+func (c *containerServiceClient) Tunnel(ctx context.Context, opts ...grpc.CallOption) (ContainerService_TunnelClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_ContainerService_serviceDesc.Streams[3], "/bridgepb.ContainerService/Tunnel", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &containerServiceTunnelClient{stream}
+	return x, nil
+}
+
+type ContainerService_TunnelClient interface {
+	Send(*TunnelFrame) error
+	Recv() (*TunnelFrame, error)
+	grpc.ClientStream
+}
+
+type containerServiceTunnelClient struct {
+	grpc.ClientStream
+}
+
+func (x *containerServiceTunnelClient) Send(m *TunnelFrame) error {
+	return x.ClientStream.SendMsg(m)
+}
+
+func (x *containerServiceTunnelClient) Recv() (*TunnelFrame, error) {
+	m := new(TunnelFrame)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *containerServiceClient) ReverseHTTP(ctx context.Context, opts ...grpc.CallOption) (ContainerService_ReverseHTTPClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_ContainerService_serviceDesc.Streams[4], "/bridgepb.ContainerService/ReverseHTTP", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &containerServiceReverseHTTPClient{stream}
+	return x, nil
+}
+
+type ContainerService_ReverseHTTPClient interface {
+	Send(*ReverseHTTPFrame) error
+	Recv() (*ReverseHTTPFrame, error)
+	grpc.ClientStream
+}
+
+type containerServiceReverseHTTPClient struct {
+	grpc.ClientStream
+}
+
+func (x *containerServiceReverseHTTPClient) Send(m *ReverseHTTPFrame) error {
+	return x.ClientStream.SendMsg(m)
+}
+
+func (x *containerServiceReverseHTTPClient) Recv() (*ReverseHTTPFrame, error) {
+	m := new(ReverseHTTPFrame)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *containerServiceClient) ReadRawNoFollow(ctx context.Context, in *ReadRawNoFollowRequest, opts ...grpc.CallOption) (ContainerService_ReadRawNoFollowClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_ContainerService_serviceDesc.Streams[5], "/bridgepb.ContainerService/ReadRawNoFollow", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &containerServiceReadRawNoFollowClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type ContainerService_ReadRawNoFollowClient interface {
+	Recv() (*DataChunk, error)
+	grpc.ClientStream
+}
+
+type containerServiceReadRawNoFollowClient struct {
+	grpc.ClientStream
+}
+
+func (x *containerServiceReadRawNoFollowClient) Recv() (*DataChunk, error) {
+	m := new(DataChunk)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *containerServiceClient) WriteRawNoFollow(ctx context.Context, opts ...grpc.CallOption) (ContainerService_WriteRawNoFollowClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_ContainerService_serviceDesc.Streams[6], "/bridgepb.ContainerService/WriteRawNoFollow", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &containerServiceWriteRawNoFollowClient{stream}
+	return x, nil
+}
+
+type ContainerService_WriteRawNoFollowClient interface {
+	Send(*WriteRawNoFollowChunk) error
+	CloseAndRecv() (*WriteRawResponse, error)
+	grpc.ClientStream
+}
+
+type containerServiceWriteRawNoFollowClient struct {
+	grpc.ClientStream
+}
+
+func (x *containerServiceWriteRawNoFollowClient) Send(m *WriteRawNoFollowChunk) error {
+	return x.ClientStream.SendMsg(m)
+}
+
+func (x *containerServiceWriteRawNoFollowClient) CloseAndRecv() (*WriteRawResponse, error) {
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	m := new(WriteRawResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // ContainerServiceServer is the server API for ContainerService service.
 // All implementations must embed UnimplementedContainerServiceServer
 // for forward compatibility
@@ -211,6 +343,10 @@ type ContainerServiceServer interface {
 	ReadRaw(*ReadRawRequest, ContainerService_ReadRawServer) error
 	WriteRaw(ContainerService_WriteRawServer) error
 	DeleteFile(context.Context, *DeleteFileRequest) (*DeleteFileResponse, error)
+	Tunnel(ContainerService_TunnelServer) error
+	ReverseHTTP(ContainerService_ReverseHTTPServer) error
+	ReadRawNoFollow(*ReadRawNoFollowRequest, ContainerService_ReadRawNoFollowServer) error
+	WriteRawNoFollow(ContainerService_WriteRawNoFollowServer) error
 	mustEmbedUnimplementedContainerServiceServer()
 }
 
@@ -247,6 +383,18 @@ func (UnimplementedContainerServiceServer) WriteRaw(ContainerService_WriteRawSer
 }
 func (UnimplementedContainerServiceServer) DeleteFile(context.Context, *DeleteFileRequest) (*DeleteFileResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteFile not implemented")
+}
+func (UnimplementedContainerServiceServer) Tunnel(ContainerService_TunnelServer) error {
+	return status.Errorf(codes.Unimplemented, "method Tunnel not implemented")
+}
+func (UnimplementedContainerServiceServer) ReverseHTTP(ContainerService_ReverseHTTPServer) error {
+	return status.Errorf(codes.Unimplemented, "method ReverseHTTP not implemented")
+}
+func (UnimplementedContainerServiceServer) ReadRawNoFollow(*ReadRawNoFollowRequest, ContainerService_ReadRawNoFollowServer) error {
+	return status.Errorf(codes.Unimplemented, "method ReadRawNoFollow not implemented")
+}
+func (UnimplementedContainerServiceServer) WriteRawNoFollow(ContainerService_WriteRawNoFollowServer) error {
+	return status.Errorf(codes.Unimplemented, "method WriteRawNoFollow not implemented")
 }
 func (UnimplementedContainerServiceServer) mustEmbedUnimplementedContainerServiceServer() {}
 
@@ -460,6 +608,105 @@ func _ContainerService_DeleteFile_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ContainerService_Tunnel_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ContainerServiceServer).Tunnel(&containerServiceTunnelServer{stream})
+}
+
+type ContainerService_TunnelServer interface {
+	Send(*TunnelFrame) error
+	Recv() (*TunnelFrame, error)
+	grpc.ServerStream
+}
+
+type containerServiceTunnelServer struct {
+	grpc.ServerStream
+}
+
+func (x *containerServiceTunnelServer) Send(m *TunnelFrame) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func (x *containerServiceTunnelServer) Recv() (*TunnelFrame, error) {
+	m := new(TunnelFrame)
+	if err := x.ServerStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func _ContainerService_ReverseHTTP_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ContainerServiceServer).ReverseHTTP(&containerServiceReverseHTTPServer{stream})
+}
+
+type ContainerService_ReverseHTTPServer interface {
+	Send(*ReverseHTTPFrame) error
+	Recv() (*ReverseHTTPFrame, error)
+	grpc.ServerStream
+}
+
+type containerServiceReverseHTTPServer struct {
+	grpc.ServerStream
+}
+
+func (x *containerServiceReverseHTTPServer) Send(m *ReverseHTTPFrame) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func (x *containerServiceReverseHTTPServer) Recv() (*ReverseHTTPFrame, error) {
+	m := new(ReverseHTTPFrame)
+	if err := x.ServerStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func _ContainerService_ReadRawNoFollow_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ReadRawNoFollowRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ContainerServiceServer).ReadRawNoFollow(m, &containerServiceReadRawNoFollowServer{stream})
+}
+
+type ContainerService_ReadRawNoFollowServer interface {
+	Send(*DataChunk) error
+	grpc.ServerStream
+}
+
+type containerServiceReadRawNoFollowServer struct {
+	grpc.ServerStream
+}
+
+func (x *containerServiceReadRawNoFollowServer) Send(m *DataChunk) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func _ContainerService_WriteRawNoFollow_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ContainerServiceServer).WriteRawNoFollow(&containerServiceWriteRawNoFollowServer{stream})
+}
+
+type ContainerService_WriteRawNoFollowServer interface {
+	SendAndClose(*WriteRawResponse) error
+	Recv() (*WriteRawNoFollowChunk, error)
+	grpc.ServerStream
+}
+
+type containerServiceWriteRawNoFollowServer struct {
+	grpc.ServerStream
+}
+
+func (x *containerServiceWriteRawNoFollowServer) SendAndClose(m *WriteRawResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func (x *containerServiceWriteRawNoFollowServer) Recv() (*WriteRawNoFollowChunk, error) {
+	m := new(WriteRawNoFollowChunk)
+	if err := x.ServerStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 var _ContainerService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "bridgepb.ContainerService",
 	HandlerType: (*ContainerServiceServer)(nil),
@@ -508,6 +755,28 @@ var _ContainerService_serviceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WriteRaw",
 			Handler:       _ContainerService_WriteRaw_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Tunnel",
+			Handler:       _ContainerService_Tunnel_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "ReverseHTTP",
+			Handler:       _ContainerService_ReverseHTTP_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "ReadRawNoFollow",
+			Handler:       _ContainerService_ReadRawNoFollow_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WriteRawNoFollow",
+			Handler:       _ContainerService_WriteRawNoFollow_Handler,
 			ClientStreams: true,
 		},
 	},
