@@ -1,6 +1,7 @@
 import type Dockerode from 'dockerode';
 import type { Check } from '../core/check.js';
 import { type Arch, type Platform, formatPlatform } from '../core/platform.js';
+import { IMAGE_ERAS, type ImageEra } from './era.js';
 import type { FileFacts, FoundLoader, PathProbe } from './facts.js';
 import type { ImageRef } from './reference.js';
 import type { CheckId, Libc, ToolkitRef } from './types.js';
@@ -88,15 +89,15 @@ export function shellCheck(facts: FileFacts): Result {
   return { status: 'pass', detail: `${path} (mode ${oct(stat.perm)})` };
 }
 
-export function entrypointCheck(image: Dockerode.ImageInspectInfo): Result {
+export function entrypointCheck(image: Dockerode.ImageInspectInfo, era: ImageEra = IMAGE_ERAS.v3): Result {
   const ep = image.Config?.Entrypoint;
   const list = typeof ep === 'string' ? [ep] : (ep ?? []);
   if (list.length === 0 || (list.length === 1 && list[0] === '')) {
-    return { status: 'pass', detail: 'no ENTRYPOINT: /opt/memoh/bridge runs as the only process' };
+    return { status: 'pass', detail: era.contract ? 'no ENTRYPOINT: tini runs /opt/memoh/bridge' : 'no ENTRYPOINT: /opt/memoh/bridge runs as the only process' };
   }
   return {
     status: 'warn',
-    detail: `image sets ENTRYPOINT ${JSON.stringify(list)}: Memoh's command replaces it with /opt/memoh/bridge, so it never runs (a workspace start must reset it)`,
+    detail: `image sets ENTRYPOINT ${JSON.stringify(list)}: ${era.process}`,
     fix: 'do not rely on the entrypoint for setup: bake setup into the image (RUN) or run it through Exec',
   };
 }
@@ -133,12 +134,18 @@ function writable(p: PathProbe, uid: number, gid: number | undefined): boolean {
   return (perm & 0o002) !== 0;
 }
 
-export function hiddenMountsCheck(facts: FileFacts): Result {
+export function hiddenMountsCheck(facts: FileFacts, era: ImageEra = IMAGE_ERAS.v3): Result {
   const hidden: string[] = [];
   const seen: string[] = [];
+  const blocked: string[] = [];
   for (const m of facts.mounts) {
-    const mount = m.path === '/opt/memoh' ? 'the read-only runtime mount' : 'the socket dir mount';
-    if (!m.exists) continue;
+    const point = era.mounts.find((p) => p.path === m.path);
+    if (!point || !m.exists) continue;
+    const mount = point.what;
+    if (point.source === 'file' && m.kind === 'dir') {
+      blocked.push(`${m.path} is a directory: ${mount} is a file, which cannot be bind-mounted over a directory, so the workspace container would not start`);
+      continue;
+    }
     if (m.kind === 'dir') {
       const n = m.entries?.length ?? 0;
       if (n === 0) {
@@ -152,17 +159,19 @@ export function hiddenMountsCheck(facts: FileFacts): Result {
       hidden.push(`${m.path} is a ${kindName(m.kind)}${m.linkTarget ? ` (→ ${m.linkTarget})` : ''} that ${mount} replaces`);
     }
   }
+  const where = era.mounts.map((p) => p.path).join(' or ');
+  if (blocked.length > 0) return { status: 'fail', detail: [...blocked, ...hidden].join('; '), fix: era.hiddenFix };
   if (hidden.length === 0) {
-    return { status: 'pass', detail: seen.length ? `${seen.join('; ')}: nothing hidden by Memoh's mounts` : 'nothing at /opt/memoh or /run/memoh for the mounts to hide' };
+    return { status: 'pass', detail: seen.length ? `${seen.join('; ')}: nothing hidden by Memoh's mounts` : `nothing at ${where} for the mounts to hide` };
   }
   return {
     status: 'warn',
-    detail: `${hidden.join('; ')} (a legacy MCP image?)`,
-    fix: 'remove /opt/memoh and /run/memoh from the image: Memoh mounts its runtime (bridge, toolkit, templates) and socket dir there',
+    detail: `${hidden.join('; ')}${era.contract ? '' : ' (a legacy MCP image?)'}`,
+    fix: era.hiddenFix,
   };
 }
 
-export function dataCheck(image: Dockerode.ImageInspectInfo, facts: FileFacts): Result {
+export function dataCheck(image: Dockerode.ImageInspectInfo, facts: FileFacts, era: ImageEra = IMAGE_ERAS.v3): Result {
   const volumes = Object.keys(image.Config?.Volumes ?? {}).sort();
   const d = facts.data;
   if (d.exists && d.kind !== 'dir') {
@@ -172,7 +181,7 @@ export function dataCheck(image: Dockerode.ImageInspectInfo, facts: FileFacts): 
       fix: 'remove /data from the image, or make it a directory',
     };
   }
-  const state = d.exists ? `/data exists (owner ${d.uid ?? '?'}, mode ${oct(d.perm)})` : '/data absent: the bridge creates it (0750)';
+  const state = d.exists ? `/data exists (owner ${d.uid ?? '?'}, mode ${oct(d.perm)})` : `/data absent: ${era.dataCreatedBy}`;
   if (volumes.includes('/data')) {
     return {
       status: 'warn',

@@ -55,7 +55,7 @@ export interface WorkspaceContract {
  * What reading the file gave. `error` is the reader's own error text in Memoh's mapped form where it has one
  * (the bridge's NOT_FOUND → `not found: open: open …: no such file or directory`).
  */
-export type ContractRead = { ok: true; bytes: Uint8Array } | { ok: false; missing: boolean; error: string };
+export type ContractRead = { ok: true; bytes: Uint8Array; size?: number } | { ok: false; missing: boolean; error: string };
 
 /** Stat (following links) of one path: the mode string as Go's os.FileMode.String() gives it. */
 export type ExecutableStat = { ok: true; isDir: boolean; mode: string } | { ok: false; missing: boolean; error: string };
@@ -232,7 +232,8 @@ export function judgeContractFile(read: ContractRead): { contract?: WorkspaceCon
       read.missing ? `Memoh v0.18 refuses an image without ${CONTRACT_PATH}` : undefined,
     );
   }
-  const size = read.bytes.length;
+  // A reader may stop one byte past the limit: `size` is then the file's real length.
+  const size = Math.max(read.size ?? 0, read.bytes.length);
   const cut = size > CONTRACT_READ_LIMIT;
   const decoded = decodeContract(cut ? read.bytes.subarray(0, CONTRACT_READ_LIMIT) : read.bytes);
   if ('error' in decoded) {

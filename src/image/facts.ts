@@ -1,4 +1,5 @@
 import type { Arch } from '../core/platform.js';
+import { CONTRACT_PATH, CONTRACT_READ_LIMIT, type ContractRead } from './contract.js';
 import type { FileKind, ImageFiles, PathStat } from './files.js';
 import type { Libc } from './types.js';
 
@@ -14,8 +15,11 @@ export const LOADERS: readonly { path: string; libc: Exclude<Libc, 'none'>; arch
   { path: '/lib64/ld-linux-aarch64.so.1', libc: 'glibc', arch: 'arm64' },
 ];
 
-/** Where Memoh mounts over the image: the read-only runtime dir and the socket dir. */
-export const MOUNT_POINTS = ['/opt/memoh', '/run/memoh'] as const;
+/**
+ * Where Memoh mounts over the image, in either era: the seed's runtime dir, v0.17+'s bridge file, the socket
+ * dir (which of them an era mounts is src/image/era.ts).
+ */
+export const MOUNT_POINTS = ['/opt/memoh', '/opt/memoh/bridge', '/run/memoh'] as const;
 
 export interface FoundLoader {
   path: string;
@@ -49,19 +53,40 @@ export interface FileFacts {
   data: PathProbe;
   /** `/`, with its owner: only read for a non-root USER (could it create /data?). */
   root?: PathProbe;
+  /** /opt/memoh/workspace-contract.json as Memoh's ReadRaw would see it (v0.17+ images carry it). */
+  contract: ContractRead;
 }
 
 const MAX_LISTED = 20;
 
 export async function readFacts(files: ImageFiles, opts: { rootOwner: boolean }): Promise<FileFacts> {
-  const [shell, loaders, mounts, data, root] = await Promise.all([
+  const [shell, loaders, mounts, data, root, contract] = await Promise.all([
     resolve(files, '/bin/sh'),
     findLoaders(files),
     Promise.all(MOUNT_POINTS.map((p) => probe(files, p, MAX_LISTED))),
     probe(files, '/data', 0),
     opts.rootOwner ? probe(files, '/', 0) : Promise.resolve(undefined),
+    readContract(files),
   ]);
-  return { shell, loaders, mounts, data, ...(root ? { root } : {}) };
+  return { shell, loaders, mounts, data, ...(root ? { root } : {}), contract };
+}
+
+/**
+ * The contract file's bytes (one past Memoh's 64 KiB, so a cut is seen), or why there are none, worded as
+ * the bridge's ReadRaw reports it to Memoh.
+ */
+async function readContract(files: ImageFiles): Promise<ContractRead> {
+  let r: Awaited<ReturnType<ImageFiles['readFile']>>;
+  try {
+    r = await files.readFile(CONTRACT_PATH, CONTRACT_READ_LIMIT + 1);
+  } catch (err) {
+    const code = (err as { statusCode?: number }).statusCode;
+    if (code !== undefined && code >= 500) return { ok: false, missing: false, error: `${CONTRACT_PATH}: the engine cannot resolve it (a symlink loop?)` };
+    throw err;
+  }
+  if (r.kind === 'file') return { ok: true, bytes: r.bytes, size: r.size };
+  if (r.kind === 'missing') return { ok: false, missing: true, error: `not found: open: open ${CONTRACT_PATH}: no such file or directory` };
+  return { ok: false, missing: false, error: `${CONTRACT_PATH} is ${r.kind === 'dir' ? 'a directory' : 'not a regular file'}` };
 }
 
 /** stat, where a path the engine cannot resolve (it answers a symlink loop with a bare 500) is a finding, not an error. */

@@ -20,9 +20,16 @@ export interface PathStat {
   /** Permission bits (0o7777). */
   perm: number;
   size: number;
+  /** Go's os.FileMode bits as the engine's stat header carries them (its String() is what a bridge Stat shows). */
+  mode: number;
   /** For a symlink: the target as the engine reports it (Docker: fully resolved inside the rootfs). */
   linkTarget?: string;
 }
+
+/** A file's first bytes, read like open(2) would: through symlinks. */
+export type FileRead =
+  | { kind: 'file'; path: string; bytes: Buffer; size: number; chain: string[] }
+  | { kind: 'missing' | 'dir' | 'other'; path: string; chain: string[] };
 
 /** A tar header of an entry under a listed path. */
 export interface EntryInfo {
@@ -106,6 +113,7 @@ export class ImageFiles {
       kind: goKind(s.mode),
       perm: goPerm(s.mode),
       size: s.size,
+      mode: s.mode >>> 0,
       ...(s.linkTarget ? { linkTarget: s.linkTarget } : {}),
     };
   }
@@ -129,6 +137,48 @@ export class ImageFiles {
       current = next;
     }
     throw new Error(`${path}: more than ${MAX_HOPS} symlinks (a loop?)`);
+  }
+
+  /**
+   * Up to `maxBytes` of a file's contents, following symlinks as stat() does (the archive API itself would
+   * hand over the link, not what it points at).
+   */
+  async readFile(path: string, maxBytes: number): Promise<FileRead> {
+    const { stat, chain } = await this.stat(path);
+    if (!stat || stat.kind === 'symlink') return { kind: 'missing', path, chain };
+    if (stat.kind !== 'file') return { kind: stat.kind === 'dir' ? 'dir' : 'other', path, chain };
+    const stream = (await this.container.getArchive({ path: stat.path, abortSignal: this.signal })) as IncomingMessage;
+    const parts: Buffer[] = [];
+    let have = 0;
+    await new Promise<void>((resolve, reject) => {
+      let done = false;
+      const finish = (err?: Error) => {
+        if (done) return;
+        done = true;
+        stream.unpipe(parser);
+        stream.destroy();
+        if (err) reject(err);
+        else resolve();
+      };
+      const parser = new Parser({
+        onReadEntry: (e: ReadEntry) => {
+          // The archive of one file holds that file alone; only its bytes up to the bound are kept.
+          e.on('data', (chunk: Buffer) => {
+            if (have >= maxBytes) return;
+            const take = chunk.subarray(0, maxBytes - have);
+            parts.push(take);
+            have += take.length;
+            if (have >= maxBytes) finish();
+          });
+          e.on('end', () => finish());
+        },
+      });
+      parser.on('end', () => finish());
+      parser.on('error', (err: Error) => finish(err));
+      stream.on('error', (err) => finish(err));
+      stream.pipe(parser);
+    });
+    return { kind: 'file', path, bytes: Buffer.concat(parts), size: stat.size, chain };
   }
 
   /**

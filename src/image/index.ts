@@ -2,6 +2,7 @@ import type Dockerode from 'dockerode';
 import pLimit from 'p-limit';
 import { type Check, firstLine, worst } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
+import { type Era, type EraChoice, judgeEra } from '../core/era.js';
 import { InputError, errorMessage } from '../core/errors.js';
 import { ARCHES, type Arch, type Platform, formatPlatform } from '../core/platform.js';
 import {
@@ -18,13 +19,17 @@ import {
   toolkitCheck,
   userCheck,
 } from './checks.js';
+import { type ContractVerdict, type ExecutableStat, contractChecks, evaluateContract, goModeString, imageEraHint } from './contract.js';
+import { IMAGE_ERAS } from './era.js';
 import { type FileFacts, readFacts } from './facts.js';
 import { ImageFiles } from './files.js';
 import { acquire } from './pull.js';
 import { type ImageRef, resolveImage } from './reference.js';
-import { CHECK_IDS, type CheckId, type ImageReport, type ToolkitRef, type ValidateRequest } from './types.js';
+import { CHECK_IDS, CONTRACT_CHECK_IDS, type CheckId, type ImageReport, type ToolkitRef, type ValidateRequest } from './types.js';
 
 export { VALIDATE_LABEL } from './files.js';
+export * from './contract.js';
+export { IMAGE_ERAS, type ImageEra } from './era.js';
 export * from './types.js';
 
 /**
@@ -71,6 +76,8 @@ interface Env {
 async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise<ImageReport> {
   const { req, ctx } = env;
   const started = performance.now();
+  const choice: EraChoice = req.memoh ?? 'auto';
+  const bridgeHint = req.bridgeHint ? { bridge: req.bridgeHint } : {};
   const checks: Check[] = [];
   const add = (id: CheckId, r: Result, durationMs?: number) => checks.push({ id, ...r, ...(durationMs !== undefined ? { durationMs } : {}) });
   const finish = (extra: Partial<ImageReport> = {}): ImageReport => ({
@@ -81,14 +88,16 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
     checks,
     durationMs: ms(started),
   });
+  const idsOf = (era: Era): CheckId[] => CHECK_IDS.filter((id) => IMAGE_ERAS[era].contract || !CONTRACT_CHECK_IDS.includes(id));
 
   const tPull = performance.now();
   const acquired = await env.turn(ref.resolved, () => acquire(ref, platform, req.pull, ctx, req.auth));
   add('image.pull', acquired.check, ms(tPull));
   const image = acquired.image;
   if (!image) {
-    for (const id of CHECK_IDS.slice(1)) checks.push(skipped(id, 'the image is not available (see image.pull)'));
-    return finish();
+    const era = judgeEra(choice, bridgeHint);
+    for (const id of idsOf(era.era).slice(1)) checks.push(skipped(id, 'the image is not available (see image.pull)'));
+    return finish({ era });
   }
   ctx.reporter.debug(`${ref.resolved} ${formatPlatform(platform)}: judging ${image.Id.slice(0, 19)}`);
 
@@ -107,11 +116,23 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
 
   const tFiles = performance.now();
   let facts: FileFacts | undefined;
+  let verdict: ContractVerdict | undefined;
+  let era = judgeEra(choice, bridgeHint);
   let unreadable = '';
+  let contractMs = 0;
   try {
     const files = await ImageFiles.open(image.Id, ctx);
     try {
       facts = await readFacts(files, { rootOwner: !isRootUser(user) });
+      const opt = facts.mounts.find((m) => m.path === '/opt/memoh');
+      about.eraHint = imageEraHint(facts.contract, { exists: Boolean(opt?.exists), isDir: opt?.kind === 'dir', entries: opt?.entries ?? [] });
+      era = judgeEra(choice, { image: about.eraHint, ...bridgeHint });
+      if (IMAGE_ERAS[era.era].contract) {
+        const t = performance.now();
+        const contract = facts.contract;
+        verdict = await evaluateContract({ read: async () => contract, stat: (path) => statExecutable(files, path) });
+        contractMs = ms(t);
+      }
     } finally {
       await files.close();
     }
@@ -119,15 +140,18 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
     ctx.signal.throwIfAborted();
     unreadable = `could not read the image's files: ${firstLine(errorMessage(err))}`;
   }
-  const filesMs = ms(tFiles);
+  const filesMs = ms(tFiles) - contractMs;
+  const rules = IMAGE_ERAS[era.era];
+  about.era = era;
 
   // The image's own architecture decides which loaders count, even when it is not the one asked for.
   const arch: Arch = ARCHES.includes(image.Architecture as Arch) ? (image.Architecture as Arch) : platform.arch;
   if (!facts) {
     const fail: Result = { status: 'fail', detail: unreadable, fix: 'check the engine (docker info) and that the image is intact (docker image inspect)' };
+    if (rules.contract) for (const id of CONTRACT_CHECK_IDS) add(id, fail);
     add('image.libc', fail, filesMs);
     add('image.shell', fail);
-    add('image.entrypoint', entrypointCheck(image));
+    add('image.entrypoint', entrypointCheck(image, rules));
     add('image.user', userCheck(image));
     add('image.hidden-mounts', fail);
     add('image.data', fail);
@@ -135,20 +159,50 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
     add('image.size', sizeCheck(image));
     return finish(about);
   }
+  if (verdict) {
+    contractChecks(verdict, 'image.').forEach((c, i) => {
+      // With no file and nothing but the default to go by, say what the era was judged by.
+      const why = i === 0 && c.status === 'fail' && !verdict.present && era.by === 'default' ? ` [era: ${era.why}]` : '';
+      add(c.id as CheckId, { status: c.status, detail: `${c.detail}${why}`, ...(c.fix ? { fix: c.fix } : {}) }, i === 0 ? contractMs : undefined);
+    });
+  }
+  if (verdict?.contract || verdict?.memoh || facts.contract.ok) {
+    about.contract = {
+      ...(verdict?.contract ? { version: verdict.contract.contractVersion } : {}),
+      ...(verdict?.memoh ? { incompatible: verdict.memoh } : {}),
+    };
+  }
   const libc = libcCheck(facts, arch);
   add('image.libc', libc.result, filesMs);
   add('image.shell', shellCheck(facts));
-  add('image.entrypoint', entrypointCheck(image));
+  add('image.entrypoint', entrypointCheck(image, rules));
   add('image.user', userCheck(image, facts));
-  add('image.hidden-mounts', hiddenMountsCheck(facts));
-  add('image.data', dataCheck(image, facts));
+  add('image.hidden-mounts', hiddenMountsCheck(facts, rules));
+  add('image.data', dataCheck(image, facts, rules));
   const toolkit = env.toolkits.find((t) => t.manifest.arch === platform.arch);
-  if (env.toolkits.length === 0) checks.push(skipped('image.toolkit', 'no --toolkit given'));
+  if (!rules.hostToolkit) {
+    checks.push(skipped('image.toolkit', "Memoh v0.18 runs the image's own toolkit (see image.contract-executables): a built --toolkit is judged in the v3 era only"));
+  } else if (env.toolkits.length === 0) checks.push(skipped('image.toolkit', 'no --toolkit given'));
   else if (!toolkit) checks.push(skipped('image.toolkit', `no toolkit for ${platform.arch} given (have: ${env.toolkits.map((t) => t.manifest.arch).join(', ')})`));
   else if (platformResult.status === 'fail') checks.push(skipped('image.toolkit', `the image is not ${formatPlatform(platform)} (see image.platform)`));
   else add('image.toolkit', toolkitCheck(toolkit, facts));
   add('image.size', sizeCheck(image));
   return finish({ ...about, libc: libc.libc });
+}
+
+/** Stat as the bridge does it for Memoh (following links), with the bridge's words for a missing path. */
+async function statExecutable(files: ImageFiles, path: string): Promise<ExecutableStat> {
+  try {
+    const { stat } = await files.stat(path);
+    // A link whose target is gone is what os.Stat calls "no such file".
+    if (!stat || stat.kind === 'symlink') return { ok: false, missing: true, error: 'not found: not found' };
+    return { ok: true, isDir: stat.kind === 'dir', mode: goModeString(stat.mode) };
+  } catch (err) {
+    const code = (err as { statusCode?: number }).statusCode;
+    if (code !== undefined && code >= 500) return { ok: false, missing: false, error: 'the engine cannot resolve it (a symlink loop?)' };
+    if (err instanceof Error && /more than \d+ symlinks/.test(err.message)) return { ok: false, missing: false, error: err.message };
+    throw err;
+  }
 }
 
 /** Runs tasks with the same key one after another, tasks with different keys freely. */

@@ -1,5 +1,6 @@
 import type { Pull } from '../config/index.js';
 import type { Check, Status } from '../core/check.js';
+import type { EraChoice, EraHints, EraJudgement } from '../core/era.js';
 import type { Platform } from '../core/platform.js';
 import type { ToolkitManifest } from '../toolkit/types.js';
 import type { AuthOptions } from './auth.js';
@@ -9,6 +10,12 @@ import type { ImageRef } from './reference.js';
 export const CHECK_IDS = [
   'image.pull',
   'image.platform',
+  // Memoh v0.18's workspace contract, one check per rule group in Memoh's order; only in the v0.18 era.
+  'image.contract',
+  'image.contract-version',
+  'image.contract-platform',
+  'image.contract-paths',
+  'image.contract-executables',
   'image.libc',
   'image.shell',
   'image.entrypoint',
@@ -41,7 +48,17 @@ export interface ValidateRequest {
   toolkit?: ToolkitRef | ToolkitRef[];
   /** Registry credentials by host; the Docker config is read besides. */
   auth?: AuthOptions;
+  /**
+   * Which Memoh the image must suit (`--memoh`; default auto): v0.18 applies the workspace contract and v0.18's
+   * mounts, v3 the seed's; auto judges per image (its contract file, then `bridgeHint`, else v0.18 as a guess).
+   */
+  memoh?: EraChoice;
+  /** What the bridge says about the era, when the caller already knows (auto only). */
+  bridgeHint?: EraHints['bridge'];
 }
+
+/** Check ids of the contract, which only the v0.18 era reports. */
+export const CONTRACT_CHECK_IDS: readonly CheckId[] = CHECK_IDS.filter((id) => id.startsWith('image.contract'));
 
 export interface ImageReport {
   image: ImageRef;
@@ -55,6 +72,12 @@ export interface ImageReport {
   entrypoint?: string[];
   sizeBytes?: number;
   layers?: number;
+  /** What the image itself says about Memoh's era (its contract file, or a seed-shaped /opt/memoh). */
+  eraHint?: EraHints['image'];
+  /** The era this image was judged by, and why. */
+  era?: EraJudgement;
+  /** The contract file, when the image has one: its decoded version, and Memoh's refusal if it refuses it. */
+  contract?: { version?: number; incompatible?: string };
   status: Status;
   checks: Check[];
   durationMs: number;

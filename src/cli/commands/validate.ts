@@ -25,6 +25,7 @@ export function register(program: Command): void {
           registry: options.workspace.registry,
           pull: options.run.pull,
           concurrency: options.run.concurrency,
+          memoh: options.run.memoh,
           ...(toolkit.length ? { toolkit } : {}),
         },
         ctx,
@@ -45,11 +46,12 @@ export function formatReports(reports: ImageReport[], totalMs: number): string {
   const lines: string[] = [];
   for (const r of reports) {
     const resolved = r.image.resolved === r.image.input ? '' : ` (${r.image.resolved})`;
-    const facts = [r.libc, r.user && `user ${r.user}`].filter(Boolean).join(', ');
+    const era = r.era && `Memoh ${r.era.era}${r.era.guess ? ' (a guess)' : ''}: ${r.era.why}`;
+    const facts = [r.libc, r.user && `user ${r.user}`, era].filter(Boolean).join(', ');
     lines.push(`${label[r.status]}  ${r.image.input}${resolved} ${formatPlatform(r.platform)}${facts ? `: ${facts}` : ''} [${(r.durationMs / 1000).toFixed(1)}s]`);
     for (const c of r.checks) {
-      lines.push(`  ${label[c.status].padEnd(4)}  ${c.id.padEnd(19)}  ${c.detail}`);
-      if (c.fix && (c.status === 'fail' || c.status === 'warn')) lines.push(`  ${''.padEnd(4)}  ${''.padEnd(19)}  fix: ${c.fix}`);
+      lines.push(`  ${label[c.status].padEnd(4)}  ${c.id.padEnd(26)}  ${c.detail}`);
+      if (c.fix && (c.status === 'fail' || c.status === 'warn')) lines.push(`  ${''.padEnd(4)}  ${''.padEnd(26)}  fix: ${c.fix}`);
     }
   }
   const n = (s: Status) => reports.filter((r) => r.status === s).length;
