@@ -1,6 +1,6 @@
-import { chmod, copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import type { CleanupLedger, LedgerEntry } from '../core/ledger.js';
 
 export interface RuntimeFiles {
@@ -48,4 +48,63 @@ export async function populateRuntimeDir(dir: string, files: RuntimeFiles): Prom
 /** Memoh creates each bot's socket dir with mode 0750; set it explicitly, the umask may have narrowed it. */
 export async function prepareSocketDir(dir: string): Promise<void> {
   await chmod(dir, 0o750);
+}
+
+/**
+ * Memoh's data root for one workspace (`[container].data_root`): `run/<botID>/` (the socket dir, 0750) and
+ * the `resolv.conf` fallback, in one temp dir registered in the ledger before anything is written into it.
+ */
+export async function ledgeredDataRoot(
+  ledger: CleanupLedger,
+  botId: string,
+): Promise<{ path: string; socketDir: string; entry: LedgerEntry; forget: () => void }> {
+  const root = await ledgeredTempDir(ledger, 'memoh-data-', 'socket-dir');
+  const socketDir = join(root.path, 'run', botId);
+  await mkdir(socketDir, { recursive: true, mode: 0o750 });
+  await chmod(join(root.path, 'run'), 0o750);
+  await prepareSocketDir(socketDir);
+  return { ...root, socketDir };
+}
+
+/** systemd-resolved's upstream list, which Memoh prefers when the server has it. */
+export const SYSTEMD_RESOLV_CONF = '/run/systemd/resolve/resolv.conf';
+export const FALLBACK_RESOLV_CONF = 'nameserver 1.1.1.1\nnameserver 8.8.8.8\n';
+
+/**
+ * The resolv.conf Memoh mounts (internal/container/host.go@v0.18.0:17-49): systemd-resolved's if it exists,
+ * otherwise `<data_root>/resolv.conf`, created with public resolvers when missing and made 0644 every time.
+ */
+export async function hostResolvConf(dataRoot: string, systemd = SYSTEMD_RESOLV_CONF): Promise<string> {
+  if (await isFile(systemd)) return systemd;
+  const path = join(dataRoot, 'resolv.conf');
+  await writeFile(path, FALLBACK_RESOLV_CONF, { flag: 'wx', mode: 0o644 }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
+  await chmod(path, 0o644);
+  return path;
+}
+
+/**
+ * The TZ Memoh passes into a workspace, by the era's rule. The seed passes its server's `$TZ` only; v0.18
+ * (internal/container/host.go@v0.18.0:52-76) falls back to `/etc/timezone`, then to the zone an
+ * `/etc/localtime` symlink points at under /usr/share/zoneinfo/. `root` lets a test stand in for `/`.
+ */
+export async function serverTimezone(rule: 'server-env' | 'server-detect', envTz: string | undefined, root = '/'): Promise<string | undefined> {
+  if (envTz) return envTz;
+  if (rule === 'server-env') return undefined;
+  const fromFile = (await readFile(join(root, 'etc/timezone'), 'utf8').catch(() => '')).trim();
+  if (fromFile) return fromFile;
+  const link = await readlink(join(root, 'etc/localtime')).catch(() => undefined);
+  if (!link) return undefined;
+  const target = posix.resolve('/etc', link);
+  const zoneinfo = '/usr/share/zoneinfo/';
+  return target.startsWith(zoneinfo) && target.length > zoneinfo.length ? target.slice(zoneinfo.length) : undefined;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
 }

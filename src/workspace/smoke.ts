@@ -8,21 +8,33 @@ import {
   runSmokeSuite,
   runUserChecks,
 } from '../bridge/index.js';
+import { bridgeEraHint } from '../bridge/connect.js';
 import { type Check, type Status, worst } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
 import { docker } from '../core/docker.js';
+import { type Backend, type BridgeTls, type EraChoice, type EraHints, type EraJudgement, judgeEra } from '../core/era.js';
 import { errorMessage } from '../core/errors.js';
 import { engineUnreachable } from '../core/ledger.js';
 import { type Arch, formatPlatform } from '../core/platform.js';
 import { LOADERS } from '../image/facts.js';
 import type { Libc } from '../image/types.js';
 import { readToolkitManifest } from '../toolkit/manifest.js';
+import { bridgeEraFromBinary } from './bridge-source.js';
+import { type WorkspaceShape, workspaceShape } from './spec.js';
 import { type FailureContext, type Workspace, type WorkspaceRequest, WorkspaceStartError, startWorkspace } from './workspace.js';
 
 /** A workspace request (the probe template is added here) plus what the checks need. */
-export interface SmokeRequest extends Omit<WorkspaceRequest, 'image' | 'templates'> {
+export interface SmokeRequest extends Omit<WorkspaceRequest, 'image' | 'templates' | 'shape'> {
   /** The image as the user wrote it (for the report). */
   image: string;
+  /** --memoh: the era to build the workspace for, or 'auto' (judged before the container is created). */
+  memoh: EraChoice;
+  /** --backend: which of Memoh's container backends to reproduce (docker exists in v0.18 only). */
+  backend: Backend;
+  /** Memoh's [bridge_tls] (strict: mTLS over the docker backend's TCP; v0.18 only). */
+  bridgeTls?: BridgeTls | undefined;
+  /** What validation read from the image about the era (its contract file, or none). */
+  imageHint?: EraHints['image'];
   /** The reference the engine knows it by (Memoh's resolution), already present locally. */
   resolved: string;
   /** Loaded user checks (loadUserChecks), run before the built-in suite (which ends by stopping the workspace). */
@@ -34,7 +46,10 @@ export interface SmokeRequest extends Omit<WorkspaceRequest, 'image' | 'template
 export interface KeptWorkspace {
   containerName: string;
   socketPath: string;
-  runtimeDir: string;
+  /** The docker backend's bridge address on the host (127.0.0.1:<port>). */
+  tcp?: string;
+  /** v3 only. */
+  runtimeDir?: string;
   socketDir: string;
   /** One line that removes everything that was kept. */
   removeCommand: string;
@@ -47,6 +62,9 @@ export interface SmokeReport {
   botId: string;
   /** The wire name the bridge answered on; null when it never answered. */
   service: WireName | null;
+  /** The era the workspace was built and judged by, and why (JSON `"memoh": {"era": "v0.18", …}`). */
+  memoh: EraJudgement;
+  backend: Backend;
   checks: Check[];
   status: Status;
   durationMs: number;
@@ -62,13 +80,26 @@ export interface SmokeReport {
 }
 
 /**
+ * The era, decided once before anything is created (shared/design.md): the user's --memoh, else the image's
+ * contract file (validation's hint), else what the bridge binary says about itself.
+ */
+export async function decideEra(req: Pick<SmokeRequest, 'memoh' | 'backend' | 'imageHint' | 'bridgePath'>): Promise<{ judgement: EraJudgement; shape: WorkspaceShape }> {
+  const choice = req.memoh ?? 'auto';
+  const bridge = choice === 'auto' ? await bridgeEraFromBinary(req.bridgePath).catch(() => undefined) : undefined;
+  const judgement = judgeEra(choice, { image: req.imageHint, bridge });
+  return { judgement, shape: workspaceShape(judgement.era, req.backend ?? 'containerd') };
+}
+
+/**
  * Start a workspace, run the built-in suite and the user's checks over the socket, stop it with
  * SIGTERM (unless kept) and remove everything it made, in every outcome.
  */
 export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<SmokeReport> {
   const started = performance.now();
-  const base = { image: req.image, platform: formatPlatform(req.platform), botId: req.botId };
-  const finish = (r: Omit<SmokeReport, 'image' | 'platform' | 'botId' | 'status' | 'durationMs'>): SmokeReport => ({
+  // Bad input (a backend the era never had) is refused before anything exists.
+  const { judgement, shape } = await decideEra(req);
+  const base = { image: req.image, platform: formatPlatform(req.platform), botId: req.botId, memoh: judgement, backend: shape.backend };
+  const finish = (r: Omit<SmokeReport, 'image' | 'platform' | 'botId' | 'status' | 'durationMs' | 'memoh' | 'backend'>): SmokeReport => ({
     ...base,
     ...r,
     status: worst(r.checks.map((c) => c.status)),
@@ -78,11 +109,23 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
   if (ctx.signal.aborted) {
     return finish({ service: null, checks: [{ id: 'workspace.interrupted', status: 'skip', detail: `not started: ${errorMessage(ctx.signal.reason)}` }] });
   }
-  const toolkit = req.toolkitDir ? (await readToolkitManifest(req.toolkitDir)).manifest : undefined;
+  const early: Check[] = [];
+  const runtimeToolkit = shape.toolkitFrom === 'runtime-dir';
+  if (req.toolkitDir && !runtimeToolkit) {
+    early.push({
+      id: 'workspace.toolkit',
+      status: 'warn',
+      detail: `--toolkit ${req.toolkitDir} not mounted: in Memoh ${shape.era} the toolkit comes from the image (/opt/memoh/toolkit); a toolkit dir is for the v3 era`,
+      fix: 'drop --toolkit, or give --memoh v3 to prove a seed-era workspace with it',
+    });
+  }
+  const toolkit = req.toolkitDir && runtimeToolkit ? (await readToolkitManifest(req.toolkitDir)).manifest : undefined;
+  // The seed bridge seeds /data from the runtime dir's templates; from v0.17 the server does it over RPC.
+  const templates = shape.mounts.includes('runtime-dir') ? [PROBE_TEMPLATE] : undefined;
 
   let ws: Workspace;
   try {
-    ws = await startWorkspace({ ...req, image: req.resolved, templates: [PROBE_TEMPLATE] }, ctx);
+    ws = await startWorkspace({ ...req, image: req.resolved, shape, templates, toolkitDir: runtimeToolkit ? req.toolkitDir : undefined }, ctx);
   } catch (err) {
     if (!(err instanceof WorkspaceStartError)) throw err;
     const check: Check = {
@@ -92,7 +135,7 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
       durationMs: Math.round(performance.now() - started),
       ...(err.fix ? { fix: err.fix } : {}),
     };
-    return finish({ service: null, checks: [check], ...(err.context ? { failureContext: err.context } : {}) });
+    return finish({ service: null, checks: [...early, check], ...(err.context ? { failureContext: err.context } : {}) });
   }
 
   const t1 = performance.now();
@@ -100,16 +143,18 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
     {
       id: 'workspace.ready',
       status: 'pass',
-      detail: `${ws.containerName} started; the bridge answered on ${ws.connection.service}.ContainerService after ${ws.readyMs} ms`,
+      detail: `${ws.containerName} started (Memoh ${shape.era}, ${shape.backend} backend); the bridge answered on ${ws.connection.service}.ContainerService ${where(ws)} after ${ws.readyMs} ms`,
       durationMs: ws.readyMs,
     },
+    ...early,
+    ...eraAgreement(ws, judgement),
   ];
   let failureContext: FailureContext | undefined;
   let lost: Lost | undefined;
   let looked = false;
   try {
     const libc = req.libc ?? (await detectLibc(ws, req.platform.arch));
-    const expect: SuiteExpectations = { libc, probeTemplate: PROBE_TEMPLATE };
+    const expect: SuiteExpectations = { libc, era: shape.era, ...(templates ? { probeTemplate: PROBE_TEMPLATE } : {}) };
     if (toolkit) {
       expect.toolkit = { nodeVersion: toolkit.node.version, npmVersion: toolkit.npm.version, uvVersion: toolkit.uv.version };
       if (toolkit.fallback) expect.toolkit.fallback = toolkit.fallback;
@@ -151,12 +196,14 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
   let kept: KeptWorkspace | undefined;
   if (req.keep && !ctx.signal.aborted) {
     ws.connection.close();
+    const dirs = ws.dataRoot ? [ws.dataRoot] : [ws.socketDir, ws.runtimeDir ?? ''].filter(Boolean);
     kept = {
       containerName: ws.containerName,
       socketPath: ws.socketPath,
-      runtimeDir: ws.runtimeDir,
+      ...(ws.target.kind === 'tcp' ? { tcp: `${ws.target.host}:${ws.target.port}` } : {}),
+      ...(ws.runtimeDir ? { runtimeDir: ws.runtimeDir } : {}),
       socketDir: ws.socketDir,
-      removeCommand: `docker rm -f ${ws.containerName} && rm -rf ${ws.socketDir} ${ws.runtimeDir}`,
+      removeCommand: `docker rm -f ${ws.containerName} && rm -rf ${dirs.join(' ')}`,
     };
   } else {
     const errors = await ws.remove();
@@ -221,6 +268,42 @@ async function detectLibc(ws: Workspace, arch: Arch): Promise<Libc> {
   if (present.includes('musl')) return 'musl';
   if (present.includes('glibc')) return 'glibc';
   return 'none';
+}
+
+function where(ws: Workspace): string {
+  const t = ws.target;
+  return t.kind === 'unix' ? 'over its socket' : `over TCP ${t.host}:${t.port}${t.tls?.mode === 'strict' ? ' (strict mTLS)' : ''}`;
+}
+
+/**
+ * The bridge as it describes itself once connected (wire name and reflection) against the era the workspace
+ * was built for. Memoh of each era dials one wire name only, so a bridge that does not answer under it
+ * cannot work with that Memoh; a bridge dated differently by reflection is worth a warning.
+ */
+function eraAgreement(ws: Workspace, judged: EraJudgement): Check[] {
+  const conn = ws.connection;
+  const seen = conn.traits ? bridgeEraHint(conn.traits) : undefined;
+  if (conn.service !== ws.shape.wire) {
+    return [
+      {
+        id: 'workspace.era',
+        status: 'fail',
+        detail: `Memoh ${judged.era} dials ${ws.shape.wire}.ContainerService, but this bridge answers only as ${conn.service}.ContainerService${seen ? ` (${seen.why})` : ''}: it cannot work with a ${judged.era} workspace (era judged by ${judged.by}: ${judged.why})`,
+        fix: judged.era === 'v0.18' ? 'use the bridge of Memoh v0.18 (image:memohai/server:latest), or --memoh v3 for a seed-era setup' : 'use a seed-era bridge, or --memoh v0.18 with a v0.18 image',
+      },
+    ];
+  }
+  if (seen && seen.era !== judged.era) {
+    return [
+      {
+        id: 'workspace.era',
+        status: 'warn',
+        detail: `the workspace was built for Memoh ${judged.era} (${judged.by}: ${judged.why}), but ${seen.why}`,
+        fix: 'pair the image with the bridge of the same Memoh release, or give --memoh to say which era you mean',
+      },
+    ];
+  }
+  return [];
 }
 
 interface Lost {

@@ -1,15 +1,17 @@
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type Dockerode from 'dockerode';
-import { type BridgeConnection, BridgeNotReady, connectBridge } from '../bridge/index.js';
+import { type BridgeConnection, BridgeNotReady } from '../bridge/index.js';
 import type { StageContext } from '../core/context.js';
 import { docker } from '../core/docker.js';
+import type { BridgeTarget, BridgeTls } from '../core/era.js';
 import { StageError, errorMessage } from '../core/errors.js';
 import { type LedgerEntry, engineUnreachable } from '../core/ledger.js';
 import type { Platform } from '../core/platform.js';
-import { ledgeredTempDir, populateRuntimeDir, prepareSocketDir } from './dirs.js';
-import { containerRunning, firstRpc, socketExists, waitFor } from './readiness.js';
-import { SOCKET_FILE, containerName, createRequest, workspaceSpec } from './spec.js';
+import { dialBridge } from './dial.js';
+import { hostResolvConf, ledgeredDataRoot, ledgeredTempDir, populateRuntimeDir, prepareSocketDir, serverTimezone } from './dirs.js';
+import { type Probe, containerRunning, firstRpc, socketExists, waitFor } from './readiness.js';
+import { BRIDGE_TCP_PORT, SOCKET_FILE, type SpecInput, type WorkspaceShape, containerName, createRequest, workspaceSpec } from './spec.js';
 
 export type Service = 'auto' | 'mcpcontainer' | 'bridgepb';
 
@@ -17,18 +19,26 @@ export interface WorkspaceRequest {
   /** Resolved image reference, present in the engine. */
   image: string;
   platform: Platform;
+  /** The era × backend the container is built for (workspaceShape), decided once by the caller. */
+  shape: WorkspaceShape;
+  /** Memoh's [bridge_tls]: strict mounts the bridge's certificates and sets BRIDGE_TLS_* (v0.18). */
+  bridgeTls?: BridgeTls | undefined;
   /** A bridge binary on the host, already checked to be an ELF for `platform`. */
   bridgePath: string;
+  /** v3 only: a toolkit dir seen at /opt/memoh/toolkit (a v0.18 image carries its own). */
   toolkitDir?: string | undefined;
   botId: string;
   /** How long the bridge has to answer its first RPC. */
   timeoutSeconds: number;
   service: Service;
-  /** Passed on as TZ only when set (the CLI passes the host's TZ, as Memoh passes its server's). */
+  /** The server process's $TZ (the CLI passes its own); the shape's rule decides what reaches the container. */
   tz?: string | undefined;
-  /** Template files for `templates/` (the bridge seeds them into /data). */
+  /** v3: template files for `templates/` (the seed bridge seeds them into /data). */
   templates?: readonly { name: string; content: string }[] | undefined;
-  /** Extra files next to the bridge in the runtime dir (the stand-in's `standin-break`). */
+  /**
+   * Extra files for the bridge (the stand-in's `standin-break`): next to it in the v3 runtime dir, in the
+   * socket dir (/run/memoh) in v0.18, where only the bridge file is mounted.
+   */
   extraRuntimeFiles?: Readonly<Record<string, string>> | undefined;
   /** Leave container and dirs in place on failure too (the caller prints how to remove them). */
   keep: boolean;
@@ -49,11 +59,18 @@ export interface FailureContext {
 
 export interface Workspace {
   botId: string;
+  shape: WorkspaceShape;
   containerName: string;
   containerId: string;
-  runtimeDir: string;
+  /** v3: the runtime dir mounted at /opt/memoh. */
+  runtimeDir?: string | undefined;
+  /** v0.18: Memoh's data root (run/<botID>/, resolv.conf). */
+  dataRoot?: string | undefined;
   socketDir: string;
+  /** The socket on the host (the docker backend's bridge listens on TCP and makes none). */
   socketPath: string;
+  /** Where the client dialled the bridge. */
+  target: BridgeTarget;
   connection: BridgeConnection;
   /** Container started → first RPC answered. */
   readyMs: number;
@@ -63,7 +80,7 @@ export interface Workspace {
   stop(): Promise<StopResult>;
   logs(n?: number): Promise<string[]>;
   failureContext(): Promise<FailureContext>;
-  /** Closes the connection, removes the container, the socket dir and the runtime dir. Never throws. */
+  /** Closes the connection, removes the container and every dir made for it. Never throws. */
   remove(): Promise<string[]>;
 }
 
@@ -115,36 +132,56 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
     throw err;
   };
 
-  let runtimeDir: string;
+  const shape = req.shape;
+  const host: Partial<SpecInput> & { dataRoot?: string } = {};
   let socketDir: string;
   try {
-    const rt = await ledgeredTempDir(ctx.ledger, 'memoh-runtime-', 'runtime-dir');
-    entries.push(rt);
-    runtimeDir = rt.path;
-    const sd = await ledgeredTempDir(ctx.ledger, 'memoh-run-', 'socket-dir');
-    entries.push(sd);
-    socketDir = sd.path;
-    await prepareSocketDir(socketDir);
-    await populateRuntimeDir(runtimeDir, {
-      bridgePath: req.bridgePath,
-      toolkit: Boolean(req.toolkitDir),
-      templates: req.templates,
-      extraFiles: req.extraRuntimeFiles,
-    });
+    if (shape.mounts.includes('runtime-dir')) {
+      const rt = await ledgeredTempDir(ctx.ledger, 'memoh-runtime-', 'runtime-dir');
+      entries.push(rt);
+      host.runtimeDir = rt.path;
+      const sd = await ledgeredTempDir(ctx.ledger, 'memoh-run-', 'socket-dir');
+      entries.push(sd);
+      socketDir = sd.path;
+      await prepareSocketDir(socketDir);
+      await populateRuntimeDir(rt.path, {
+        bridgePath: req.bridgePath,
+        toolkit: Boolean(req.toolkitDir),
+        templates: req.templates,
+        extraFiles: shape.breakSwitchIn === 'runtime-dir' ? req.extraRuntimeFiles : undefined,
+      });
+    } else {
+      const dr = await ledgeredDataRoot(ctx.ledger, req.botId);
+      entries.push(dr);
+      host.dataRoot = dr.path;
+      socketDir = dr.socketDir;
+      if (shape.mounts.includes('resolv-conf')) host.resolvConf = await hostResolvConf(dr.path);
+      host.bridgePath = resolve(req.bridgePath);
+    }
+    if (shape.breakSwitchIn === 'socket-dir') {
+      for (const [file, content] of Object.entries(req.extraRuntimeFiles ?? {})) await writeFile(join(socketDir, file), content, { mode: 0o644 });
+    }
   } catch (err) {
-    return fail(new WorkspaceStartError(`preparing the runtime dir failed: ${errorMessage(err)}`, 'prepare'));
+    return fail(new WorkspaceStartError(`preparing the workspace dirs failed: ${errorMessage(err)}`, 'prepare'));
   }
   const socketPath = join(socketDir, SOCKET_FILE);
+  // sun_path holds 107 bytes: Memoh's client could not dial a longer socket path either.
+  if (shape.transport === 'unix' && Buffer.byteLength(socketPath) > 107) {
+    return fail(new WorkspaceStartError(`the socket path ${socketPath} is longer than a Unix socket allows (107 bytes)`, 'prepare', undefined, 'use a shorter --bot-id or a shorter TMPDIR'));
+  }
 
-  const spec = workspaceSpec({
+  const spec = workspaceSpec(shape, {
     botId: req.botId,
     image: req.image,
     platform: req.platform,
-    runtimeDir,
+    runtimeDir: host.runtimeDir,
+    bridgePath: host.bridgePath,
     socketDir,
-    toolkitDir: req.toolkitDir ? resolve(req.toolkitDir) : undefined,
-    tz: req.tz,
-    localtime: (await exists('/etc/localtime')) ? '/etc/localtime' : undefined,
+    resolvConf: host.resolvConf,
+    toolkitDir: req.toolkitDir && shape.toolkitFrom === 'runtime-dir' ? resolve(req.toolkitDir) : undefined,
+    tz: await serverTimezone(shape.tz, req.tz),
+    localtime: shape.mounts.includes('localtime') && (await exists('/etc/localtime')) ? '/etc/localtime' : undefined,
+    bridgeTls: shape.tls ? req.bridgeTls : undefined,
   });
   marks.push(performance.now());
   // In the ledger by name before the engine is asked: an interrupt during the create cannot leak it.
@@ -168,17 +205,25 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
   const started = performance.now();
   marks.push(started);
   const c = container;
-  const outcome = await waitFor(
-    [
-      containerRunning(c),
-      socketExists(socketPath),
-      firstRpc(
-        (deadlineMs) => connectBridge(socketPath, { service: req.service, deadlineMs }),
-        (err) => err instanceof BridgeNotReady,
-      ),
-    ],
-    { timeoutMs: req.timeoutSeconds * 1000, signal: ctx.signal, initialDelayMs: 50, maxDelayMs: 1000 },
+  let target: BridgeTarget;
+  const waits: Probe[] = [containerRunning(c)];
+  if (shape.transport === 'tcp') {
+    // The engine binds the host port at start; an empty HostPort asked it to choose one.
+    const port = await publishedPort(c);
+    if (!port) return fail(new WorkspaceStartError(`${name} started without its bridge port ${BRIDGE_TCP_PORT}/tcp published on 127.0.0.1`, 'start', await describeFailure(c)));
+    target = { kind: 'tcp', host: '127.0.0.1', port, tls: shape.tls && req.bridgeTls?.mode === 'strict' ? req.bridgeTls : undefined };
+  } else {
+    target = { kind: 'unix', socketPath };
+    waits.push(socketExists(socketPath));
+  }
+  const dialled = target;
+  waits.push(
+    firstRpc(
+      (deadlineMs) => dialBridge(dialled, { service: req.service, deadlineMs, prefer: shape.wire }),
+      (err) => err instanceof BridgeNotReady,
+    ),
   );
+  const outcome = await waitFor(waits, { timeoutMs: req.timeoutSeconds * 1000, signal: ctx.signal, initialDelayMs: 50, maxDelayMs: 1000 });
   if (!outcome.ready) {
     const why =
       outcome.why === 'timeout'
@@ -200,11 +245,14 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
 
   return {
     botId: req.botId,
+    shape,
     containerName: name,
     containerId: c.id,
-    runtimeDir,
+    runtimeDir: host.runtimeDir,
+    dataRoot: host.dataRoot,
     socketDir,
     socketPath,
+    target,
     connection,
     readyMs,
     timings: {
@@ -218,6 +266,14 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
     failureContext: () => describeFailure(c),
     remove,
   };
+}
+
+/** The host port the engine bound to the bridge's 9090/tcp on 127.0.0.1. */
+async function publishedPort(c: Dockerode.Container): Promise<number | undefined> {
+  const ports = (await c.inspect()).NetworkSettings.Ports as Record<string, { HostIp: string; HostPort: string }[] | null> | undefined;
+  const hostPort = ports?.[`${BRIDGE_TCP_PORT}/tcp`]?.find((b) => b.HostIp === '127.0.0.1')?.HostPort;
+  const port = Number(hostPort);
+  return Number.isInteger(port) && port > 0 ? port : undefined;
 }
 
 function createError(err: unknown, req: WorkspaceRequest, name: string): WorkspaceStartError {

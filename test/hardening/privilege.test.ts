@@ -8,16 +8,19 @@ import type { LedgerEntry } from '../../src/core/ledger.js';
 import { platformOf } from '../../src/core/platform.js';
 import { ImageFiles } from '../../src/image/files.js';
 import { validateImages } from '../../src/image/index.js';
+import { CONTAINERD_CAPS, workspaceShape } from '../../src/workspace/spec.js';
 import { startWorkspace } from '../../src/workspace/workspace.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 import { leftoverContainers, privateTmp, removeContainers, testContext } from '../workspace/helpers.js';
 
 /**
- * Least privilege, read from the engine and from inside the container: a workspace gets Memoh's mounts
- * and nothing more (no privileged mode, no added capabilities, no devices, no engine socket, no relaxed
- * security profile), its runtime mount cannot be written even by root inside, and validation only ever
- * creates containers, never starts them.
+ * Least privilege, read from the engine and from inside the container: a workspace gets Memoh's mounts and
+ * exactly what containerd gives a container (memoh-current §2): every capability dropped and containerd's
+ * 14 added back explicitly, no-new-privileges, nofile 1024, no devices, no engine socket, no privileged
+ * mode. Seccomp and AppArmor are unconfined because containerd sets none: that is what Memoh's workspaces
+ * run with. Its read-only mounts cannot be written even by root inside; the docker backend publishes the
+ * bridge on loopback only; validation only ever creates containers, never starts them.
  */
 const tmp = privateTmp('privilege');
 const run = randomBytes(3).toString('hex');
@@ -38,11 +41,36 @@ function names(filter: string): string[] {
 }
 
 const sh = (...argv: string[]): string => execFileSync('docker', argv, { encoding: 'utf8' });
-/** Effective capabilities of PID 1 in a container (a hex mask). */
-const capEff = (status: string): string => /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? `(no CapEff in ${status.slice(0, 80)})`;
+/** One field of /proc/<pid>/status (CapEff is a hex mask). */
+const field = (status: string, name: string): string => new RegExp(`^${name}:\\s*(\\S+)$`, 'm').exec(status)?.[1] ?? `(no ${name} in ${status.slice(0, 80)})`;
+const capEff = (status: string): string => field(status, 'CapEff');
+/** containerd's capability set as a mask, from the capability numbers in linux/capability.h. */
+const CAP_BITS: Record<(typeof CONTAINERD_CAPS)[number], number> = {
+  CHOWN: 0, DAC_OVERRIDE: 1, FOWNER: 3, FSETID: 4, KILL: 5, SETGID: 6, SETUID: 7, SETPCAP: 8,
+  NET_BIND_SERVICE: 10, NET_RAW: 13, SYS_CHROOT: 18, MKNOD: 27, AUDIT_WRITE: 29, SETFCAP: 31,
+};
+const CONTAINERD_MASK = CONTAINERD_CAPS.reduce((m, c) => m | (1n << BigInt(CAP_BITS[c])), 0n).toString(16).padStart(16, '0');
+
+/** What containerd's defaults look like on the engine and at run time, for either era. */
+function expectContainerdDefaults(hc: Record<string, unknown>, status: string): void {
+  expect(hc.Privileged).toBe(false);
+  expect(hc.CapDrop).toEqual(['ALL']);
+  expect(hc.CapAdd).toEqual([...CONTAINERD_CAPS]);
+  expect(hc.SecurityOpt).toEqual(['no-new-privileges:true', 'seccomp=unconfined', 'apparmor=unconfined', 'label=disable']);
+  expect(hc.Ulimits).toEqual([{ Name: 'nofile', Soft: 1024, Hard: 1024 }]);
+  expect(hc.Init).toBe(false);
+  expect(CONTAINERD_MASK).toBe('00000000a80425fb');
+  expect({ eff: capEff(status), bnd: field(status, 'CapBnd'), inh: field(status, 'CapInh'), amb: field(status, 'CapAmb') }).toEqual({
+    eff: CONTAINERD_MASK,
+    bnd: CONTAINERD_MASK,
+    inh: '0000000000000000',
+    amb: '0000000000000000',
+  });
+  expect([field(status, 'NoNewPrivs'), field(status, 'Seccomp')]).toEqual(['1', '0']);
+}
 
 describe('a workspace container has least privilege', () => {
-  it('no privileged mode, no added capabilities, no devices, no engine socket; only the socket dir is writable', async () => {
+  it("v3: containerd's capabilities and settings, no devices, no engine socket; only the socket dir is writable", async () => {
     // A toolkit, so its extra mount is covered too.
     const tk = join(tmp.dir, 'tk');
     execFileSync('sh', ['-c', `mkdir -p ${tk}/bin && printf '#!/bin/sh\\n' > ${tk}/bin/node && chmod 755 ${tk}/bin/node && echo '{}' > ${tk}/toolkit.json`]);
@@ -52,6 +80,7 @@ describe('a workspace container has least privilege', () => {
       {
         image: 'docker.io/memoh-test/debian:amd64',
         platform: platformOf('amd64'),
+        shape: workspaceShape('v3', 'containerd'),
         bridgePath: standinBridge('amd64'),
         toolkitDir: tk,
         botId: `${prefix}-ws`,
@@ -64,12 +93,10 @@ describe('a workspace container has least privilege', () => {
     try {
       const info = await docker().getContainer(ws.containerId).inspect();
       const hc = info.HostConfig;
-      expect(hc.Privileged).toBe(false);
-      expect(hc.CapAdd ?? []).toEqual([]);
+      expectContainerdDefaults(hc as unknown as Record<string, unknown>, sh('exec', ws.containerName, 'cat', '/proc/1/status'));
       expect(hc.Devices ?? []).toEqual([]);
       expect(hc.DeviceRequests ?? []).toEqual([]);
       expect(hc.DeviceCgroupRules ?? []).toEqual([]);
-      expect(hc.SecurityOpt ?? []).toEqual([]);
       expect(hc.Binds ?? []).toEqual([]);
       expect(hc.NetworkMode).toBe('default');
       // Namespaces: none shared with the host beyond what the engine gives any container (a cgroup v1
@@ -96,17 +123,15 @@ describe('a workspace container has least privilege', () => {
       expect(mounts.filter((m) => /docker\.sock|containerd\.sock/.test(`${m.src} ${m.dst}`))).toEqual([]);
       expect(Object.keys(info.Config.Volumes ?? {})).toEqual([]);
 
-      // At run time, PID 1 (the bridge) holds the engine's default capability set, not more.
-      const bridgeCaps = capEff(sh('exec', ws.containerName, 'cat', '/proc/1/status'));
+      // containerd's set is Docker's default set, made explicit: not one capability more than a plain container.
       const defaultCaps = capEff(sh('run', '--rm', '--name', control, '--entrypoint', '', IMAGES.debianAmd64, 'cat', '/proc/1/status'));
-      expect(bridgeCaps).toMatch(/^[0-9a-f]{16}$/);
-      expect(bridgeCaps).toBe(defaultCaps);
+      expect(defaultCaps).toBe(CONTAINERD_MASK);
       expect(sh('exec', ws.containerName, 'sh', '-c', 'ls /var/run/docker.sock /run/docker.sock 2>&1 || true')).not.toMatch(/^\/(var\/)?run\/docker\.sock$/m);
 
       // The socket dir on the host: root's, 0750 (what Memoh creates); the runtime dir is only readable.
       const sd = statSync(ws.socketDir);
       expect({ mode: (sd.mode & 0o7777).toString(8), uid: sd.uid, gid: sd.gid }).toEqual({ mode: '750', uid: 0, gid: 0 });
-      expect((statSync(ws.runtimeDir).mode & 0o7777).toString(8)).toBe('755');
+      expect((statSync(ws.runtimeDir!).mode & 0o7777).toString(8)).toBe('755');
 
       // Root inside cannot write the runtime dir (or the toolkit), through the bridge's own Exec.
       const client = ws.connection.client;
@@ -116,12 +141,72 @@ describe('a workspace container has least privilege', () => {
         expect(r.exitCode, cmd).toBe(1);
         expect(r.stderr.toString(), cmd).toMatch(/Read-only file system/);
       }
-      expect(readdirSync(ws.runtimeDir).sort()).toEqual(['bridge', 'toolkit']);
+      expect(readdirSync(ws.runtimeDir!).sort()).toEqual(['bridge', 'toolkit']);
       expect(readdirSync(tk).sort()).toEqual(['bin', 'toolkit.json']);
       expect((statSync(join(tk, 'bin/node')).mode & 0o777).toString(8)).toBe('755');
       // …while the socket dir is writable: the same command succeeds there.
       const ok = await client.exec({ command: 'touch /run/memoh/x && rm /run/memoh/x' });
       expect(ok.exitCode).toBe(0);
+    } finally {
+      expect(await ws.remove()).toEqual([]);
+    }
+    expect(ctx.ledger.entries()).toEqual([]);
+  });
+});
+
+describe('a v0.18 workspace has least privilege too', () => {
+  const v018 = {
+    image: `docker.io/${IMAGES.workspaceAmd64}`,
+    platform: platformOf('amd64'),
+    bridgePath: standinBridge('amd64', 'v0.18'),
+    timeoutSeconds: 30,
+    service: 'auto' as const,
+    keep: false,
+  };
+
+  it("containerd backend: the same settings; only the bridge file, resolv.conf and the socket dir mounted, only /run/memoh writable", async () => {
+    const ctx = testContext();
+    const ws = await startWorkspace({ ...v018, shape: workspaceShape('v0.18', 'containerd'), botId: `${prefix}-v18c` }, ctx);
+    try {
+      const info = await docker().getContainer(ws.containerId).inspect();
+      const hc = info.HostConfig;
+      // PID 1 is tini now; the bridge is its child and an Exec's shell the bridge's: all hold the same set.
+      expectContainerdDefaults(hc as unknown as Record<string, unknown>, sh('exec', ws.containerName, 'cat', '/proc/1/status'));
+      const r = await ws.connection.client.exec({ command: 'cat /proc/self/status' });
+      expectContainerdDefaults(hc as unknown as Record<string, unknown>, r.stdout.toString());
+      expect([hc.Devices ?? [], hc.Binds ?? [], hc.PortBindings ?? {}]).toEqual([[], [], {}]);
+      const mounts = info.Mounts.map((m) => ({ dst: m.Destination, rw: m.RW })).sort((a, b) => a.dst.localeCompare(b.dst));
+      expect(mounts).toEqual([
+        { dst: '/etc/resolv.conf', rw: false },
+        { dst: '/opt/memoh/bridge', rw: false },
+        { dst: '/run/memoh', rw: true },
+      ]);
+      expect(info.Mounts.filter((m) => /docker\.sock|containerd\.sock/.test(`${m.Source} ${m.Destination}`))).toEqual([]);
+      // Root inside cannot replace the bridge or resolv.conf (the image's own /opt/memoh is its layer: writable).
+      for (const cmd of ['rm -f /opt/memoh/bridge', 'mv /opt/memoh/bridge /opt/memoh/b2', 'echo x >> /etc/resolv.conf']) {
+        const x = await ws.connection.client.exec({ command: `id -u; ${cmd}` });
+        expect(x.stdout.toString(), cmd).toBe('0\n');
+        expect(x.exitCode, cmd).not.toBe(0);
+        expect(x.stderr.toString(), cmd).toMatch(/Read-only file system|Device or resource busy/);
+      }
+      expect(statSync(standinBridge('amd64', 'v0.18')).isFile()).toBe(true);
+    } finally {
+      expect(await ws.remove()).toEqual([]);
+    }
+    expect(ctx.ledger.entries()).toEqual([]);
+  });
+
+  it("docker backend: Docker's defaults, the bridge port published on loopback only", async () => {
+    const ctx = testContext();
+    const ws = await startWorkspace({ ...v018, shape: workspaceShape('v0.18', 'docker'), botId: `${prefix}-v18d` }, ctx);
+    try {
+      const info = await docker().getContainer(ws.containerId).inspect();
+      expect(info.HostConfig.Privileged).toBe(false);
+      expect(info.HostConfig.CapAdd ?? []).toEqual([]);
+      expect(info.HostConfig.PortBindings).toEqual({ '9090/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] });
+      expect(Object.values(info.NetworkSettings.Ports).flat().map((b) => b?.HostIp)).toEqual(['127.0.0.1']);
+      // A plain container's capabilities: nothing added.
+      expect(capEff(sh('exec', ws.containerName, 'cat', '/proc/1/status'))).toBe(CONTAINERD_MASK);
     } finally {
       expect(await ws.remove()).toEqual([]);
     }

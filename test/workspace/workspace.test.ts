@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { docker } from '../../src/core/docker.js';
 import { platformOf } from '../../src/core/platform.js';
+import { workspaceShape } from '../../src/workspace/spec.js';
 import { type WorkspaceRequest, WorkspaceStartError, startWorkspace } from '../../src/workspace/workspace.js';
 import { standinBridge } from '../world/paths.js';
 import { leftoverContainers, privateTmp, removeContainers, testContext } from './helpers.js';
@@ -25,6 +26,7 @@ afterAll(() => {
 const request = (over: Partial<WorkspaceRequest> = {}): WorkspaceRequest => ({
   image: 'docker.io/memoh-test/debian:amd64',
   platform: platformOf('amd64'),
+  shape: workspaceShape('v3', 'containerd'),
   bridgePath: standinBridge('amd64'),
   botId: `${prefix}-${randomBytes(2).toString('hex')}`,
   timeoutSeconds: 30,
@@ -57,9 +59,10 @@ describe('startWorkspace', () => {
       expect(mounts['/run/memoh']).toEqual({ src: ws.socketDir, rw: true });
 
       // Memoh's runtime dir layout; the socket dir is 0750 and holds the bridge's socket.
-      expect(readdirSync(ws.runtimeDir).sort()).toEqual(['bridge', 'templates']);
-      expect(statSync(join(ws.runtimeDir, 'bridge')).mode & 0o777).toBe(0o755);
-      expect(readFileSync(join(ws.runtimeDir, 'templates/PROBE.md'), 'utf8')).toBe('hi\n');
+      const runtimeDir = ws.runtimeDir!;
+      expect(readdirSync(runtimeDir).sort()).toEqual(['bridge', 'templates']);
+      expect(statSync(join(runtimeDir, 'bridge')).mode & 0o777).toBe(0o755);
+      expect(readFileSync(join(runtimeDir, 'templates/PROBE.md'), 'utf8')).toBe('hi\n');
       expect(statSync(ws.socketDir).mode & 0o777).toBe(0o750);
       expect(ws.socketPath).toBe(join(ws.socketDir, 'bridge.sock'));
       expect(statSync(ws.socketPath).isSocket()).toBe(true);
@@ -79,7 +82,7 @@ describe('startWorkspace', () => {
       expect(await ws.remove()).toEqual([]);
     }
     expect(ctx.ledger.entries()).toEqual([]);
-    expect(existsSync(ws.runtimeDir) || existsSync(ws.socketDir)).toBe(false);
+    expect(existsSync(ws.runtimeDir!) || existsSync(ws.socketDir)).toBe(false);
     await expect(docker().getContainer(ws.containerId).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 
@@ -90,8 +93,8 @@ describe('startWorkspace', () => {
     const ws = await startWorkspace(request({ toolkitDir: tk }), ctx);
     try {
       // The runtime dir holds only the mount point; the toolkit is not copied per workspace.
-      expect(readdirSync(ws.runtimeDir).sort()).toEqual(['bridge', 'toolkit']);
-      expect(readdirSync(join(ws.runtimeDir, 'toolkit'))).toEqual([]);
+      expect(readdirSync(ws.runtimeDir!).sort()).toEqual(['bridge', 'toolkit']);
+      expect(readdirSync(join(ws.runtimeDir!, 'toolkit'))).toEqual([]);
       const sh = (cmd: string) => execFileSync('docker', ['exec', ws.containerName, 'sh', '-c', cmd], { encoding: 'utf8' });
       expect(sh('/opt/memoh/toolkit/node-glibc/bin/node; ls /opt/memoh/toolkit')).toBe('wrapped\nbin\nnode-glibc\ntoolkit.json\n');
       expect(sh('touch /opt/memoh/toolkit/x 2>&1 || true')).toMatch(/Read-only file system/);
