@@ -26,6 +26,8 @@ const request = (over: Partial<SmokeRequest>): SmokeRequest => ({
   botId: `${prefix}-${randomBytes(2).toString('hex')}`,
   timeoutSeconds: 4,
   service: 'auto',
+  memoh: 'auto',
+  backend: 'containerd',
   keep: false,
   ...over,
 });
