@@ -69,3 +69,26 @@ export async function expectAbsent(client: BridgeClient, path: string, what: str
   }
   if (names.includes(path.slice(cut + 1))) fail(`${what}: ${path} still exists`);
 }
+
+/** The value must be one of those accepted (one, or two when the era leaves a behaviour open). */
+export function expectOneOf<T>(actual: T, accepted: readonly T[], what: string, fix?: string): void {
+  if (accepted.includes(actual)) return;
+  const f = (v: unknown): string => (typeof v === 'string' ? show(v) : String(v));
+  fail(`${what}: got ${f(actual)}, expected ${accepted.map(f).join(' or ')}`, fix);
+}
+
+/**
+ * A call's outcome as one comparable word: the gRPC status name of a failure, or "OK" ("OK <n>" for a
+ * number, "OK, <n> entries" for a list). Errors that are not bridge statuses stay errors.
+ */
+export async function outcomeOf(call: Promise<unknown>): Promise<string> {
+  try {
+    const v = await call;
+    if (typeof v === 'number') return `OK ${v}`;
+    if (Array.isArray(v)) return `OK, ${v.length} entries`;
+    return 'OK';
+  } catch (err) {
+    if (err instanceof BridgeCallError) return err.codeName;
+    throw err;
+  }
+}

@@ -1,6 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
-import { containerServices, reflectionMethods, serviceName, type ReflectionVersion, type WireName } from './proto.js';
+import {
+  containerServices,
+  decodeFileDescriptor,
+  reflectionMethods,
+  serviceName,
+  type FileDescriptor,
+  type ReflectionVersion,
+  type WireName,
+} from './proto.js';
 
 /** Per call: a deadline always applies (the client's default when not given); `signal` cancels the call. */
 export interface CallOptions {
@@ -11,9 +19,10 @@ export interface CallOptions {
 export const DEFAULT_DEADLINE_MS = 15_000;
 export const RAW_CHUNK = 64 * 1024;
 
-// The bridge refuses requests over 4 MiB itself (a check provokes that, so we send without a limit);
-// responses such as big recursive listings are allowed up to 64 MiB. No keepalive pings: the bridge
-// enforces grpc-go's default policy (contract §4). No retries: one attempt per call, as Memoh's client.
+// The bridge refuses requests over its own limit (4 MiB for v3, 16 MiB for bridgepb ≥ v0.7.0; checks
+// provoke both, so we send without a limit of our own); responses such as big recursive listings are allowed
+// up to 64 MiB, above either bridge's 16 MiB. No keepalive pings: a v3 bridge enforces grpc-go's default
+// policy (contract §4). No retries: one attempt per call, as Memoh's client.
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': 64 * 1024 * 1024,
   'grpc.max_send_message_length': -1,
@@ -26,6 +35,23 @@ export interface FileEntry {
   size: number;
   mode: string;
   modTime: string;
+  /** Only on the synthetic entry of a collapsed directory (≥ v0.6.2); '' otherwise. */
+  summary: string;
+}
+
+export interface ListDirOptions {
+  recursive?: boolean;
+  offset?: number;
+  limit?: number;
+  collapseThreshold?: number;
+  maxEntries?: number;
+}
+
+export interface ListDirPage {
+  entries: FileEntry[];
+  /** Entries before paging (≥ v0.6.2; a v3 bridge leaves it 0). */
+  totalCount: number;
+  truncated: boolean;
 }
 
 export interface ReadFileResult {
@@ -48,8 +74,12 @@ export interface ExecRequest {
   timeoutSeconds?: number;
   pty?: boolean;
   resize?: { cols: number; rows: number };
-  /** Goes into the FIRST message, where the bridge ignores it (only for checking exactly that). */
+  /** Goes into the FIRST message: ignored by v3 bridges, written to stdin in pipe mode from v0.13.0. */
   configStdin?: string | Buffer;
+  /** ≥ v0.15.0: start from an empty environment. */
+  cleanEnv?: boolean;
+  /** ≥ v0.15.0: names or `PREFIX*` removed from the inherited environment before `env` is added. */
+  unsetEnv?: readonly string[];
 }
 
 export interface ExecResult {
@@ -107,6 +137,7 @@ function fileEntry(raw: Record<string, unknown> | null | undefined): FileEntry {
     size: int64(r.size, 'size'),
     mode: String(r.mode ?? ''),
     modTime: String(r.modTime ?? ''),
+    summary: String(r.summary ?? ''),
   };
 }
 
@@ -189,13 +220,27 @@ export class BridgeClient {
   }
 
   async listDir(path: string, recursive = false, opts?: CallOptions): Promise<FileEntry[]> {
-    const res = await this.unary<{ entries: Record<string, unknown>[] }>(
+    return (await this.listDirPage(path, { recursive }, opts)).entries;
+  }
+
+  /** ListDir with the paging, collapse and `max_entries` fields of later bridges (0: not set). */
+  async listDirPage(path: string, o: ListDirOptions = {}, opts?: CallOptions): Promise<ListDirPage> {
+    const set = Object.entries(o).filter(([k, v]) => k !== 'recursive' && v);
+    const label = `ListDir(${show(path)}${o.recursive ? ', recursive' : ''}${set.map(([k, v]) => `, ${k}=${v}`).join('')})`;
+    const res = await this.unary<{ entries: Record<string, unknown>[]; totalCount: number; truncated: boolean }>(
       'ListDir',
-      { path, recursive },
-      `ListDir(${show(path)}${recursive ? ', recursive' : ''})`,
+      {
+        path,
+        recursive: o.recursive ?? false,
+        offset: o.offset ?? 0,
+        limit: o.limit ?? 0,
+        collapseThreshold: o.collapseThreshold ?? 0,
+        maxEntries: o.maxEntries ?? 0,
+      },
+      label,
       opts,
     );
-    return res.entries.map(fileEntry);
+    return { entries: res.entries.map(fileEntry), totalCount: res.totalCount ?? 0, truncated: Boolean(res.truncated) };
   }
 
   async mkdir(path: string, opts?: CallOptions): Promise<void> {
@@ -212,14 +257,22 @@ export class BridgeClient {
 
   /** The file's chunks as the bridge sent them; the error of a failed open arrives on the stream. */
   readRaw(path: string, opts?: CallOptions & { maxBytes?: number }): Promise<Buffer[]> {
-    const m = this.method('ReadRaw');
+    return this.readChunks('ReadRaw', { path }, `ReadRaw(${show(path)})`, opts);
+  }
+
+  /** v0.18.0: `relativePath` opened beneath `root` with no symlink anywhere on the way (openat2). */
+  readRawNoFollow(root: string, relativePath: string, opts?: CallOptions & { maxBytes?: number }): Promise<Buffer[]> {
+    return this.readChunks('ReadRawNoFollow', { root, relativePath }, `ReadRawNoFollow(${show(root)}, ${show(relativePath)})`, opts);
+  }
+
+  private readChunks(name: string, request: object, label: string, opts?: CallOptions & { maxBytes?: number }): Promise<Buffer[]> {
+    const m = this.method(name);
     const { options, signal } = this.callOptions(opts);
-    const label = `ReadRaw(${show(path)})`;
     return new Promise<Buffer[]>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let total = 0;
       let tooBig = false;
-      const call = this.channel.makeServerStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, { path }, new grpc.Metadata(), options);
+      const call = this.channel.makeServerStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, request, new grpc.Metadata(), options);
       const onAbort = (): void => call.cancel();
       signal?.addEventListener('abort', onAbort, { once: true });
       call.on('data', (msg: { data: Buffer }) => {
@@ -242,11 +295,32 @@ export class BridgeClient {
     });
   }
 
-  /** Sends exactly these WriteRaw messages (path only where given), then half-closes. */
-  writeRaw(messages: readonly { path?: string; data?: Buffer }[], opts?: CallOptions & { label?: string }): Promise<number> {
-    const m = this.method('WriteRaw');
-    const { options, signal } = this.callOptions(opts);
+  /** Sends exactly these WriteRaw messages (path only where given; `abort` from v0.18.0), then half-closes. */
+  writeRaw(messages: readonly { path?: string; data?: Buffer; abort?: boolean }[], opts?: CallOptions & { label?: string }): Promise<number> {
     const label = opts?.label ?? `WriteRaw(${show(messages[0]?.path ?? '')})`;
+    const wire = messages.map((msg) => ({ path: msg.path ?? '', data: msg.data ?? Buffer.alloc(0), abort: msg.abort ?? false }));
+    return this.writeChunks('WriteRaw', wire, label, opts);
+  }
+
+  /** v0.18.0: the first message names `root` and `relativePath`; the file is created O_EXCL, 0600, no symlinks. */
+  writeRawNoFollow(
+    messages: readonly { root?: string; relativePath?: string; data?: Buffer; abort?: boolean }[],
+    opts?: CallOptions & { label?: string },
+  ): Promise<number> {
+    const first = messages[0];
+    const label = opts?.label ?? `WriteRawNoFollow(${show(first?.root ?? '')}, ${show(first?.relativePath ?? '')})`;
+    const wire = messages.map((msg) => ({
+      root: msg.root ?? '',
+      relativePath: msg.relativePath ?? '',
+      data: msg.data ?? Buffer.alloc(0),
+      abort: msg.abort ?? false,
+    }));
+    return this.writeChunks('WriteRawNoFollow', wire, label, opts);
+  }
+
+  private writeChunks(name: string, wire: readonly object[], label: string, opts?: CallOptions): Promise<number> {
+    const m = this.method(name);
+    const { options, signal } = this.callOptions(opts);
     return new Promise<number>((resolve, reject) => {
       const call = this.channel.makeClientStreamRequest(
         m.path,
@@ -268,7 +342,7 @@ export class BridgeClient {
       signal?.addEventListener('abort', onAbort, { once: true });
       // A server that fails early ends the call; later writes then just go nowhere.
       call.on('error', () => {});
-      for (const msg of messages) call.write({ path: msg.path ?? '', data: msg.data ?? Buffer.alloc(0) });
+      for (const msg of wire) call.write(msg);
       call.end();
     });
   }
@@ -296,17 +370,47 @@ export class BridgeClient {
     return session.done;
   }
 
+  /** ≥ v0.8.3: a byte stream to `host:port` inside the workspace (loopback only). */
+  openTunnel(address: string, opts?: CallOptions): TunnelSession {
+    return new TunnelSession(this.channel, this.method('Tunnel'), address, this.callOptions(opts));
+  }
+
+  /**
+   * ≥ v0.10.0: serve the in-container tools proxy (127.0.0.1:18732): the bridge forwards each HTTP request
+   * it receives there down this stream, and `handler`'s answer goes back. `route` is sent as the metadata
+   * x-memoh-reverse-http-route (none: the default route).
+   */
+  serveReverseHTTP(handler: ReverseHTTPHandler, opts?: CallOptions & { route?: string }): ReverseHTTPSession {
+    return new ReverseHTTPSession(this.channel, this.method('ReverseHTTP'), handler, opts?.route, this.callOptions(opts));
+  }
+
   /** Exec, one line: the text the checks print for a command. */
   static label(command: string): string {
     return `Exec(${show(command.length > 60 ? `${command.slice(0, 57)}...` : command)})`;
   }
 
   /** Server reflection: the services the bridge lists. */
-  listServices(version: ReflectionVersion, opts?: CallOptions): Promise<string[]> {
+  async listServices(version: ReflectionVersion, opts?: CallOptions): Promise<string[]> {
+    const res = await this.reflect(version, { listServices: '*' }, 'listServicesResponse', `ServerReflectionInfo(${version}, list_services)`, opts);
+    return (res as { service: { name: string }[] }).service.map((s) => s.name);
+  }
+
+  /** Server reflection: the file descriptors that define `symbol` (the first is the file holding it). */
+  async fileContainingSymbol(version: ReflectionVersion, symbol: string, opts?: CallOptions): Promise<FileDescriptor[]> {
+    const res = await this.reflect(
+      version,
+      { fileContainingSymbol: symbol },
+      'fileDescriptorResponse',
+      `ServerReflectionInfo(${version}, file_containing_symbol ${symbol})`,
+      opts,
+    );
+    return (res as { fileDescriptorProto: Buffer[] }).fileDescriptorProto.map((b) => decodeFileDescriptor(b));
+  }
+
+  private reflect(version: ReflectionVersion, request: object, want: string, label: string, opts?: CallOptions): Promise<unknown> {
     const m = reflectionMethods[version];
     const { options, signal } = this.callOptions(opts);
-    const label = `ServerReflectionInfo(${version}, list_services)`;
-    return new Promise<string[]>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       let settled = false;
       const call = this.channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata(), options);
       const finish = (fn: () => void): void => {
@@ -317,10 +421,9 @@ export class BridgeClient {
       };
       const onAbort = (): void => call.cancel();
       signal?.addEventListener('abort', onAbort, { once: true });
-      call.on('data', (res: { messageResponse?: string; listServicesResponse?: { service: { name: string }[] }; errorResponse?: { errorCode: number; errorMessage: string } }) => {
-        if (res.messageResponse === 'listServicesResponse' && res.listServicesResponse) {
-          const names = res.listServicesResponse.service.map((s) => s.name);
-          finish(() => resolve(names));
+      call.on('data', (res: { messageResponse?: string; errorResponse?: { errorCode: number; errorMessage: string } } & Record<string, unknown>) => {
+        if (res.messageResponse === want && res[want]) {
+          finish(() => resolve(res[want]));
         } else if (res.errorResponse) {
           const e = res.errorResponse;
           finish(() => reject(new BridgeCallError(label, e.errorCode, e.errorMessage)));
@@ -331,7 +434,7 @@ export class BridgeClient {
       });
       call.on('error', (err) => finish(() => reject(callError(label, err))));
       call.on('end', () => finish(() => reject(new Error(`${label}: stream ended without a response`))));
-      call.write({ host: '', listServices: '*' });
+      call.write({ host: '', ...request });
     });
   }
 
@@ -394,6 +497,8 @@ export class ExecSession {
     };
     if (req.resize) first.resize = req.resize;
     if (req.configStdin !== undefined) first.stdinData = Buffer.from(req.configStdin);
+    if (req.cleanEnv) first.cleanEnv = true;
+    if (req.unsetEnv?.length) first.unsetEnv = [...req.unsetEnv];
     this.call.write(first);
   }
 
@@ -490,4 +595,164 @@ export function execWithoutConfig(client: BridgeClient, opts?: CallOptions): Pro
     stream.on('end', () => resolve(received));
     stream.end();
   });
+}
+
+export interface TunnelFrame {
+  kind: 'open' | 'data' | 'close';
+  data?: Buffer;
+  error?: string;
+}
+
+/** One Tunnel stream: the open frame is sent at once; `frames` holds what came back, `done` settles at the end. */
+export class TunnelSession {
+  readonly frames: TunnelFrame[] = [];
+  readonly done: Promise<TunnelFrame[]>;
+  readonly label: string;
+  private readonly call: grpc.ClientDuplexStream<object, object>;
+  private waiters: (() => void)[] = [];
+  private ended = false;
+
+  constructor(channel: grpc.Client, m: Method, address: string, call: { options: grpc.CallOptions; signal?: AbortSignal }) {
+    this.label = `Tunnel(${show(address)})`;
+    this.call = channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata(), call.options);
+    const signal = call.signal;
+    const onAbort = (): void => this.call.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.done = new Promise<TunnelFrame[]>((resolve, reject) => {
+      this.call.on('data', (raw: { frame?: string; data?: { data: Buffer }; close?: { error: string } }) => {
+        if (raw.frame === 'data') this.frames.push({ kind: 'data', data: raw.data?.data ?? Buffer.alloc(0) });
+        else if (raw.frame === 'close') this.frames.push({ kind: 'close', error: raw.close?.error ?? '' });
+        else this.frames.push({ kind: 'open' });
+        this.poke();
+      });
+      this.call.on('error', (err) => {
+        signal?.removeEventListener('abort', onAbort);
+        this.ended = true;
+        this.poke();
+        reject(callError(this.label, err));
+      });
+      this.call.on('end', () => {
+        signal?.removeEventListener('abort', onAbort);
+        this.ended = true;
+        this.poke();
+        resolve(this.frames);
+      });
+    });
+    this.done.catch(() => {});
+    this.call.write({ open: { address } });
+  }
+
+  private poke(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Bytes of every data frame so far. */
+  get received(): Buffer {
+    return Buffer.concat(this.frames.filter((f) => f.kind === 'data').map((f) => f.data ?? Buffer.alloc(0)));
+  }
+
+  /** Resolves once `test` holds for the frames so far, or the stream ended; rejects after `ms`. */
+  async waitFor(test: (frames: readonly TunnelFrame[]) => boolean, ms: number, what: string): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!test(this.frames) && !this.ended) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.label}: no ${what} within ${ms} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  send(data: Buffer | string): void {
+    this.call.write({ data: { data: Buffer.from(data) } });
+  }
+
+  /** A close frame; with an error the bridge ends the stream CANCELED. */
+  close(error = ''): void {
+    this.call.write({ close: { error } });
+  }
+
+  halfClose(): void {
+    this.call.end();
+  }
+
+  cancel(): void {
+    this.call.cancel();
+  }
+}
+
+export interface ReverseHTTPRequest {
+  id: string;
+  method: string;
+  url: string;
+  headers: { name: string; values: string[] }[];
+  body: Buffer;
+}
+export type ReverseHTTPAnswer =
+  | { statusCode: number; headers?: { name: string; values: string[] }[]; body?: Buffer | string }
+  | { error: string };
+export type ReverseHTTPHandler = (req: ReverseHTTPRequest) => ReverseHTTPAnswer | Promise<ReverseHTTPAnswer>;
+
+/** One ReverseHTTP stream: every request the bridge forwards is answered by the handler; `requests` records them. */
+export class ReverseHTTPSession {
+  readonly requests: ReverseHTTPRequest[] = [];
+  readonly done: Promise<void>;
+  readonly label: string;
+  private readonly call: grpc.ClientDuplexStream<object, object>;
+
+  constructor(
+    channel: grpc.Client,
+    m: Method,
+    handler: ReverseHTTPHandler,
+    route: string | undefined,
+    call: { options: grpc.CallOptions; signal?: AbortSignal },
+  ) {
+    this.label = `ReverseHTTP(${route === undefined ? 'default route' : show(route)})`;
+    const md = new grpc.Metadata();
+    if (route !== undefined) md.set('x-memoh-reverse-http-route', route);
+    this.call = channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, md, call.options);
+    const signal = call.signal;
+    const onAbort = (): void => this.call.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.done = new Promise<void>((resolve, reject) => {
+      this.call.on('data', (raw: { frame?: string; request?: ReverseHTTPRequest }) => {
+        if (raw.frame !== 'request' || !raw.request) return;
+        const req = raw.request;
+        this.requests.push(req);
+        void Promise.resolve()
+          .then(() => handler(req))
+          .then(
+            (answer) => {
+              if ('error' in answer) this.call.write({ error: { id: req.id, error: answer.error } });
+              else
+                this.call.write({
+                  response: { id: req.id, statusCode: answer.statusCode, headers: answer.headers ?? [], body: Buffer.from(answer.body ?? '') },
+                });
+            },
+            (err: unknown) => this.call.write({ error: { id: req.id, error: String(err) } }),
+          );
+      });
+      this.call.on('error', (err) => {
+        signal?.removeEventListener('abort', onAbort);
+        // Our own cancel is how a session ends.
+        if ((err as grpc.ServiceError).code === grpc.status.CANCELLED) resolve();
+        else reject(callError(this.label, err));
+      });
+      this.call.on('end', () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+    this.done.catch(() => {});
+  }
+
+  close(): void {
+    this.call.cancel();
+  }
 }

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Check } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
-import type { BridgeConnection } from './connect.js';
+import type { Era } from '../core/era.js';
+import { bridgeEraHint, type BridgeConnection, type BridgeTraits } from './connect.js';
+import { EraRules } from './eras.js';
 import { runChecks, type CheckSpec } from './runner.js';
-import { execChecks, reaperRaceCheck, type ExecSuiteOptions } from './suite-exec.js';
+import { execChecks, ImageCaps, reaperRaceCheck, type ExecSuiteOptions } from './suite-exec.js';
 import {
   cleanupCheck,
   lifecycleCheck,
@@ -14,10 +16,32 @@ import {
   type SuiteHooks,
 } from './suite-env.js';
 import { fileChecks } from './suite-files.js';
+import { laterChecks } from './suite-later.js';
 import type { UserChecks } from './user-checks.js';
 
-export { BridgeCallError, BridgeClient, type ExecResult, type FileEntry } from './client.js';
-export { BridgeNotReady, NoContainerService, connectBridge, dialTarget, type BridgeConnection } from './connect.js';
+export {
+  BridgeCallError,
+  BridgeClient,
+  type ExecResult,
+  type FileEntry,
+  type ListDirPage,
+  type ReverseHTTPSession,
+  type TunnelSession,
+} from './client.js';
+export {
+  BridgeNotReady,
+  NoContainerService,
+  bridgeEraHint,
+  connectBridge,
+  connectBridgeTarget,
+  dialTarget,
+  readTraits,
+  tlsCredentials,
+  type BridgeConnection,
+  type BridgeTraits,
+  type ConnectOptions,
+} from './connect.js';
+export { EraRules, RULES, STEPS, dateBridge, type RuleName, type Verdict } from './eras.js';
 export { WIRE_NAMES, serviceName, type WireName } from './proto.js';
 export type { CheckSpec, CommandCheck, FileCheck } from './runner.js';
 export { PROBE_TEMPLATE, type SuiteExpectations, type SuiteHooks } from './suite-env.js';
@@ -30,23 +54,38 @@ export interface SuiteOptions extends ExecSuiteOptions {
   exclude?: readonly string[];
 }
 
-/** Every built-in check id, in the order the suite runs them. */
-export function suiteCheckIds(): string[] {
-  const unconnected = { service: 'mcpcontainer' } as BridgeConnection; // ids need no connection
-  return builtinChecks(unconnected, { libc: 'glibc' }, {}, {}).map((c) => c.id);
+/**
+ * Every built-in check id, in the order the suite runs them, for an era and a bridge (default: the v3 era
+ * with a seed bridge, or a v0.18 bridge for the v0.18 era).
+ */
+export function suiteCheckIds(era: Era = 'v3', traits?: BridgeTraits, opts: { target?: BridgeConnection['target'] } = {}): string[] {
+  const wire = era === 'v3' ? 'mcpcontainer' : 'bridgepb';
+  const t = traits ?? (era === 'v3' ? { wire, reflection: 'v1alpha', methods: 10 } : { wire, reflection: 'v1', methods: 14, execEnvFields: true, listDirMaxEntries: true });
+  const unconnected = { service: t.wire, traits: t, target: opts.target } as BridgeConnection; // ids need no connection
+  return builtinChecks(unconnected, { era, libc: 'glibc' }, {}, {}).map((c) => c.id);
+}
+
+/** The era table for this connection and these expectations (see eras.ts). */
+export function suiteRules(conn: BridgeConnection, exp: SuiteExpectations): EraRules {
+  const traits = exp.traits ?? conn.traits;
+  const era = exp.era ?? (traits ? bridgeEraHint(traits)?.era : undefined) ?? (conn.service === 'mcpcontainer' ? 'v3' : 'v0.18');
+  return new EraRules(era, traits);
 }
 
 function builtinChecks(conn: BridgeConnection, exp: SuiteExpectations, hooks: SuiteHooks, options: SuiteOptions): CheckSpec[] {
+  const rules = suiteRules(conn, exp);
+  const caps = new ImageCaps();
   return [
-    ...serviceChecks(conn),
+    ...serviceChecks(conn, rules),
     workdirCheck(),
-    ...fileChecks(),
-    ...execChecks(options),
-    ...workspaceChecks(exp),
+    ...fileChecks(rules),
+    ...laterChecks(rules),
+    ...execChecks(options, rules, caps),
+    ...workspaceChecks(exp, rules, conn),
     // Concurrency after the exact one-at-a-time checks; SIGTERM ends the workspace, so it is last.
-    reaperRaceCheck(options),
+    reaperRaceCheck(options, rules),
     cleanupCheck(),
-    lifecycleCheck(hooks),
+    lifecycleCheck(hooks, rules, caps, conn),
   ];
 }
 
@@ -69,7 +108,8 @@ export async function runSmokeSuite(
   const specs = builtinChecks(conn, expect, hooks, options).filter(
     (s) => always.includes(s.id) || ((!options.only || options.only.includes(s.id)) && !options.exclude?.includes(s.id)),
   );
-  return ctx.reporter.group(`bridge smoke suite (${conn.service}.ContainerService)`, () => runChecks(conn.client, specs, ctx, { work }));
+  const era = suiteRules(conn, expect).era;
+  return ctx.reporter.group(`bridge smoke suite (${conn.service}.ContainerService, ${era} era)`, () => runChecks(conn.client, specs, ctx, { work }));
 }
 
 /** The user's checks file, through the same runner and report shape as the built-in suite. */

@@ -13,9 +13,11 @@ export const serviceName = (wire: WireName): string => `${wire}.ContainerService
 // (STDOUT, contract §3.11), defaults filled in, and which oneof member is set (reflection responses).
 const LOADER_OPTIONS = { longs: String, enums: String, bytes: Buffer, defaults: true, oneofs: true } as const;
 
-function load(text: string): PackageDefinition {
-  const parsed = protobuf.parse(text, { keepCase: false });
-  return fromJSON(parsed.root.toJSON(), LOADER_OPTIONS);
+function parse(text: string): protobuf.Root {
+  return protobuf.parse(text, { keepCase: false }).root;
+}
+function load(root: protobuf.Root): PackageDefinition {
+  return fromJSON(root.toJSON(), LOADER_OPTIONS);
 }
 
 /** The same service definition under another package name: only the method paths change. */
@@ -25,8 +27,9 @@ function renamed(def: ServiceDefinition, fullServiceName: string): ServiceDefini
   return out;
 }
 
-const bridge = load(bridgeProto);
-const reflection = load(reflectionProto);
+const reflectionRoot = parse(reflectionProto);
+const bridge = load(parse(bridgeProto));
+const reflection = load(reflectionRoot);
 const bridgeService = bridge['bridgepb.ContainerService'] as ServiceDefinition;
 const reflectionService = reflection['grpc.reflection.v1.ServerReflection'] as ServiceDefinition;
 
@@ -41,3 +44,28 @@ export const reflectionMethods: Record<ReflectionVersion, MethodDefinition<objec
   v1alpha: renamed(reflectionService, 'grpc.reflection.v1alpha.ServerReflection')
     .ServerReflectionInfo as MethodDefinition<object, object>,
 };
+
+/** What a bridge's own file descriptor (from reflection) says: its services' methods and its messages' fields. */
+export interface FileDescriptor {
+  name: string;
+  package: string;
+  messages: { name: string; fields: { name: string; number: number }[] }[];
+  services: { name: string; methods: string[] }[];
+}
+
+const fileDescriptorType = reflectionRoot.lookupType('grpc.reflection.v1.FileDescriptorProto');
+
+export function decodeFileDescriptor(bytes: Uint8Array): FileDescriptor {
+  const raw = fileDescriptorType.toObject(fileDescriptorType.decode(bytes), { defaults: true, arrays: true }) as {
+    name: string;
+    package: string;
+    messageType: { name: string; field: { name: string; number: number }[] }[];
+    service: { name: string; method: { name: string }[] }[];
+  };
+  return {
+    name: raw.name,
+    package: raw.package,
+    messages: raw.messageType.map((m) => ({ name: m.name, fields: m.field.map((f) => ({ name: f.name, number: f.number })) })),
+    services: raw.service.map((s) => ({ name: s.name, methods: s.method.map((m) => m.name) })),
+  };
+}

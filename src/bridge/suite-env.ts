@@ -1,15 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { expect, expectAbsent, expectEqual, expectStatus, fail } from './assert.js';
+import type { Era } from '../core/era.js';
 import { BridgeCallError, type ExecResult } from './client.js';
-import type { BridgeConnection } from './connect.js';
+import type { BridgeConnection, BridgeTraits } from './connect.js';
+import type { EraRules } from './eras.js';
+import type { ImageCaps } from './suite-exec.js';
 import { serviceName, type WireName } from './proto.js';
 import type { CheckSpec, CheckTools, Outcome } from './runner.js';
 import { show } from './runner.js';
 import { custom, pass } from './suite-files.js';
+import { noSeedingCheck, tiniCheck } from './suite-later.js';
 
 /** The bridge as a service, and the workspace around it: mounts, templates, toolkit, shutdown. */
 
 export interface SuiteExpectations {
+  /**
+   * The era the run was judged by (judgeEra): the workspace's shape (tini, mounts) follows it, and the
+   * bridge's behaviours where its traits do not date them. Default: what the bridge's traits say.
+   */
+  era?: Era | undefined;
+  /** The bridge's traits; default: the connection's (read from reflection when it connected). */
+  traits?: BridgeTraits | undefined;
   libc: 'glibc' | 'musl' | 'none';
   toolkit?: { nodeVersion: string; npmVersion: string; uvVersion: string; fallback?: 'glibc' };
   probeTemplate?: { name: string; content: string };
@@ -31,20 +42,27 @@ const otherWire = (w: WireName): WireName => (w === 'mcpcontainer' ? 'bridgepb' 
 const stdoutOf = (r: ExecResult): string => r.stdout.toString('utf8');
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-export function serviceChecks(conn: BridgeConnection): CheckSpec[] {
+export function serviceChecks(conn: BridgeConnection, rules: EraRules): CheckSpec[] {
   return [
     custom('bridge.wire-name', async ({ client }) => {
       const other = otherWire(conn.service);
       let also: string;
+      let answersOther = false;
       try {
         await client.with({ service: other }).stat('/');
+        answersOther = true;
         also = `also answers ${serviceName(other)} (serves both names: a stand-in, not a Memoh build)`;
       } catch (err) {
         if (!(err instanceof BridgeCallError)) throw err;
         also = `${serviceName(other)} → ${err.codeName}`;
       }
+      // Memoh v0.18's own client calls bridgepb only: a bridge that does not answer it is unusable there.
+      if (rules.era === 'v0.18' && conn.service !== 'bridgepb' && !answersOther) {
+        fail(`answers only as ${serviceName(conn.service)}; Memoh v0.18 calls ${serviceName('bridgepb')} (${also})`, 'use a bridge built from Memoh ≥ v0.6.2 (bridgepb) with a v0.18 workspace');
+      }
       const era = conn.service === 'mcpcontainer' ? 'the v3 (seed-era) wire name' : 'the wire name of bridges after v3';
-      return pass(`answers as ${serviceName(conn.service)}, ${era}; ${also}`);
+      const traits = conn.traits?.methods !== undefined ? `, ${conn.traits.methods} methods` : '';
+      return pass(`answers as ${serviceName(conn.service)}${traits}, ${era}; ${also}; ${rules.describe()}`);
     }),
 
     custom('reflection.lists-service', async ({ client }) => {
@@ -96,10 +114,21 @@ export function cleanupCheck(): CheckSpec {
   });
 }
 
-export function workspaceChecks(exp: SuiteExpectations): CheckSpec[] {
+export function workspaceChecks(exp: SuiteExpectations, rules: EraRules, conn: BridgeConnection): CheckSpec[] {
   const probe = `.smoke-${randomBytes(4).toString('hex')}`;
-  return [
-    custom('mounts.runtime-readonly', async ({ client }) => {
+  const overTcp = conn.target?.kind === 'tcp';
+  const mounts: CheckSpec = rules.isNew('bridgeFileMount')
+    ? custom('mounts.bridge-readonly', async ({ client }) => {
+        // Only the bridge file is mounted (read-only); the rest of /opt/memoh is the image's own and writable.
+        const bridge = await client.stat('/opt/memoh/bridge');
+        expect(!bridge.isDir, '/opt/memoh/bridge is a directory');
+        const r = await client.exec({ command: ': >> /opt/memoh/bridge' });
+        expect(/read-only/i.test(r.stderr.toString()) && r.exitCode !== 0, `appending to /opt/memoh/bridge: exit ${r.exitCode}, stderr ${show(r.stderr.toString().trim())}; expected "Read-only file system"`, 'Memoh mounts the bridge file read-only (bind,ro)');
+        await client.writeFile(`/opt/memoh/${probe}`, 'x');
+        await client.deleteFile(`/opt/memoh/${probe}`);
+        return pass(`/opt/memoh/bridge present (${bridge.mode}), read-only; the image's /opt/memoh around it is writable`);
+      })
+    : custom('mounts.runtime-readonly', async ({ client }) => {
       const bridge = await client.stat('/opt/memoh/bridge');
       expect(!bridge.isDir, '/opt/memoh/bridge is a directory');
       await expectStatus(client.writeFile(`/opt/memoh/${probe}`, 'x'), 'INTERNAL', 'WriteFile into /opt/memoh', {
@@ -107,17 +136,32 @@ export function workspaceChecks(exp: SuiteExpectations): CheckSpec[] {
         fix: 'Memoh mounts the runtime dir at /opt/memoh read-only (rbind,ro)',
       });
       return pass(`/opt/memoh/bridge present (${bridge.mode}); writing into /opt/memoh → read-only file system`);
-    }),
-
+    });
+  const seeding: CheckSpec[] = [];
+  if (rules.era === 'v0.18') seeding.push(noSeedingCheck());
+  else if (!rules.isNew('noSeeding')) seeding.push(seededCheck(exp));
+  return [
+    mounts,
     custom('mounts.socket-writable', async ({ client }) => {
-      const sock = await client.stat('/run/memoh/bridge.sock');
-      expect(sock.mode.startsWith('S'), `/run/memoh/bridge.sock has mode ${sock.mode}; expected a socket (S…)`);
+      // Over TCP (docker backend) the bridge makes no socket; /run/memoh is still mounted read-write.
+      let sock = '';
+      if (!overTcp) {
+        const e = await client.stat('/run/memoh/bridge.sock');
+        expect(e.mode.startsWith('S'), `/run/memoh/bridge.sock has mode ${e.mode}; expected a socket (S…)`);
+        sock = `; bridge.sock ${e.mode}`;
+      }
       await client.writeFile(`/run/memoh/${probe}`, 'x');
       await client.deleteFile(`/run/memoh/${probe}`);
-      return pass(`/run/memoh writable; bridge.sock ${sock.mode}`);
+      return pass(`/run/memoh writable${overTcp ? ' (bridge over TCP: no socket)' : sock}`);
     }),
+    ...seeding,
+    ...(rules.isNew('tini') ? [tiniCheck()] : []),
+    ...toolkitChecks(exp),
+  ];
+}
 
-    custom('templates.seeded', async ({ client }) => {
+function seededCheck(exp: SuiteExpectations): CheckSpec {
+  return custom('templates.seeded', async ({ client }) => {
       const tpl = exp.probeTemplate;
       if (!tpl) return { status: 'skip', detail: 'no probe template in the runtime dir' };
       const path = `/data/${tpl.name}`;
@@ -134,10 +178,7 @@ export function workspaceChecks(exp: SuiteExpectations): CheckSpec[] {
       const got = Buffer.concat(await client.readRaw(path)).toString('utf8');
       expectEqual(got, tpl.content, `content of the seeded ${tpl.name}`);
       return pass(`${path} seeded (${e.mode}, ${e.size} bytes, content matches)`);
-    }),
-
-    ...toolkitChecks(exp),
-  ];
+  });
 }
 
 function toolkitChecks(exp: SuiteExpectations): CheckSpec[] {
@@ -198,29 +239,38 @@ function toolkitChecks(exp: SuiteExpectations): CheckSpec[] {
   ];
 }
 
-/** SIGTERM through the hook (the one thing that ends the workspace), so it runs last. */
-export function lifecycleCheck(hooks: SuiteHooks): CheckSpec {
+/**
+ * SIGTERM through the hook (the one thing that ends the workspace), so it runs last. An Exec is in flight
+ * (it has printed, so it surely runs): a v3 bridge stops gracefully and lets it finish; v0.18 stops hard
+ * (srv.Stop) and cuts it. The other behaviour is a warning: the workspace still stops.
+ */
+export function lifecycleCheck(hooks: SuiteHooks, rules: EraRules, caps: ImageCaps, conn: BridgeConnection): CheckSpec {
+  const overTcp = conn.target?.kind === 'tcp';
   return custom(
     'lifecycle.sigterm',
     async ({ client }) => {
       const stop = hooks.stopWorkspace;
       if (!stop) return { status: 'skip', detail: 'no way to stop the workspace was given' };
-      // An Exec in flight when SIGTERM arrives: a v3 bridge stops gracefully and lets it finish.
-      const inflight = client
-        .exec({ command: 'sleep 1; echo done' }, { deadlineMs: 20_000 })
-        .then((r) => stdoutOf(r).includes('done'))
-        .catch(() => false);
-      await new Promise((r) => setTimeout(r, 300));
+      const nap = await caps.sleepArg(client, 0.4);
+      const session = client.openExec({ command: `echo started; sleep ${nap}; echo done` }, { deadlineMs: 20_000 });
+      session.halfClose();
+      const inflight = session.done.then((r) => stdoutOf(r).includes('done')).catch(() => false);
+      await session.waitForOutput(/started/, 10_000);
       const s = await stop();
       const finished = await inflight;
       const problems: string[] = [];
       if (s.exitCode !== 0) problems.push(`exit code ${s.exitCode}`);
       if (s.ms > 10_000) problems.push(`took ${(s.ms / 1000).toFixed(1)} s (Memoh kills after 10 s)`);
-      if (!s.socketGone) problems.push('the socket file is still there');
-      const seen = `exit ${s.exitCode} after ${(s.ms / 1000).toFixed(1)} s, socket ${s.socketGone ? 'removed' : 'left behind'}`;
+      if (!overTcp && !s.socketGone) problems.push('the socket file is still there');
+      const seen = `exit ${s.exitCode} after ${(s.ms / 1000).toFixed(1)} s${overTcp ? '' : `, socket ${s.socketGone ? 'removed' : 'left behind'}`}`;
       if (problems.length > 0) return { status: 'fail', detail: `on SIGTERM: ${problems.join(', ')} (${seen})`, fix: 'the bridge must stop on SIGTERM, exit 0 and remove its socket' };
-      if (!finished) return { status: 'warn', detail: `${seen}, but an Exec in flight was cut off (v3 bridges finish in-flight calls; later ones stop hard)` };
-      return pass(`${seen}; the Exec in flight finished first`);
+      const got = finished ? 'finished' : 'cut';
+      const want = rules.pick('hardStop', 'finished', 'cut');
+      const said = finished ? 'the Exec in flight finished first (graceful stop)' : 'the Exec in flight was cut off (hard stop)';
+      if (!want.includes(got)) {
+        return { status: 'warn', detail: `${seen}, but ${said}: ${rules.isNew('hardStop') ? 'v0.18 bridges stop hard' : 'v3 bridges finish in-flight calls'}` };
+      }
+      return pass(`${seen}; ${said}${rules.note('hardStop')}`);
     },
     { timeoutMs: 40_000 },
   );

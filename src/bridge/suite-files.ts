@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { expect, expectAbsent, expectEqual, expectStatus } from './assert.js';
+import { expect, expectAbsent, expectEqual, expectOneOf, expectStatus, outcomeOf } from './assert.js';
+import type { EraRules } from './eras.js';
 import type { CheckSpec, CheckTools, CustomCheck, Outcome } from './runner.js';
 import { show } from './runner.js';
 
@@ -41,7 +42,10 @@ const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex
 const names = (entries: { path: string }[]): string[] => entries.map((e) => e.path);
 const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
-export function fileChecks(): CheckSpec[] {
+export function fileChecks(rules: EraRules): CheckSpec[] {
+  const numbered = rules.pick('readfileRaw', true, false);
+  const limits = rules.pick('readfileLimits', { lines: 200, budget: 5120, cut: 1000 }, { lines: 2000, budget: 0, cut: 0 });
+  const maxLines = Math.max(...limits.map((l) => l.lines));
   return [
     custom('stat.root', async ({ client }) => {
       const e = await client.stat('/');
@@ -82,14 +86,15 @@ export function fileChecks(): CheckSpec[] {
       await client.writeFile(rel(t, 'readfile/empty.txt'), '');
       await client.writeFile(rel(t, 'readfile/newline.txt'), '\n');
       const r = await client.readFile(rel(t, 'readfile/hello.txt'));
-      expectEqual(r.content, '     1\thello\n', 'ReadFile content', 'v3 bridges number lines as %6d\\t (later bridges, after 7d7d0e4b5, return raw lines)');
+      const line = (text: string): string[] => numbered.map((n) => (n ? `     1\t${text}\n` : `${text}\n`));
+      expectOneOf(r.content, line('hello'), 'ReadFile content', 'v3 bridges number lines as %6d\\t; later ones (7d7d0e4b5, v0.6.0) return raw lines');
       expectEqual(r.totalLines, 1, 'total_lines');
       expectEqual(r.binary, false, 'binary');
       const empty = await client.readFile(rel(t, 'readfile/empty.txt'));
       expect(empty.content === '' && empty.totalLines === 0, `empty file: content ${show(empty.content)}, total_lines ${empty.totalLines}; expected "" and 0`);
       const nl = await client.readFile(rel(t, 'readfile/newline.txt'));
-      expect(nl.content === '     1\t\n' && nl.totalLines === 1, `file "\\n": content ${show(nl.content)}, total_lines ${nl.totalLines}; expected "     1\\t\\n" and 1`);
-      return pass('"     1\\thello\\n", total_lines 1; empty file 0 lines; "\\n" is 1 empty line');
+      expect(line('').includes(nl.content) && nl.totalLines === 1, `file "\\n": content ${show(nl.content)}, total_lines ${nl.totalLines}; expected ${line('').map((l) => show(l)).join(' or ')} and 1`);
+      return pass(`${show(r.content)}, total_lines 1; empty file 0 lines; "\\n" is 1 empty line${rules.note('readfileRaw')}`);
     }),
 
     custom('readfile.binary', async (t) => {
@@ -105,18 +110,22 @@ export function fileChecks(): CheckSpec[] {
 
     custom('readfile.line-cap', async (t) => {
       const { client } = t;
-      await client.writeFile(rel(t, 'linecap/300.txt'), 'x\n'.repeat(300));
-      for (const nLines of [0, 1000]) {
-        const r = await client.readFile(rel(t, 'linecap/300.txt'), { nLines });
+      // A file longer than the cap: n_lines below 1 or above the cap means the cap (200 for v3, 2000 later).
+      const total = maxLines + 100;
+      const file = rel(t, `linecap/${total}.txt`);
+      await client.writeFile(file, 'x\n'.repeat(total));
+      const seen: string[] = [];
+      for (const nLines of [0, 1000, 5]) {
+        const r = await client.readFile(file, { nLines });
         const ls = lines(r.content);
-        expectEqual(ls.length, 200, `lines returned with n_lines=${nLines} from a 300-line file`, 'ReadFile returns at most 200 lines per call');
-        expectEqual(r.totalLines, 300, 'total_lines');
+        const want = limits.map(({ lines: cap }) => Math.min(total, nLines < 1 || nLines > cap ? cap : nLines));
+        expectOneOf(ls.length, want, `lines returned with n_lines=${nLines} from a ${total}-line file`, 'ReadFile caps n_lines at 200 (v3) or 2000 (≥v0.7.0)');
+        expectEqual(r.totalLines, total, 'total_lines');
         const last = ls[ls.length - 1];
-        if (last?.n !== undefined) expectEqual(last.n, 200, 'number of the last line returned');
+        if (last?.n !== undefined) expectEqual(last.n, ls.length, 'number of the last line returned');
+        seen.push(`n_lines ${nLines} → ${ls.length}`);
       }
-      const five = await client.readFile(rel(t, 'linecap/300.txt'), { nLines: 5 });
-      expectEqual(lines(five.content).length, 5, 'lines returned with n_lines=5');
-      return pass('n_lines 0 and 1000 → 200 lines of 300, n_lines 5 → 5');
+      return pass(`${seen.join(', ')} of ${total}${rules.note('readfileLimits')}`);
     }),
 
     custom('readfile.byte-budget', async (t) => {
@@ -129,12 +138,13 @@ export function fileChecks(): CheckSpec[] {
       expectEqual(r.totalLines, 100, 'total_lines');
       expect(ls.length > 0, 'no lines returned');
       expect(ls.every((l) => l.text === line), 'a returned line is not a complete 100-character line (no partial lines allowed)');
-      // Whatever the line format, the budget keeps every whole line that fits in 5120 bytes and no more.
+      // Whatever the line format, the budget keeps every whole line that fits in 5120 bytes and no more;
+      // without a budget (≥v0.7.0) all 100 lines come back.
       const perLine = bytes / ls.length;
-      const fits = Math.floor(5120 / perLine);
-      expect(bytes <= 5120, `content is ${bytes} bytes (${ls.length} lines), over the 5120-byte budget`, 'ReadFile caps content at 5120 bytes (contract §3.2)');
-      expectEqual(ls.length, fits, `lines returned (${perLine} bytes each, budget 5120)`);
-      return pass(`${ls.length} of 100 lines (${bytes} bytes ≤ 5120), total_lines 100`);
+      const want = limits.map(({ budget }) => (budget ? Math.min(100, Math.floor(budget / perLine)) : 100));
+      if (!want.includes(100)) expect(bytes <= 5120, `content is ${bytes} bytes (${ls.length} lines), over the 5120-byte budget`, 'v3 bridges cap ReadFile content at 5120 bytes (contract §3.2)');
+      expectOneOf(ls.length, want, `lines returned (${perLine} bytes each)`, 'v3: 5120-byte budget; ≥v0.7.0: no budget');
+      return pass(`${ls.length} of 100 lines (${bytes} bytes), total_lines 100${rules.note('readfileLimits')}`);
     }),
 
     custom('readfile.long-line', async (t) => {
@@ -144,9 +154,11 @@ export function fileChecks(): CheckSpec[] {
       const ls = lines(r.content);
       expectEqual(ls.length, 2, 'lines returned');
       const [a, e] = ls;
-      expect(a?.text === `${'a'.repeat(1000)}...`, `a line of 1500 "a": returned ${a?.text.length} characters ${show(a?.text.slice(-10) ?? '')} at the end; expected 1000 "a" then "..."`, 'lines over 1000 code points are cut to 1000 plus "..."');
-      expect(e?.text === `${'é'.repeat(1000)}...`, `a line of 1500 "é": returned ${e ? [...e.text].length : 0} code points; expected 1000 "é" then "..." (code points, not bytes)`);
-      return pass('1500 "a" → 1000 + "...", 1500 "é" → 1000 code points + "..."');
+      const cut = (c: string): string[] => limits.map(({ cut: n }) => (n ? `${c.repeat(n)}...` : c.repeat(1500)));
+      expect(cut('a').includes(a?.text ?? ''), `a line of 1500 "a": returned ${a?.text.length} characters ${show(a?.text.slice(-10) ?? '')} at the end; expected ${limits.map((l) => (l.cut ? '1000 "a" then "..."' : 'all 1500')).join(' or ')}`, 'v3: lines over 1000 code points are cut to 1000 plus "..."; ≥v0.7.0: no cut');
+      expect(cut('é').includes(e?.text ?? ''), `a line of 1500 "é": returned ${e ? [...e.text].length : 0} code points; expected ${limits.map((l) => (l.cut ? '1000 "é" then "..." (code points, not bytes)' : 'all 1500')).join(' or ')}`);
+      const how = (a?.text.length ?? 0) > 1500 || a?.text.endsWith('...') ? '1000 code points + "..."' : 'whole';
+      return pass(`1500 "a" and 1500 "é" → ${how}${rules.note('readfileLimits')}`);
     }),
 
     custom('readfile.offset', async (t) => {
@@ -206,11 +218,12 @@ export function fileChecks(): CheckSpec[] {
 
     custom('listdir.recursive', async (t) => {
       const { client } = t;
-      for (const f of ['a/b.txt', 'a/c/d.txt', 'z.txt']) await client.writeFile(rel(t, `tree/${f}`), f);
-      const got = (await client.listDir(rel(t, 'tree'), true)).map((e) => `${e.path}${e.isDir ? '/' : ''}`);
-      const want = ['a/', 'a/b.txt', 'a/c/', 'a/c/d.txt', 'z.txt'];
-      expectEqual(got.join(' '), want.join(' '), 'recursive ListDir (pre-order, "/" marks is_dir)');
-      return pass(`pre-order: ${want.join(' ')}`);
+      for (const f of ['a/b.txt', 'a/c/d.txt', 'a-b.txt', 'z.txt']) await client.writeFile(rel(t, `tree/${f}`), f);
+      const got = (await client.listDir(rel(t, 'tree'), true)).map((e) => `${e.path}${e.isDir ? '/' : ''}`).join(' ');
+      // "a-b.txt" sorts between "a" and "a/…" by whole path ('-' < '/'), after a's subtree in a pre-order walk.
+      const orders = rules.pick('sortedWalk', 'a/ a/b.txt a/c/ a/c/d.txt a-b.txt z.txt', 'a/ a-b.txt a/b.txt a/c/ a/c/d.txt z.txt');
+      expectOneOf(got, orders, 'recursive ListDir ("/" marks is_dir)', 'v3: pre-order walk; v0.18: sorted by the whole relative path');
+      return pass(`${got.startsWith('a/ a-b') ? 'sorted by path' : 'pre-order'}: ${got}${rules.note('sortedWalk')}`);
     }),
 
     custom('listdir.errors', async (t) => {
@@ -218,11 +231,13 @@ export function fileChecks(): CheckSpec[] {
       await client.writeFile(rel(t, 'listerr/file.txt'), 'x');
       await expectStatus(client.listDir(rel(t, 'listerr/no-such')), 'NOT_FOUND', 'ListDir of a missing dir');
       await expectStatus(client.listDir(rel(t, 'listerr/file.txt')), 'NOT_FOUND', 'ListDir of a file');
-      const missing = await client.listDir(rel(t, 'listerr/no-such'), true);
-      expectEqual(missing.length, 0, 'entries of a recursive ListDir of a missing dir');
-      const file = await client.listDir(rel(t, 'listerr/file.txt'), true);
-      expectEqual(file.length, 0, 'entries of a recursive ListDir of a file');
-      return pass('missing or file → NOT_FOUND; recursive → OK, 0 entries');
+      // v3 skips every error of a recursive walk; v0.18 reports a bad root as NOT_FOUND "walk: …".
+      const want = rules.pick('sortedWalk', 'OK, 0 entries', 'NOT_FOUND');
+      const missing = await outcomeOf(client.listDir(rel(t, 'listerr/no-such'), true));
+      expectOneOf(missing, want, 'recursive ListDir of a missing dir');
+      const file = await outcomeOf(client.listDir(rel(t, 'listerr/file.txt'), true));
+      expectOneOf(file, want, 'recursive ListDir of a file');
+      return pass(`missing or file → NOT_FOUND; recursive → ${missing}${rules.note('sortedWalk')}`);
     }),
 
     custom('listdir.symlink', async (t) => {
@@ -261,9 +276,11 @@ export function fileChecks(): CheckSpec[] {
       const moved = await client.stat(abs(t, 'rename/r/s/t.txt'));
       expectEqual(moved.size, 6, 'size of the renamed file');
       await expectAbsent(client, abs(t, 'rename/a/b.txt'), 'old path after Rename');
-      await expectStatus(client.rename(rel(t, 'rename/a/b.txt'), rel(t, 'rename/x.txt')), 'INTERNAL', 'Rename from a missing path (INTERNAL, not NOT_FOUND)');
+      const want = rules.pick('renameNotFound', 'INTERNAL', 'NOT_FOUND');
+      const missing = await outcomeOf(client.rename(rel(t, 'rename/a/b.txt'), rel(t, 'rename/x.txt')));
+      expectOneOf(missing, want, 'Rename from a missing path', 'v3: INTERNAL; v0.18: NOT_FOUND');
       await expectStatus(client.rename('', rel(t, 'rename/x.txt')), 'INVALID_ARGUMENT', 'Rename("", …)', { message: 'old_path and new_path are required' });
-      return pass('new parents created; missing source → INTERNAL; empty path → INVALID_ARGUMENT');
+      return pass(`new parents created; missing source → ${missing}; empty path → INVALID_ARGUMENT${rules.note('renameNotFound')}`);
     }),
 
     custom('rename.replace', async (t) => {
@@ -314,8 +331,9 @@ export function fileChecks(): CheckSpec[] {
       const two = await client.writeRaw([{ path: abs(t, 'count/two.bin'), data: Buffer.from('abc') }, { data: Buffer.from('de') }]);
       expectEqual(two, 5, 'bytes_written for data in the first and a second chunk');
       expectEqual(await client.writeRaw([{ path: abs(t, 'count/empty.bin') }]), 0, 'bytes_written for a path-only message');
-      expectEqual(await client.writeRaw([], { label: 'WriteRaw(no messages)' }), 0, 'bytes_written for zero messages');
-      return pass('bytes_written 204800, 5 (data in the first chunk counts), 0, 0');
+      const none = await outcomeOf(client.writeRaw([], { label: 'WriteRaw(no messages)' }));
+      expectOneOf(none, rules.pick('atomicWriteRaw', 'OK 0', 'INVALID_ARGUMENT'), 'WriteRaw with zero messages', 'v3: OK, bytes_written 0; ≥v0.17.0: INVALID_ARGUMENT');
+      return pass(`bytes_written 204800, 5 (data in the first chunk counts), 0; zero messages → ${none}${rules.note('atomicWriteRaw')}`);
     }),
 
     custom(
@@ -352,18 +370,19 @@ export function fileChecks(): CheckSpec[] {
       const e = await client.stat(abs(t, 'empty/new.bin'));
       expect(!e.isDir && e.size === 0, `a path-only WriteRaw made ${e.mode} of ${e.size} bytes; expected an empty file`);
       const before = names(await client.listDir(abs(t, 'empty'))).join(' ');
-      await client.writeRaw([], { label: 'WriteRaw(no messages)' });
+      const none = await outcomeOf(client.writeRaw([], { label: 'WriteRaw(no messages)' }));
+      expectOneOf(none, rules.pick('atomicWriteRaw', 'OK 0', 'INVALID_ARGUMENT'), 'WriteRaw with zero messages');
       const after = names(await client.listDir(abs(t, 'empty'))).join(' ');
       expectEqual(after, before, 'entries after a WriteRaw with zero messages');
-      return pass('path-only creates/truncates an empty file; zero messages → OK, nothing created');
+      return pass(`path-only creates/truncates an empty file; zero messages → ${none}, nothing created${rules.note('atomicWriteRaw')}`);
     }),
 
     custom('writeraw.mode', async (t) => {
       const { client } = t;
       await client.writeRawFile(abs(t, 'rawmode/f.bin'), Buffer.from('x'));
       const e = await client.stat(abs(t, 'rawmode/f.bin'));
-      expectEqual(e.mode, '-rw-r--r--', 'mode of a file WriteRaw created', 'WriteRaw creates files 0666 before umask (0644), unlike WriteFile');
-      return pass('-rw-r--r-- (WriteFile gives -rw-------)');
+      expectOneOf(e.mode, rules.pick('atomicWriteRaw', '-rw-r--r--', '-rw-------'), 'mode of a file WriteRaw created', 'v3: 0666 before umask (0644), unlike WriteFile; ≥v0.17.0: a 0600 temp file renamed into place');
+      return pass(`${e.mode}${rules.note('atomicWriteRaw')}`);
     }),
 
     custom('readraw.errors', async (t) => {
@@ -381,13 +400,24 @@ export function fileChecks(): CheckSpec[] {
       'writefile.too-large',
       async (t) => {
         const { client } = t;
+        // v3: grpc-go's 4 MiB default; ≥v0.7.0: 16 MiB. 5 MiB sits between them, 17 MiB above both.
         const big = Buffer.alloc(5 * MiB, 'x');
-        await expectStatus(client.writeFile(rel(t, 'large/5m.txt'), big, { deadlineMs: 30_000 }), 'RESOURCE_EXHAUSTED', 'WriteFile of 5 MiB', {
-          fix: 'Requests over 4 MiB must be refused (grpc-go default); clients use WriteRaw for big files',
-        });
-        await expectAbsent(client, abs(t, 'large/5m.txt'), 'after the refused WriteFile');
-        await expectStatus(client.writeRaw([{ path: abs(t, 'large/5m.bin'), data: big }], { deadlineMs: 30_000 }), 'RESOURCE_EXHAUSTED', 'WriteRaw with one 5 MiB chunk');
-        return pass('5 MiB WriteFile and a 5 MiB WriteRaw chunk → RESOURCE_EXHAUSTED, nothing written');
+        const fix = 'v3 bridges refuse requests over 4 MiB (grpc-go default), later ones over 16 MiB; clients use WriteRaw for big files';
+        const want = rules.pick('bigMessages', 'RESOURCE_EXHAUSTED', 'OK');
+        const file = await outcomeOf(client.writeFile(rel(t, 'large/5m.txt'), big, { deadlineMs: 30_000 }));
+        expectOneOf(file, want, 'WriteFile of 5 MiB', fix);
+        if (file === 'OK') expectEqual((await client.stat(abs(t, 'large/5m.txt'))).size, 5 * MiB, 'size after a 5 MiB WriteFile');
+        else await expectAbsent(client, abs(t, 'large/5m.txt'), 'after the refused WriteFile');
+        const raw = await outcomeOf(client.writeRaw([{ path: abs(t, 'large/5m.bin'), data: big }], { deadlineMs: 30_000 }));
+        expectOneOf(raw === 'OK 5242880' ? 'OK' : raw, want, 'WriteRaw with one 5 MiB chunk', fix);
+        let over = '';
+        if (!want.includes('RESOURCE_EXHAUSTED') || file === 'OK') {
+          const huge = Buffer.alloc(17 * MiB, 'x');
+          await expectStatus(client.writeFile(rel(t, 'large/17m.txt'), huge, { deadlineMs: 30_000 }), 'RESOURCE_EXHAUSTED', 'WriteFile of 17 MiB', { fix });
+          await expectAbsent(client, abs(t, 'large/17m.txt'), 'after the refused 17 MiB WriteFile');
+          over = '; 17 MiB WriteFile → RESOURCE_EXHAUSTED, nothing written';
+        }
+        return pass(`5 MiB WriteFile → ${file}, a 5 MiB WriteRaw chunk → ${raw}${over}${rules.note('bigMessages')}`);
       },
       { timeoutMs: 60_000 },
     ),

@@ -5,6 +5,7 @@ import { type CheckSpec, judgeExec, permissionBits, runChecks } from '../../src/
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { recordingReporter } from '../../src/core/reporter.js';
 import { reaperVerdict } from '../../src/bridge/suite-exec.js';
+import { EraRules } from '../../src/bridge/eras.js';
 
 const result = (exitCode: number | undefined, stdout = '', stderr = ''): ExecResult => ({
   stdout: Buffer.from(stdout),
@@ -27,17 +28,24 @@ describe('the built-in suite', () => {
 });
 
 describe('reaper race verdict', () => {
+  const v3 = new EraRules('v3', { wire: 'mcpcontainer', reflection: 'v1alpha', methods: 10 });
+  const v018 = new EraRules('v0.18', { wire: 'bridgepb', reflection: 'v1', methods: 14, execEnvFields: true, listDirMaxEntries: true });
   it('all exact → pass', () => {
-    expect(reaperVerdict([3, 3, 3, 3], 3, 8)).toEqual({ status: 'pass', detail: '4/4 exact at 8 in parallel' });
+    expect(reaperVerdict([3, 3, 3, 3], 3, 8, 400, v3)).toEqual({ status: 'pass', detail: '4/4 exact at 8 in parallel (0.4 s)' });
   });
-  it('only -1s → the named warning with the count', () => {
-    const v = reaperVerdict([3, -1, 3, -1, 3, 3, 3, 3], 3, 8);
+  it('only -1s → the named warning with the count where the bridge has its own reaper (v3)', () => {
+    const v = reaperVerdict([3, -1, 3, -1, 3, 3, 3, 3], 3, 8, 400, v3);
     expect(v.status).toBe('warn');
-    expect(v.detail).toBe('2/8 Execs of "exit 3" (25 %) reported -1 at 8 in parallel: the PID-1 reaper race of v3 bridges (contract §5 item 41)');
+    expect(v.detail).toBe('2/8 Execs of "exit 3" (25 %) reported -1 at 8 in parallel (0.4 s): the PID-1 reaper race of v3 bridges (contract §5 item 41)');
+  });
+  it('only -1s → a failure for a v0.18 bridge (tini reaps; nothing to race with)', () => {
+    const v = reaperVerdict([3, -1, 3, 3], 3, 32, 400, v018);
+    expect(v.status).toBe('fail');
+    expect(v.detail).toMatch(/^1\/4 Execs of "exit 3" \(25 %\) reported -1 at 32 in parallel \(0\.4 s\): a v0\.18 bridge has no reaper/);
   });
   it('any other wrong code or a missing EXIT → fail', () => {
-    expect(reaperVerdict([3, 0, -1, 3], 3, 2)).toMatchObject({ status: 'fail', detail: '1/4 Execs of "exit 3" reported 0 at 2 in parallel' });
-    expect(reaperVerdict([undefined, 3], 3, 2)).toMatchObject({ status: 'fail', detail: '1/2 Execs of "exit 3" reported no EXIT at 2 in parallel' });
+    expect(reaperVerdict([3, 0, -1, 3], 3, 2, 100, v3)).toMatchObject({ status: 'fail', detail: '1/4 Execs of "exit 3" reported 0 at 2 in parallel (0.1 s)' });
+    expect(reaperVerdict([undefined, 3], 3, 2, 100, v3)).toMatchObject({ status: 'fail', detail: '1/2 Execs of "exit 3" reported no EXIT within 10 s at 2 in parallel (0.1 s)' });
   });
 });
 
