@@ -8,7 +8,8 @@ import { IMAGES } from '../world/images.js';
 import { CLI } from '../world/paths.js';
 import { leftovers, runCli as run, startCli as start, until } from './helpers.js';
 
-const amd = ['--platform', 'linux/amd64', '--pull', 'never'];
+/** The seed-era images predate Memoh's contract: judged by the v3 rules unless a test says otherwise. */
+const amd = ['--platform', 'linux/amd64', '--pull', 'never', '--memoh', 'v3'];
 
 let dir: string;
 beforeAll(async () => {
@@ -23,16 +24,16 @@ describe('memoh-workspace validate: exit codes and output', () => {
   it('0 when every check passes; one line per check', async () => {
     const r = await run('--image', IMAGES.debianAmd64, ...amd);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^pass {2}memoh-test\/debian:amd64 \(docker\.io\/memoh-test\/debian:amd64\) linux\/amd64: glibc, user root/);
-    expect(r.stdout).toMatch(/^ {2}pass {2}image\.shell {10}\/bin\/sh → \/usr\/bin\/dash/m);
+    expect(r.stdout).toMatch(/^pass {2}memoh-test\/debian:amd64 \(docker\.io\/memoh-test\/debian:amd64\) linux\/amd64: glibc, user root, Memoh v3: --memoh v3/);
+    expect(r.stdout).toMatch(/^ {2}pass {2}image\.shell {17}\/bin\/sh → \/usr\/bin\/dash/m);
     expect(r.stdout).toMatch(/1 image×platform checked in \d+\.\ds: 1 pass, 0 warn, 0 fail\n$/);
   });
 
   it('1 when a check fails, with the reason and the fix', async () => {
     const r = await run('--image', IMAGES.noshellAmd64, ...amd);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^ {2}FAIL {2}image\.shell {10}no \/bin\/sh: /m);
-    expect(r.stdout).toMatch(/^ {29}fix: use an image with a POSIX shell/m);
+    expect(r.stdout).toMatch(/^ {2}FAIL {2}image\.shell {17}no \/bin\/sh: /m);
+    expect(r.stdout).toMatch(/^ {36}fix: use an image with a POSIX shell/m);
   });
 
   it('0 with warnings; 1 with --fail-on warning', async () => {
@@ -41,7 +42,7 @@ describe('memoh-workspace validate: exit codes and output', () => {
   });
 
   it('--json prints the typed reports on stdout only', async () => {
-    const r = await run('--image', IMAGES.muslArm64, '--image', IMAGES.debianAmd64, '--platform', 'linux/arm64', '--pull', 'never', '--json');
+    const r = await run('--image', IMAGES.muslArm64, '--image', IMAGES.debianAmd64, '--platform', 'linux/arm64', '--pull', 'never', '--memoh', 'v3', '--json');
     expect(r.code).toBe(1);
     const reports = JSON.parse(r.stdout) as ImageReport[];
     expect(reports.map((x) => [x.image.input, x.status, x.libc])).toEqual([
@@ -53,7 +54,7 @@ describe('memoh-workspace validate: exit codes and output', () => {
   it('--pull never on an absent image: 1, fast, with the fix', async () => {
     const r = await run('--image', 'memoh-test/absent:nope', ...amd);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('FAIL  image.pull           docker.io/memoh-test/absent:nope is not present locally and --pull never forbids pulling it');
+    expect(r.stdout).toContain(`FAIL  ${'image.pull'.padEnd(26)}  docker.io/memoh-test/absent:nope is not present locally and --pull never forbids pulling it`);
     expect(r.stdout).toContain('fix: pull it, or load it with docker load, or use --pull missing');
     expect(r.ms).toBeLessThan(5000);
   });
@@ -81,12 +82,50 @@ describe('memoh-workspace validate: exit codes and output', () => {
     [['--image', 'debian', '--registry', 'https://memoh.cn'], '--registry'],
     [['--image', 'debian', '--concurrency', '0'], '--concurrency'],
     [['--image', 'debian', '--toolkit', '/nonexistent/toolkit'], '--toolkit'],
+    [['--image', 'debian', '--memoh', 'v0.17'], '--memoh'],
   ])('2 for bad input %j, naming %s', async (args, input) => {
     const r = await run(...args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`^error: ${input.replace(/-/g, '\\-')}: `, 'm'));
     expect(r.stdout).toBe('');
     expect(existsSync('/tmp/memoh-validate-pwned')).toBe(false);
+  });
+});
+
+describe('memoh-workspace validate: the v0.18 era (Memoh\'s workspace contract)', () => {
+  const v018 = ['--platform', 'linux/amd64', '--pull', 'never'];
+
+  it('the good workspace image passes with the default era (auto), which names v0.18 from the contract', async () => {
+    const r = await run('--image', IMAGES.workspaceAmd64, ...v018);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain('Memoh v0.18: the image carries /opt/memoh/workspace-contract.json with contract_version 2');
+    expect(r.stdout).toMatch(/^ {2}pass {2}image\.contract-executables {2}all 12 runtime executables are executable/m);
+    expect(r.stdout).not.toMatch(/remove \/opt\/memoh\b(?!\/bridge)/);
+  });
+
+  it.each([
+    ['workspaceNoContract', 'image.contract', 'read contract: not found'],
+    ['workspaceContractV1', 'image.contract-version', 'contract version 1, want 2'],
+    ['workspaceMusl', 'image.contract-platform', 'unsupported libc "musl"'],
+    ['workspaceNoTini', 'image.contract-executables', 'stat runtime executable /usr/bin/tini: not found'],
+    ['workspaceNoExec', 'image.contract-executables', 'runtime executable is not executable: /opt/memoh/toolkit/bin/uv'],
+  ] as const)('--memoh v0.18: %s exits 1 with a FAIL line from %s in Memoh\'s words, and a fix', async (key, id, words) => {
+    const r = await run('--image', IMAGES[key], ...v018, '--memoh', 'v0.18');
+    expect(r.code, r.stdout).toBe(1);
+    const lines = r.stdout.split('\n');
+    const at = lines.findIndex((l) => l.startsWith(`  FAIL  ${id.padEnd(26)}  workspace image is incompatible: ${words}`));
+    expect(at, r.stdout).toBeGreaterThan(0);
+    expect(lines[at + 1]).toMatch(/^ {36}fix: \S/);
+    expect(lines.filter((l) => l.startsWith('  FAIL'))).toHaveLength(1);
+  });
+
+  it('--json carries the era and the contract verdict', async () => {
+    const r = await run('--image', IMAGES.workspaceContractV1, ...v018, '--json');
+    expect(r.code).toBe(1);
+    const [report] = JSON.parse(r.stdout) as ImageReport[];
+    expect(report!.era).toMatchObject({ era: 'v0.18', by: 'image', guess: false });
+    expect(report!.eraHint?.why).toContain('a Memoh v0.17 image');
+    expect(report!.contract).toEqual({ version: 1, incompatible: 'workspace image is incompatible: contract version 1, want 2' });
   });
 });
 
