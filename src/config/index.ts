@@ -117,8 +117,8 @@ function isTable(v: unknown): v is Record<string, unknown> {
 
 /**
  * Turns a parsed TOML document into a layer. Our own file: unknown sections and keys are errors (typos must
- * not pass silently). A Memoh config.toml (any section we do not have, e.g. [server], [postgres]) is read as
- * Memoh reads it: [container] (backend + the workspace keys), the legacy [workspace] copied into [container],
+ * not pass silently). A Memoh config.toml ([container] or [workspace] beside sections only Memoh has, e.g.
+ * [server], [postgres], and none only we have) is read as Memoh reads it: [container] (backend + the workspace keys), the legacy [workspace] copied into [container],
  * [bridge_tls] and the top-level instance_id; everything else, and keys we do not use, are ignored. Memoh's
  * own refusals hold for both: [mcp] is an error, and so are workspace keys in both [container] and [workspace].
  */
