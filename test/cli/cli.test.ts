@@ -135,3 +135,18 @@ describe("plan --config with Memoh's config files", () => {
     expect(r4.stderr).toMatch(/--memoh: "v0\.17" is not allowed\. Fix: use one of: auto, v3, v0\.18/);
   });
 });
+
+describe('mirror --compose with the default image, from dist/', () => {
+  it("pairs Memoh's compose services and adds the workspace default image, by the overlay's registry or --registry", () => {
+    const args = ['mirror', '--compose', join(REPO, 'test/mirror/fixtures/docker-compose.yml'), '--overlay', join(REPO, 'test/mirror/fixtures/docker-compose.cn.yml'), '--dry-run', '--json'];
+    const r = run(args);
+    expect(r.status, r.stderr).toBe(0);
+    const pairs = (JSON.parse(r.stdout) as { pairs: { label: string; mirror: { ref: string }; upstream: { ref: string } }[] }).pairs;
+    expect(pairs.map((p) => p.label)).toEqual(['postgres', 'migrate', 'server', 'web', 'memohai/workspace:debian']);
+    expect(pairs.at(-1)).toMatchObject({ mirror: { ref: 'memoh.cn/memohai/workspace:debian' }, upstream: { ref: 'docker.io/memohai/workspace:debian' } });
+    const other = run([...args, '--registry', 'mirror.example', '--default-image', 'debian:bookworm-slim']);
+    expect(other.status, other.stderr).toBe(0);
+    const last = (JSON.parse(other.stdout) as { pairs: { mirror: { ref: string }; upstream: { ref: string } }[] }).pairs.at(-1);
+    expect(last).toMatchObject({ mirror: { ref: 'mirror.example/debian:bookworm-slim' }, upstream: { ref: 'docker.io/library/debian:bookworm-slim' } });
+  });
+});
