@@ -194,27 +194,29 @@ async function which(cmd: string): Promise<string | undefined> {
   return undefined;
 }
 
-const NOFOLLOW_PATH = Buffer.from('/bridgepb.ContainerService/ReadRawNoFollow');
 const BRIDGEPB_PATH = Buffer.from('/bridgepb.ContainerService/');
 const SEED_PATH = Buffer.from('/mcpcontainer.ContainerService/');
 const NOFOLLOW = Buffer.from('ReadRawNoFollow');
 const SEED_SERVICE = Buffer.from('mcpcontainer.ContainerService');
 
 /**
- * What a bridge binary says about its era without running it. Go's gRPC stubs keep every full method path
- * (`/bridgepb.ContainerService/ReadRawNoFollow`) as a string: the NoFollow RPCs arrived in v0.18.0, the
- * `bridgepb` wire name in v0.6.2; the seed only has `mcpcontainer` paths. A binary without full paths (one
- * that builds its service descriptors at run time, like the test world's v3 stand-in) is judged by the bare
- * names, as a guess: the seed's package name first, since later descriptors may sit beside it.
+ * What a bridge binary says about its era without running it. Go's gRPC stubs keep the full path of every
+ * unary method the server registers (`/bridgepb.ContainerService/Stat`) as a string: `bridgepb` paths mean
+ * v0.6.2 or later, `mcpcontainer` paths the seed. Streaming methods (the NoFollow RPCs of v0.18.0) keep only
+ * their bare names once the linker has dropped the client, so those are looked for by name. A binary
+ * without full paths (one that builds its service descriptors at run time, like the test world's v3
+ * stand-in) is judged by the bare names, as a guess: the seed's package name first, since later descriptors
+ * may sit beside it.
  */
 export async function bridgeEraFromBinary(path: string): Promise<EraHints['bridge']> {
   const bin = await readFile(path);
-  if (bin.includes(NOFOLLOW_PATH)) return { era: 'v0.18', why: 'the bridge binary has /bridgepb.ContainerService/ReadRawNoFollow (v0.18.0)' };
+  const nofollow = bin.includes(NOFOLLOW);
   if (bin.includes(BRIDGEPB_PATH)) {
+    if (nofollow) return { era: 'v0.18', why: 'the bridge binary has bridgepb method paths and the ReadRawNoFollow RPC (v0.18.0)' };
     return { era: 'v0.18', why: 'the bridge binary speaks bridgepb but has no ReadRawNoFollow: a bridge between the eras (v0.6.2–v0.17)', guess: true };
   }
   if (bin.includes(SEED_PATH)) return { era: 'v3', why: 'the bridge binary has only /mcpcontainer.ContainerService/ methods (the seed)' };
   if (bin.includes(SEED_SERVICE)) return { era: 'v3', why: 'the bridge binary mentions mcpcontainer.ContainerService (no full method paths in it)', guess: true };
-  if (bin.includes(NOFOLLOW)) return { era: 'v0.18', why: 'the bridge binary mentions ReadRawNoFollow (no full method paths in it)', guess: true };
+  if (nofollow) return { era: 'v0.18', why: 'the bridge binary mentions ReadRawNoFollow (no full method paths in it)', guess: true };
   return undefined;
 }

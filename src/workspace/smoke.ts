@@ -277,10 +277,11 @@ function where(ws: Workspace): string {
 
 /**
  * The bridge as it describes itself once connected (wire name and reflection) against the era the workspace
- * was built for. Memoh of each era dials one wire name only, so a bridge that does not answer under it
- * cannot work with that Memoh; a bridge dated differently by reflection is worth a warning.
+ * was built for. Memoh of each era dials one wire name only (the connection asked under it first), so a
+ * bridge that does not answer under it cannot work with that Memoh. How each behaviour is judged for a
+ * bridge between the eras is the suite's business (its traits).
  */
-function eraAgreement(ws: Workspace, judged: EraJudgement): Check[] {
+export function eraAgreement(ws: Workspace, judged: EraJudgement): Check[] {
   const conn = ws.connection;
   const seen = conn.traits ? bridgeEraHint(conn.traits) : undefined;
   if (conn.service !== ws.shape.wire) {
@@ -290,16 +291,6 @@ function eraAgreement(ws: Workspace, judged: EraJudgement): Check[] {
         status: 'fail',
         detail: `Memoh ${judged.era} dials ${ws.shape.wire}.ContainerService, but this bridge answers only as ${conn.service}.ContainerService${seen ? ` (${seen.why})` : ''}: it cannot work with a ${judged.era} workspace (era judged by ${judged.by}: ${judged.why})`,
         fix: judged.era === 'v0.18' ? 'use the bridge of Memoh v0.18 (image:memohai/server:latest), or --memoh v3 for a seed-era setup' : 'use a seed-era bridge, or --memoh v0.18 with a v0.18 image',
-      },
-    ];
-  }
-  if (seen && seen.era !== judged.era) {
-    return [
-      {
-        id: 'workspace.era',
-        status: 'warn',
-        detail: `the workspace was built for Memoh ${judged.era} (${judged.by}: ${judged.why}), but ${seen.why}`,
-        fix: 'pair the image with the bridge of the same Memoh release, or give --memoh to say which era you mean',
       },
     ];
   }
