@@ -23,7 +23,7 @@ dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture a
 
 pkgs=(
   docker.io iptables debootstrap qemu-user-static binfmt-support
-  musl musl-tools musl-dev busybox-static xz-utils ca-certificates curl file
+  musl musl-tools musl-dev busybox-static xz-utils ca-certificates curl file openssl
   gcc-aarch64-linux-gnu
   docker-registry skopeo apache2-utils
   protobuf-compiler protoc-gen-go protoc-gen-go-grpc
