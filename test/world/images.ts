@@ -139,8 +139,10 @@ export const WORKSPACE_ENV = [
   'MEMOH_TOOLKIT_DIR=/opt/memoh/toolkit',
 ] as const;
 
-/** The REAL Node.js in the workspace images' toolkit (`node --version`), and the npm that replaces its bundled one. */
-export const WORKSPACE_NODE_VERSION = 'v24.14.0' as const;
+/**
+ * The npm that replaces Node's bundled one in the toolkit (`npm --version`), as in memohai/workspace v0.18.0. Node's
+ * own version is per image (WorkspaceFacts.nodeVersion).
+ */
 export const WORKSPACE_NPM_VERSION = '10.9.2' as const;
 
 /** The one way a broken workspace variant differs from `workspaceAmd64`. */
@@ -148,6 +150,11 @@ export type WorkspaceBreak = 'no-contract' | 'contract-v1' | 'libc-musl' | 'no-t
 
 export interface WorkspaceFacts {
   readonly broken: WorkspaceBreak | null;
+  /**
+   * `node --version` through the toolkit wrapper: a REAL Node. Memoh pins 24.14.0; for arm64 no 24.14.0 build is
+   * published on npm (the mirror's source), so the arm64 image carries the mirror's 24.21.0.
+   */
+  readonly nodeVersion: 'v24.14.0' | 'v24.21.0';
   /** Contents of the contract file; null: the file is absent */
   readonly contract: WorkspaceContract | null;
   /** `/usr/bin/tini` exists (Debian's tini package, for the image's architecture) */
@@ -199,7 +206,14 @@ const workspaceAmd64Base = {
   config: workspaceConfig,
 } as const;
 
-const good = { broken: null, contract: WORKSPACE_CONTRACT, tini: true, notExecutable: [], refusal: null } as const;
+const good = {
+  broken: null,
+  nodeVersion: 'v24.14.0',
+  contract: WORKSPACE_CONTRACT,
+  tini: true,
+  notExecutable: [],
+  refusal: null,
+} as const;
 
 export const IMAGE_FACTS = {
   debianAmd64: {
@@ -341,7 +355,7 @@ export const IMAGE_FACTS = {
     muslHello: false,
     config: workspaceConfig,
     files: workspaceFiles,
-    workspace: good,
+    workspace: { ...good, nodeVersion: 'v24.21.0' },
   },
   workspaceNoContract: {
     ...workspaceAmd64Base,
