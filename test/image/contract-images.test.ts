@@ -16,7 +16,7 @@ import {
   type ValidateRequest,
   validateImages,
 } from '../../src/image/index.js';
-import { IMAGES, IMAGE_FACTS, type ImageKey, type WorkspaceBreak } from '../world/images.js';
+import { IMAGES, IMAGE_FACTS, type ImageFacts, type ImageKey, type WorkspaceBreak } from '../world/images.js';
 import { leftovers } from './helpers.js';
 
 /**
@@ -90,7 +90,7 @@ describe('the test-world workspace images (memohai/workspace-shaped)', () => {
   });
 
   it.each(BROKEN)('--memoh v0.18: %s fails the check naming the rule, in Memoh\'s words; later rules skipped', (key) => {
-    const facts = IMAGE_FACTS[key].workspace!;
+    const facts = (IMAGE_FACTS[key] as ImageFacts).workspace!;
     const r = v018.find((x) => x.image.input === IMAGES[key])!;
     const rule = RULE_OF[facts.broken!];
     expect(r.status).toBe('fail');
