@@ -15,6 +15,7 @@ import {
   type SuiteExpectations,
   type SuiteHooks,
 } from './suite-env.js';
+import { workspaceContractChecks } from './suite-contract.js';
 import { fileChecks } from './suite-files.js';
 import { laterChecks } from './suite-later.js';
 import type { UserChecks } from './user-checks.js';
@@ -82,6 +83,9 @@ function builtinChecks(conn: BridgeConnection, exp: SuiteExpectations, hooks: Su
     ...laterChecks(rules),
     ...execChecks(options, rules, caps),
     ...workspaceChecks(exp, rules, conn),
+    // What Memoh v0.18 does once the bridge answers: the image contract, then the template bootstrap (after
+    // templates.not-seeded, which must see /data as the bridge left it).
+    ...(rules.era === 'v0.18' ? workspaceContractChecks() : []),
     // Concurrency after the exact one-at-a-time checks; SIGTERM ends the workspace, so it is last.
     reaperRaceCheck(options, rules),
     cleanupCheck(),

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Check, Status } from '../core/check.js';
 import { firstLine, timed } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
@@ -117,6 +118,8 @@ export async function runChecks(
 
 export async function runOne(client: BridgeClient, spec: CheckSpec, ctx: StageContext, work: string): Promise<Check> {
   const ac = new AbortController();
+  // Every call of a check listens to its signal; the reaper-race check has dozens in flight at once.
+  setMaxListeners(0, ac.signal);
   const onOuter = (): void => ac.abort();
   ctx.signal.addEventListener('abort', onOuter, { once: true });
   const limit = spec.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
