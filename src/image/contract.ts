@@ -331,7 +331,7 @@ function skipRest(failed: ContractRule): RuleOutcome[] {
   return CONTRACT_RULES.slice(CONTRACT_RULES.indexOf(failed) + 1).map((rule) => ({
     rule,
     status: 'skip' as const,
-    detail: `not checked: Memoh stops at the first failure (${failed}); ${RULE_TITLE[rule]} is judged once that passes`,
+    detail: `not checked: Memoh stops at the first failure (${failed}) before this rule (${RULE_TITLE[rule]})`,
   }));
 }
 
