@@ -1,9 +1,8 @@
 import * as core from '@actions/core';
 import { type Options, optionsFromFace } from '../config/index.js';
 import { FIELDS, type Field, fieldPath } from '../config/schema.js';
-import { readFileSync } from 'node:fs';
 import { InputError } from '../core/errors.js';
-import { addSecret, addSecretsFrom } from '../core/redact.js';
+import { addSecret, addSecretsFrom, addSecretsFromFile } from '../core/redact.js';
 import { MODES, type Mode } from '../pipeline.js';
 import { inputs } from './meta.js';
 
@@ -23,18 +22,14 @@ const inputName = (name: string) => `INPUT_${name.replace(/ /g, '_').toUpperCase
  * still arrives as INPUT_*: refuse it by name instead of ignoring a typo.
  */
 export function readInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
-  // First, so that no error below can quote a credential: URL userinfo in any input or in the config
-  // file, and the password input whole.
+  // First, so that no error below can quote a credential: URL userinfo in any input or in the files
+  // inputs name, and the password input whole.
   addSecretsFrom(Object.entries(env).flatMap(([k, v]) => (k.startsWith('INPUT_') && v ? [v] : [])));
   const password = core.getInput('registry-password').trim();
   if (password) addSecret(password);
-  const configPath = core.getInput('config').trim();
-  if (configPath) {
-    try {
-      addSecretsFrom([readFileSync(configPath, 'utf8')]);
-    } catch {
-      // An unreadable config file is reported below, naming the input.
-    }
+  for (const name of ['config', 'checks']) {
+    const file = core.getInput(name).trim();
+    if (file) addSecretsFromFile(file);
   }
   const declared = new Set(ALL_INPUTS.map(inputName));
   for (const key of Object.keys(env)) {

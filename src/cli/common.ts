@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { type Options, optionsFromFace } from '../config/index.js';
 import { FIELDS, type Field, fieldPath } from '../config/schema.js';
 import type { StageContext } from '../core/context.js';
 import { describeError } from '../core/errors.js';
 import { CleanupLedger, describe } from '../core/ledger.js';
-import { addSecret, addSecretsFrom, redact, redactDeep } from '../core/redact.js';
+import { addSecret, addSecretsFrom, addSecretsFromFile, redact, redactDeep } from '../core/redact.js';
 import type { Reporter } from '../core/reporter.js';
 
 /** Adds the flags of the given config tables (from the one schema) to a command. */
@@ -37,7 +36,7 @@ function collect(value: string, prev: string[] | undefined): string[] {
 
 /** Flags → the same typed Options the Action builds from its inputs (one resolver, names in flag words). */
 export function optionsFromFlags(opts: Record<string, unknown>): Options {
-  if (typeof opts.config === 'string') secretsOfFile(opts.config);
+  for (const file of [opts.config, opts.checks]) if (typeof file === 'string') addSecretsFromFile(file);
   const values = new Map<string, unknown>();
   for (const f of FIELDS) {
     const v = f.flag ? opts[camel(f.flag)] : undefined;
@@ -65,17 +64,6 @@ export function secretsFromArgs(argv: string[]): void {
     const value = m[2] ?? argv[i + 1];
     if (value !== undefined) addSecret(value);
   }
-}
-
-/** A config file's URL credentials (a stray `https://user:token@…`) are secrets even where the file is quoted. */
-function secretsOfFile(path: string): void {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return; // The config loader reports an unreadable file, naming the flag.
-  }
-  addSecretsFrom([text]);
 }
 
 export function camel(flag: string): string {

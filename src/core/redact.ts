@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * The one redactor. Any input can carry a credential (a URL with user:password@, a token pasted into a
  * config value, the Action's password input), and messages, reports and summaries echo inputs. Rather
@@ -91,6 +93,21 @@ export function credentialsIn(text: string): string[] {
 /** Registers the credentials of every given text (flags, inputs, a config file); see credentialsIn. */
 export function addSecretsFrom(texts: Iterable<string>): void {
   for (const t of texts) for (const c of credentialsIn(t)) addSecret(c);
+}
+
+/**
+ * Registers the URL credentials of a file an input names (the config file, the checks file): a stray
+ * `https://user:token@…` there is as secret as one on the command line. An unreadable file is skipped;
+ * the code that reads it reports that, naming the input.
+ */
+export function addSecretsFromFile(path: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return;
+  }
+  addSecretsFrom([text]);
 }
 
 /**
