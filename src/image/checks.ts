@@ -43,7 +43,7 @@ export function libcOf(loaders: FoundLoader[], arch: Arch): Libc {
   return 'none';
 }
 
-export function libcCheck(facts: FileFacts, arch: Arch): { result: Result; libc: Libc } {
+export function libcCheck(facts: FileFacts, arch: Arch, era: ImageEra = IMAGE_ERAS.v3): { result: Result; libc: Libc } {
   const libc = libcOf(facts.loaders, arch);
   const mine = facts.loaders.filter((l) => l.arch === arch);
   const musl = facts.loaders.filter((l) => l.libc === 'musl');
@@ -70,6 +70,17 @@ export function libcCheck(facts: FileFacts, arch: Arch): { result: Result; libc:
   }
   const primary = mine.find((l) => l.libc === libc)!;
   const gcompat = libc === 'musl' && mine.some((l) => l.libc === 'glibc') ? '; a glibc loader too (gcompat)' : '';
+  if (libc === 'musl' && era.glibcOnly) {
+    // Memoh reads only the contract's declaration, so a musl image that declares glibc gets through its check.
+    return {
+      libc,
+      result: {
+        status: 'warn',
+        detail: `${libc} (loader ${show(primary)})${gcompat}: Memoh v0.18's toolkit is glibc-only, so its node and python cannot start here (Memoh checks only what the contract declares, not the files)`,
+        fix: 'use a glibc base image (memohai/workspace:debian, or Debian/Ubuntu)',
+      },
+    };
+  }
   return { libc, result: { status: 'pass', detail: `${libc} (loader ${show(primary)})${gcompat}` } };
 }
 

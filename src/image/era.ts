@@ -19,6 +19,8 @@ export interface ImageEra {
   contract: boolean;
   /** The toolkit is the host's, mounted at /opt/memoh/toolkit (so --toolkit can be judged against the image). */
   hostToolkit: boolean;
+  /** Only glibc images work: the toolkit the image carries is built glibc-only (MEMOH_TOOLKIT_GLIBC_ONLY=1). */
+  glibcOnly: boolean;
   dataCreatedBy: string;
   process: string;
   /** What the user should be told to remove when something would be hidden. */
@@ -32,6 +34,7 @@ export const IMAGE_ERAS: Record<Era, ImageEra> = {
     mounts: [{ path: '/opt/memoh', what: 'the read-only runtime mount', source: 'dir' }, SOCKET_DIR],
     contract: false,
     hostToolkit: true,
+    glibcOnly: false,
     dataCreatedBy: 'the bridge creates it (0750)',
     process: "Memoh's command replaces it with /opt/memoh/bridge, so it never runs (a workspace start must reset it)",
     hiddenFix: 'remove /opt/memoh and /run/memoh from the image: Memoh mounts its runtime (bridge, toolkit, templates) and socket dir there',
@@ -40,6 +43,7 @@ export const IMAGE_ERAS: Record<Era, ImageEra> = {
     mounts: [{ path: '/opt/memoh/bridge', what: 'the read-only bridge mount', source: 'file' }, SOCKET_DIR],
     contract: true,
     hostToolkit: false,
+    glibcOnly: true,
     dataCreatedBy: 'Memoh creates it over the bridge at setup (Mkdir, 0750)',
     process:
       'the containerd backend replaces it with /usr/bin/tini -g -- /opt/memoh/bridge, so it never runs; the docker backend keeps it and hands it that command as arguments, so it must exec them',

@@ -172,7 +172,7 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
       ...(verdict?.memoh ? { incompatible: verdict.memoh } : {}),
     };
   }
-  const libc = libcCheck(facts, arch);
+  const libc = libcCheck(facts, arch, rules);
   add('image.libc', libc.result, filesMs);
   add('image.shell', shellCheck(facts));
   add('image.entrypoint', entrypointCheck(image, rules));

@@ -230,10 +230,18 @@ describe('odd v0.18 images (built here from a few files with docker import)', ()
     await writeFile(join(e, 'opt/memoh/templates/IDENTITY.md'), '# seed\n');
     await writeFile(join(e, 'opt/memoh/bridge'), 'not really\n');
     await importDir(e, 'e');
+    // F: a musl image whose contract declares glibc.
+    const f = join(dir, 'f');
+    await mkdir(join(f, 'opt/memoh'), { recursive: true });
+    await mkdir(join(f, 'lib'));
+    await writeFile(join(f, 'lib/ld-musl-x86_64.so.1'), 'x');
+    await writeFile(join(f, 'opt/memoh/workspace-contract.json'), JSON.stringify(CONTRACT));
+    await executables(f);
+    await importDir(f, 'f');
   });
 
   afterAll(async () => {
-    for (const n of ['c', 'd', 'e']) await docker().getImage(tag(n)).remove({ force: true }).catch(() => {});
+    for (const n of ['c', 'd', 'e', 'f']) await docker().getImage(tag(n)).remove({ force: true }).catch(() => {});
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -262,6 +270,14 @@ describe('odd v0.18 images (built here from a few files with docker import)', ()
       detail: expect.stringMatching(/^workspace image is incompatible: decode contract: unexpected end of JSON input \(Memoh reads only the first 65536 of its 70\d{3} bytes\)/),
     });
     expect(check(r, 'image.contract-executables').status).toBe('skip');
+  });
+
+  it('F: a musl image declaring glibc passes Memoh\'s contract (it reads only the declaration); image.libc warns that the toolkit cannot start', async () => {
+    const [r] = await validateImages(request([tag('f')], [amd64]), ctx());
+    for (const id of CONTRACT_CHECK_IDS) expect(check(r, id).status, id).toBe('pass');
+    expect(check(r, 'image.libc')).toMatchObject({ status: 'warn', detail: expect.stringContaining("Memoh v0.18's toolkit is glibc-only") });
+    const [v3] = await validateImages(request([tag('f')], [amd64], { memoh: 'v3' }), ctx());
+    expect(check(v3, 'image.libc').status).toBe('pass');
   });
 
   it('E: no contract but a seed-shaped /opt/memoh: auto guesses v3; --memoh v0.18 refuses it', async () => {
