@@ -66,6 +66,19 @@ describe('smokeOne per era and backend', () => {
     }, 120_000);
   }
 
+  it('a bridge the chosen era cannot dial: a bridgepb-only bridge in a v3 workspace fails with the reason', async () => {
+    const ctx = testContext();
+    const r = await smokeOne({ ...request('v3', 'containerd'), memoh: 'v3', extraRuntimeFiles: { 'standin-break': 'wire-bridgepb-only\n' } }, ctx);
+    expect(r.memoh).toMatchObject({ era: 'v3', by: 'option' });
+    expect(r.service).toBe('bridgepb');
+    expect(r.checks.find((c) => c.id === 'workspace.era')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/^Memoh v3 dials mcpcontainer\.ContainerService, but this bridge answers only as bridgepb\.ContainerService/),
+    });
+    expect(r.status).toBe('fail');
+    expect(ctx.ledger.entries()).toEqual([]);
+  }, 120_000);
+
   it('a toolkit dir in the v0.18 era is not mounted, and the report says so', async () => {
     const ctx = testContext();
     const r = await smokeOne({ ...request('v0.18', 'containerd'), toolkitDir: '/nonexistent-toolkit' }, ctx);
