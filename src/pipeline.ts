@@ -195,6 +195,7 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
         memoh: o.run.memoh,
         backend: o.workspace.backend,
         bridgeTls: o.bridgeTls,
+        imageHint: v.eraHint,
         tz: process.env.TZ,
         userChecks,
         libc: v.libc,
