@@ -108,6 +108,7 @@ describe('the good workspace image, through the v0.18 stand-in', () => {
   beforeAll(async () => {
     ws = await startWorkspace(IMAGES.workspaceAmd64, true);
     checks = await run(ws);
+    console.info(checks.map((c) => `${c.id} ${c.durationMs} ms`).join('; '));
   });
   afterAll(async () => ws?.remove());
 
