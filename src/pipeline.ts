@@ -127,6 +127,7 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
           concurrency: o.run.concurrency,
           toolkit: [...toolkitDirs.values()],
           auth,
+          memoh: o.run.memoh,
         },
         ctx,
       ),
