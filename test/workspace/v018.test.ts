@@ -224,6 +224,33 @@ describe('v0.18 on the docker backend', () => {
   });
 });
 
+describe('v0.18 on arm64 (qemu), both backends', () => {
+  for (const backend of ['containerd', 'docker'] as const) {
+    it(`${backend}: tini runs the arm64 bridge, which answers`, async () => {
+      const ctx = testContext();
+      const ws = await startWorkspace(
+        request({
+          image: `docker.io/${IMAGES.workspaceArm64}`,
+          platform: platformOf('arm64'),
+          bridgePath: standinBridge('arm64', 'v0.18'),
+          shape: workspaceShape('v0.18', backend),
+          timeoutSeconds: 90,
+        }),
+        ctx,
+      );
+      try {
+        expect(ws.target.kind).toBe(backend === 'docker' ? 'tcp' : 'unix');
+        const r = await ws.connection.client.exec({ command: "uname -m; tr '\\0' ' ' < /proc/1/cmdline" });
+        // binfmt_misc with the P flag shows qemu and the original argv[0] first.
+        expect(r.stdout.toString()).toMatch(/^aarch64\n(\S*qemu\S* \/usr\/bin\/tini )?\/usr\/bin\/tini -g -- \/opt\/memoh\/bridge $/);
+      } finally {
+        expect(await ws.remove()).toEqual([]);
+      }
+      expect(ctx.ledger.entries()).toEqual([]);
+    }, 180_000);
+  }
+});
+
 /**
  * The PKI cmd/gen-bridge-mtls makes, made here with openssl: one CA for the bridge's server certificate,
  * one for the server's client certificate, and a client certificate Memoh's bridge must refuse.
