@@ -19,7 +19,16 @@ import {
   toolkitCheck,
   userCheck,
 } from './checks.js';
-import { type ContractVerdict, type ExecutableStat, contractChecks, evaluateContract, goModeString, imageEraHint } from './contract.js';
+import {
+  CONTRACT_READ_LIMIT,
+  type ContractVerdict,
+  type ExecutableStat,
+  contractChecks,
+  decodeContract,
+  evaluateContract,
+  goModeString,
+  imageEraHint,
+} from './contract.js';
 import { IMAGE_ERAS } from './era.js';
 import { type FileFacts, readFacts } from './facts.js';
 import { ImageFiles } from './files.js';
@@ -166,11 +175,11 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
       add(c.id as CheckId, { status: c.status, detail: `${c.detail}${why}`, ...(c.fix ? { fix: c.fix } : {}) }, i === 0 ? contractMs : undefined);
     });
   }
-  if (verdict?.contract || verdict?.memoh || facts.contract.ok) {
-    about.contract = {
-      ...(verdict?.contract ? { version: verdict.contract.contractVersion } : {}),
-      ...(verdict?.memoh ? { incompatible: verdict.memoh } : {}),
-    };
+  // The version is told in either era (a v3 judgement of a v0.18 image still shows what it carries).
+  const decoded = facts.contract.ok ? decodeContract(facts.contract.bytes.subarray(0, CONTRACT_READ_LIMIT)) : undefined;
+  const version = decoded && 'contract' in decoded ? decoded.contract.contractVersion : undefined;
+  if (version !== undefined || verdict?.memoh) {
+    about.contract = { ...(version !== undefined ? { version } : {}), ...(verdict?.memoh ? { incompatible: verdict.memoh } : {}) };
   }
   const libc = libcCheck(facts, arch, rules);
   add('image.libc', libc.result, filesMs);

@@ -76,7 +76,7 @@ export interface ImageReport {
   eraHint?: EraHints['image'];
   /** The era this image was judged by, and why. */
   era?: EraJudgement;
-  /** The contract file, when the image has one: its decoded version, and Memoh's refusal if it refuses it. */
+  /** The contract: its version when the file decodes (either era), and Memoh v0.18's refusal when it refuses the image. */
   contract?: { version?: number; incompatible?: string };
   status: Status;
   checks: Check[];

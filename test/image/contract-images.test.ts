@@ -145,6 +145,7 @@ describe('the test-world workspace images (memohai/workspace-shaped)', () => {
     expect(r!.checks.map((x) => x.id)).not.toContain('image.contract');
     expect(check(r, 'image.hidden-mounts')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/\/opt\/memoh holds .* hidden by the read-only runtime mount/) });
     expect(r!.eraHint?.era).toBe('v0.18');
+    expect(r!.contract).toEqual({ version: 2 });
   });
 
   it('an image that is not there: the era still decides which checks are listed (skipped)', async () => {
