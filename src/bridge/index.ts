@@ -76,12 +76,17 @@ export function suiteRules(conn: BridgeConnection, exp: SuiteExpectations): EraR
 function builtinChecks(conn: BridgeConnection, exp: SuiteExpectations, hooks: SuiteHooks, options: SuiteOptions): CheckSpec[] {
   const rules = suiteRules(conn, exp);
   const caps = new ImageCaps();
+  // The checks that wait (timeouts, PTY sessions, reaping) start first; the file and later-RPC checks, which
+  // judge no exit code, run while they wait; the exact-exit-code checks run after, one at a time.
+  const exec = execChecks(options, rules, caps);
+  const alongside = (specs: CheckSpec[]): CheckSpec[] => specs.map((s) => ({ ...s, alongside: true }));
   return [
     ...serviceChecks(conn, rules),
     workdirCheck(),
-    ...fileChecks(rules),
-    ...laterChecks(rules),
-    ...execChecks(options, rules, caps),
+    ...exec.filter((s) => s.waitsOnly),
+    ...alongside(fileChecks(rules)),
+    ...alongside(laterChecks(rules)),
+    ...exec.filter((s) => !s.waitsOnly),
     ...workspaceChecks(exp, rules, conn),
     // What Memoh v0.18 does once the bridge answers: the image contract, then the template bootstrap (after
     // templates.not-seeded, which must see /data as the bridge left it).

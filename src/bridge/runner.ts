@@ -22,6 +22,12 @@ interface SpecBase {
    * as the neighbouring checks marked so. Exact-exit-code checks are never marked; they run alone.
    */
   waitsOnly?: boolean;
+  /**
+   * The check may run while an earlier group of `waitsOnly` checks is still waiting: it judges no exit
+   * code (file RPCs, command output), so neither the waiting Execs nor the reaper race can change its
+   * verdict, and the suite's time is not the sum of both.
+   */
+  alongside?: boolean;
 }
 
 export interface CommandCheck extends SpecBase {
@@ -90,9 +96,10 @@ const CONTENTS_LIMIT = 4 * 1024 * 1024;
 export const REAPER_NOTE = 'the PID-1 reaper race of v3 bridges (contract §5 item 41)';
 
 /**
- * Runs the checks one after another, except that consecutive `waitsOnly` checks run together (and all
- * of them end before the next check starts); results keep the given order. A failing or hanging check
- * never stops the next.
+ * Runs the checks one after another, except that consecutive `waitsOnly` checks run together, and the
+ * `alongside` checks after them run (one at a time) while that group still waits; the first check that is
+ * neither waits for the group to end. Results keep the given order. A failing or hanging check never stops
+ * the next.
  */
 export async function runChecks(
   client: BridgeClient,
@@ -107,12 +114,30 @@ export async function runChecks(
     ctx.reporter.debug(`${check.id}: ${check.status} (${check.durationMs} ms) ${check.detail}`);
     return check;
   };
+  const slots: (Check | undefined)[] = new Array(specs.length);
+  let waiting: Promise<void> | undefined;
   for (let i = 0; i < specs.length; ) {
-    let end = i + 1;
-    if (specs[i]!.waitsOnly) while (end < specs.length && specs[end]!.waitsOnly) end++;
-    results.push(...(await Promise.all(specs.slice(i, end).map(one))));
-    i = end;
+    const spec = specs[i]!;
+    if (spec.waitsOnly) {
+      let end = i + 1;
+      while (end < specs.length && specs[end]!.waitsOnly) end++;
+      await waiting;
+      const group = specs.slice(i, end).map(async (s, k) => {
+        slots[i + k] = await one(s);
+      });
+      waiting = Promise.all(group).then(() => undefined);
+      i = end;
+      continue;
+    }
+    if (!spec.alongside) {
+      await waiting;
+      waiting = undefined;
+    }
+    slots[i] = await one(spec);
+    i++;
   }
+  await waiting;
+  results.push(...(slots as Check[]));
   return results;
 }
 

@@ -269,8 +269,13 @@ export function execChecks(opts: ExecSuiteOptions, rules: EraRules, caps: ImageC
     }, raced ? {} : WAITS_ONLY),
   ];
 
-  if (rules.has('execEnvFields')) checks.push(...envControlChecks(rules));
-  if (rules.has('groupKill')) checks.push(groupKillCheck(rules, raced));
+  // Placed by what they do: env control after exec.env; the group kill waits for its timeout, so it joins
+  // exec.timeout's group of waiting checks (when no reaper race can turn its exact code).
+  const after = (id: string, ...specs: CheckSpec[]): void => {
+    checks.splice(checks.findIndex((c) => c.id === id) + 1, 0, ...specs);
+  };
+  if (rules.has('execEnvFields')) after('exec.env', ...envControlChecks(rules));
+  if (rules.has('groupKill')) after('exec.timeout', groupKillCheck(rules, raced));
   return checks;
 }
 
