@@ -83,6 +83,7 @@ func startBridge(t *testing.T, env ...string) *bridge {
 	b.cmd.Env = append(b.cmd.Env, env...)
 	b.cmd.Stderr = b.log
 	b.cmd.Stdout = b.log
+	b.cmd.Dir = dir
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -97,22 +98,38 @@ func startBridge(t *testing.T, env ...string) *bridge {
 	return b
 }
 
-// waitListening waits (bounded) for the "listening" log line, then dials what it names.
-func (b *bridge) waitListening() *bridge {
-	b.t.Helper()
+// listening waits (bounded, about 5 s) for the "listening" log line; false if the bridge exits or never says it.
+func (b *bridge) listening() bool {
 	re := regexp.MustCompile(`message="bridge gRPC server listening" network=(\w+) address=(\S+)`)
 	for i := 0; i < 200; i++ {
-		if m := re.FindStringSubmatch(b.log.String()); m != nil {
-			return b
+		if re.MatchString(b.log.String()) {
+			return true
 		}
 		select {
 		case <-b.done:
-			b.t.Fatalf("bridge exited early: %s", b.log.String())
+			return false
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
-	b.t.Fatalf("bridge never listened: %s", b.log.String())
-	return nil
+	return false
+}
+
+func (b *bridge) waitListening() *bridge {
+	b.t.Helper()
+	if !b.listening() {
+		b.t.Fatalf("bridge never listened: %s", b.log.String())
+	}
+	return b
+}
+
+// exited reports whether the bridge exits within d, and its exit code.
+func (b *bridge) exited(d time.Duration) (bool, int) {
+	select {
+	case <-b.done:
+		return true, b.cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		return false, 0
+	}
 }
 
 func (b *bridge) dialUnix() pb.ContainerServiceClient {
@@ -714,7 +731,7 @@ func TestTransport(t *testing.T) {
 	b = startBridge(t)
 	c := b.dialUnix()
 	st, _ := c.Exec(ctx(t))
-	st.Send(&pb.ExecInput{Command: "echo started; sleep 30", WorkDir: b.dir})
+	st.Send(&pb.ExecInput{Command: "echo started; sleep 8", WorkDir: b.dir})
 	if o, err := st.Recv(); err != nil || string(o.GetData()) != "started\n" {
 		t.Fatalf("exec: %v %v", o, err)
 	}
@@ -742,7 +759,7 @@ func TestBreakFileInSocketDir(t *testing.T) {
 	if r := runExec(t, c, &pb.ExecInput{Command: "kill -9 $$", WorkDir: dir}); r.exit != -1 {
 		t.Fatalf("exit-minus-one: %+v", r)
 	}
-	if r := runExec(t, c, &pb.ExecInput{Command: "echo $PATH", WorkDir: dir, CleanEnv: true}); r.stdout == "\n" {
+	if r := runExec(t, c, &pb.ExecInput{Command: "echo $BRIDGE_SOCKET_PATH", WorkDir: dir, CleanEnv: true}); r.stdout == "\n" {
 		t.Fatalf("no-clean-env: %+v", r)
 	}
 	if !strings.Contains(b.log.String(), "source="+`"file `+dir+"/standin-break") && !strings.Contains(b.log.String(), "source=\"file "+dir) {
