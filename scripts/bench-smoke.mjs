@@ -11,6 +11,7 @@
 //
 //   node scripts/bench-smoke.mjs [--era v3|v0.18|both] [--reps N] [--no-four] [--toolkit DIR] [--json]
 //     [--image REF --bridge FILE]   (one era only: the image and bridge to use)
+//     [--bridge-v3 FILE] [--bridge-v0.18 FILE]
 // Defaults: v3 = the test world's memoh-test/debian:amd64 + its v3 stand-in bridge (--memoh v3);
 // v0.18 = memoh-test/workspace:debian-amd64 + the v0.18 stand-in bridge (--memoh v0.18).
 import { execFileSync, spawn } from 'node:child_process';
@@ -33,6 +34,7 @@ const eras = eraArg === 'both' ? Object.keys(ERAS) : [eraArg];
 for (const e of eras) if (!ERAS[e]) throw new Error(`--era ${e}: use v3, v0.18 or both`);
 if (opt('image', '')) ERAS[eras[0]].image = opt('image', '');
 if (opt('bridge', '')) ERAS[eras[0]].bridge = opt('bridge', '');
+for (const e of Object.keys(ERAS)) if (opt(`bridge-${e}`, '')) ERAS[e].bridge = opt(`bridge-${e}`, '');
 const toolkit = opt('toolkit', '');
 const reps = Number(opt('reps', '3'));
 const withFour = !args.includes('--no-four');

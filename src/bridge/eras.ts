@@ -52,6 +52,10 @@ export const RULES = {
   noOwnReaper: { since: 'v0.18.0', what: 'no wait4(-1) reaper in the bridge: exact exit codes under concurrency (69ed9578b)' },
   hardStop: { since: 'v0.18.0', what: 'SIGTERM stops hard, cutting calls in flight (69ed9578b)' },
   sortedWalk: { since: 'v0.18.0', undated: true, what: 'recursive ListDir sorted by path, a bad root → NOT_FOUND' },
+  hugeLineCounted: { since: 'v0.18.0', undated: true, what: 'a line of 1 MiB or more counted in total_lines' },
+  // Real bridges of both eras are built with a grpc-go that serves v1 too; the v3 stand-in (Debian's grpc-go
+  // 1.33) has v1alpha only, so only v0.18 insists.
+  reflectionV1: { since: 'v0.18.0', undated: true, what: 'server reflection v1 besides v1alpha' },
   tini: { since: 'v0.18.0', by: 'workspace', what: 'tini as PID 1 (69ed9578b)' },
   bridgeFileMount: { since: 'v0.17.0', by: 'workspace', what: 'only the bridge file mounted at /opt/memoh/bridge (bbf26b0c6)' },
 } as const satisfies Record<string, Rule>;

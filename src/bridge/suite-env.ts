@@ -82,6 +82,9 @@ export function serviceChecks(conn: BridgeConnection, rules: EraRules): CheckSpe
       }
       const want = serviceName(conn.service);
       expect(services.includes(want), `reflection (${version}) lists ${services.join(', ') || 'nothing'}; not ${want}`);
+      if (version === 'v1alpha' && rules.isNew('reflectionV1')) {
+        fail('reflection v1 → UNIMPLEMENTED, only v1alpha answers', 'v0.18 bridges register grpc.reflection.v1 and v1alpha (grpc-go ≥ 1.57)');
+      }
       return pass(`${version} lists ${services.join(', ')}`);
     }),
 
@@ -244,7 +247,7 @@ function toolkitChecks(exp: SuiteExpectations): CheckSpec[] {
 /**
  * SIGTERM through the hook (the one thing that ends the workspace), so it runs last. An Exec is in flight
  * (it has printed, so it surely runs): a v3 bridge stops gracefully and lets it finish; v0.18 stops hard
- * (srv.Stop) and cuts it. The other behaviour is a warning: the workspace still stops.
+ * (srv.Stop) and cuts it. The other era's behaviour fails the check.
  */
 export function lifecycleCheck(hooks: SuiteHooks, rules: EraRules, caps: ImageCaps, conn: BridgeConnection): CheckSpec {
   const overTcp = conn.target?.kind === 'tcp';
@@ -270,7 +273,11 @@ export function lifecycleCheck(hooks: SuiteHooks, rules: EraRules, caps: ImageCa
       const want = rules.pick('hardStop', 'finished', 'cut');
       const said = finished ? 'the Exec in flight finished first (graceful stop)' : 'the Exec in flight was cut off (hard stop)';
       if (!want.includes(got)) {
-        return { status: 'warn', detail: `${seen}, but ${said}: ${rules.isNew('hardStop') ? 'v0.18 bridges stop hard' : 'v3 bridges finish in-flight calls'}` };
+        return {
+          status: 'fail',
+          detail: `${seen}, but ${said}: ${rules.isNew('hardStop') ? 'v0.18 bridges stop hard (srv.Stop)' : 'v3 bridges stop gracefully, finishing calls in flight'}`,
+          fix: rules.isNew('hardStop') ? 'a v0.18 bridge cuts calls in flight on SIGTERM' : 'a v3 bridge finishes calls in flight on SIGTERM (GracefulStop)',
+        };
       }
       return pass(`${seen}; ${said}${rules.note('hardStop')}`);
     },

@@ -158,7 +158,12 @@ export function fileChecks(rules: EraRules): CheckSpec[] {
       expect(cut('a').includes(a?.text ?? ''), `a line of 1500 "a": returned ${a?.text.length} characters ${show(a?.text.slice(-10) ?? '')} at the end; expected ${limits.map((l) => (l.cut ? '1000 "a" then "..."' : 'all 1500')).join(' or ')}`, 'v3: lines over 1000 code points are cut to 1000 plus "..."; ≥v0.7.0: no cut');
       expect(cut('é').includes(e?.text ?? ''), `a line of 1500 "é": returned ${e ? [...e.text].length : 0} code points; expected ${limits.map((l) => (l.cut ? '1000 "é" then "..." (code points, not bytes)' : 'all 1500')).join(' or ')}`);
       const how = (a?.text.length ?? 0) > 1500 || a?.text.endsWith('...') ? '1000 code points + "..."' : 'whole';
-      return pass(`1500 "a" and 1500 "é" → ${how}${rules.note('readfileLimits')}`);
+      // A line of 1 MiB or more ends the scan: the lines before it come back; v0.18 counts it in total_lines.
+      await client.writeFile(rel(t, 'longline/huge.txt'), `before\n${'h'.repeat(MiB + 10)}\nafter\n`, { deadlineMs: 30_000 });
+      const huge = await client.readFile(rel(t, 'longline/huge.txt'));
+      expectEqual(texts(lines(huge.content)), '["before"]', 'lines returned before a line of 1 MiB');
+      expectOneOf(huge.totalLines, rules.pick('hugeLineCounted', 1, 2), 'total_lines of "before", a 1 MiB line, "after"', 'the scan stops at the 1 MiB line; v0.18 counts that line too');
+      return pass(`1500 "a" and 1500 "é" → ${how}; a 1 MiB line ends the output (total_lines ${huge.totalLines})${rules.note('readfileLimits')}`);
     }),
 
     custom('readfile.offset', async (t) => {

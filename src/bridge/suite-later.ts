@@ -174,7 +174,8 @@ export function laterChecks(rules: EraRules): CheckSpec[] {
         const answer = s.received.toString('utf8');
         expect(/^HTTP\/1\.[01] 503 /.test(answer) && answer.includes('memoh tools proxy is not connected'), `through the tunnel: ${show(answer, 200)}; expected 503 "memoh tools proxy is not connected" (no ReverseHTTP stream is open)`);
         const close = s.frames.find((f) => f.kind === 'close');
-        expectEqual(close?.error ?? '', '', 'error of the close frame at the target’s EOF');
+        expect(close !== undefined, `the tunnel ended without a close frame after the target's EOF (frames: ${s.frames.map((f) => f.kind).join(', ')})`, 'the bridge sends close{error:""} when the target closes');
+        expectEqual(close.error ?? '', '', 'error of the close frame at the target’s EOF');
       } finally {
         s.halfClose();
         await Promise.race([s.done.catch(() => undefined), sleep(2000)]);

@@ -4,9 +4,14 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
-import { PROBE_TEMPLATE } from '../../src/bridge/index.js';
+import { PROBE_TEMPLATE, type BridgeConnection } from '../../src/bridge/index.js';
 import type { Check } from '../../src/core/check.js';
 import { docker } from '../../src/core/docker.js';
+import type { Backend, Era } from '../../src/core/era.js';
+import { platformOf } from '../../src/core/platform.js';
+import { workspaceShape } from '../../src/workspace/spec.js';
+import { startWorkspace } from '../../src/workspace/workspace.js';
+import { IMAGES } from '../world/images.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { silentReporter } from '../../src/core/reporter.js';
 import { standinBridge } from '../world/paths.js';
@@ -107,6 +112,53 @@ export async function startStandin(
 }
 
 export const ctx = () => ({ reporter: silentReporter, ledger: new CleanupLedger(), signal: new AbortController().signal });
+
+export interface WorkspaceStandin extends StandinWorkspace {
+  era: Era;
+  /** The connection startWorkspace made (traits read from reflection); closed by remove(). */
+  connection: BridgeConnection;
+}
+
+/**
+ * The stand-in bridge of an era in a workspace started by src/workspace's startWorkspace, exactly as the
+ * product starts one (v3: runtime dir with templates/; v0.18: tini, only the bridge file mounted). Breaks go
+ * in a `standin-break` file where the stand-in looks for it. (startStandin above stays for the few wire tests
+ * that need the stand-in's env knobs, which a Memoh workspace has no way to pass.)
+ */
+export async function startWorkspaceStandin(
+  opts: { era?: Era; backend?: Backend; image?: string; breaks?: string[]; toolkitDir?: string } = {},
+): Promise<WorkspaceStandin> {
+  const era = opts.era ?? 'v3';
+  const c = ctx();
+  const ws = await startWorkspace(
+    {
+      image: opts.image ?? `docker.io/${era === 'v3' ? IMAGES.debianAmd64 : IMAGES.workspaceAmd64}`,
+      platform: platformOf('amd64'),
+      shape: workspaceShape(era, opts.backend ?? 'containerd'),
+      bridgePath: standinBridge('amd64', era),
+      toolkitDir: opts.toolkitDir,
+      botId: `bridgetest-${randomBytes(4).toString('hex')}`,
+      timeoutSeconds: 30,
+      service: 'auto',
+      templates: era === 'v3' ? [PROBE_TEMPLATE] : undefined,
+      extraRuntimeFiles: opts.breaks?.length ? { 'standin-break': `${opts.breaks.join(',')}\n` } : undefined,
+      keep: false,
+    },
+    c,
+  );
+  return {
+    era,
+    name: ws.containerName,
+    container: docker().getContainer(ws.containerName),
+    socketPath: ws.socketPath,
+    connection: ws.connection,
+    stop: () => ws.stop(),
+    logs: async () => (await ws.logs()).join('\n'),
+    remove: async () => {
+      await ws.remove();
+    },
+  };
+}
 
 /** Checks that cannot pass here without their inputs: no toolkit in these tests, the 31-second exec. */
 export const NOT_RUN = ['toolkit.node', 'toolkit.npm', 'toolkit.uv', 'toolkit.musl-selection', 'exec.default-timeout'];
