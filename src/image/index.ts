@@ -169,10 +169,13 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
     return finish(about);
   }
   if (verdict) {
+    // Nothing named the era (no --memoh, no contract file, no bridge yet): v0.18 is only assumed, so Memoh's
+    // refusal is told as a warning; the option, the image or the bridge make it a failure.
+    const assumed = era.by === 'default';
     contractChecks(verdict, 'image.').forEach((c, i) => {
-      // With no file and nothing but the default to go by, say what the era was judged by.
-      const why = i === 0 && c.status === 'fail' && !verdict.present && era.by === 'default' ? ` [era: ${era.why}]` : '';
-      add(c.id as CheckId, { status: c.status, detail: `${c.detail}${why}`, ...(c.fix ? { fix: c.fix } : {}) }, i === 0 ? contractMs : undefined);
+      const status = assumed && c.status === 'fail' ? 'warn' : c.status;
+      const why = assumed && c.status === 'fail' ? ` [era: ${era.why}; --memoh v0.18 makes this a failure, --memoh v3 drops the contract]` : '';
+      add(c.id as CheckId, { status, detail: `${c.detail}${why}`, ...(c.fix ? { fix: c.fix } : {}) }, i === 0 ? contractMs : undefined);
     });
   }
   // The version is told in either era (a v3 judgement of a v0.18 image still shows what it carries).

@@ -50,7 +50,8 @@ export interface ValidateRequest {
   auth?: AuthOptions;
   /**
    * Which Memoh the image must suit (`--memoh`; default auto): v0.18 applies the workspace contract and v0.18's
-   * mounts, v3 the seed's; auto judges per image (its contract file, then `bridgeHint`, else v0.18 as a guess).
+   * mounts, v3 the seed's; auto judges per image (its contract file, then `bridgeHint`), else assumes v0.18 and
+   * then reports a refusal by the contract as a warning, not a failure.
    */
   memoh?: EraChoice;
   /** What the bridge says about the era, when the caller already knows (auto only). */

@@ -119,6 +119,14 @@ describe('memoh-workspace validate: the v0.18 era (Memoh\'s workspace contract)'
     expect(lines.filter((l) => l.startsWith('  FAIL'))).toHaveLength(1);
   });
 
+  it('a pre-contract image with nothing naming the era: v0.18 assumed, the refusal a warning (exit 0; 1 with --fail-on warning)', async () => {
+    const r = await run('--image', IMAGES.debianAmd64, ...v018);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain("Memoh v0.18 (a guess): nothing tells the era: today's Memoh (v0.18) assumed");
+    expect(r.stdout).toMatch(/^ {2}WARN {2}image\.contract {14}workspace image is incompatible: read contract: not found: /m);
+    expect((await run('--image', IMAGES.debianAmd64, ...v018, '--fail-on', 'warning')).code).toBe(1);
+  });
+
   it('--json carries the era and the contract verdict', async () => {
     const r = await run('--image', IMAGES.workspaceContractV1, ...v018, '--json');
     expect(r.code).toBe(1);

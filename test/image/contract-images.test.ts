@@ -122,15 +122,26 @@ describe('the test-world workspace images (memohai/workspace-shaped)', () => {
     expect(check(r, 'image.contract-version')).toMatchObject({ status: 'fail', detail: expect.stringContaining('a v0.17 image') });
   });
 
-  it('with auto, an image with no contract and nothing seed-like is judged v0.18 as a guess, and refused for the missing file', () => {
+  it('with auto, an image with no contract and nothing seed-like: v0.18 assumed, so the refusal is a warning that says so', () => {
     for (const tag of [IMAGES.workspaceNoContract, IMAGES.debianAmd64]) {
       const r = autoOf(tag);
       expect(r.eraHint, tag).toBeUndefined();
       expect(r.era, tag).toMatchObject({ era: 'v0.18', by: 'default', guess: true });
-      expect(failing(r), tag).toContain('image.contract');
-      expect(check(r, 'image.contract').detail, tag).toContain("[era: nothing tells the era: today's Memoh (v0.18) assumed]");
-      expect(check(r, 'image.contract').fix, tag).toContain('--memoh v3');
+      expect(failing(r), tag).toEqual([]);
+      expect(r.status, tag).toBe('warn');
+      const contract = check(r, 'image.contract');
+      expect(contract.status, tag).toBe('warn');
+      expect(contract.detail, tag).toMatch(/^workspace image is incompatible: read contract: not found: /);
+      expect(contract.detail, tag).toContain("[era: nothing tells the era: today's Memoh (v0.18) assumed; --memoh v0.18 makes this a failure");
+      expect(contract.fix, tag).toContain('--memoh v3');
+      expect(r.contract?.incompatible, tag).toMatch(/^workspace image is incompatible: read contract/);
     }
+  });
+
+  it('the same images with a bridge that says v0.18 (the pipeline passes its hint): a failure', async () => {
+    const [r] = await validateImages(request([IMAGES.debianAmd64], [amd64], { bridgeHint: { era: 'v0.18', why: 'bridgepb with 14 methods' } }), ctx());
+    expect(r!.era).toMatchObject({ era: 'v0.18', by: 'bridge' });
+    expect(failing(r!)).toEqual(['image.contract']);
   });
 
   it('with auto, the legacy MCP image (a seed-shaped /opt/memoh) is a v3 guess: no contract checks, its /opt/memoh hidden as before', () => {
