@@ -1,4 +1,4 @@
-// Regenerates action.yml's inputs/outputs and the README's inputs/outputs table from the one schema
+// Regenerates action.yml's inputs/outputs/branding and the README's inputs/outputs table from the one schema
 // (src/config/schema.ts) and the Action-only inputs. test/action/docs.test.ts fails when they drift.
 // Usage: node scripts/gen-action.mjs
 import { build } from 'esbuild';
@@ -17,7 +17,7 @@ const out = await build({
   plugins: [{ name: 'raw', setup(b) { b.onResolve({ filter: /\?raw$/ }, (a) => ({ path: a.path, external: false, namespace: 'empty' })); b.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({ contents: 'export default ""', loader: 'js' })); } }],
 });
 const mod = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
-const { inputs, outputs } = mod;
+const { inputs, outputs, branding } = mod;
 
 const yamlStr = (s) => JSON.stringify(s);
 let yml = (await readFile('action.yml', 'utf8')).split('\ninputs:')[0].split('\nruns:')[0].trimEnd();
@@ -26,6 +26,7 @@ for (const i of inputs) yml += `  ${i.name}:\n    description: ${yamlStr(i.descr
 yml += 'outputs:\n';
 for (const o of outputs) yml += `  ${o.name}:\n    description: ${yamlStr(o.description)}\n`;
 yml += 'runs:\n  using: node24\n  main: dist/main.js\n  post: dist/post.js\n  post-if: always()\n';
+yml += `branding:\n  icon: ${yamlStr(branding.icon)}\n  color: ${yamlStr(branding.color)}\n`;
 await writeFile('action.yml', yml);
 
 const conf = TOML.parse(await readFile('conf/default.toml', 'utf8'));

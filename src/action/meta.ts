@@ -32,3 +32,10 @@ export const outputs = [
   { name: 'toolkit-path', description: 'Built toolkit directories, one per line' },
   { name: 'matrix', description: 'JSON {include: [{image, platform}]} for strategy.matrix (mode plan)' },
 ];
+
+/**
+ * The Marketplace listing's icon and colour. GitHub accepts a Feather icon name (v4.28.0) and one of
+ * the colours in BRANDING_COLORS; anything else fails the listing, not the workflow.
+ */
+export const BRANDING_COLORS = ['white', 'black', 'yellow', 'blue', 'green', 'orange', 'red', 'purple', 'gray-dark'] as const;
+export const branding: { icon: string; color: (typeof BRANDING_COLORS)[number] } = { icon: 'box', color: 'blue' };

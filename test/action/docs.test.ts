@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { inputs, outputs } from '../../src/action/meta.js';
+import { BRANDING_COLORS, branding, inputs, outputs } from '../../src/action/meta.js';
 import { FIELDS } from '../../src/config/schema.js';
 import { REPO } from '../world/paths.js';
 
@@ -9,6 +9,7 @@ const action = YAML.parse(readFileSync(`${REPO}/action.yml`, 'utf8')) as {
   inputs: Record<string, { description: string; default?: string }>;
   outputs: Record<string, { description: string }>;
   runs: { using: string; main: string; post: string; 'post-if': string };
+  branding?: { icon: string; color: string };
 };
 const readme = readFileSync(`${REPO}/README.md`, 'utf8');
 const table = readme.split('<!-- inputs:begin -->')[1]!.split('<!-- inputs:end -->')[0]!;
@@ -24,6 +25,12 @@ const rows = (header: string) =>
 describe('action.yml and README stay equal to the code', () => {
   it('runs on node24 with main and an always-run post step', () => {
     expect(action.runs).toEqual({ using: 'node24', main: 'dist/main.js', post: 'dist/post.js', 'post-if': 'always()' });
+  });
+
+  it('carries the Marketplace branding: a Feather icon name and one of the colours GitHub accepts', () => {
+    expect(action.branding).toEqual(branding);
+    expect(BRANDING_COLORS).toContain(action.branding!.color);
+    expect(action.branding!.icon).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
   });
 
   it('declares exactly the inputs the code reads, with the same descriptions', () => {
