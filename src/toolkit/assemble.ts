@@ -5,8 +5,9 @@ import { StageError, errorMessage } from '../core/errors.js';
 import { RUNTIME_PACKAGES, apkFile, installApk, parseApkIndex } from './alpine.js';
 import { type ArchiveCache, linkTree } from './cache.js';
 import { type Expected, shasumsEntry, sriDigest, uvSha256 } from './checksum.js';
-import type { Fetcher, Source } from './fetch.js';
-import { type NodeRelease, OPTION, type Plan, hasBuild, muslFile, nodeIndex, sources } from './resolve.js';
+import { type Fetcher, NotFoundError, type Source } from './fetch.js';
+import { type ArchiveFormat, type FormatChooser, FormatSwitch, type Probe } from './format.js';
+import { type NodeRelease, OPTION, type Plan, hasBuild, muslFile, nodeIndex, normaliseFlavours, sources } from './resolve.js';
 import { fetchAndExtract } from './stream.js';
 import type { ArtefactRecord } from './types.js';
 import { writeWrappers } from './wrappers.js';
@@ -32,13 +33,26 @@ export async function assemble(
   plan: Plan,
   dir: string,
   f: Fetcher,
-  opts: { archives?: ArchiveCache; indexes?: { musl: NodeRelease[] }; concurrency?: number; abort: () => void },
+  opts: { archives?: ArchiveCache; indexes?: { musl: NodeRelease[] }; concurrency?: number; abort: () => void; formats: FormatChooser },
 ): Promise<Assembled> {
   const limit = pLimit(opts.concurrency ?? 4);
   const t0 = performance.now();
   const fromArchiveCache: string[] = [];
-  const extract = async (name: string, src: Source, expected: Expected | undefined, dest: string, strip: number, filter?: (p: string) => boolean) => {
-    const r = await limit(() => fetchAndExtract(f, { src, expected, dest, strip, filter }, opts.archives));
+  const flavours = normaliseFlavours(plan.flavours);
+  const glibcDir = join(dir, 'node-glibc');
+  const muslDir = join(dir, 'node-musl');
+  const wantGlibc = flavours.includes('glibc');
+  const wantMusl = flavours.includes('musl');
+  const extract = async (
+    name: string,
+    src: Source,
+    expected: Expected | undefined,
+    dest: string,
+    strip: number,
+    filter?: (p: string) => boolean,
+    how: { format?: ArchiveFormat; probe?: Probe } = {},
+  ) => {
+    const r = await limit(() => fetchAndExtract(f, { src, expected, dest, strip, filter, ...how }, opts.archives));
     f.reporter.debug(`${name}: ${src.file} ${r.fromCache ? 'from the archive cache' : 'downloaded'}, verified and extracted at +${Math.round(performance.now() - t0)} ms`);
     if (r.fromCache) fromArchiveCache.push(name);
     return record(name, src, r, expected);
@@ -46,21 +60,56 @@ export async function assemble(
   const missing = (src: Source, list: Source, what: string) =>
     new StageError(`${src.file} is not listed in ${list.url}`, `check ${what}, or set ${src.option} to a mirror that has it`);
 
-  const node = async (musl: boolean): Promise<ArtefactRecord> => {
-    const src = sources.nodeTarball(plan, musl);
-    let expected: Expected | undefined;
+  /**
+   * A Node.js tarball (the glibc build, or the musl one) into `dest`, in the format the line calls for: a copy
+   * in the archive cache in either format is used first; else the build's one probe (see FormatChooser) or
+   * its verdict decides. SHASUMS256.txt lists both formats, so either is verified as strictly.
+   */
+  const node = async (musl: boolean, dest: string, name: string): Promise<ArtefactRecord> => {
+    const tarball = (format: ArchiveFormat) => sources.nodeTarball(plan, musl, format);
+    const expected: Partial<Record<ArchiveFormat, Expected>> = {};
     if (plan.verify) {
       const list = sources.nodeShasums(plan, musl);
-      expected = shasumsEntry((await limit(() => f.index(list, 4 << 20))).toString('utf8'), src.file);
-      if (!expected) throw missing(src, list, '--node-version');
+      const text = (await limit(() => f.index(list, 4 << 20))).toString('utf8');
+      for (const fmt of ['gz', 'xz'] as const) {
+        const e = shasumsEntry(text, tarball(fmt).file);
+        if (e) expected[fmt] = e;
+      }
+      if (!expected.gz && !expected.xz) throw missing(tarball('gz'), list, '--node-version');
     }
-    return extract(musl ? 'node-musl' : 'node-glibc', src, expected, join(dir, musl ? 'node-musl' : 'node-glibc'), 1, (p) => !bundledNpm.test(p));
+    const run = (format: ArchiveFormat, probe?: Probe) =>
+      extract(name, tarball(format), expected[format], dest, 1, (p) => !bundledNpm.test(p), { format, probe });
+    if (opts.archives) {
+      const order: ArchiveFormat[] = opts.formats.choice?.format === 'xz' ? ['xz', 'gz'] : ['gz', 'xz'];
+      for (const fmt of order) {
+        const e = expected[fmt];
+        if (e && (await opts.archives.lookup(e))) return run(fmt);
+      }
+    }
+    const noXz = plan.verify && !expected.xz ? `${sources.nodeShasums(plan, musl).file} lists no ${tarball('xz').file}` : undefined;
+    if (noXz) opts.formats.settle({ format: 'gz', why: `${noXz}: .tar.gz` });
+    if (plan.verify && !expected.gz) opts.formats.settle({ format: 'xz', why: `${sources.nodeShasums(plan, musl).file} lists no ${tarball('gz').file}: .tar.xz` });
+    const { format, probe } = noXz ? { format: 'gz' as const, probe: undefined } : await opts.formats.claim();
+    try {
+      return await run(format, probe);
+    } catch (err) {
+      if (err instanceof FormatSwitch) return run(err.format);
+      // A mirror without the .tar.xz (some only carry .tar.gz): the .tar.gz it is, and the build says so.
+      if (format === 'xz' && err instanceof NotFoundError && (!plan.verify || expected.gz)) {
+        opts.formats.settle({ format: 'gz', why: `${tarball('xz').file} is not on the mirror (HTTP 404): .tar.gz` });
+        return run('gz');
+      }
+      throw err;
+    } finally {
+      // A probe that failed before its verdict must not leave the other tarball waiting for one.
+      if (probe) opts.formats.settle({ format: 'gz', why: 'the line could not be measured: .tar.gz' });
+    }
   };
 
   // arm64 musl builds exist only for recent releases: the musl mirror's index.json says whether this one has it.
   const nodeMusl = async (): Promise<ArtefactRecord | 'fallback'> => {
     const index = opts.indexes?.musl ?? (await limit(() => nodeIndex(f, sources.nodeIndex(plan.mirrors.nodeMusl, true))));
-    if (hasBuild(index, plan.node, muslFile(plan.arch))) return node(true);
+    if (hasBuild(index, plan.node, muslFile(plan.arch))) return node(true, muslDir, 'node-musl');
     if (plan.arch === 'arm64') return 'fallback';
     throw new StageError(
       `${plan.mirrors.nodeMusl}/index.json lists no ${muslFile(plan.arch)} build of Node.js v${plan.node}`,
@@ -116,9 +165,7 @@ export async function assemble(
 
   // Each piece is put in place as soon as what it needs is there, so the small artefacts' placing overlaps
   // the big glibc transfer. A directory is only written into after its own extraction has finished (a
-  // retried extraction empties its directory first).
-  const glibcDir = join(dir, 'node-glibc');
-  const muslDir = join(dir, 'node-musl');
+  // retried extraction empties its directory first). A flavour not asked for is not downloaded at all.
   const npmDir = (d: string) => join(d, 'lib', 'node_modules', 'npm');
   const npmTask = npm().then(async (rec) => {
     const version = await packageVersion(join(dir, '.npm'));
@@ -127,41 +174,68 @@ export async function assemble(
     }
     return rec;
   });
-  const muslTask = nodeMusl().then(async (rec) => {
-    if (rec === 'fallback') return rec;
-    await expectFile(join(muslDir, 'bin', 'node'), rec);
-    await npmTask;
-    linkTree(join(dir, '.npm'), npmDir(muslDir));
-    return rec;
-  });
-  const glibcTask = node(false).then(async (rec) => {
-    await expectFile(join(glibcDir, 'bin', 'node'), rec);
-    const [musl] = await Promise.all([muslTask, npmTask]);
-    await mkdir(dirname(npmDir(glibcDir)), { recursive: true });
-    await rename(join(dir, '.npm'), npmDir(glibcDir));
-    // No musl build for this arch: node-musl is the glibc build (with the pinned npm), and says so.
-    if (musl === 'fallback') linkTree(glibcDir, muslDir);
-    return rec;
-  });
+  /** The pinned npm into a node tree: linked when both trees get it, moved into the last (or only) one. */
+  const placeNpm = async (nodeDir: string, last: boolean) => {
+    if (!last) return linkTree(join(dir, '.npm'), npmDir(nodeDir));
+    await mkdir(dirname(npmDir(nodeDir)), { recursive: true });
+    await rename(join(dir, '.npm'), npmDir(nodeDir));
+  };
+  type Musl = { rec: ArtefactRecord; fallback: boolean } | 'fallback-from-glibc' | undefined;
+  const muslTask: Promise<Musl> = !wantMusl
+    ? Promise.resolve(undefined)
+    : nodeMusl().then(async (rec) => {
+        if (rec === 'fallback') {
+          if (wantGlibc) return 'fallback-from-glibc';
+          // musl only, and no musl build: node-musl is the glibc build, fetched straight into it.
+          const g = await node(false, muslDir, 'node-musl');
+          await expectFile(join(muslDir, 'bin', 'node'), g);
+          await npmTask;
+          await placeNpm(muslDir, true);
+          return { rec: g, fallback: true };
+        }
+        await expectFile(join(muslDir, 'bin', 'node'), rec);
+        await npmTask;
+        await placeNpm(muslDir, !wantGlibc);
+        return { rec, fallback: false };
+      });
+  const glibcTask: Promise<ArtefactRecord | undefined> = !wantGlibc
+    ? Promise.resolve(undefined)
+    : node(false, glibcDir, 'node-glibc').then(async (rec) => {
+        await expectFile(join(glibcDir, 'bin', 'node'), rec);
+        const [musl] = await Promise.all([muslTask, npmTask]);
+        await placeNpm(glibcDir, true);
+        // No musl build for this arch: node-musl is the glibc build (with the pinned npm), and says so.
+        if (musl === 'fallback-from-glibc') linkTree(glibcDir, muslDir);
+        return rec;
+      });
   const uvTask = uv().then(async (rec) => {
     await expectFile(join(dir, '.uv', 'uv'), rec);
     await rename(join(dir, '.uv', 'uv'), join(dir, 'uv'));
     await rm(join(dir, '.uv'), { recursive: true, force: true });
     return rec;
   });
-  const tasks = [glibcTask, muslTask, npmTask, uvTask, runtimeLib()] as const;
+  const libsTask = wantMusl ? runtimeLib() : Promise.resolve([]);
+  const tasks = [glibcTask, muslTask, npmTask, uvTask, libsTask] as const;
   // Stop the other transfers at the first failure, and wait for all of them before the temp dir goes.
   for (const t of tasks) t.catch(() => opts.abort());
   const settled = await Promise.allSettled(tasks);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && !isAbort(s.reason));
   const firstFailure = failed ?? settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (firstFailure) throw firstFailure.reason;
-  const [glibcRec, muslRec, npmRec, uvRec, libs] = await Promise.all(tasks);
+  const [glibcRec, musl, npmRec, uvRec, libs] = await Promise.all(tasks);
   const downloadMs = performance.now() - t0;
 
-  const fallback = muslRec === 'fallback' ? 'glibc' : null;
-  const artefacts = [glibcRec, muslRec === 'fallback' ? { ...glibcRec, name: 'node-musl' } : muslRec, npmRec, uvRec, ...libs.map((l) => l.record)];
-  await rename(join(dir, '.runtime-lib'), join(muslDir, 'runtime-lib'));
+  let muslRec: ArtefactRecord | undefined;
+  let fallback: 'glibc' | null = null;
+  if (musl === 'fallback-from-glibc') {
+    fallback = 'glibc';
+    if (glibcRec) muslRec = { ...glibcRec, name: 'node-musl' };
+  } else if (musl) {
+    muslRec = musl.rec;
+    if (musl.fallback) fallback = 'glibc';
+  }
+  const artefacts = [glibcRec, muslRec, npmRec, uvRec, ...libs.map((l) => l.record)].filter((a): a is ArtefactRecord => a !== undefined);
+  if (wantMusl) await rename(join(dir, '.runtime-lib'), join(muslDir, 'runtime-lib'));
   await writeWrappers(dir);
 
   const alpinePackages = Object.fromEntries(libs.map((l) => [l.record.name, l.version]));

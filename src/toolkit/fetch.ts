@@ -180,11 +180,18 @@ export class Fetcher {
         resolve(r);
       });
       // A stall before or during the body: the response (if any) fails with this reason, not a bare reset.
-      req.setTimeout(this.retry.idleTimeoutMs, () => {
+      // The socket also goes quiet when we stop reading (backpressure from a slow decoder or disk): with bytes
+      // still unread in the response, the line is not the one stalling, so the watch starts over.
+      const onIdle = () => {
+        if (res && !res.destroyed && res.readableLength > 0) {
+          req.setTimeout(this.retry.idleTimeoutMs, onIdle);
+          return;
+        }
         const err = new TransientError(`no data for ${this.retry.idleTimeoutMs / 1000} s from ${url}`);
         res?.destroy(err);
         req.destroy(err);
-      });
+      };
+      req.setTimeout(this.retry.idleTimeoutMs, onIdle);
       req.on('error', reject);
     });
   }

@@ -3,19 +3,22 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile }
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Check } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
-import { InputError } from '../core/errors.js';
+import { InputError, StageError } from '../core/errors.js';
 import { nodeArch } from '../core/platform.js';
 import { type Assembled, assemble } from './assemble.js';
 import { ArchiveCache, ToolkitCache, materialise, sameTree } from './cache.js';
 import { DEFAULT_RETRY, Fetcher } from './fetch.js';
-import { type Plan, muslFile, resolvePlan } from './resolve.js';
-import type { ToolkitManifest, ToolkitRequest, ToolkitResult } from './types.js';
+import { type ArchiveFormat, type FormatChoice, FormatChooser, type FormatMode, xzMissing } from './format.js';
+import { type Plan, muslFile, normaliseFlavours, resolvePlan } from './resolve.js';
+import { FLAVOURS, type Flavour, type ToolkitManifest, type ToolkitRequest, type ToolkitResult } from './types.js';
 import { wrappersDigest } from './wrappers.js';
 
-export type { ToolkitManifest, ToolkitRequest, ToolkitResult } from './types.js';
+export type { ArchiveFormat, Flavour, FormatChoice, FormatMode, ToolkitManifest, ToolkitRequest, ToolkitResult } from './types.js';
+export { FLAVOURS } from './types.js';
+export { flavoursFor, normaliseFlavours } from './resolve.js';
 
 /** Bumped when the toolkit's layout or contents change for the same inputs: old cache entries stop matching. */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 
 /**
  * Builds Memoh's toolkit for one architecture into `req.out`: resolve versions → fetch and verify every
@@ -26,6 +29,9 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
   const t0 = performance.now();
   const out = resolve(req.out);
   await checkOut(out);
+  normaliseFlavours(req.flavours);
+  const formats = await formatChooser(req.archiveFormat ?? 'auto', req.xzBelowBytesPerSecond);
+  formats.onSettle = (c) => ctx.reporter.info(`toolkit ${req.arch}: Node.js archives as .tar.${c.format}: ${c.why}`);
   const stop = new AbortController();
   const onAbort = () => stop.abort(ctx.signal.reason);
   if (ctx.signal.aborted) onAbort();
@@ -40,7 +46,10 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
     const key = cacheKey(plan);
     const toolkits = req.cacheDir ? new ToolkitCache(join(req.cacheDir, 'toolkits')) : undefined;
 
-    const hit = toolkits ? await toolkits.lookup(key) : undefined;
+    // The key names the flavours an entry holds; a fuller entry serves a request for fewer, never the reverse.
+    let hit = toolkits ? await toolkits.lookup(key) : undefined;
+    const full = { ...plan, flavours: [...FLAVOURS] };
+    if (!hit && toolkits && (plan.flavours?.length ?? 2) < FLAVOURS.length) hit = await toolkits.lookup(cacheKey(full));
     // `out` may already be this very toolkit (the usual re-run): then there is nothing to replace.
     const upToDate = hit !== undefined && sameTree(hit, out);
     let manifest: ToolkitManifest;
@@ -63,8 +72,9 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
         archives: req.cacheDir ? new ArchiveCache(join(req.cacheDir, 'archives')) : undefined,
         indexes,
         abort: () => stop.abort(),
+        formats,
       });
-      manifest = manifestOf(plan, built, f);
+      manifest = manifestOf(plan, built, f, formats.choice);
       await writeFile(join(tmp, 'toolkit.json'), `${JSON.stringify(manifest, null, 2)}\n`);
       if (toolkits) {
         await toolkits.store(key, tmp).catch((err: Error) => ctx.reporter.warn(`cache: the toolkit was not stored (${err.message})`));
@@ -84,6 +94,7 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
       manifest,
       fromCache: Boolean(hit),
       fallback: manifest.fallback,
+      flavours: manifest.flavours,
       durations: { totalMs: ms(totalMs), resolveMs: ms(resolveMs), downloadMs: ms(downloadMs), assembleMs: ms(totalMs - resolveMs - downloadMs) },
       downloadedBytes: f.stats.bytes,
       warnings,
@@ -142,7 +153,30 @@ export function cacheKey(plan: Plan): string {
   return `${plan.arch}-node${plan.node}-npm${plan.npm}-uv${plan.uv}-${digest}`;
 }
 
-function manifestOf(plan: Plan, a: Assembled, f: Fetcher): ToolkitManifest {
+/** `auto` measures unless xz is missing here; a forced `xz` without xz is an error that says what to install. */
+async function formatChooser(mode: FormatMode, xzBelow?: number): Promise<FormatChooser> {
+  if (mode !== 'auto' && mode !== 'gz' && mode !== 'xz') throw new InputError('archiveFormat', `unknown archive format ${JSON.stringify(mode)}`, 'give auto, gz or xz');
+  if (mode === 'gz') return new FormatChooser({ format: 'gz', why: 'asked for (archive format gz)' });
+  const missing = await xzMissing();
+  if (mode === 'xz') {
+    if (missing) throw new StageError(`.tar.xz archives were asked for, but ${missing}`, 'install xz (Debian/Ubuntu: apt-get install xz-utils), or let the format be chosen (auto)');
+    return new FormatChooser({ format: 'xz', why: 'asked for (archive format xz)' });
+  }
+  return new FormatChooser(missing ? { format: 'gz', why: `${missing}: .tar.gz` } : undefined, xzBelow);
+}
+
+/** What the Node.js tarballs came as: the build's choice, or (all from the archive cache) what the cache held. */
+function archivesOf(a: Assembled, choice: FormatChoice | undefined): FormatChoice | undefined {
+  const nodes = a.artefacts.filter((x) => x.name === 'node-glibc' || x.name === 'node-musl');
+  const formats = [...new Set(nodes.map((x): ArchiveFormat => (x.file.endsWith('.tar.xz') ? 'xz' : 'gz')))];
+  if (choice && formats.every((x) => x === choice.format)) return choice;
+  const format = formats.length === 1 ? formats[0] : undefined;
+  if (!format) return choice;
+  return { format, why: choice ? `from the archive cache (${choice.why.replace(/: \.tar\.[gx]z$/, '')} for the rest)` : 'from the archive cache: nothing to measure' };
+}
+
+function manifestOf(plan: Plan, a: Assembled, f: Fetcher, choice: FormatChoice | undefined): ToolkitManifest {
+  const archives = archivesOf(a, choice);
   return {
     schema: 1,
     builder: `memoh-workspace ${typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'}`,
@@ -152,6 +186,8 @@ function manifestOf(plan: Plan, a: Assembled, f: Fetcher): ToolkitManifest {
     uv: { version: plan.uv },
     alpine: { version: plan.alpine, packages: a.alpinePackages },
     fallback: a.fallback,
+    flavours: normaliseFlavours(plan.flavours),
+    ...(archives ? { archives } : {}),
     verified: a.artefacts.every((x) => x.verifiedBy !== 'unverified'),
     mirrors: plan.mirrors,
     artefacts: a.artefacts,
@@ -177,9 +213,19 @@ function checksOf(m: ToolkitManifest, fromCache: boolean, totalMs: number, bytes
     if (!a) return 'missing';
     return a.verifiedBy === 'unverified' ? `${a.file}, UNVERIFIED` : `${a.file}, verified against ${a.verifiedBy}`;
   };
+  const has = (f: Flavour) => (m.flavours ?? FLAVOURS).includes(f);
+  const notBuilt = (id: string, f: Flavour, what: string): Check => ({
+    id,
+    status: 'skip',
+    detail: `the ${f} flavour was not built (this toolkit holds ${(m.flavours ?? FLAVOURS).join(' and ')} only): ${what}`,
+  });
   const checks: Check[] = [
-    { id: 'toolkit.node-glibc', status: 'pass', detail: `Node.js v${m.node.version} linux-${nodeArch(m.arch)} (${how('node-glibc')})` },
-    m.fallback === 'glibc'
+    has('glibc')
+      ? { id: 'toolkit.node-glibc', status: 'pass', detail: `Node.js v${m.node.version} linux-${nodeArch(m.arch)} (${how('node-glibc')})` }
+      : notBuilt('toolkit.node-glibc', 'glibc', 'no glibc Node.js downloaded; glibc images cannot use it'),
+    !has('musl')
+      ? notBuilt('toolkit.node-musl', 'musl', 'no musl Node.js and no Alpine package downloaded; musl images cannot use it')
+      : m.fallback === 'glibc'
       ? {
           id: 'toolkit.node-musl',
           status: 'warn',
@@ -189,10 +235,17 @@ function checksOf(m: ToolkitManifest, fromCache: boolean, totalMs: number, bytes
       : { id: 'toolkit.node-musl', status: 'pass', detail: `Node.js v${m.node.version} ${muslFile(m.arch)} (${how('node-musl')})` },
     { id: 'toolkit.npm', status: 'pass', detail: `npm ${m.npm.version} (${how('npm')})` },
     { id: 'toolkit.uv', status: 'pass', detail: `uv ${m.uv.version} (${how('uv')})` },
-    {
+    !has('musl')
+      ? notBuilt('toolkit.runtime-lib', 'musl', 'no Alpine runtime libraries')
+      : {
       id: 'toolkit.runtime-lib',
       status: 'pass',
       detail: `Alpine v${m.alpine.version} ${Object.entries(m.alpine.packages).map(([n, v]) => `${n} ${v}`).join(', ')} (${how('libgcc').includes('UNVERIFIED') ? 'UNVERIFIED' : 'verified against APKINDEX'})`,
+    },
+    {
+      id: 'toolkit.archives',
+      status: 'pass',
+      detail: m.archives ? `Node.js archives as .tar.${m.archives.format}: ${m.archives.why}` : 'Node.js archives: format not recorded',
     },
     m.verified
       ? { id: 'toolkit.verified', status: 'pass', detail: `all ${m.artefacts.length} artefacts verified` }

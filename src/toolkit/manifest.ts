@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError, errorMessage } from '../core/errors.js';
 import { ARCHES, type Arch } from '../core/platform.js';
-import type { ToolkitManifest } from './types.js';
+import { FLAVOURS, type ToolkitManifest } from './types.js';
 
 /** A finished toolkit on disk and its manifest, as every later stage sees it. */
 export interface ToolkitOnDisk {
@@ -26,7 +26,10 @@ export async function readToolkitManifest(dir: string, input = '--toolkit'): Pro
     if (!ARCHES.includes(m.arch)) throw new Error(`unknown arch ${JSON.stringify(m.arch)}`);
     if (!m.node?.version || !m.npm?.version || !m.uv?.version) throw new Error('missing node/npm/uv versions');
     if (m.fallback !== null && m.fallback !== undefined && m.fallback !== 'glibc') throw new Error(`unknown fallback ${JSON.stringify(m.fallback)}`);
-    return { dir: abs, manifest: { ...m, fallback: m.fallback ?? null } };
+    const flavours = m.flavours ?? [...FLAVOURS];
+    if (!Array.isArray(flavours) || flavours.length === 0 || flavours.some((f) => !FLAVOURS.includes(f))) throw new Error(`unknown flavours ${JSON.stringify(m.flavours)}`);
+    // Manifests from before flavours were recorded describe Memoh's whole layout.
+    return { dir: abs, manifest: { ...m, fallback: m.fallback ?? null, flavours } };
   } catch (err) {
     throw new InputError(input, `${file} is not a toolkit manifest: ${errorMessage(err)}`, 'rebuild the toolkit with `memoh-workspace toolkit`');
   }

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { validateUrl } from '../config/validate.js';
-import { StageError, errorMessage } from '../core/errors.js';
+import { InputError, StageError, errorMessage } from '../core/errors.js';
 import { type Arch, alpineArch, nodeArch, uvArch } from '../core/platform.js';
 import type { Fetcher, Source } from './fetch.js';
-import type { ToolkitRequest } from './types.js';
+import type { ArchiveFormat } from './format.js';
+import { FLAVOURS, type Flavour, type ToolkitRequest } from './types.js';
 
 /**
  * "Which artefact" and "where from". Every URL follows the real site's layout, so a mirror is only a
@@ -20,6 +21,30 @@ export interface Plan {
   alpine: string;
   verify: boolean;
   mirrors: { node: string; nodeMusl: string; npm: string; uv: string; alpine: string };
+  /** Sorted, no duplicates; absent means both (Memoh's whole layout). */
+  flavours?: Flavour[];
+}
+
+/** The flavours of a request, checked and in a fixed order: both when none were asked for. */
+export function normaliseFlavours(flavours: readonly string[] | undefined, input = 'flavours'): Flavour[] {
+  if (flavours === undefined) return [...FLAVOURS];
+  const bad = flavours.filter((f) => !(FLAVOURS as readonly string[]).includes(f));
+  if (bad.length) throw new InputError(input, `unknown toolkit flavour ${bad.map((b) => JSON.stringify(b)).join(', ')}`, 'give glibc, musl or both');
+  if (flavours.length === 0) throw new InputError(input, 'no toolkit flavour', 'give glibc, musl or both (a toolkit with neither node would be empty)');
+  return FLAVOURS.filter((f) => flavours.includes(f));
+}
+
+/**
+ * The flavours a set of images needs, from the libc validation found in each: glibc images need node-glibc,
+ * musl images node-musl; an image whose libc is unknown or absent could be either, so it needs both.
+ */
+export function flavoursFor(libcs: Iterable<string | undefined>): Flavour[] {
+  const need = new Set<Flavour>();
+  for (const l of libcs) {
+    if (l === 'glibc' || l === 'musl') need.add(l);
+    else FLAVOURS.forEach((f) => need.add(f));
+  }
+  return need.size ? FLAVOURS.filter((f) => need.has(f)) : [...FLAVOURS];
 }
 
 export const OPTION = {
@@ -36,8 +61,8 @@ export const sources = {
   nodeIndex: (base: string, musl: boolean) => src(`${musl ? 'musl ' : ''}index.json`, `${base}/index.json`, musl ? OPTION.nodeMusl : OPTION.node),
   nodeShasums: (p: Plan, musl: boolean) =>
     src(`SHASUMS256.txt (Node.js ${musl ? 'musl' : 'glibc'} v${p.node})`, `${musl ? p.mirrors.nodeMusl : p.mirrors.node}/v${p.node}/SHASUMS256.txt`, musl ? OPTION.nodeMusl : OPTION.node),
-  nodeTarball: (p: Plan, musl: boolean) => {
-    const file = `node-v${p.node}-linux-${nodeArch(p.arch)}${musl ? '-musl' : ''}.tar.gz`;
+  nodeTarball: (p: Plan, musl: boolean, format: ArchiveFormat = 'gz') => {
+    const file = `node-v${p.node}-linux-${nodeArch(p.arch)}${musl ? '-musl' : ''}.tar.${format}`;
     return src(file, `${musl ? p.mirrors.nodeMusl : p.mirrors.node}/v${p.node}/${file}`, musl ? OPTION.nodeMusl : OPTION.node);
   },
   npmPackument: (p: Plan): Source => ({
@@ -141,6 +166,7 @@ export async function resolvePlan(req: ToolkitRequest, f: Fetcher): Promise<{ pl
     alpine: req.alpineVersion,
     verify: req.verify,
     mirrors: { ...req.mirrors, npm },
+    flavours: normaliseFlavours(req.flavours),
   };
   if (/^\d+\.\d+\.\d+$/.test(req.nodeVersion)) return { plan: base };
   const [glibc, musl] = await Promise.all([nodeIndex(f, sources.nodeIndex(base.mirrors.node, false)), nodeIndex(f, sources.nodeIndex(base.mirrors.nodeMusl, true))]);

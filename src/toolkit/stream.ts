@@ -1,12 +1,14 @@
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
-import type { Readable, TransformOptions } from 'node:stream';
+import { Duplex, type Readable, type TransformOptions } from 'node:stream';
 import { type ZlibOptions, createGunzip } from 'node:zlib';
 import { StageError, errorMessage } from '../core/errors.js';
 import type { ArchiveCache } from './cache.js';
 import { Digester, type Expected } from './checksum.js';
 import { type Fetcher, type Meter, type Source, bodyError, checkComplete } from './fetch.js';
+import { type ArchiveFormat, FormatSwitch, type Probe } from './format.js';
 import { extractor as untar } from './untar.js';
 
 export interface ExtractSpec {
@@ -18,6 +20,10 @@ export interface ExtractSpec {
   strip: number;
   /** Called with the archive path (before stripping); false skips the entry. */
   filter?: (path: string, type: string) => boolean;
+  /** How the tar is compressed; default gz. */
+  format?: ArchiveFormat;
+  /** This download measures the line: its first bytes are held back and timed, then `probe.decide` says go on or switch. */
+  probe?: Probe;
 }
 
 export interface Streamed {
@@ -27,8 +33,9 @@ export interface Streamed {
 }
 
 /**
- * Downloads a .tar.gz and extracts it while it arrives: one pass through hash, gunzip (zlib on the
- * thread pool) and tar, with backpressure end to end, so no archive is ever held in memory. The digest is
+ * Downloads a .tar.gz or .tar.xz and extracts it while it arrives: one pass through hash, decompression (zlib
+ * on the thread pool, or an `xz -dc` child on another core) and tar, with backpressure end to end, so no
+ * archive is ever held in memory (only a probe's first 2 MB, while it times the line). The digest is
  * checked when the last byte has gone through, before the caller moves anything into place. A verified
  * download is also kept in the archive cache, and a cached archive is re-verified on every use.
  */
@@ -51,7 +58,7 @@ export async function fetchAndExtract(f: Fetcher, spec: ExtractSpec, cache?: Arc
     const keep = spec.expected && cache ? await cache.writer() : undefined;
     try {
       const { body, size } = await f.open(spec.src);
-      const r = await extractOnce(spec, body, size, { tee: keep, meter: f.meter(spec.src, size) });
+      const r = await extractOnce(spec, body, size, { tee: keep, meter: f.meter(spec.src, size), probe: spec.probe });
       if (keep && spec.expected) await keep.commit(spec.expected);
       return { ...r, fromCache: false };
     } finally {
@@ -64,7 +71,7 @@ async function extractOnce(
   spec: ExtractSpec,
   body: Readable,
   size: number | undefined,
-  { tee, meter, signal }: { tee?: { write(chunk: Buffer): Promise<void> }; meter?: Meter; signal?: AbortSignal },
+  { tee, meter, signal, probe }: { tee?: { write(chunk: Buffer): Promise<void> }; meter?: Meter; signal?: AbortSignal; probe?: Probe },
 ): Promise<Omit<Streamed, 'fromCache'>> {
   await rm(spec.dest, { recursive: true, force: true });
   await mkdir(spec.dest, { recursive: true });
@@ -83,6 +90,24 @@ async function extractOnce(
       extractError = err;
     }
   };
+  // While probing, chunks are only counted and held: the time they take to arrive is the line's alone, not
+  // the decoder's (whose backpressure would otherwise slow the transfer it is meant to measure).
+  let held: Buffer[] | undefined = probe ? [] : undefined;
+  let heldBytes = 0;
+  let firstAt = 0;
+  const blocked = probe ? new BlockedClock() : undefined;
+  const verdict = async (ended: boolean) => {
+    const chunks = held ?? [];
+    held = undefined;
+    // Time this process could not read (its own synchronous work, or the machine's load) is not the line's:
+    // the kernel kept receiving meanwhile, and counting it would call a fast line slow on a busy machine.
+    const ms = performance.now() - firstAt;
+    const lineMs = Math.max(ms - (blocked?.stop() ?? 0), ms / 5);
+    const format = probe?.decide({ file: spec.src.file, bytes: heldBytes - (chunks[0]?.length ?? 0), ms: lineMs, ended }) ?? spec.format;
+    // A body that already arrived whole is kept, whatever the verdict.
+    if (!ended && format !== (spec.format ?? 'gz')) throw new FormatSwitch(format ?? 'gz');
+    for (const c of chunks) await feed(c);
+  };
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       // A network body ends when its request is aborted; a cached file is read to its end unless stopped here.
@@ -90,10 +115,24 @@ async function extractOnce(
       digester.update(chunk);
       meter?.add(chunk.length);
       await tee?.write(chunk);
+      if (held && probe) {
+        if (held.length === 0) {
+          firstAt = performance.now();
+          blocked?.start();
+        }
+        held.push(chunk);
+        heldBytes += chunk.length;
+        const ms = performance.now() - firstAt;
+        if (heldBytes >= probe.bytes || (ms >= probe.ms && heldBytes >= probe.minBytes)) await verdict(false);
+        continue;
+      }
       await feed(chunk);
     }
+    if (held) await verdict(true);
   } catch (err) {
+    blocked?.stop();
     sink.abort();
+    if (err instanceof FormatSwitch || err instanceof DiskError) throw err;
     throw bodyError(err, digester.bytes, size);
   }
   if (!extractError) {
@@ -110,11 +149,40 @@ async function extractOnce(
   if (extractError) {
     const why = spec.expected ? `its ${spec.expected.source} checksum matches, but` : '';
     throw new StageError(
-      `${spec.src.file}: ${why} it is not a valid .tar.gz: ${errorMessage(extractError)} (${spec.src.url})`,
+      `${spec.src.file}: ${why} it is not a valid .tar.${spec.format ?? 'gz'}: ${errorMessage(extractError)} (${spec.src.url})`,
       `the mirror publishes a broken file: set ${spec.src.option} to another mirror`,
     );
   }
   return { sha256, bytes: digester.bytes };
+}
+
+/** Adds up the time the event loop was held past a short tick: how long this process could not read a socket. */
+class BlockedClock {
+  private timer: NodeJS.Timeout | undefined;
+  private total = 0;
+  private last = 0;
+  private static readonly TICK = 5;
+
+  start(): void {
+    this.last = performance.now();
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      const late = now - this.last - BlockedClock.TICK;
+      if (late > BlockedClock.TICK) this.total += late;
+      this.last = now;
+    }, BlockedClock.TICK);
+  }
+
+  /** Stops counting (idempotent); the total so far, including a block still under way. */
+  stop(): number {
+    if (this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+      const late = performance.now() - this.last - BlockedClock.TICK;
+      if (late > BlockedClock.TICK) this.total += late;
+    }
+    return this.total;
+  }
 }
 
 /** Writing the extracted tree failed for a reason of the local filesystem (full, read-only, no permission). */
@@ -138,7 +206,54 @@ function isDiskError(err: unknown): boolean {
 const QUEUE_MAX = 8 << 20;
 
 /**
- * gunzip (zlib, on the thread pool) → tar reader writing files, as a writer with backpressure. zlib runs
+ * `xz -dc` as a child process, as a Duplex: compressed bytes in, tar bytes out, backpressure both ways. A child
+ * and not an npm decoder: the one pure-JS/WASM streaming decoder that works on Node 20 (xz-decompress) decodes
+ * on the main thread, about 1.4× slower than xz here, and serialises every decode in the process behind one
+ * global lock (the glibc and musl tarballs arrive together); native bindings either need Node ≥ 22 or cannot
+ * ride in the Action's single-file bundle. xz runs beside us on another core, multi-threaded where the archive
+ * has several blocks. Its exit status is the verdict: the stream only ends after xz exited 0.
+ */
+function xzDecoder(): Duplex {
+  const child = spawn('xz', ['-dc', '-T0', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    if (stderr.length < 4096) stderr += c.toString();
+  });
+  // EPIPE when xz quit early: its exit status and stderr say why, through 'close' below.
+  child.stdin.on('error', () => {});
+  const d = new Duplex({
+    writableHighWaterMark: 4 << 20,
+    readableHighWaterMark: 1 << 20,
+    write(chunk: Buffer, _enc, cb) {
+      if (child.stdin.write(chunk)) cb();
+      else child.stdin.once('drain', () => cb());
+    },
+    final(cb) {
+      child.stdin.end();
+      cb();
+    },
+    read() {
+      child.stdout.resume();
+    },
+    destroy(err, cb) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      cb(err);
+    },
+  });
+  child.stdout.on('data', (c: Buffer) => {
+    if (!d.push(c)) child.stdout.pause();
+  });
+  child.on('error', (err) => d.destroy(new Error(`xz -dc does not start: ${err.message}`)));
+  child.on('close', (code, sig) => {
+    if (d.destroyed) return;
+    if (code === 0) d.push(null);
+    else d.destroy(new Error(`xz -dc: ${stderr.trim().replace(/^xz: \(stdin\): /, '') || `exited ${code ?? sig}`}`));
+  });
+  return d;
+}
+
+/**
+ * gunzip (zlib, on the thread pool) or xz → tar reader writing files, as a writer with backpressure. zlib runs
  * its next inflate step only after the previous output chunk's handlers return; so the output is queued
  * and written out from setImmediate, letting inflating (thread pool) and file writing (main thread) overlap
  * instead of taking turns. The queue is bounded: past QUEUE_MAX, gunzip pauses.
@@ -146,7 +261,7 @@ const QUEUE_MAX = 8 << 20;
 function extractor(spec: ExtractSpec): { write(chunk: Buffer): Promise<void>; end(): Promise<void>; abort(): void } {
   // A large input buffer lets the transfer run ahead of inflating instead of waiting on it chunk by chunk.
   const opts: ZlibOptions & TransformOptions = { chunkSize: 1 << 18, writableHighWaterMark: 4 << 20 };
-  const gunzip = createGunzip(opts);
+  const gunzip: Duplex = spec.format === 'xz' ? xzDecoder() : createGunzip(opts);
   const tar = untar({ dest: spec.dest, strip: spec.strip, filter: spec.filter });
   const queue: Buffer[] = [];
   let queued = 0;

@@ -2,6 +2,16 @@ import type { Options } from '../config/index.js';
 import type { Check } from '../core/check.js';
 import type { Arch } from '../core/platform.js';
 import type { IndexFile, RetryPolicy } from './fetch.js';
+import type { FormatChoice, FormatMode } from './format.js';
+
+export type { ArchiveFormat, FormatChoice, FormatMode } from './format.js';
+
+/**
+ * The halves of Memoh's toolkit: `glibc` is node-glibc (for glibc images), `musl` is node-musl with its
+ * Alpine runtime-lib (for musl images). npm, uv and the wrappers are in every toolkit.
+ */
+export type Flavour = 'glibc' | 'musl';
+export const FLAVOURS: readonly Flavour[] = ['glibc', 'musl'];
 
 /** One toolkit build: the toolkit settings, where it goes and for which ONE architecture. */
 export type ToolkitRequest = Options['toolkit'] & {
@@ -9,6 +19,15 @@ export type ToolkitRequest = Options['toolkit'] & {
   arch: Arch;
   /** Retry and stall limits; the defaults suit real networks (tests and benchmarks shorten them). */
   retry?: Partial<RetryPolicy>;
+  /**
+   * Which flavours to build; default both (Memoh's whole layout). `run` passes those of its validated images
+   * (see flavoursFor): a glibc-only build downloads no musl Node.js and no Alpine package.
+   */
+  flavours?: readonly Flavour[];
+  /** The Node.js tarballs' format; default `auto` (measured on the line during the build). */
+  archiveFormat?: FormatMode;
+  /** `auto`'s threshold: a line slower than this (bytes/s on one connection) gets .tar.xz. Tests move it; default 16 MB/s. */
+  xzBelowBytesPerSecond?: number;
 };
 
 /** How an artefact's integrity was established. */
@@ -40,6 +59,10 @@ export interface ToolkitManifest {
   uv: { version: string };
   alpine: { version: string; packages: Record<string, string> };
   fallback: 'glibc' | null;
+  /** The flavours this toolkit holds (manifests written before flavours existed hold both). */
+  flavours: Flavour[];
+  /** The format the Node.js tarballs came in, and why (absent in older manifests). */
+  archives?: FormatChoice;
   verified: boolean;
   mirrors: { node: string; nodeMusl: string; npm: string; uv: string; alpine: string };
   artefacts: ArtefactRecord[];
@@ -54,6 +77,8 @@ export interface ToolkitResult {
   fromCache: boolean;
   /** The arm64 musl fallback, as in the manifest; image validation judges each musl arm64 image by it. */
   fallback: 'glibc' | null;
+  /** The flavours the toolkit holds: those requested, or more when a fuller toolkit came from the cache. */
+  flavours: Flavour[];
   durations: { totalMs: number; resolveMs: number; downloadMs: number; assembleMs: number };
   /** Bytes fetched from mirrors in this run (0 for a warm build). */
   downloadedBytes: number;

@@ -33,8 +33,9 @@ export function mirrorLayer(mirror: Mirror): Layer {
 /** A toolkit request against the loopback mirror, through the real option resolver (defaults included). */
 export function request(mirror: Mirror, over: Partial<ToolkitRequest> & { out: string; arch: Arch }): ToolkitRequest {
   const o = resolveOptions([mirrorLayer(mirror)], {});
-  // Quick retries: a test waits for the behaviour, not for production backoff.
-  return { ...o.toolkit, cacheDir: '', retry: { baseDelayMs: 20, maxDelayMs: 100, idleTimeoutMs: 1500 }, ...over };
+  // Quick retries: a test waits for the behaviour, not for production backoff. The archive format is pinned
+  // to gz for tests about other things (their faults name .tar.gz files); line.test.ts tests the choice itself.
+  return { ...o.toolkit, cacheDir: '', retry: { baseDelayMs: 20, maxDelayMs: 100, idleTimeoutMs: 1500 }, archiveFormat: 'gz', ...over };
 }
 
 export function tempDir(label: string): string {
