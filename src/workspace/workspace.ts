@@ -220,7 +220,7 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
   waits.push(
     firstRpc(
       (deadlineMs) => dialBridge(dialled, { service: req.service, deadlineMs, prefer: shape.wire }),
-      (err) => err instanceof BridgeNotReady,
+      (err) => err instanceof BridgeNotReady && !tlsRefused(err),
     ),
   );
   const outcome = await waitFor(waits, { timeoutMs: req.timeoutSeconds * 1000, signal: ctx.signal, initialDelayMs: 50, maxDelayMs: 1000 });
@@ -236,7 +236,11 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
         why,
         'ready',
         await describeFailure(c),
-        outcome.why === 'timeout' ? 'read the container log below; raise --timeout if the image is slow (e.g. under emulation)' : undefined,
+        outcome.why === 'timeout'
+          ? 'read the container log below; raise --timeout if the image is slow (e.g. under emulation)'
+          : TLS_REFUSED.test(outcome.reason)
+            ? "give the bridge and the client certificates from one cmd/gen-bridge-mtls run, for this instance_id (the bridge wants the client's ClientAuth EKU and URI SAN spiffe://memoh/instance/<id>/server)"
+            : undefined,
       ),
     );
   }
@@ -267,6 +271,10 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
     remove,
   };
 }
+
+/** A TLS alert or a certificate the other side refused: no later attempt will do better. */
+const TLS_REFUSED = /alert|certificate/i;
+const tlsRefused = (err: unknown): boolean => err instanceof Error && TLS_REFUSED.test(err.message);
 
 /** The host port the engine bound to the bridge's 9090/tcp on 127.0.0.1. */
 async function publishedPort(c: Dockerode.Container): Promise<number | undefined> {

@@ -28,7 +28,7 @@ const V018_BRIDGE = standinBridge('amd64', 'v0.18');
 afterAll(() => {
   const left = leftoverContainers(prefix);
   removeContainers(left);
-  const files = tmp.leftovers().filter((f) => f !== 'pki');
+  const files = tmp.leftovers().filter((f) => !f.startsWith('pki'));
   tmp.restore();
   expect(left, 'containers left behind').toEqual([]);
   expect(files, 'temp dirs left behind').toEqual([]);
@@ -325,6 +325,22 @@ describe('v0.18 strict mTLS over the docker backend', () => {
     } finally {
       expect(await ws.remove()).toEqual([]);
     }
+    expect(ctx.ledger.entries()).toEqual([]);
+  });
+
+  it('a client certificate the bridge refuses ends the wait at once, with the reason and the fix', async () => {
+    const { wrongClient } = makePki(join(tmp.dir, 'pki2'), `inst2-${run}`);
+    const ctx = testContext();
+    const t0 = performance.now();
+    const err = await startWorkspace(request({ shape: workspaceShape('v0.18', 'docker'), bridgeTls: wrongClient, timeoutSeconds: 60 }), ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkspaceStartError);
+    const e = err as WorkspaceStartError;
+    expect(e.phase).toBe('ready');
+    expect(e.message).toMatch(/^the bridge cannot become ready: .*bad certificate/);
+    expect(e.fix).toMatch(/gen-bridge-mtls/);
+    expect(e.context?.state).toBe('running');
+    // Well before the 60 s the wait was given.
+    expect(performance.now() - t0).toBeLessThan(30_000);
     expect(ctx.ledger.entries()).toEqual([]);
   });
 });
