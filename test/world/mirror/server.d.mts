@@ -92,7 +92,7 @@ export interface Mirror {
   unhide(path?: string): void;
   /** Drop linux-arm64-musl from node-musl/index.json (+ index.tab, SHASUMS256.txt) for these versions and 404 its files. */
   setOmitMuslArm64(versions: string[]): void;
-  /** Serve through this line from now on (undefined: loopback speed). The new line starts idle. */
+  /** Serve through this line from now on (undefined: loopback speed), transfers under way included; the new line starts idle. */
   setLine(line: LineModel | undefined): void;
   /** The line in force, if any. */
   readonly line: Required<Pick<LineModel, 'shared' | 'latencyMs'>> & Pick<LineModel, 'bytesPerSecond'> | undefined;

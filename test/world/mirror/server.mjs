@@ -84,8 +84,11 @@ export function checkLine(line) {
 /** Pieces small enough that a shared line interleaves its connections finely, large enough to keep timers few. */
 const LINE_PIECE = 32 * 1024;
 
-/** A Transform that releases each piece when the line's clock says its last byte has crossed the line. */
-function pace(clock, bytesPerSecond, onPaced) {
+/**
+ * A Transform that releases each piece when the line's clock says its last byte has crossed the line. The
+ * rate is read per piece, so a line changed by setLine() applies to transfers already under way.
+ */
+function pace(clock, rateNow, onPaced) {
   let timer;
   return new Transform({
     transform(chunk, _enc, cb) {
@@ -94,6 +97,12 @@ function pace(clock, bytesPerSecond, onPaced) {
         timer = undefined;
         while (off < chunk.length) {
           const piece = chunk.subarray(off, off + LINE_PIECE);
+          const bytesPerSecond = rateNow();
+          if (!bytesPerSecond) {
+            off += piece.length;
+            this.push(piece);
+            continue;
+          }
           const now = performance.now();
           // An idle line earns no credit: a piece starts now, or when the line frees up.
           const start = Math.max(now, clock.free);
@@ -324,9 +333,13 @@ export async function startMirror(options = {}) {
         }
         entry.lineMs = 0;
         stages.push(
-          pace(clock, line.bytesPerSecond, (_n, ms) => {
-            entry.lineMs += ms;
-          }),
+          pace(
+            clock,
+            () => line?.bytesPerSecond,
+            (_n, ms) => {
+              entry.lineMs += ms;
+            },
+          ),
         );
       }
       const out = stages.reduce((a, b) => a.pipe(b));
