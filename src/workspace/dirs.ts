@@ -51,19 +51,16 @@ export async function prepareSocketDir(dir: string): Promise<void> {
 }
 
 /**
- * Memoh's data root for one workspace (`[container].data_root`): `run/<botID>/` (the socket dir, 0750) and
- * the `resolv.conf` fallback, in one temp dir registered in the ledger before anything is written into it.
+ * Lays out Memoh's data root (`[container].data_root`) for one workspace: `run/<botID>/`, the socket dir,
+ * made 0750 as Memoh makes it. Returns the socket dir. The root itself is a temp dir of ours, never the
+ * user's Memoh data root.
  */
-export async function ledgeredDataRoot(
-  ledger: CleanupLedger,
-  botId: string,
-): Promise<{ path: string; socketDir: string; entry: LedgerEntry; forget: () => void }> {
-  const root = await ledgeredTempDir(ledger, 'memoh-data-', 'socket-dir');
-  const socketDir = join(root.path, 'run', botId);
+export async function prepareDataRoot(root: string, botId: string): Promise<string> {
+  const socketDir = join(root, 'run', botId);
   await mkdir(socketDir, { recursive: true, mode: 0o750 });
-  await chmod(join(root.path, 'run'), 0o750);
+  await chmod(join(root, 'run'), 0o750);
   await prepareSocketDir(socketDir);
-  return { ...root, socketDir };
+  return socketDir;
 }
 
 /** systemd-resolved's upstream list, which Memoh prefers when the server has it. */

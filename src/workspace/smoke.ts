@@ -62,7 +62,7 @@ export interface SmokeReport {
   botId: string;
   /** The wire name the bridge answered on; null when it never answered. */
   service: WireName | null;
-  /** The era the workspace was built and judged by, and why (JSON `"memoh": {"era": "v0.18", …}`). */
+  /** The era the workspace was built and judged by, and why; the report shows it per row (JSON `"memoh": "v0.18"`). */
   memoh: EraJudgement;
   backend: Backend;
   checks: Check[];
@@ -91,8 +91,9 @@ export async function decideEra(req: Pick<SmokeRequest, 'memoh' | 'backend' | 'i
 }
 
 /**
- * Start a workspace, run the built-in suite and the user's checks over the socket, stop it with
- * SIGTERM (unless kept) and remove everything it made, in every outcome.
+ * Decide the era, start a workspace built for it, run the user's checks and the built-in suite over the
+ * bridge (its socket, or TCP on the docker backend), stop it with SIGTERM (unless kept) and remove everything
+ * it made, in every outcome.
  */
 export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<SmokeReport> {
   const started = performance.now();

@@ -9,7 +9,7 @@ import { StageError, errorMessage } from '../core/errors.js';
 import { type LedgerEntry, engineUnreachable } from '../core/ledger.js';
 import type { Platform } from '../core/platform.js';
 import { dialBridge } from './dial.js';
-import { hostResolvConf, ledgeredDataRoot, ledgeredTempDir, populateRuntimeDir, prepareSocketDir, serverTimezone } from './dirs.js';
+import { hostResolvConf, ledgeredTempDir, prepareDataRoot, populateRuntimeDir, prepareSocketDir, serverTimezone } from './dirs.js';
 import { type Probe, containerRunning, firstRpc, socketExists, waitFor } from './readiness.js';
 import { BRIDGE_TCP_PORT, SOCKET_FILE, type SpecInput, type WorkspaceShape, containerName, createRequest, workspaceSpec } from './spec.js';
 
@@ -151,10 +151,10 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
         extraFiles: shape.breakSwitchIn === 'runtime-dir' ? req.extraRuntimeFiles : undefined,
       });
     } else {
-      const dr = await ledgeredDataRoot(ctx.ledger, req.botId);
+      const dr = await ledgeredTempDir(ctx.ledger, 'memoh-data-', 'socket-dir');
       entries.push(dr);
       host.dataRoot = dr.path;
-      socketDir = dr.socketDir;
+      socketDir = await prepareDataRoot(dr.path, req.botId);
       if (shape.mounts.includes('resolv-conf')) host.resolvConf = await hostResolvConf(dr.path);
       host.bridgePath = resolve(req.bridgePath);
     }
