@@ -161,6 +161,16 @@ contents = "nameserver"
     expect(existsSync(ws.dataRoot!)).toBe(false);
   });
 
+  it('the break switch reaches the v0.18 bridge through the socket dir: a bridge that never listens times out', async () => {
+    const ctx = testContext();
+    const err = await startWorkspace(request({ extraRuntimeFiles: { 'standin-break': 'no-listen\n' }, timeoutSeconds: 3 }), ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkspaceStartError);
+    const e = err as WorkspaceStartError;
+    expect(e.message).toMatch(/did not answer within 3 s \(socket exists: no socket at .*\/run\/.*\/bridge\.sock yet\)/);
+    expect(e.context?.logs.join('\n')).toMatch(/deliberately NOT listening/);
+    expect(ctx.ledger.entries()).toEqual([]);
+  });
+
   it('an image without tini cannot start (Memoh v0.18 needs /usr/bin/tini); the reason is in the failure', async () => {
     const ctx = testContext();
     const err = await startWorkspace(request({ image: `docker.io/${IMAGES.workspaceNoTini}` }), ctx).catch((e: unknown) => e);
