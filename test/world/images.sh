@@ -55,7 +55,10 @@ pkg_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo none; }
 # apt's binary cache is disabled on slim systems, so every apt-cache call costs seconds: ask once for a batch.
 declare -A CAND=()
 load_candidates() { # PKG:ARCH... (call in the main shell; $(...) subshells then see the answers)
-  local line pkg=""
+  local line pkg="" p want=()
+  for p in "$@"; do [ -n "${CAND[${p%:"$HOST_ARCH"}]+x}" ] || want+=("$p"); done
+  [ ${#want[@]} -gt 0 ] || return 0
+  set -- "${want[@]}"
   while IFS= read -r line; do
     case "$line" in
       [!\ ]*:) pkg="${line%:}" ;;
@@ -746,8 +749,11 @@ img_workspace_broken() {
   img_workspace amd64
   case "$brk" in
     no-contract) step='rm /opt/memoh/workspace-contract.json' ;;
-    contract-v1) step="sed -i 's/\"contract_version\": 2,/\"contract_version\": 1,/' /opt/memoh/workspace-contract.json" ;;
-    musl) step="sed -i 's/\"libc\": \"glibc\"/\"libc\": \"musl\"/' /opt/memoh/workspace-contract.json" ;;
+    # each edit is checked: a pattern that stopped matching must not leave a "broken" image that is the good one
+    contract-v1) step="sed -i 's/\"contract_version\": 2,/\"contract_version\": 1,/' /opt/memoh/workspace-contract.json
+      grep -q '\"contract_version\": 1,' /opt/memoh/workspace-contract.json" ;;
+    musl) step="sed -i 's/\"libc\": \"glibc\"/\"libc\": \"musl\"/' /opt/memoh/workspace-contract.json
+      grep -q '\"libc\": \"musl\"' /opt/memoh/workspace-contract.json" ;;
     no-tini) step='rm /usr/bin/tini' ;;
     noexec) step='chmod 0644 /opt/memoh/toolkit/bin/uv' ;;
     *) die "no broken workspace variant '$brk'" ;;
@@ -756,7 +762,7 @@ img_workspace_broken() {
   if [ "$(image_recipe_of "$tag")" = "$r" ]; then log "$tag: up to date"; return 0; fi
   local old; old="$(image_id "$tag")"
   # The legacy builder runs the step natively (amd64) and keeps the base image's config; only the label changes.
-  printf 'FROM %s\nRUN set -e; %s\nLABEL %s=%s\n' "$base" "$step" "$LABEL" "$r" |
+  printf 'FROM %s\nRUN set -e; %s\nLABEL %s=%s\n' "$base" "$(echo "$step" | sed 's/^ *//' | paste -sd';')" "$LABEL" "$r" |
     DOCKER_BUILDKIT=0 docker build -q --force-rm -t "$tag" - >/dev/null 2>"$IMG_DIR/.build-$brk.log" ||
     { cat "$IMG_DIR/.build-$brk.log" >&2; die "building $tag failed"; }
   rm -f "$IMG_DIR/.build-$brk.log"
@@ -824,6 +830,15 @@ main() {
   flock -w 1800 9 || die "another images.sh held $IMG_DIR/.lock for 30 min"
 
   t0="$(now)"
+  # Ask apt once for every package the wanted images take from Debian (each apt-cache call costs seconds).
+  local pkgs=()
+  for name in "${want[@]}"; do
+    case "$name" in
+      musl-arm64) pkgs+=(musl:arm64 musl-dev:arm64 busybox-static:arm64) ;;
+      workspace-*) pkgs+=(tini:amd64 libssl3:amd64 tini:arm64 libssl3:arm64) ;;
+    esac
+  done
+  [ ${#pkgs[@]} -eq 0 ] || load_candidates "${pkgs[@]}"
   for name in "${want[@]}"; do
     t="$(now)"
     build_one "$name"
