@@ -1,4 +1,6 @@
+import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend, Era } from '../../src/core/era.js';
 import { platformOf } from '../../src/core/platform.js';
@@ -77,6 +79,21 @@ describe('smokeOne per era and backend', () => {
     });
     expect(r.status).toBe('fail');
     expect(ctx.ledger.entries()).toEqual([]);
+  }, 120_000);
+
+  it('keep on the docker backend: the kept workspace says where its bridge listens, and one command removes it', async () => {
+    const ctx = testContext();
+    const r = await smokeOne({ ...request('v0.18', 'docker'), keep: true }, ctx);
+    expect(r.kept).toMatchObject({ containerName: `workspace-${r.botId}`, tcp: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+    expect(r.kept?.runtimeDir).toBeUndefined();
+    expect(r.kept?.removeCommand).toMatch(/^docker rm -f workspace-\S+ && rm -rf \S+memoh-data-\w+$/);
+    const dataRoot = r.kept!.removeCommand.split(' ').at(-1)!;
+    expect(r.kept?.socketDir).toBe(`${dataRoot}/run/${r.botId}`);
+    execSync(r.kept!.removeCommand, { stdio: 'ignore' });
+    expect(existsSync(dataRoot)).toBe(false);
+    // Still in the ledger for whoever drains it; with everything gone already, that is quiet.
+    expect(ctx.ledger.entries().map((e) => (e.kind === 'path' ? e.what : e.kind))).toEqual(['socket-dir', 'container']);
+    expect((await ctx.ledger.drain()).errors).toEqual([]);
   }, 120_000);
 
   it('a toolkit dir in the v0.18 era is not mounted, and the report says so', async () => {
