@@ -167,10 +167,15 @@ func (h *reverseHub) serveHTTP(w http.ResponseWriter, r *http.Request, br breakS
 			return
 		}
 		resp := f.GetResponse()
+		got := http.Header{}
 		for _, hh := range resp.GetHeaders() {
 			for _, v := range hh.GetValues() {
-				w.Header().Add(textproto.CanonicalMIMEHeaderKey(hh.GetName()), v)
+				got.Add(textproto.CanonicalMIMEHeaderKey(hh.GetName()), v)
 			}
+		}
+		// The body is written whole here, so the answer's own framing headers would only contradict it.
+		for name, vs := range dropHopByHop(got) {
+			w.Header()[name] = vs
 		}
 		code := int(resp.GetStatusCode())
 		if code < 100 || code > 999 {
