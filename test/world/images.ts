@@ -46,7 +46,13 @@ export const DEFAULT_IMAGE_ALIAS = 'debian:bookworm-slim' as const;
  * DEFAULT_IMAGE_ALIAS: only when no image by that name exists or it is an older build of ours.
  */
 export const WORKSPACE_IMAGE_ALIAS = 'memohai/workspace:debian' as const;
+/**
+ * Holds the v0.18 stand-in bridge (the v3 one only while no v0.18 binary was built) at SERVER_BRIDGE_PATH; the label
+ * SERVER_BRIDGE_LABEL names which. amd64 only: the engine keeps one image per tag, so arm64 runs pass the bridge
+ * file itself (paths.ts standinBridge('arm64', 'v0.18')).
+ */
 export const SERVER_IMAGE_ALIAS = 'memohai/server:latest' as const;
+export const SERVER_BRIDGE_LABEL = 'memoh.test.bridge' as const;
 
 /** Label every test-world image carries: sha256 of the recipe that built it. */
 export const RECIPE_LABEL = 'memoh.test.recipe' as const;

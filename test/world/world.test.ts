@@ -16,6 +16,7 @@ import {
   IMAGE_KEYS,
   IMAGES,
   RECIPE_LABEL,
+  SERVER_BRIDGE_LABEL,
   SERVER_BRIDGE_PATH,
   SERVER_IMAGE_ALIAS,
   WORKSPACE_CONTRACT,
@@ -240,7 +241,9 @@ describe('workspace images shaped like memohai/workspace v0.18 (memoh-current.md
     const f = facts(key);
     const w = ws(key);
 
-    it(`carries ${w.contract ? `contract v${w.contract.contract_version} (libc ${w.contract.platform.libc})` : 'no contract'}, ${w.tini ? 'tini' : 'no tini'} and the required executables by Memoh's mode rule`, async () => {
+    const carries = w.contract ? `contract v${w.contract.contract_version} (libc ${w.contract.platform.libc})` : 'no contract';
+
+    it(`carries ${carries}, ${w.tini ? 'tini' : 'no tini'} and the required executables by Memoh's mode rule`, async () => {
       const script = [
         `for p in ${WORKSPACE_REQUIRED_EXECUTABLES.join(' ')}; do`,
         '  if [ -e "$p" ]; then echo "exe $(stat -L -c %A "$p") $p"; else echo "exe missing $p"; fi',
@@ -350,13 +353,23 @@ describe('workspace images shaped like memohai/workspace v0.18 (memoh-current.md
       const [good, bad] = await Promise.all([inspect(IMAGES.workspaceAmd64), inspect(facts(key).tag)]);
       expect(bad.RootFS.Layers.slice(0, -1)).toEqual(good.RootFS.Layers);
       expect(bad.RootFS.Layers).toHaveLength(good.RootFS.Layers.length + 1);
-      const cfg = (i: InspectedImage) => ({ arch: i.Architecture, os: i.Os, env: i.Config.Env, cmd: i.Config.Cmd, ep: i.Config.Entrypoint,
-        wd: i.Config.WorkingDir, user: i.Config.User, vol: i.Config.Volumes ?? null, ports: i.Config.ExposedPorts ?? null });
+      const cfg = (i: InspectedImage) => ({
+        arch: i.Architecture,
+        os: i.Os,
+        env: i.Config.Env,
+        cmd: i.Config.Cmd,
+        entrypoint: i.Config.Entrypoint,
+        workingDir: i.Config.WorkingDir,
+        user: i.Config.User,
+        volumes: i.Config.Volumes ?? null,
+        ports: i.Config.ExposedPorts ?? null,
+      });
       expect(cfg(bad)).toEqual(cfg(good));
 
       const [a, b] = await Promise.all([treeOf(IMAGES.workspaceAmd64), treeOf(facts(key).tag)]);
       expect(a.size).toBeGreaterThan(5000);
-      const differing = new Set([...a].filter((l) => !b.has(l)).concat([...b].filter((l) => !a.has(l))).map((l) => l.split('\t')[0]!));
+      const onlyIn = (x: Set<string>, y: Set<string>) => [...x].filter((l) => !y.has(l));
+      const differing = new Set([...onlyIn(a, b), ...onlyIn(b, a)].map((l) => l.split('\t')[0]!));
       expect([...differing].sort()).toEqual(changed);
       expect(changed).toHaveLength(1);
     });
@@ -397,24 +410,28 @@ describe('workspace images shaped like memohai/workspace v0.18 (memoh-current.md
     if (!alias.Config.Labels?.[RECIPE_LABEL]) return; // a real memohai/server: not ours to judge
     const img = await inspect(IMAGES.serverAmd64);
     expect(alias.Id).toBe(img.Id);
-    const labelled = img.Config.Labels?.['memoh.test.bridge'];
+    const labelled = img.Config.Labels?.[SERVER_BRIDGE_LABEL];
     const v018 = standinBridge('amd64', 'v0.18');
     expect(labelled, `stale memoh-test/server: run test/world/images.sh server-amd64`).toBe(
       existsSync(v018) ? 'bridge-v0.18-linux-amd64' : 'bridge-linux-amd64',
     );
-    const r = await run(IMAGES.serverAmd64, '/bin/busybox', ['sh', '-c', `stat -c '%a %s' ${SERVER_BRIDGE_PATH} && sha256sum ${SERVER_BRIDGE_PATH}`]);
+    const script = `stat -c '%a %s' ${SERVER_BRIDGE_PATH} && sha256sum ${SERVER_BRIDGE_PATH}`;
+    const r = await run(IMAGES.serverAmd64, '/bin/busybox', ['sh', '-c', script]);
     expect(r.code, r.stderr).toBe(0);
     const host = readFileSync(labelled === 'bridge-linux-amd64' ? standinBridge('amd64') : v018);
     expect(r.stdout).toBe(`755 ${host.length}\n${createHash('sha256').update(host).digest('hex')}  ${SERVER_BRIDGE_PATH}\n`);
   });
 });
 
-/** Every path of an image (mode, size, link target) plus the checksums of /opt/memoh's small files and tini: lines `path\t...`. */
+/** Every path of an image (mode, size, link target) and checksums of /opt/memoh's small files and tini: `path\t...` lines. */
 async function treeOf(image: string): Promise<Set<string>> {
   const script = [
-    'find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /etc/hosts -o -path /etc/hostname -o -path /etc/resolv.conf \\) -prune \\',
+    // Docker's own mounts differ per container by design
+    'find / -xdev \\( -path /proc -o -path /sys -o -path /dev \\',
+    '  -o -path /etc/hosts -o -path /etc/hostname -o -path /etc/resolv.conf \\) -prune \\',
     "  -o -type d -printf '%p\\td\\t%m\\n' -o -type l -printf '%p\\tl\\t%l\\n' -o -printf '%p\\t%y\\t%m\\t%s\\n'",
-    'find /opt/memoh /usr/bin/tini -path /opt/memoh/toolkit/node-glibc -prune -o -type f -size -1024k -print0 2>/dev/null | xargs -0 sha256sum | awk \'{ print $2 "\\tsha256\\t" $1 }\'',
+    'find /opt/memoh /usr/bin/tini -path /opt/memoh/toolkit/node-glibc -prune -o -type f -size -1024k -print0 2>/dev/null |',
+    '  xargs -0 sha256sum | awk \'{ print $2 "\\tsha256\\t" $1 }\'',
   ].join('\n');
   const r = await run(image, '/bin/bash', ['-c', script]);
   expect(r.code, r.stderr).toBe(0);
