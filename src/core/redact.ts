@@ -45,6 +45,26 @@ const BARE_USERINFO =
 export function redact(text: string): string {
   let out = text.replace(URL_USERINFO, `$1${MASK}@`).replace(BARE_USERINFO, `$1${MASK}@`);
   for (const s of ordered) if (out.includes(s)) out = out.split(s).join(MASK);
+  for (const s of ordered) out = maskCutShort(out, s);
+  return out;
+}
+
+/** Where text stops: a truncation mark, a closing quote, the end. */
+const CUT = new Set(['…', '"', "'", '`']);
+
+/**
+ * Messages shorten what they quote (`"${value.slice(0, 80)}"`, `"abc…"`) before anything reaches the
+ * redactor, so a secret can arrive cut short: its first 4 characters or more, then where text stops.
+ */
+function maskCutShort(text: string, secret: string): string {
+  if (secret.length < 5) return text;
+  const head = secret.slice(0, 4);
+  let out = text;
+  for (let i = out.indexOf(head); i >= 0; i = out.indexOf(head, i + 1)) {
+    let k = 4;
+    while (k < secret.length && out[i + k] === secret[k]) k++;
+    if (i + k === out.length || CUT.has(out[i + k]!)) out = `${out.slice(0, i)}${MASK}${out.slice(i + k)}`;
+  }
   return out;
 }
 
