@@ -14,6 +14,7 @@ import {
   DEFAULT_IMAGE_ALIAS,
   IMAGE_FACTS,
   IMAGE_KEYS,
+  IMAGE_LIST,
   IMAGES,
   RECIPE_LABEL,
   SERVER_BRIDGE_LABEL,
@@ -115,6 +116,13 @@ afterAll(async () => {
 });
 
 describe('test-world images', () => {
+  it('images.sh builds exactly the images of IMAGE_LIST (it reads them from images.ts)', async () => {
+    const r = await exec(join(HERE, 'images.sh'), ['no-such-image']);
+    expect(r.code).toBe(1);
+    const known = /unknown image 'no-such-image' \(known: ([^)]*)\)/.exec(r.stderr)?.[1];
+    expect(known?.split(' ')).toEqual(IMAGE_LIST.map((i) => i.build));
+  });
+
   describe.each(IMAGE_KEYS.map((k) => [IMAGES[k], k] as const))('%s', (_tag, key) => {
     const f: ImageFacts = IMAGE_FACTS[key];
 
