@@ -130,7 +130,7 @@ export function parseGoJson(data: Uint8Array): GoJson {
   const stack: Frame[] = [];
   let root: GoJson | undefined;
 
-  /** A complete value: attach it to its parent, then read what may follow it. */
+  /** A value (containers as soon as they open): into its parent, or as the root. */
   const attach = (v: GoJson): void => {
     const top = stack.at(-1);
     if (!top) root = v;
@@ -138,9 +138,7 @@ export function parseGoJson(data: Uint8Array): GoJson {
     else top.node.entries.push([top.key!, v]);
   };
 
-  // `where` says what the scanner expects next, to word an error as Go does.
   let expectValue = true;
-  let where = 'looking for beginning of value';
   for (;;) {
     if (expectValue) {
       skipWs();
@@ -186,7 +184,7 @@ export function parseGoJson(data: Uint8Array): GoJson {
       } else if (c === 0x6e) {
         readLiteral('null');
         v = { t: 'null' };
-      } else bad(c, where);
+      } else bad(c, 'looking for beginning of value');
       if (v) attach(v);
       expectValue = false;
     }
@@ -203,7 +201,6 @@ export function parseGoJson(data: Uint8Array): GoJson {
       if (c === 0x2c) {
         i++;
         expectValue = true;
-        where = 'looking for beginning of value';
         continue;
       }
       if (c === 0x5d) {
@@ -238,7 +235,6 @@ export function parseGoJson(data: Uint8Array): GoJson {
     if (data[i] !== 0x3a) bad(data[i]!, 'after object key');
     i++;
     expectValue = true;
-    where = 'looking for beginning of value';
     return key;
   }
 }

@@ -110,6 +110,8 @@ const JSON_CASES: (string | Buffer)[] = [
   '[1}',
   '{"a":"\n"}',
   '\u00a0{}',
+  // Go words an unexpected byte through strconv.Quote: printable Latin-1, escapes, \x and \u forms.
+  ...[0x85, 0xa0, 0xad, 0xe9, 0xff, 0x7f, 0x5c, 0x27, 0x22, 0x07, 0x00].map((b) => Buffer.from([0x7b, b, 0x7d])),
   '['.repeat(10_000) + ']'.repeat(10_000),
   '['.repeat(10_001),
   '{"a":'.repeat(10_001),
