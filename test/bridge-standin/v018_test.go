@@ -576,6 +576,39 @@ func TestTunnelAndReverseHTTP(t *testing.T) {
 	wantCode(t, tunnelErr(&pb.TunnelFrame{Frame: &pb.TunnelFrame_Open{Open: &pb.TunnelOpen{Address: "10.1.2.3:80"}}}), codes.PermissionDenied, "")
 	wantCode(t, tunnelErr(&pb.TunnelFrame{Frame: &pb.TunnelFrame_Open{Open: &pb.TunnelOpen{Address: "0.0.0.0:80"}}}), codes.PermissionDenied, "")
 	wantCode(t, tunnelErr(&pb.TunnelFrame{Frame: &pb.TunnelFrame_Data{Data: &pb.TunnelData{}}}), codes.InvalidArgument, "")
+	// After the ack: a second open → INVALID_ARGUMENT; a close with an error → CANCELED(msg).
+	hold, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer hold.Close()
+	held := make(chan net.Conn, 2) // kept open until the test ends, so the target never ends the tunnel
+	go func() {
+		for i := 0; i < 2; i++ {
+			if conn, err := hold.Accept(); err == nil {
+				held <- conn
+			}
+		}
+	}()
+	defer func() {
+		for len(held) > 0 {
+			(<-held).Close()
+		}
+	}()
+	for _, second := range []*pb.TunnelFrame{
+		{Frame: &pb.TunnelFrame_Open{Open: &pb.TunnelOpen{Address: hold.Addr().String()}}},
+		{Frame: &pb.TunnelFrame_Close{Close: &pb.TunnelClose{Error: "client gave up"}}},
+	} {
+		tn, _ := c.Tunnel(x)
+		tn.Send(&pb.TunnelFrame{Frame: &pb.TunnelFrame_Open{Open: &pb.TunnelOpen{Address: hold.Addr().String()}}})
+		if f, err := tn.Recv(); err != nil || f.GetData() == nil {
+			t.Fatalf("ack: %v %v", f, err)
+		}
+		tn.Send(second)
+		_, err := tn.Recv()
+		if second.GetOpen() != nil {
+			wantCode(t, err, codes.InvalidArgument, "")
+		} else {
+			wantCode(t, err, codes.Canceled, "client gave up")
+		}
+	}
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := closed.Addr().String()
 	closed.Close()
@@ -651,6 +684,26 @@ func TestTunnelAndReverseHTTP(t *testing.T) {
 		Id: req.GetId(), StatusCode: 201, Body: []byte("answer"), Headers: []*pb.HTTPHeader{{Name: "X-Answer", Values: []string{"yes"}}}}}})
 	if r := <-out; r.code != 201 || r.body != "answer" || r.hdr.Get("X-Answer") != "yes" {
 		t.Fatalf("response: %+v", r)
+	}
+	// A ReverseHTTPError is a 502; a status outside 100–999 becomes 200.
+	for _, answer := range []*pb.ReverseHTTPFrame{
+		{Frame: &pb.ReverseHTTPFrame_Error{Error: &pb.ReverseHTTPError{Error: "tool failed"}}},
+		{Frame: &pb.ReverseHTTPFrame_Response{Response: &pb.ReverseHTTPResponse{StatusCode: 0, Body: []byte("zero")}}},
+	} {
+		go post()
+		f := <-frames
+		id := f.GetRequest().GetId()
+		if e := answer.GetError(); e != nil {
+			e.Id = id
+		} else {
+			answer.GetResponse().Id = id
+		}
+		rh.Send(answer)
+		r := <-out
+		if answer.GetError() != nil && (r.code != 502 || !strings.Contains(r.body, "tool failed")) ||
+			answer.GetResponse() != nil && (r.code != 200 || r.body != "zero") {
+			t.Fatalf("answer %v → %+v", answer, r)
+		}
 	}
 }
 

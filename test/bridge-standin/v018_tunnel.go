@@ -63,11 +63,22 @@ func (s *server) Tunnel(stream pb.ContainerService_TunnelServer) error {
 	defer conn.Close()
 
 	var mu sync.Mutex
+	finished := false
 	send := func(f *pb.TunnelFrame) error {
 		mu.Lock()
 		defer mu.Unlock()
+		if finished {
+			return io.EOF
+		}
 		return stream.Send(f)
 	}
+	// Runs before conn.Close (deferred above): once the call is ending, the target reader, woken by that
+	// close, must not slip a close frame in ahead of the call's status.
+	defer func() {
+		mu.Lock()
+		finished = true
+		mu.Unlock()
+	}()
 	if !s.br.on("tunnel-no-ack") {
 		if err := send(&pb.TunnelFrame{Frame: &pb.TunnelFrame_Data{Data: &pb.TunnelData{}}}); err != nil {
 			return err
