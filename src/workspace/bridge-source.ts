@@ -92,7 +92,8 @@ async function copyFromImage(ref: string, pathInImage: string, arch: Arch, out: 
   const platform = formatPlatform(platformOf(arch));
   const got = await acquire(resolveImage(ref, '', INPUT), platformOf(arch), 'missing', ctx);
   if (!got.image) throw new InputError(INPUT, got.check.detail, got.check.fix ?? 'give an image present locally or reachable, or a bridge file path');
-  const name = `memoh-bridge-copy-${randomBytes(6).toString('hex')}`;
+  // The pid says which run made it when several share one engine.
+  const name = `memoh-bridge-copy-${process.pid}-${randomBytes(6).toString('hex')}`;
   const forget = ctx.ledger.add({ kind: 'container', id: name, name });
   let container;
   try {

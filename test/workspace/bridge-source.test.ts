@@ -11,6 +11,8 @@ import { leftoverContainers, privateTmp, removeContainers, testContext } from '.
 const tmp = privateTmp('bridge-src');
 const tag = `memoh-test-bridgeimg-${randomBytes(4).toString('hex')}:t`;
 const GO_DIR = '/usr/lib/go-1.23/bin';
+// This file makes no workspaces: a bot id prefix no one uses keeps other runs' workspaces out of its count.
+const NO_WORKSPACES = `none-${randomBytes(4).toString('hex')}`;
 
 beforeAll(() => {
   // A tiny image holding the amd64 stand-in where Memoh's server image keeps its bridge, a link to it,
@@ -26,7 +28,7 @@ beforeAll(() => {
 
 afterAll(() => {
   execFileSync('docker', ['rmi', '-f', tag], { stdio: 'ignore' });
-  const left = leftoverContainers();
+  const left = leftoverContainers(NO_WORKSPACES, 'mine');
   removeContainers(left);
   const files = tmp.leftovers().filter((f) => f !== 'rootfs' && f !== 'gosrc');
   tmp.restore();
@@ -69,7 +71,7 @@ describe('resolveBridge', () => {
     expect(r.path.startsWith(tmp.dir)).toBe(true);
     expect(readFileSync(r.path).equals(readFileSync(standinBridge('amd64')))).toBe(true);
     // The copy container is gone already; only the temp copy is in the ledger until released.
-    expect(leftoverContainers()).toEqual([]);
+    expect(leftoverContainers(NO_WORKSPACES, 'mine')).toEqual([]);
     expect(ctx.ledger.entries().map((e) => e.kind)).toEqual(['path']);
     await r.release();
     expect(existsSync(r.path)).toBe(false);
@@ -88,7 +90,7 @@ describe('resolveBridge', () => {
     await expect(resolveBridge(`image:${tag}:/no/such/bridge`, 'amd64', ctx)).rejects.toThrow(/--bridge: .* has no \/no\/such\/bridge/);
     await expect(resolveBridge(`image:${tag}:/opt/memoh/bridge-arm64`, 'amd64', ctx)).rejects.toThrow(/ELF for aarch64, not for linux\/amd64/);
     expect(ctx.ledger.entries()).toEqual([]);
-    expect(leftoverContainers()).toEqual([]);
+    expect(leftoverContainers(NO_WORKSPACES, 'mine')).toEqual([]);
   });
 
   it.skipIf(!existsSync(join(GO_DIR, 'go')))('source:DIR builds ./cmd/bridge static for the target arch', { timeout: 300_000 }, async () => {

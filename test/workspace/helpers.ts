@@ -31,12 +31,16 @@ export function privateTmp(label: string): { dir: string; restore: () => void; l
   };
 }
 
-/** Containers a workspace test may have made: workspaces (by label) and bridge copies (by name). */
-export function leftoverContainers(botIdPrefix = ''): string[] {
+/**
+ * Containers a workspace test may have made: workspaces (by label and bot id prefix) and bridge copies (by
+ * name; `mine`: only those this process made, so other runs on a shared engine do not count).
+ */
+export function leftoverContainers(botIdPrefix = '', copies: 'all' | 'mine' = 'all'): string[] {
   const ps = (filter: string) =>
     execFileSync('docker', ['ps', '-a', '--filter', filter, '--format', '{{.Names}}'], { encoding: 'utf8' }).split('\n').filter(Boolean);
   const workspaces = ps('label=memoh.workspace').filter((n) => n.startsWith(`workspace-${botIdPrefix}`));
-  return [...workspaces, ...ps('name=memoh-bridge-copy-')];
+  const copy = copies === 'mine' ? `memoh-bridge-copy-${process.pid}-` : 'memoh-bridge-copy-';
+  return [...workspaces, ...ps(`name=${copy}`).filter((n) => n.startsWith(copy))];
 }
 
 export function removeContainers(names: string[]): void {
