@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectBridge, type BridgeConnection } from '../../src/bridge/connect.js';
+import { BridgeNotReady, connectBridge, type BridgeConnection } from '../../src/bridge/connect.js';
 import { runChecks } from '../../src/bridge/runner.js';
-import { CONTRACT_SUITE_IDS, TEMPLATES, bootstrapTemplates, workspaceContractChecks } from '../../src/bridge/suite-contract.js';
+import { BridgeCallError } from '../../src/bridge/client.js';
+import { CONTRACT_SUITE_IDS, TEMPLATES, bootstrapTemplates, memohBridgeError, workspaceContractChecks } from '../../src/bridge/suite-contract.js';
 import type { Check } from '../../src/core/check.js';
 import { docker } from '../../src/core/docker.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
@@ -61,8 +62,16 @@ async function startWorkspace(image: string, tini: boolean): Promise<Workspace> 
     });
     await container.start();
     const sock = join(socketDir, 'bridge.sock');
-    for (let i = 0; i < 300 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
-    conn = await connectBridge(sock, { service: 'auto', deadlineMs: 5000 });
+    // The socket file exists from bind(); the bridge answers once it serves: retry "not ready", boundedly.
+    for (let i = 0; !conn; i++) {
+      try {
+        if (existsSync(sock)) conn = await connectBridge(sock, { service: 'auto', deadlineMs: 3000 });
+      } catch (err) {
+        if (!(err instanceof BridgeNotReady) || i >= 200) throw err;
+      }
+      if (!conn && i >= 200) throw new Error(`no bridge socket within 10 s; logs:\n${(await container.logs({ stdout: true, stderr: true })).toString()}`);
+      if (!conn) await new Promise((r) => setTimeout(r, 50));
+    }
   } catch (err) {
     await remove();
     throw err;
@@ -97,6 +106,18 @@ async function run(ws: Workspace): Promise<Check[]> {
   return runChecks(ws.conn.client, workspaceContractChecks(), ctx(), { work });
 }
 const byId = (checks: Check[], id: string) => checks.find((c) => c.id === id)!;
+
+describe("bridge errors in Memoh's words (bridge/errors.go)", () => {
+  it('NOT_FOUND, INVALID_ARGUMENT and UNAVAILABLE get their words; other codes "grpc <Go code name>"', () => {
+    const e = (code: number, details: string) => memohBridgeError(new BridgeCallError('Stat', code, details));
+    expect(e(5, 'not found')).toBe('not found: not found');
+    expect(e(3, 'path is required')).toBe('invalid argument: path is required');
+    expect(e(14, 'connection refused')).toBe('unavailable: connection refused');
+    expect(e(13, 'stat: loop')).toBe('grpc Internal: stat: loop');
+    expect(e(7, 'denied')).toBe('grpc PermissionDenied: denied');
+    expect(e(1, 'gone')).toBe('grpc Canceled: gone');
+  });
+});
 
 beforeAll(() => {
   if (!existsSync(BRIDGE)) throw new Error(`${BRIDGE} is missing: test/bridge-standin/build.sh builds it`);
