@@ -77,8 +77,12 @@ export async function assemble(
       }
       if (!expected.gz && !expected.xz) throw missing(tarball('gz'), list, '--node-version');
     }
-    const run = (format: ArchiveFormat, probe?: Probe) =>
-      extract(name, tarball(format), expected[format], dest, 1, (p) => !bundledNpm.test(p), { format, probe });
+    // Verification stays as strict as ever: a format SHASUMS256.txt does not list for this file is not fetched.
+    const verifiable = (format: ArchiveFormat): ArchiveFormat => (plan.verify && !expected[format] ? (format === 'xz' ? 'gz' : 'xz') : format);
+    const run = (want: ArchiveFormat, probe?: Probe) => {
+      const format = verifiable(want);
+      return extract(name, tarball(format), expected[format], dest, 1, (p) => !bundledNpm.test(p), { format, probe: format === want ? probe : undefined });
+    };
     if (opts.archives) {
       const order: ArchiveFormat[] = opts.formats.choice?.format === 'xz' ? ['xz', 'gz'] : ['gz', 'xz'];
       for (const fmt of order) {
@@ -88,7 +92,6 @@ export async function assemble(
     }
     const noXz = plan.verify && !expected.xz ? `${sources.nodeShasums(plan, musl).file} lists no ${tarball('xz').file}` : undefined;
     if (noXz) opts.formats.settle({ format: 'gz', why: `${noXz}: .tar.gz` });
-    if (plan.verify && !expected.gz) opts.formats.settle({ format: 'xz', why: `${sources.nodeShasums(plan, musl).file} lists no ${tarball('gz').file}: .tar.xz` });
     const { format, probe } = noXz ? { format: 'gz' as const, probe: undefined } : await opts.formats.claim();
     try {
       return await run(format, probe);

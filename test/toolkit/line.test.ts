@@ -165,6 +165,29 @@ describe('flavours', () => {
     expect(r.checks.find((c) => c.id === 'toolkit.node-glibc')?.status).toBe('skip');
   }, 120_000);
 
+  it('musl only on arm64 without a musl build: the glibc build goes straight into node-musl (fallback), nothing else', async () => {
+    const out = join(work, 'musl-only-fallback');
+    mirror.setOmitMuslArm64(['24.21.0']);
+    try {
+      const r = await buildToolkit(request(mirror, { out, arch: 'arm64', nodeVersion: '24.21.0', flavours: ['musl'] }), testContext());
+      expect(r.fallback).toBe('glibc');
+      expect(readdirSync(out).sort()).toEqual(['bin', 'node-musl', 'toolkit.json', 'uv']);
+      expect(r.manifest.artefacts.map((a) => [a.name, a.file])).toEqual([
+        ['node-musl', 'node-v24.21.0-linux-arm64.tar.gz'],
+        ['npm', 'npm-10.9.2.tgz'],
+        ['uv', 'uv-aarch64-unknown-linux-musl.tar.gz'],
+        ['libgcc', 'libgcc-14.2.0-r6.apk'],
+        ['libstdc++', 'libstdc++-14.2.0-r6.apk'],
+      ]);
+      expect(existsSync(join(out, 'node-musl', 'lib', 'node_modules', 'npm', 'package.json'))).toBe(true);
+      expect(existsSync(join(out, 'node-musl', 'runtime-lib', 'libgcc_s.so.1'))).toBe(true);
+      expect(r.checks.find((c) => c.id === 'toolkit.node-musl')?.status).toBe('warn');
+      expect(r.checks.find((c) => c.id === 'toolkit.node-glibc')?.status).toBe('skip');
+    } finally {
+      mirror.setOmitMuslArm64([]);
+    }
+  }, 300_000);
+
   it('which flavours a run needs, from the libc of its images; bad flavours are input errors', () => {
     expect(flavoursFor(['glibc', 'glibc'])).toEqual(['glibc']);
     expect(flavoursFor(['musl'])).toEqual(['musl']);
