@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { expect, expectAbsent, expectEqual, expectStatus, fail } from './assert.js';
+import { expect, expectAbsent, expectEqual, expectStatus, fail, sleep } from './assert.js';
 import type { Era } from '../core/era.js';
 import { BridgeCallError, type ExecResult } from './client.js';
 import type { BridgeConnection, BridgeTraits } from './connect.js';
@@ -261,8 +261,15 @@ export function lifecycleCheck(hooks: SuiteHooks, rules: EraRules, caps: ImageCa
       session.halfClose();
       const inflight = session.done.then((r) => stdoutOf(r).includes('done')).catch(() => false);
       await session.waitForOutput(/started/, 10_000);
-      const s = await stop();
-      const finished = await inflight;
+      // Memoh kills a workspace 10 s after SIGTERM; a stop that takes twice that is a finding, not a wait.
+      const s = await Promise.race([stop(), sleep(20_000).then(() => undefined)]);
+      if (!s) {
+        session.cancel();
+        return { status: 'fail', detail: 'on SIGTERM: the workspace did not stop within 20 s', fix: 'the bridge must stop on SIGTERM (Memoh kills it after 10 s)' };
+      }
+      // The call ends with the workspace; one that outlives a stopped workspace is as good as cut.
+      const finished = await Promise.race([inflight, sleep(5000).then(() => false)]);
+      session.cancel();
       const problems: string[] = [];
       if (s.exitCode !== 0) problems.push(`exit code ${s.exitCode}`);
       if (s.ms > 10_000) problems.push(`took ${(s.ms / 1000).toFixed(1)} s (Memoh kills after 10 s)`);
@@ -281,6 +288,6 @@ export function lifecycleCheck(hooks: SuiteHooks, rules: EraRules, caps: ImageCa
       }
       return pass(`${seen}; ${said}${rules.note('hardStop')}`);
     },
-    { timeoutMs: 40_000 },
+    { timeoutMs: 60_000 },
   );
 }

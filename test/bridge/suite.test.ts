@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  connectBridge,
   loadUserChecks,
   PROBE_TEMPLATE,
   runSmokeSuite,
@@ -8,7 +7,7 @@ import {
   suiteCheckIds,
   type BridgeConnection,
 } from '../../src/bridge/index.js';
-import { ctx, NOT_RUN, startStandin, table, type StandinWorkspace } from './fixture.js';
+import { ctx, NOT_RUN, startWorkspaceStandin, table, type WorkspaceStandin } from './fixture.js';
 
 const USER_CHECKS = `
 [[command]]
@@ -61,15 +60,14 @@ path = "/etc/no-such-file"
 describe.each([
   ['debian', 'memoh-test/debian:amd64', 'glibc'],
   ['musl', 'memoh-test/musl:amd64', 'musl'],
-] as const)('against the healthy stand-in (%s)', (_name, image, libc) => {
-  let ws: StandinWorkspace;
+] as const)('against the healthy v3 stand-in (%s)', (_name, image, libc) => {
+  let ws: WorkspaceStandin;
   let conn: BridgeConnection;
   beforeAll(async () => {
-    ws = await startStandin({ image });
-    conn = await connectBridge(ws.socketPath, { service: 'auto', deadlineMs: 5000 });
+    ws = await startWorkspaceStandin({ era: 'v3', image: `docker.io/${image}` });
+    conn = ws.connection;
   });
   afterAll(async () => {
-    conn?.close();
     await ws?.remove();
   });
 
@@ -92,11 +90,12 @@ describe.each([
 
   it('the built-in suite passes (reaper race may warn), one result per check, SIGTERM last', async () => {
     expect(conn.service).toBe('mcpcontainer');
+    expect(conn.traits).toMatchObject({ wire: 'mcpcontainer', reflection: 'v1alpha', methods: 10 });
     const t0 = performance.now();
-    const checks = await runSmokeSuite(conn, { libc, probeTemplate: PROBE_TEMPLATE }, { stopWorkspace: () => ws.stop() }, ctx());
+    const checks = await runSmokeSuite(conn, { era: 'v3', libc, probeTemplate: PROBE_TEMPLATE }, { stopWorkspace: () => ws.stop() }, ctx());
     const ms = Math.round(performance.now() - t0);
     console.log(`${image}: suite took ${ms} ms\n${table(checks)}`);
-    expect(checks.map((c) => c.id)).toEqual(suiteCheckIds());
+    expect(checks.map((c) => c.id)).toEqual(suiteCheckIds('v3'));
     expect(checks.length).toBeGreaterThanOrEqual(20);
     const bad = checks.filter((c) => {
       if (NOT_RUN.includes(c.id)) return c.status !== 'skip';
@@ -109,5 +108,32 @@ describe.each([
       expect(c.durationMs).toBeTypeOf('number');
     }
     expect(ms).toBeLessThan(60_000);
+  }, 180_000);
+});
+
+describe.each(['containerd', 'docker'] as const)('against the healthy v0.18 stand-in (%s backend)', (backend) => {
+  let ws: WorkspaceStandin;
+  beforeAll(async () => {
+    ws = await startWorkspaceStandin({ era: 'v0.18', backend });
+  });
+  afterAll(async () => {
+    await ws?.remove();
+  });
+
+  it('the v0.18 suite passes with ≥ 40 checks, exact exit codes under concurrency, SIGTERM last', async () => {
+    const conn = ws.connection;
+    expect(conn.service).toBe('bridgepb');
+    expect(conn.target?.kind).toBe(backend === 'docker' ? 'tcp' : 'unix');
+    expect(conn.traits).toMatchObject({ wire: 'bridgepb', reflection: 'v1', methods: 14, execEnvFields: true, listDirMaxEntries: true });
+    const checks = await runSmokeSuite(conn, { era: 'v0.18', libc: 'glibc' }, { stopWorkspace: () => ws.stop() }, ctx());
+    console.log(`v0.18 ${backend}:\n${table(checks)}`);
+    expect(checks.map((c) => c.id)).toEqual(suiteCheckIds('v0.18', conn.traits, { target: conn.target }));
+    const bad = checks.filter((c) => (NOT_RUN.includes(c.id) ? c.status !== 'skip' : c.status !== 'pass'));
+    expect(table(bad)).toBe('');
+    expect(checks.filter((c) => c.status === 'pass').length).toBeGreaterThanOrEqual(40);
+    for (const id of ['workspace.tini', 'nofollow.write', 'tunnel.loopback', 'reversehttp.roundtrip', 'exec.group-kill', 'contract.executables']) {
+      expect(checks.find((c) => c.id === id)?.status, id).toBe('pass');
+    }
+    expect(checks.find((c) => c.id === 'exec.reaper-race')?.detail).toMatch(/^(\d+)\/\1 exact at 32 in parallel/);
   }, 180_000);
 });

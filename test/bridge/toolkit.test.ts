@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectBridge, PROBE_TEMPLATE, runSmokeSuite, type BridgeConnection } from '../../src/bridge/index.js';
+import { PROBE_TEMPLATE, runSmokeSuite } from '../../src/bridge/index.js';
 import type { ToolkitResult } from '../../src/toolkit/types.js';
 import { buildTestToolkit } from '../smoke/toolkit.js';
-import { ctx, startStandin, table, type StandinWorkspace } from './fixture.js';
+import { ctx, startWorkspaceStandin, table, type WorkspaceStandin } from './fixture.js';
 
 const TOOLKIT_CHECKS = ['toolkit.node', 'toolkit.npm', 'toolkit.uv', 'toolkit.musl-selection'];
 
@@ -27,15 +27,13 @@ describe('toolkit checks with a real toolkit', () => {
     ['debian', 'memoh-test/debian:amd64', 'glibc'],
     ['musl', 'memoh-test/musl:amd64', 'musl'],
   ] as const)('%s', async (_n, image, libc) => {
-    let ws: StandinWorkspace | undefined;
-    let conn: BridgeConnection | undefined;
+    let ws: WorkspaceStandin | undefined;
     try {
-      ws = await startStandin({ image, toolkitDir: join(dir, 'toolkit') });
-      conn = await connectBridge(ws.socketPath, { service: 'auto', deadlineMs: 5000 });
+      ws = await startWorkspaceStandin({ era: 'v3', image: `docker.io/${image}`, toolkitDir: join(dir, 'toolkit') });
       const m = toolkit.manifest;
       const checks = await runSmokeSuite(
-        conn,
-        { libc, probeTemplate: PROBE_TEMPLATE, toolkit: { nodeVersion: m.node.version, npmVersion: m.npm.version, uvVersion: m.uv.version } },
+        ws.connection,
+        { era: 'v3', libc, probeTemplate: PROBE_TEMPLATE, toolkit: { nodeVersion: m.node.version, npmVersion: m.npm.version, uvVersion: m.uv.version } },
         {},
         ctx(),
         { only: TOOLKIT_CHECKS },
@@ -52,7 +50,6 @@ describe('toolkit checks with a real toolkit', () => {
           : 'glibc image: the wrapper runs node-glibc',
       );
     } finally {
-      conn?.close();
       await ws?.remove();
     }
   }, 120_000);
