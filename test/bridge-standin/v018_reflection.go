@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/reflection"
@@ -54,7 +55,7 @@ func registerReflectionV1(srv *grpc.Server, impl pb.ContainerServiceServer, brea
 	reflection.Register(twin)
 	twin.RegisterService(reflV1Desc(), &reflV1Relay{}) // listed, never called: the twin answers as srv would
 
-	name := fmt.Sprintf("@memoh-standin-reflection-%d", os.Getpid())
+	name := fmt.Sprintf("@memoh-standin-reflection-%d-%d", os.Getpid(), time.Now().UnixNano()) // pid 1 in every container
 	lis, err := net.Listen("unix", name)
 	if err != nil {
 		glog(slog.LevelWarn, "reflection v1 not served", "error", err)
