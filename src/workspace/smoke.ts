@@ -222,6 +222,8 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
 
 /** Several images × platforms, at most `concurrency` workspaces at once; results in request order. */
 export async function smokeMany(reqs: readonly SmokeRequest[], concurrency: number, ctx: StageContext): Promise<SmokeReport[]> {
+  // Every era and backend is judged before the first workspace starts: bad input stops the run with nothing to undo.
+  await Promise.all(reqs.map((r) => decideEra(r)));
   const limit = pLimit(Math.max(1, concurrency));
   return Promise.all(reqs.map((r) => limit(() => smokeOne(r, ctx))));
 }

@@ -1,13 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BridgeConnection } from '../../src/bridge/connect.js';
+import { docker } from '../../src/core/docker.js';
 import { InputError } from '../../src/core/errors.js';
 import { bridgeEraFromBinary } from '../../src/workspace/bridge-source.js';
 import { FALLBACK_RESOLV_CONF, hostResolvConf, serverTimezone } from '../../src/workspace/dirs.js';
-import { decideEra, eraAgreement } from '../../src/workspace/smoke.js';
+import { decideEra, eraAgreement, smokeMany } from '../../src/workspace/smoke.js';
+import { platformOf } from '../../src/core/platform.js';
+import { testContext } from './helpers.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
 import type { Workspace } from '../../src/workspace/workspace.js';
+import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 import { privateTmp } from './helpers.js';
 
@@ -132,6 +137,29 @@ describe('the era, decided once before the container exists', () => {
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toMatch(/^--backend: Memoh v3 had no docker backend.*Fix: .*--memoh v0\.18/);
   });
+
+  it('smokeMany refuses it before any workspace starts, even when other requests are fine', async () => {
+    const ctx = testContext();
+    const okId = `era-ok-${randomBytes(3).toString('hex')}`;
+    const base = { image: 'w', platform: platformOf('amd64'), timeoutSeconds: 30, service: 'auto' as const, keep: false };
+    try {
+      const err = await smokeMany(
+        [
+          { ...base, resolved: `docker.io/${IMAGES.workspaceAmd64}`, bridgePath: standinBridge('amd64', 'v0.18'), botId: okId, memoh: 'v0.18', backend: 'docker' },
+          { ...base, resolved: `docker.io/${IMAGES.debianAmd64}`, bridgePath: v3Bridge, botId: `${okId}-bad`, memoh: 'v3', backend: 'docker' },
+        ],
+        2,
+        ctx,
+      ).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InputError);
+      // Had the good request been started, its container would exist by now.
+      await new Promise((r) => setTimeout(r, 3000));
+      await expect(docker().getContainer(`workspace-${okId}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
+      expect(ctx.ledger.entries()).toEqual([]);
+    } finally {
+      await ctx.ledger.drain();
+    }
+  }, 60_000);
 });
 
 describe('the bridge as it describes itself, against the era the workspace was built for', () => {
