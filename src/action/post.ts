@@ -2,12 +2,17 @@ import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 import { docker } from '../core/docker.js';
 import { describe, undo } from '../core/ledger.js';
+import { guardStream } from '../core/redact.js';
 import { state } from './state.js';
 
 /**
  * The post step runs even when main failed or the job was cancelled: it removes every container and
  * directory main recorded, then saves the toolkit cache when main asked for it.
  */
+// What post prints names containers and directories main made; redacted all the same, as main's output is.
+guardStream(process.stdout, (line) => line.startsWith('::add-mask::'));
+guardStream(process.stderr);
+
 async function post(): Promise<void> {
   const entries = state.ledger();
   let failed = 0;
