@@ -49,6 +49,8 @@ export class FormatChooser {
   constructor(
     fixed?: FormatChoice,
     private readonly xzBelow = XZ_BELOW_BYTES_PER_SECOND,
+    /** Why xz cannot be used here, if so; asked only when a tarball has to be fetched (a warm build never asks). */
+    private readonly xzMissing: () => Promise<string | undefined> = async () => undefined,
   ) {
     this.settled = fixed;
   }
@@ -62,6 +64,11 @@ export class FormatChooser {
     if (this.settled) return { format: this.settled.format };
     if (!this.probing) {
       this.probing = true;
+      const missing = await this.xzMissing();
+      if (missing) {
+        this.settle({ format: 'gz', why: `${missing}: .tar.gz` });
+        return { format: 'gz' };
+      }
       return {
         format: 'xz',
         probe: {

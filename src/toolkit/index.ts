@@ -157,12 +157,12 @@ export function cacheKey(plan: Plan): string {
 async function formatChooser(mode: FormatMode, xzBelow?: number): Promise<FormatChooser> {
   if (mode !== 'auto' && mode !== 'gz' && mode !== 'xz') throw new InputError('archiveFormat', `unknown archive format ${JSON.stringify(mode)}`, 'give auto, gz or xz');
   if (mode === 'gz') return new FormatChooser({ format: 'gz', why: 'asked for (archive format gz)' });
-  const missing = await xzMissing();
   if (mode === 'xz') {
+    const missing = await xzMissing();
     if (missing) throw new StageError(`.tar.xz archives were asked for, but ${missing}`, 'install xz (Debian/Ubuntu: apt-get install xz-utils), or let the format be chosen (auto)');
     return new FormatChooser({ format: 'xz', why: 'asked for (archive format xz)' });
   }
-  return new FormatChooser(missing ? { format: 'gz', why: `${missing}: .tar.gz` } : undefined, xzBelow);
+  return new FormatChooser(undefined, xzBelow, xzMissing);
 }
 
 /** What the Node.js tarballs came as: the build's choice, or (all from the archive cache) what the cache held. */

@@ -2,14 +2,15 @@
 // SHASUMS256.txt and extracted to the same tree; the format is chosen by measuring the line (the loopback mirror's
 // line model slows it); a glibc-only build downloads nothing musl; the cache never serves a toolkit with fewer
 // flavours than asked for. Real mirror, real archives, real xz.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { buildToolkit, flavoursFor, normaliseFlavours } from '../../src/toolkit/index.js';
 import type { ToolkitResult } from '../../src/toolkit/types.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
+import { CLI } from '../world/paths.js';
 import { type TestContext, fileSha256, request, rmrf, snapshot, tempDir, testContext } from './helpers.js';
 
 let mirror: Mirror;
@@ -133,6 +134,32 @@ describe('the format is chosen by measuring the line', () => {
     expect(r.manifest.archives).toEqual({ format: 'gz', why: `node-v${V}-linux-x64-musl.tar.xz is not on the mirror (HTTP 404): .tar.gz` });
     expect(r.manifest.artefacts.find((a) => a.name === 'node-musl')?.file).toBe(`node-v${V}-linux-x64-musl.tar.gz`);
   }, 120_000);
+});
+
+describe('without xz on the machine', () => {
+  it('auto takes .tar.gz and says why (the CLI, with a PATH that has node and no xz)', async () => {
+    expect(existsSync(CLI), `${CLI} missing: run npm run build`).toBe(true);
+    const out = join(work, 'no-xz-cli');
+    const u = mirror.urls;
+    // node's own directory may hold xz too (/usr/bin): a directory with node alone.
+    const bin = join(work, 'node-only-bin');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const args = [CLI, 'toolkit', '--json', '--out', out, '--arch', 'amd64', '--node-version', V, '--node-mirror', u.node, '--node-musl-mirror', u.nodeMusl, '--npm-mirror', u.npm, '--uv-mirror', u.uv, '--alpine-mirror', u.alpine];
+    // Async: the mirror serves from this process, so a blocking spawnSync would starve it.
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, args, { env: { PATH: bin, HOME: work } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c) => (stdout += c));
+      child.stderr.on('data', (c) => (stderr += c));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as ToolkitResult;
+    expect(result.manifest.archives).toEqual({ format: 'gz', why: 'xz is not installed (no xz on PATH): .tar.gz' });
+    expect(mirror.requests.some((q) => q.path.endsWith('.tar.xz'))).toBe(false);
+  }, 300_000);
 });
 
 describe('flavours', () => {
