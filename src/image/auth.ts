@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { addSecret } from '../core/redact.js';
 
 /** What the engine needs to pull from a registry that wants a login (dockerode's `authconfig`). */
 export interface RegistryAuth {
@@ -30,6 +31,13 @@ const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.
  * The result goes to the engine only; nothing here logs it.
  */
 export async function registryAuth(host: string, explicit: AuthOptions = {}, env: NodeJS.ProcessEnv = process.env): Promise<RegistryAuth | undefined> {
+  const found = await findRegistryAuth(host, explicit, env);
+  // Registries quote back what they refused: a credential found here is masked wherever it shows up.
+  for (const secret of [found?.password, found?.identitytoken]) if (secret) addSecret(secret);
+  return found;
+}
+
+async function findRegistryAuth(host: string, explicit: AuthOptions, env: NodeJS.ProcessEnv): Promise<RegistryAuth | undefined> {
   const hub = HUB_ALIASES.has(host);
   const serveraddress = hub ? DOCKER_HUB : host;
   const given = explicit[host] ?? (hub ? Object.entries(explicit).find(([h]) => HUB_ALIASES.has(h))?.[1] : undefined);

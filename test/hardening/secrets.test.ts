@@ -2,7 +2,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,8 +61,8 @@ function cli(args: string[], opts: { input?: string; timeout?: number } = {}) {
 }
 
 /** The same, not blocking this process: for runs that talk to a server this process serves. */
-async function cliAsync(args: string[], opts: { input?: string; timeout?: number } = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: root, env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeout ?? 60_000 });
+async function cliAsync(args: string[], opts: { input?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: root, env: { ...cliEnv(), ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeout ?? 60_000 });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d));
   child.stderr.on('data', (d: Buffer) => (out += d));
@@ -200,6 +200,16 @@ describe('a password the registry echoes back is masked', () => {
     const r = await cliAsync(['mirror', '--registry', host, '--upstream', host, '--image', 'debian:12', '--username', 'bob', '--password', SECRET]);
     expect(r.status, r.out).toBe(1);
     expect(r.out).toMatch(/prefer --password-stdin/);
+    expect(r.out).toContain('credentials bob:*** rejected');
+    expectNoSecret('output', r.out);
+  });
+
+  it('credentials from the Docker config: the same', async () => {
+    const dockerConfig = join(root, 'docker-with-auths');
+    mkdirSync(dockerConfig);
+    writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [host]: { auth: Buffer.from(`bob:${SECRET}`).toString('base64') } } }));
+    const r = await cliAsync(['mirror', '--registry', host, '--upstream', host, '--image', 'debian:12'], { env: { DOCKER_CONFIG: dockerConfig } });
+    expect(r.status, r.out).toBe(1);
     expect(r.out).toContain('credentials bob:*** rejected');
     expectNoSecret('output', r.out);
   });
