@@ -29,7 +29,11 @@ const SECRET = 'Tr0ub4dor-s3cr3t-9f2c';
 const URL_CRED = `https://bob:${SECRET}@registry.example/`;
 const BARE_CRED = `bob:${SECRET}@registry.example`;
 
-const root = mkdtempSync(join(tmpdir(), 'memoh-secrets-'));
+// Made when a test of this file runs, not when it is collected: a filtered run (`-t`) skips the hooks.
+let root = '';
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'memoh-secrets-'));
+});
 const runners: RunnerFiles[] = [];
 afterAll(() => {
   rmSync(root, { recursive: true, force: true });
