@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SmokeReport } from '../../src/workspace/index.js';
+import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 import { leftoverContainers, privateTmp, removeContainers } from '../workspace/helpers.js';
 import { type CliResult, containerState, ensureBuilt, runCli, startCli } from './cli.js';
@@ -88,6 +89,32 @@ describe('memoh-workspace smoke', () => {
     expect(check(debian, 'lifecycle.sigterm')?.status).toBe('pass');
     expect(debian.timings!.startMs).toBeGreaterThan(0);
   });
+
+  it.each(['containerd', 'docker'] as const)(
+    'passes the v0.18 suite (≥ 40 checks) on a v0.18 image and bridge, %s backend, naming the era',
+    { timeout: 180_000 },
+    (backend) => {
+      const r = runCli(
+        [
+          'smoke', '--image', IMAGES.workspaceAmd64, '--bridge', standinBridge('amd64', 'v0.18'), '--backend', backend,
+          '--bot-id', `${botPrefix}-v18${backend[0]}`, '--pull', 'never', '--json',
+        ],
+        env,
+        170_000,
+      );
+      const out = parse(r);
+      const [rep] = out.reports as [SmokeReport];
+      expect(failing(rep), r.stderr).toEqual([]);
+      expect(r.status).toBe(0);
+      expect(rep.memoh).toMatchObject({ era: 'v0.18' });
+      expect(rep.backend).toBe(backend);
+      expect(rep.service).toBe('bridgepb');
+      expect(rep.checks.filter((c) => c.status === 'pass').length).toBeGreaterThanOrEqual(40);
+      for (const id of ['workspace.tini', 'nofollow.read', 'reversehttp.roundtrip', 'contract.executables', 'exec.reaper-race']) {
+        expect(check(rep, id)?.status, id).toBe('pass');
+      }
+    },
+  );
 
   it('refuses a wrong-arch bridge up front: exit 2, no container, no temp dir', () => {
     const r = runCli(['smoke', '--image', 'memoh-test/debian:amd64', '--bridge', standinBridge('arm64'), '--bot-id', `${botPrefix}-w`], env, 60_000);
