@@ -37,9 +37,10 @@ export function onSecret(listener: (secret: string) => void): void {
 // `scheme://userinfo@`: the greedy userinfo runs to the last `@` of the authority, as URL parsers read it.
 // Lengths are bounded so that a hostile 100 kB value costs linear time, not quadratic.
 const URL_USERINFO = /\b([a-zA-Z][a-zA-Z0-9+.-]{0,31}:\/\/)([^\s/?#"'<>`]{1,512})@(?=[^\s/?#@"'<>`])/g;
-// `user:password@host` without a scheme (a registry or image value); `name:tag@sha256:…` is a digest, not userinfo.
+// `user:password@host` without a scheme (a registry or image value). `name:tag@sha256:…` is a digest, not userinfo:
+// 6 hex digits or more after the colon, which no port has.
 const BARE_USERINFO =
-  /(^|[\s"'`(=,;<>[{])([^\s/?#@"'<>`:;,=(){}[\]]{1,256}:[^\s/?#@"'<>`]{1,256})@(?![a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,})(?=[^\s/?#@"'<>`])/g;
+  /(^|[\s"'`(=,;<>[{])([^\s/?#@"'<>`:;,=(){}[\]]{1,256}:[^\s/?#@"'<>`]{1,256})@(?![a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{6,})(?=[^\s/?#@"'<>`])/g;
 
 /** `text` with URL userinfo and every registered secret replaced by `***`. */
 export function redact(text: string): string {

@@ -85,11 +85,12 @@ describe('the redactor', () => {
     expect(redact('"https://user:p@ss@host/x" and http://tok3n@h:5000/')).toBe('"https://***@host/x" and http://***@h:5000/');
     expect(redact('--image: "user:pw@host/x" is not valid')).toBe('--image: "***@host/x" is not valid');
     expect(redact('--bridge: "image:user:pw@host/x"')).toBe('--bridge: "***@host/x"');
+    expect(redact('pull user:pw@myhost:5000/x')).toBe('pull ***@myhost:5000/x');
   });
 
   it('leaves digests, e-mail addresses, scp-style git remotes and plain references alone', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
-    for (const text of [`debian:bookworm@${digest}`, `docker.io/library/debian:12@${digest}`, 'bob@example.com', 'git@github.com:org/repo', 'memoh.cn/postgres:18 ↔ docker.io/library/postgres:18']) {
+    for (const text of [`debian:bookworm@${digest}`, 'memoh-test/debian:amd64@sha256:29654d92e1a4', `docker.io/library/debian:12@${digest}`, 'bob@example.com', 'git@github.com:org/repo', 'memoh.cn/postgres:18 ↔ docker.io/library/postgres:18']) {
       expect(redact(text)).toBe(text);
     }
   });
