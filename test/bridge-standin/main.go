@@ -35,6 +35,9 @@ const (
 // era is the Memoh era this binary plays (build.sh also sets it with -X main.era).
 var era = "v3"
 
+// eraBreaks: the break names the v3 binary knows.
+func eraBreaks() map[string]string { return knownBreaks }
+
 func main() {
 	breaks, src := loadBreaks()
 	crash := newCrashCounter()

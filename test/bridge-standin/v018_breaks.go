@@ -1,0 +1,72 @@
+//go:build memoh_v018
+
+package main
+
+// knownBreaksV018 is the same for the v0.18 binary: the shared start-up breaks plus one per v0.18 behaviour.
+// Keep README.md's v0.18 table in step with this map.
+var knownBreaksV018 = map[string]string{
+	"no-listen":      knownBreaks["no-listen"],
+	"wire-none":      "serves no ContainerService (every call gets UNIMPLEMENTED)",
+	"no-reflection":  "does not register server reflection (neither v1 nor v1alpha)",
+	"sigterm-hang":   knownBreaks["sigterm-hang"],
+	"no-path-append": knownBreaks["no-path-append"],
+	// Carried over from v3 unchanged (same behaviour in both eras).
+	"stat-notfound-code":     knownBreaks["stat-notfound-code"],
+	"mkdir-not-p":            knownBreaks["mkdir-not-p"],
+	"rename-no-parents":      knownBreaks["rename-no-parents"],
+	"delete-nonrecursive-ok": knownBreaks["delete-nonrecursive-ok"],
+	"listdir-unsorted":       knownBreaks["listdir-unsorted"],
+	"readraw-chunk":          "ReadRaw and ReadRawNoFollow stream 32 KiB chunks instead of 64 KiB",
+	"writeraw-count":         "WriteRaw and WriteRawNoFollow report bytes_written one higher than written",
+	"exec-exit-code":         knownBreaks["exec-exit-code"],
+	"exec-no-exit-msg":       knownBreaks["exec-no-exit-msg"],
+	"exec-stderr-as-stdout":  knownBreaks["exec-stderr-as-stdout"],
+	"exec-env-ignored":       knownBreaks["exec-env-ignored"],
+	"exec-workdir-ignored":   "Exec ignores work_dir (always runs in /data)",
+	"exec-stdin-ignored":     "Exec drops all stdin_data (first and later messages; half-close still gives EOF)",
+	"exec-no-timeout":        "pipe-mode Exec has no timeout at all (explicit, default 30 s)",
+	"pty-no-term":            knownBreaks["pty-no-term"],
+	"pty-no-resize":          knownBreaks["pty-no-resize"],
+	// v0.18 behaviours.
+	"reflection-v1alpha-only":     "reflection served only as grpc.reflection.v1alpha (no v1)",
+	"msg-4mib":                    "grpc-go default message limits (4 MiB receive) instead of 16 MiB",
+	"data-mkdir":                  "creates /data (0750) and seeds /opt/memoh/templates at start, as the seed did",
+	"listen-fail-exit0":           "a listen failure exits 0 (seed) instead of 1",
+	"tcp-any-addr":                "BRIDGE_TCP_ADDR accepts any host (e.g. 0.0.0.0:N) instead of exiting 1",
+	"tls-no-client-cert":          "strict mTLS does not require a client certificate",
+	"tls-no-uri-check":            "strict mTLS accepts a client leaf without the expected URI SAN (or without the ClientAuth EKU)",
+	"sigterm-graceful":            "SIGTERM waits for in-flight RPCs (GracefulStop) instead of cutting them (Stop)",
+	"readfile-numbered":           "ReadFile lines carry the seed's %6d<TAB> line-number prefix",
+	"readfile-200":                "ReadFile default/maximum is 200 lines instead of 2000",
+	"readfile-longline-uncounted": "a line of 1 MiB or more is not counted in total_lines",
+	"writefile-in-place":          "WriteFile truncates in place (existing files keep their mode; symlinks are followed)",
+	"writeraw-in-place":           "WriteRaw truncates the target in place with mode 0644 (seed) instead of temp file + rename, 0600",
+	"writeraw-empty-ok":           "WriteRaw with zero messages succeeds with 0 bytes instead of INVALID_ARGUMENT",
+	"no-abort":                    "WriteRaw/WriteRawNoFollow ignore abort=true: the data is committed and the call succeeds",
+	"rename-internal":             "Rename of a missing source returns INTERNAL instead of NOT_FOUND",
+	"listdir-no-paging":           "ListDir ignores offset/limit and leaves total_count/truncated unset",
+	"listdir-no-collapse":         "ListDir ignores collapse_threshold",
+	"listdir-no-max-entries":      "ListDir ignores max_entries",
+	"listdir-preorder":            "recursive ListDir is in pre-order (a, a/x, a-b) instead of sorted by the whole relative path",
+	"listdir-root-ok":             "recursive ListDir of a missing root succeeds with 0 entries instead of NOT_FOUND",
+	"no-clean-env":                "Exec ignores clean_env (the inherited environment stays)",
+	"no-unset-env":                "Exec ignores unset_env",
+	"unset-env-no-wildcard":       "Exec's unset_env treats PREFIX* literally (no wildcard)",
+	"exec-first-stdin-ignored":    "pipe-mode Exec drops the first message's stdin_data",
+	"exec-workdir-cwd":            "a relative work_dir is taken relative to the bridge's cwd, not /data",
+	"exec-negative-timeout-30s":   "a negative timeout_seconds gets the 30 s default instead of none",
+	"exec-kill-shell-only":        "on timeout only the shell gets SIGKILL and the output pipes stay open (seed)",
+	"exit-minus-one":              "a command killed by a signal reports exit_code -1 instead of 128+signal",
+	"pty-no-timeout":              "PTY Exec has no 300 s default timeout",
+	"pty-sh-c":                    "PTY Exec runs a bare command through /bin/sh -c instead of exec'ing it",
+	"nofollow-follows":            "ReadRawNoFollow/WriteRawNoFollow follow symlinks (plain open)",
+	"nofollow-overwrite":          "WriteRawNoFollow truncates an existing target instead of ALREADY_EXISTS",
+	"tunnel-any-host":             "Tunnel dials non-loopback targets instead of PERMISSION_DENIED",
+	"tunnel-no-ack":               "Tunnel sends no empty data frame when connected",
+	"tunnel-no-close":             "Tunnel ends the stream on target EOF without a close frame",
+	"reverse-http-off":            "the tools-proxy HTTP listener on 127.0.0.1:18732 is not started",
+	"reverse-http-hop-headers":    "ReverseHTTP forwards hop-by-hop headers and Content-Length",
+}
+
+// eraBreaks: the break names the v0.18 binary knows (kept out of the v3 binary, whose strings are read to date it).
+func eraBreaks() map[string]string { return knownBreaksV018 }
