@@ -869,3 +869,20 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 		t.Fatal(err)
 	}
 }
+
+// STANDIN_CRASH_AFTER=N: N ContainerService RPCs answered (reflection does not count), then exit 2.
+func TestCrashAfter(t *testing.T) {
+	b := startBridge(t, "STANDIN_CRASH_AFTER=1")
+	c := b.dialUnix()
+	if !reflectionWorks(b, "grpc.reflection.v1alpha.ServerReflection") {
+		t.Fatal("reflection")
+	}
+	if _, err := c.Stat(ctx(t), &pb.StatRequest{Path: "/"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Stat(ctx(t), &pb.StatRequest{Path: "/"})
+	wantCode(t, err, codes.Unavailable, "")
+	if code := b.exitCode(10 * time.Second); code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+}
