@@ -705,6 +705,44 @@ func TestTunnelAndReverseHTTP(t *testing.T) {
 			t.Fatalf("answer %v → %+v", answer, r)
 		}
 	}
+	// A newer stream on the same route takes the new requests; the older one stays open and can still
+	// answer what it already holds.
+	go post()
+	kept := (<-frames).GetRequest()
+	rh2, _ := c.ReverseHTTP(x)
+	frames2 := make(chan *pb.ReverseHTTPFrame, 4)
+	go func() {
+		for {
+			f, err := rh2.Recv()
+			if err != nil {
+				return
+			}
+			frames2 <- f
+		}
+	}()
+	rh.Send(&pb.ReverseHTTPFrame{Frame: &pb.ReverseHTTPFrame_Response{Response: &pb.ReverseHTTPResponse{Id: kept.GetId(), StatusCode: 200, Body: []byte("old")}}})
+	if r := <-out; r.code != 200 || r.body != "old" {
+		t.Fatalf("old stream's answer: %+v", r)
+	}
+	moved := false
+	for i := 0; i < 200 && !moved; i++ {
+		go post()
+		select {
+		case f := <-frames: // not yet switched: answer from the old stream and try again
+			rh.Send(&pb.ReverseHTTPFrame{Frame: &pb.ReverseHTTPFrame_Response{Response: &pb.ReverseHTTPResponse{Id: f.GetRequest().GetId(), StatusCode: 200}}})
+			<-out
+			time.Sleep(10 * time.Millisecond)
+		case f := <-frames2:
+			rh2.Send(&pb.ReverseHTTPFrame{Frame: &pb.ReverseHTTPFrame_Response{Response: &pb.ReverseHTTPResponse{Id: f.GetRequest().GetId(), StatusCode: 202}}})
+			if r := <-out; r.code != 202 {
+				t.Fatalf("new stream's answer: %+v", r)
+			}
+			moved = true
+		}
+	}
+	if !moved {
+		t.Fatal("requests never moved to the newer stream")
+	}
 }
 
 // Start-up and transport: TCP address rules, plaintext TCP, strict mTLS, SIGTERM cutting an Exec.
