@@ -14,12 +14,15 @@ export interface FormatChoice {
 }
 
 /**
- * Below this rate (bytes of .tar.xz per second on one connection) fetching the smaller .tar.xz wins; above it,
- * decoding xz would be the slower part and the .tar.gz wins. gz costs ~1.6× the bytes of xz for a Node.js
- * distribution and xz decodes at roughly 10–16 MB/s of input on one core against zlib's 30–40: the two
- * costs meet at a line of about 16 MB/s.
+ * Below this rate (bytes per second on one connection) the smaller .tar.xz wins; above it, decoding xz becomes the
+ * slower part and the .tar.gz wins. A Node.js distribution's .tar.gz is ~1.6× its .tar.xz; `xz -dc -T0` (a child,
+ * on the other core, several threads for multi-block archives) takes about 16 MB/s of input on this 2-core
+ * machine, against zlib's 30–40: the costs meet at ~26 MB/s. Measured side by side (BENCHMARKS.md, loaded
+ * machine): at 20 MB/s per connection xz took 5.5 s where gz took 7.4 s; on loopback gz 4.2 s, xz 9.8 s. The
+ * threshold sits above the meeting point because choosing gz on a slow line costs far more (60% more bytes)
+ * than choosing xz on a fast one.
  */
-export const XZ_BELOW_BYTES_PER_SECOND = 16e6;
+export const XZ_BELOW_BYTES_PER_SECOND = 32e6;
 /** The probe: decide once this much has arrived, or after PROBE_MS with at least PROBE_MIN_BYTES. */
 export const PROBE_BYTES = 2 << 20;
 export const PROBE_MS = 1000;

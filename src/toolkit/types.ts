@@ -26,7 +26,7 @@ export type ToolkitRequest = Options['toolkit'] & {
   flavours?: readonly Flavour[];
   /** The Node.js tarballs' format; default `auto` (measured on the line during the build). */
   archiveFormat?: FormatMode;
-  /** `auto`'s threshold: a line slower than this (bytes/s on one connection) gets .tar.xz. Tests move it; default 16 MB/s. */
+  /** `auto`'s threshold: a line slower than this (bytes/s on one connection) gets .tar.xz. Tests move it; default 32 MB/s. */
   xzBelowBytesPerSecond?: number;
 };
 

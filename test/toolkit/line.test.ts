@@ -106,9 +106,9 @@ describe('the format is chosen by measuring the line', () => {
     const r = await build;
     expect(r.manifest.archives?.format).toBe('xz');
     // What was measured is recorded: which file, how many bytes, at what rate (a busy test machine can blur the
-    // rate, never past the threshold: time this process was blocked is discounted at most 5-fold).
+    // rate, never past the threshold: time this process was blocked is discounted by a third of the window at most).
     expect(r.manifest.archives?.line).toMatchObject({ file: expect.stringMatching(/^node-v24\.14\.0-linux-x64(-musl)?\.tar\.xz$/), bytes: expect.any(Number) });
-    expect(r.manifest.archives?.line?.bytesPerSecond).toBeLessThan(16e6);
+    expect(r.manifest.archives?.line?.bytesPerSecond).toBeLessThan(32e6);
     expect(r.manifest.artefacts.filter((a) => a.name.startsWith('node-')).map((a) => a.file)).toEqual([`node-v${V}-linux-x64.tar.xz`, `node-v${V}-linux-x64-musl.tar.xz`]);
     // The probe's transfer was kept: no Node.js tarball was fetched twice, and none as .tar.gz.
     expect(nodeRequests().sort()).toEqual([`node-v${V}-linux-x64-musl.tar.xz`, `node-v${V}-linux-x64.tar.xz`]);
@@ -116,7 +116,7 @@ describe('the format is chosen by measuring the line', () => {
   }, 300_000);
 
   it('a fast line: .tar.gz, after a probe of the .tar.xz cut short', async () => {
-    // Loopback on a loaded machine is still far above 4 MB/s; the default threshold (16 MB/s) is for real lines.
+    // Loopback on a loaded machine is still far above 4 MB/s; the default threshold (32 MB/s) is for real lines.
     const ctx = testContext();
     const r = await buildToolkit(request(mirror, { out: join(work, 'fast'), arch: 'amd64', archiveFormat: 'auto', xzBelowBytesPerSecond: 4e6 }), ctx);
     expect(r.manifest.archives?.format, r.manifest.archives?.why).toBe('gz');
