@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on the embedded default, offline: `memoh-workspace run` with conf/default.toml as it is,
-# except that downloads come from the test world's loopback mirror and the bridge is the test world's
-# stand-in (no internet here: nodejs.org, GitHub and Docker Hub are out of reach).
+# The main job on the embedded default, offline: `memoh-workspace run` with conf/default.toml as it is
+# (memohai/workspace:debian, the bridge from image:memohai/server:latest, era auto, containerd backend). No
+# internet here, so the test world stands in: it tags its workspace-shaped image and a server image holding the
+# stand-in v0.18 bridge with those two names (amd64), and downloads (a v3 toolkit) come from its loopback mirror.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A fresh machine spends minutes here: each step says what it is and how long it took.
@@ -16,7 +17,8 @@ fi
 bash test/world/build.sh
 world=${MEMOH_WORLD_DIR:-/var/cache/memoh-world}
 arch=$(dpkg --print-architecture)
-bridge="$world/bridge/bridge-linux-$arch"   # the stand-in bridge the demo proves the default image with
+# The world's memohai/server:latest holds the amd64 stand-in; elsewhere the bridge file is named.
+bridge=(); [ "$arch" = amd64 ] || bridge=(--bridge "$world/bridge/bridge-v0.18-linux-$arch")
 
 urls_file=$(mktemp)
 node test/world/mirror/server.mjs --port 0 >"$urls_file" &
@@ -29,7 +31,7 @@ mapfile -t u < <(node -e 'const u=JSON.parse(require("fs").readFileSync(process.
 
 cmd=(node dist/cli.js run
   --node-mirror "${u[0]}" --node-musl-mirror "${u[1]}" --npm-mirror "${u[2]}" --uv-mirror "${u[3]}" --alpine-mirror "${u[4]}"
-  --bridge "$bridge"
+  "${bridge[@]}"
   --cache-dir "${MEMOH_DEMO_CACHE:-$HOME/.cache/memoh-workspace-demo}" "$@")
 # The command, once, as it could be pasted: one flag and its value per line.
 printf '\n$ %s' "${cmd[0]} ${cmd[1]} ${cmd[2]}"

@@ -1,4 +1,5 @@
 import { type Check, type Status, worst } from '../core/check.js';
+import type { Era } from '../core/era.js';
 import { redactDeep } from '../core/redact.js';
 
 /**
@@ -20,6 +21,9 @@ export interface StageRow {
   checks: Check[];
   /** Why the stage did not run (a stage it depends on failed, or nothing to do). */
   skipped?: string;
+  /** The Memoh era the image × platform was judged by (validate, smoke), and what decided it. */
+  memoh?: Era;
+  memohWhy?: string;
   /** When a workspace failed: its container's state, exit code and last log lines. */
   failureContext?: { state: string; exitCode: number | null; logs: string[] };
 }
@@ -78,11 +82,11 @@ export function toMarkdown(full: RunReport): string {
   const lines: string[] = [];
   lines.push(`## memoh-workspace ${report.mode}: ${report.result === 'success' ? '✅ success' : '❌ failure'}`);
   lines.push('');
-  lines.push('| Image | Platform | Stage | Result | Checks | Duration |');
-  lines.push('| --- | --- | --- | --- | --- | --- |');
+  lines.push('| Image | Platform | Stage | Memoh | Result | Checks | Duration |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of report.rows) {
     const detail = r.skipped ? `skipped: ${r.skipped}` : counts(r.checks);
-    lines.push(`| ${md(r.image)} | ${r.platform} | ${r.stage} | ${mark[r.status]} | ${md(detail)} | ${seconds(r.durationMs)} |`);
+    lines.push(`| ${md(r.image)} | ${r.platform} | ${r.stage} | ${eraCell(r)} | ${mark[r.status]} | ${md(detail)} | ${seconds(r.durationMs)} |`);
   }
   const bad = problems(report);
   if (bad.length) {
@@ -98,6 +102,12 @@ export function toMarkdown(full: RunReport): string {
     lines.push('', `<details><summary>${md(where(row))}: ${containerLine(row.failureContext)}</summary>`, '');
     lines.push('~~~', ...row.failureContext.logs.map((l) => l.replace(/^~~~/, ' ~~~')), '~~~', '', '</details>');
   }
+  const judged = report.rows.filter((r) => r.memohWhy);
+  if (judged.length) {
+    lines.push('', '<details><summary>Memoh era per image</summary>', '');
+    for (const r of judged) lines.push(`- **${md(where(r))}**: Memoh ${r.memoh}, by ${md(r.memohWhy ?? '')}`);
+    lines.push('', '</details>');
+  }
   const facts = Object.entries(report.facts);
   if (facts.length) {
     lines.push('', '<details><summary>Run facts</summary>', '');
@@ -106,6 +116,12 @@ export function toMarkdown(full: RunReport): string {
   }
   lines.push('', `Total ${seconds(report.durationMs)} · fail on ${report.failOn} · memoh-workspace ${report.tool.version}`, '');
   return lines.join('\n');
+}
+
+/** The era column: the era a row was judged by, marked when nothing decided it for certain. */
+function eraCell(r: StageRow): string {
+  if (!r.memoh) return '';
+  return r.memohWhy?.endsWith('(a guess)') ? `${r.memoh}?` : r.memoh;
 }
 
 function containerLine(f: NonNullable<StageRow['failureContext']>): string {
@@ -119,14 +135,15 @@ function md(s: string): string {
 /** Plain text for a terminal: the same table. */
 export function toText(full: RunReport): string {
   const report = redactDeep(full);
-  const rows = report.rows.map((r) => [r.image, r.platform, r.stage, plain[r.status], r.skipped ? `skipped: ${r.skipped}` : counts(r.checks), seconds(r.durationMs)]);
-  const head = ['IMAGE', 'PLATFORM', 'STAGE', 'RESULT', 'CHECKS', 'TIME'];
+  const rows = report.rows.map((r) => [r.image, r.platform, r.stage, eraCell(r), plain[r.status], r.skipped ? `skipped: ${r.skipped}` : counts(r.checks), seconds(r.durationMs)]);
+  const head = ['IMAGE', 'PLATFORM', 'STAGE', 'MEMOH', 'RESULT', 'CHECKS', 'TIME'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   const lines = [fmt(head), ...rows.map(fmt)];
   for (const { row, check } of problems(report)) {
     lines.push(`${plain[check.status]} ${where(row)} ${check.id}: ${check.detail}${check.fix ? ` (fix: ${check.fix})` : ''}`);
   }
+  for (const row of report.rows) if (row.memohWhy) lines.push(`era ${where(row)}: Memoh ${row.memoh}, by ${row.memohWhy}`);
   for (const row of report.rows) {
     if (!row.failureContext) continue;
     lines.push(`${where(row)}: ${containerLine(row.failureContext)}:`);
