@@ -256,7 +256,9 @@ export function lifecycleCheck(hooks: SuiteHooks, rules: EraRules, caps: ImageCa
     async ({ client }) => {
       const stop = hooks.stopWorkspace;
       if (!stop) return { status: 'skip', detail: 'no way to stop the workspace was given' };
-      const nap = await caps.sleepArg(client, 0.4);
+      // A graceful stop (v3) waits for the call, so its sleep is paid; a hard stop (v0.18) cuts it at once, so
+      // there it can be long enough that SIGTERM surely arrives first.
+      const nap = await caps.sleepArg(client, rules.isNew('hardStop') ? 3 : 0.3);
       const session = client.openExec({ command: `echo started; sleep ${nap}; echo done` }, { deadlineMs: 20_000 });
       session.halfClose();
       const inflight = session.done.then((r) => stdoutOf(r).includes('done')).catch(() => false);
