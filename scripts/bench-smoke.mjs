@@ -12,6 +12,7 @@
 //   node scripts/bench-smoke.mjs [--era v3|v0.18|both] [--reps N] [--no-four] [--toolkit DIR] [--json]
 //     [--image REF --bridge FILE]   (one era only: the image and bridge to use)
 //     [--bridge-v3 FILE] [--bridge-v0.18 FILE]
+// --toolkit DIR is mounted in the v3 workspaces (smoke builds one for v3 when none is given).
 // Defaults: v3 = the test world's memoh-test/debian:amd64 + its v3 stand-in bridge (--memoh v3);
 // v0.18 = memoh-test/workspace:debian-amd64 + the v0.18 stand-in bridge (--memoh v0.18).
 import { execFileSync, spawn } from 'node:child_process';
@@ -76,7 +77,8 @@ async function smoke(era, images) {
   try {
     const argv = [cli, 'smoke', '--memoh', era, '--bridge', ERAS[era].bridge, '--concurrency', String(images.length), '--pull', 'never', '--json'];
     for (const i of images) argv.push('--image', i);
-    if (toolkit) argv.push('--toolkit', toolkit);
+    // A v0.18 image carries its own toolkit; a v3 workspace mounts one (without it, smoke would build one).
+    if (toolkit && era === 'v3') argv.push('--toolkit', toolkit);
     const r = await run(process.execPath, argv, { TMPDIR: tmp });
     let report;
     try {

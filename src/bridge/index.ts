@@ -76,23 +76,26 @@ export function suiteRules(conn: BridgeConnection, exp: SuiteExpectations): EraR
 function builtinChecks(conn: BridgeConnection, exp: SuiteExpectations, hooks: SuiteHooks, options: SuiteOptions): CheckSpec[] {
   const rules = suiteRules(conn, exp);
   const caps = new ImageCaps();
-  // The checks that wait (timeouts, PTY sessions, reaping) start first; the file and later-RPC checks, which
-  // judge no exit code, run while they wait; the exact-exit-code checks run after, one at a time.
+  // The checks that wait (timeouts, PTY sessions, reaping) start first; every check that judges no exit code
+  // (file RPCs, command output) runs while they wait. Exact exit codes run one at a time after them where the
+  // bridge has its own reaper to race with (v3 up to v0.17); without one (v0.18) they need no quiet either.
   const exec = execChecks(options, rules, caps);
+  const quiet = !rules.isNew('noOwnReaper');
   const alongside = (specs: CheckSpec[]): CheckSpec[] => specs.map((s) => ({ ...s, alongside: true }));
+  const exact = (specs: CheckSpec[]): CheckSpec[] => (quiet ? specs : alongside(specs));
   return [
     ...serviceChecks(conn, rules),
     workdirCheck(),
     ...exec.filter((s) => s.waitsOnly),
     ...alongside(fileChecks(rules)),
     ...alongside(laterChecks(rules)),
-    ...exec.filter((s) => !s.waitsOnly),
-    ...workspaceChecks(exp, rules, conn),
+    ...alongside(workspaceChecks(exp, rules, conn)),
     // What Memoh v0.18 does once the bridge answers: the image contract, then the template bootstrap (after
     // templates.not-seeded, which must see /data as the bridge left it).
-    ...(rules.era === 'v0.18' ? workspaceContractChecks() : []),
-    // Concurrency after the exact one-at-a-time checks; SIGTERM ends the workspace, so it is last.
-    reaperRaceCheck(options, rules),
+    ...(rules.era === 'v0.18' ? alongside(workspaceContractChecks()) : []),
+    ...exact(exec.filter((s) => !s.waitsOnly)),
+    ...exact([reaperRaceCheck(options, rules)]),
+    // SIGTERM ends the workspace, so it is last.
     cleanupCheck(),
     lifecycleCheck(hooks, rules, caps, conn),
   ];
