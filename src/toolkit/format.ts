@@ -33,7 +33,7 @@ export interface Probe {
   bytes: number;
   ms: number;
   minBytes: number;
-  /** Called once with what arrived (timed from the first body byte); returns the format to go on with. */
+  /** Called once with what arrived (timed from the request); returns the format to go on with. */
   decide(m: { file: string; bytes: number; ms: number; ended: boolean }): ArchiveFormat;
 }
 
@@ -82,7 +82,7 @@ export class FormatChooser {
             if (this.settled) return this.settled.format;
             const rate = m.ms > 0 ? (m.bytes * 1000) / m.ms : Number.POSITIVE_INFINITY;
             const line = { file: m.file, bytes: m.bytes, ms: Math.round(m.ms), bytesPerSecond: Math.round(Math.min(rate, 1e12)) };
-            const measured = `${mbps(rate)} measured over the first ${(m.bytes / 1e6).toFixed(1)} MB of ${m.file}${m.ended ? ' (all of it)' : ''}`;
+            const measured = `${mbps(rate)} measured from asking for ${m.file} to its first ${(m.bytes / 1e6).toFixed(1)} MB${m.ended ? ' (all of it)' : ''}`;
             const c: FormatChoice =
               rate < this.xzBelow
                 ? { format: 'xz', why: `the line is the bottleneck: ${measured}, below ${mbps(this.xzBelow)}; fewer bytes beat faster decoding`, line }

@@ -56,12 +56,16 @@ export async function fetchAndExtract(f: Fetcher, spec: ExtractSpec, cache?: Arc
   }
   return f.withRetries(spec.src, async () => {
     const keep = spec.expected && cache ? await cache.writer() : undefined;
+    // A probe times the whole request, from asking to the bytes it holds: a line's latency is part of its cost,
+    // and an instant taken before anything is sent cannot be late, as a first byte read by a busy process can.
+    const asked = spec.probe ? { at: performance.now(), blocked: new BlockedClock().start() } : undefined;
     try {
       const { body, size } = await f.open(spec.src);
-      const r = await extractOnce(spec, body, size, { tee: keep, meter: f.meter(spec.src, size), probe: spec.probe });
+      const r = await extractOnce(spec, body, size, { tee: keep, meter: f.meter(spec.src, size), probe: spec.probe, asked });
       if (keep && spec.expected) await keep.commit(spec.expected);
       return { ...r, fromCache: false };
     } finally {
+      asked?.blocked.stop();
       await keep?.discard();
     }
   });
@@ -71,7 +75,13 @@ async function extractOnce(
   spec: ExtractSpec,
   body: Readable,
   size: number | undefined,
-  { tee, meter, signal, probe }: { tee?: { write(chunk: Buffer): Promise<void> }; meter?: Meter; signal?: AbortSignal; probe?: Probe },
+  {
+    tee,
+    meter,
+    signal,
+    probe,
+    asked,
+  }: { tee?: { write(chunk: Buffer): Promise<void> }; meter?: Meter; signal?: AbortSignal; probe?: Probe; asked?: { at: number; blocked: BlockedClock } },
 ): Promise<Omit<Streamed, 'fromCache'>> {
   await rm(spec.dest, { recursive: true, force: true });
   await mkdir(spec.dest, { recursive: true });
@@ -94,8 +104,8 @@ async function extractOnce(
   // the decoder's (whose backpressure would otherwise slow the transfer it is meant to measure).
   let held: Buffer[] | undefined = probe ? [] : undefined;
   let heldBytes = 0;
-  let firstAt = 0;
-  const blocked = probe ? new BlockedClock() : undefined;
+  const firstAt = asked?.at ?? performance.now();
+  const blocked = asked?.blocked;
   const verdict = async (ended: boolean) => {
     const chunks = held ?? [];
     held = undefined;
@@ -106,7 +116,7 @@ async function extractOnce(
     // for a line of 5 MB/s).
     const ms = performance.now() - firstAt;
     const lineMs = Math.max(ms - (blocked?.stop() ?? 0), ms / 1.5);
-    const format = probe?.decide({ file: spec.src.file, bytes: heldBytes - (chunks[0]?.length ?? 0), ms: lineMs, ended }) ?? spec.format;
+    const format = probe?.decide({ file: spec.src.file, bytes: heldBytes, ms: lineMs, ended }) ?? spec.format;
     // A body that already arrived whole is kept, whatever the verdict.
     if (!ended && format !== (spec.format ?? 'gz')) throw new FormatSwitch(format ?? 'gz');
     for (const c of chunks) await feed(c);
@@ -119,10 +129,6 @@ async function extractOnce(
       meter?.add(chunk.length);
       await tee?.write(chunk);
       if (held && probe) {
-        if (held.length === 0) {
-          firstAt = performance.now();
-          blocked?.start();
-        }
         held.push(chunk);
         heldBytes += chunk.length;
         const ms = performance.now() - firstAt;
@@ -166,7 +172,7 @@ class BlockedClock {
   private last = 0;
   private static readonly TICK = 5;
 
-  start(): void {
+  start(): this {
     this.last = performance.now();
     this.timer = setInterval(() => {
       const now = performance.now();
@@ -174,6 +180,7 @@ class BlockedClock {
       if (late > BlockedClock.TICK) this.total += late;
       this.last = now;
     }, BlockedClock.TICK);
+    return this;
   }
 
   /** Stops counting (idempotent); the total so far, including a block still under way. */
