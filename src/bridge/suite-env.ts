@@ -258,7 +258,7 @@ export function lifecycleCheck(hooks: SuiteHooks, rules: EraRules, caps: ImageCa
       if (!stop) return { status: 'skip', detail: 'no way to stop the workspace was given' };
       // A graceful stop (v3) waits for the call, so its sleep is paid; a hard stop (v0.18) cuts it at once, so
       // there it can be long enough that SIGTERM surely arrives first.
-      const nap = await caps.sleepArg(client, rules.isNew('hardStop') ? 3 : 0.3);
+      const nap = await caps.sleepArg(client, rules.isNew('hardStop') ? 3 : 0.2);
       const session = client.openExec({ command: `echo started; sleep ${nap}; echo done` }, { deadlineMs: 20_000 });
       session.halfClose();
       const inflight = session.done.then((r) => stdoutOf(r).includes('done')).catch(() => false);

@@ -13,7 +13,7 @@ export interface ExecSuiteOptions {
   /** Execs in flight at once for the reaper-race check (default 32), and at most how many in total (300). */
   parallel?: number;
   total?: number;
-  /** The reaper-race check stops starting Execs after this long (default 500 ms), once it made `parallel`. */
+  /** The reaper-race check stops starting Execs after this long (default 300 ms), once it made `parallel`. */
   raceBudgetMs?: number;
 }
 
@@ -176,7 +176,7 @@ export function execChecks(opts: ExecSuiteOptions, rules: EraRules, caps: ImageC
         // are closed at the timeout, which is judged, so there the child sleeps long enough to tell for sure
         // and costs nothing (EXIT comes at 1 s).
         const closes = rules.isNew('pipesClosedOnTimeout');
-        const child = await caps.sleepArg(client, closes ? 3 : 1.2);
+        const child = await caps.sleepArg(client, closes ? 3 : 1.1);
         // Three independent Execs that only wait for their timeout: at once, judged in order.
         const [direct, held, forked] = await Promise.all([
           client.exec({ command: 'exec sleep 5', timeoutSeconds: 1 }, { deadlineMs: 8000 }).catch(noExit),
@@ -249,7 +249,7 @@ export function execChecks(opts: ExecSuiteOptions, rules: EraRules, caps: ImageC
     }, WAITS_ONLY),
 
     custom('pty.interactive', async ({ client }) => {
-      const nap = await caps.sleepArg(client, 0.3);
+      const nap = await caps.sleepArg(client, 0.15);
       const session = async (): Promise<ExecResult> => {
         const s = client.openExec({ command: 'sh', pty: true });
         s.send({ stdin: 'echo hi\n' });
@@ -350,7 +350,7 @@ function groupKillCheck(rules: EraRules, raced: boolean): CheckSpec {
 export function reaperRaceCheck(opts: ExecSuiteOptions, rules: EraRules): CheckSpec {
   const parallel = opts.parallel ?? 32;
   const total = opts.total ?? 300;
-  const budgetMs = opts.raceBudgetMs ?? 500;
+  const budgetMs = opts.raceBudgetMs ?? 300;
   const least = Math.min(total, parallel);
   return custom(
     'exec.reaper-race',
