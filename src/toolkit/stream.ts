@@ -35,7 +35,7 @@ export interface Streamed {
 /**
  * Downloads a .tar.gz or .tar.xz and extracts it while it arrives: one pass through hash, decompression (zlib
  * on the thread pool, or an `xz -dc` child on another core) and tar, with backpressure end to end, so no
- * archive is ever held in memory (only a probe's first 2 MB, while it times the line). The digest is
+ * archive is ever held in memory (only a probe's first 8 MB, while it times the line). The digest is
  * checked when the last byte has gone through, before the caller moves anything into place. A verified
  * download is also kept in the archive cache, and a cached archive is re-verified on every use.
  */
