@@ -196,7 +196,8 @@ export class BridgeClient {
         },
       );
       const onAbort = (): void => call.cancel();
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) queueMicrotask(onAbort);
+      else signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -274,7 +275,8 @@ export class BridgeClient {
       let tooBig = false;
       const call = this.channel.makeServerStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, request, new grpc.Metadata(), options);
       const onAbort = (): void => call.cancel();
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) queueMicrotask(onAbort);
+      else signal?.addEventListener('abort', onAbort, { once: true });
       call.on('data', (msg: { data: Buffer }) => {
         chunks.push(msg.data);
         total += msg.data.length;
@@ -339,7 +341,8 @@ export class BridgeClient {
         },
       );
       const onAbort = (): void => call.cancel();
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) queueMicrotask(onAbort);
+      else signal?.addEventListener('abort', onAbort, { once: true });
       // A server that fails early ends the call; later writes then just go nowhere.
       call.on('error', () => {});
       for (const msg of wire) call.write(msg);
@@ -420,7 +423,8 @@ export class BridgeClient {
         fn();
       };
       const onAbort = (): void => call.cancel();
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) queueMicrotask(onAbort);
+      else signal?.addEventListener('abort', onAbort, { once: true });
       call.on('data', (res: { messageResponse?: string; errorResponse?: { errorCode: number; errorMessage: string } } & Record<string, unknown>) => {
         if (res.messageResponse === want && res[want]) {
           finish(() => resolve(res[want]));
@@ -471,7 +475,10 @@ export class ExecSession {
     this.call = channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata(), call.options);
     const signal = call.signal;
     const onAbort = (): void => this.call.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    // A check that is already over (its signal aborted) must not leave a stream running behind it: an
+    // abort listener added now would never fire.
+    if (signal?.aborted) queueMicrotask(onAbort);
+    else signal?.addEventListener('abort', onAbort, { once: true });
     this.done = new Promise<ExecResult>((resolve, reject) => {
       this.call.on('data', (raw: { stream: string | number; data: Buffer; exitCode: number }) => this.receive(raw));
       this.call.on('error', (err) => {
@@ -617,7 +624,10 @@ export class TunnelSession {
     this.call = channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata(), call.options);
     const signal = call.signal;
     const onAbort = (): void => this.call.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    // A check that is already over (its signal aborted) must not leave a stream running behind it: an
+    // abort listener added now would never fire.
+    if (signal?.aborted) queueMicrotask(onAbort);
+    else signal?.addEventListener('abort', onAbort, { once: true });
     this.done = new Promise<TunnelFrame[]>((resolve, reject) => {
       this.call.on('data', (raw: { frame?: string; data?: { data: Buffer }; close?: { error: string } }) => {
         if (raw.frame === 'data') this.frames.push({ kind: 'data', data: raw.data?.data ?? Buffer.alloc(0) });
@@ -719,7 +729,10 @@ export class ReverseHTTPSession {
     this.call = channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, md, call.options);
     const signal = call.signal;
     const onAbort = (): void => this.call.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    // A check that is already over (its signal aborted) must not leave a stream running behind it: an
+    // abort listener added now would never fire.
+    if (signal?.aborted) queueMicrotask(onAbort);
+    else signal?.addEventListener('abort', onAbort, { once: true });
     this.done = new Promise<void>((resolve, reject) => {
       this.call.on('data', (raw: { frame?: string; request?: ReverseHTTPRequest }) => {
         if (raw.frame !== 'request' || !raw.request) return;

@@ -354,11 +354,11 @@ export function reaperRaceCheck(opts: ExecSuiteOptions, rules: EraRules): CheckS
   const least = Math.min(total, parallel);
   return custom(
     'exec.reaper-race',
-    async ({ client }) => {
+    async ({ client, signal }) => {
       const codes: (number | undefined)[] = [];
       let started = 0;
       const t0 = performance.now();
-      const more = (): boolean => started < total && (started < least || performance.now() - t0 < budgetMs);
+      const more = (): boolean => !signal.aborted && started < total && (started < least || performance.now() - t0 < budgetMs);
       const worker = async (): Promise<void> => {
         while (more()) {
           started++;
