@@ -111,7 +111,8 @@ export async function startStandin(
   };
 }
 
-export const ctx = () => ({ reporter: silentReporter, ledger: new CleanupLedger(), signal: new AbortController().signal });
+// The ledger needs the engine to remove what startWorkspace registers (without it a container stays behind).
+export const ctx = () => ({ reporter: silentReporter, ledger: new CleanupLedger(docker), signal: new AbortController().signal });
 
 export interface WorkspaceStandin extends StandinWorkspace {
   era: Era;
@@ -155,7 +156,8 @@ export async function startWorkspaceStandin(
     stop: () => ws.stop(),
     logs: async () => (await ws.logs()).join('\n'),
     remove: async () => {
-      await ws.remove();
+      const errors = await ws.remove();
+      if (errors.length > 0) throw new Error(`${ws.containerName} not removed: ${errors.join('; ')}`);
     },
   };
 }
