@@ -105,7 +105,7 @@ const STEPS: Record<Mode, readonly Step[]> = {
   toolkit: [toolkitStep],
   validate: [validateStep],
   mirror: [mirrorStep],
-  smoke: [bridgeStep, givenToolkitStep, validateStep, toolkitStep, smokeStep],
+  smoke: [bridgeStep, givenToolkitStep, validateStep, smokeStep],
   plan: [],
 };
 
@@ -195,16 +195,16 @@ async function givenToolkitStep(s: RunState): Promise<void> {
 }
 
 /**
- * The toolkit built: all of Memoh's layout for `toolkit`; for `run`/`smoke` only what the v3-era images need
- * (v0.18 images carry their own), unless one was given.
+ * The toolkit built: all of Memoh's layout for `toolkit`; for `run` only what the v3-era images need (v0.18
+ * images carry their own), unless one was given.
  */
 async function toolkitStep(s: RunState): Promise<void> {
   const { o, req, ctx } = s;
-  const smokes = req.mode !== 'toolkit';
-  if (smokes && o.smoke.toolkit.length) return;
+  const forRun = req.mode !== 'toolkit';
+  if (forRun && o.smoke.toolkit.length) return;
   // run/smoke: the libcs of the images judged v3, per architecture; v0.18 workspaces use the image's toolkit.
   const needs = new Map<Arch, (string | undefined)[]>();
-  if (smokes) {
+  if (forRun) {
     for (const v of s.validated.values()) {
       if (v.status === 'fail' || judgeEra(o.run.memoh, { image: v.eraHint, bridge: s.bridgeHint }).era !== 'v3') continue;
       needs.set(v.platform.arch, [...(needs.get(v.platform.arch) ?? []), v.libc]);
@@ -214,9 +214,9 @@ async function toolkitStep(s: RunState): Promise<void> {
       return;
     }
   }
-  const arches = smokes ? [...needs.keys()] : o.toolkit.arches;
+  const arches = forRun ? [...needs.keys()] : o.toolkit.arches;
   const limit = pLimit(Math.max(1, Math.min(o.run.concurrency, arches.length)));
-  await ctx.reporter.group('toolkit', () => Promise.all(arches.map((arch) => limit(() => buildOne(s, arch, smokes ? flavoursFor(needs.get(arch)!) : undefined)))));
+  await ctx.reporter.group('toolkit', () => Promise.all(arches.map((arch) => limit(() => buildOne(s, arch, forRun ? flavoursFor(needs.get(arch)!) : undefined)))));
 }
 
 async function buildOne(s: RunState, arch: Arch, flavours: Flavour[] | undefined): Promise<void> {

@@ -83,7 +83,12 @@ describe('the Action under the runner, on Node 24', () => {
     expect(main.code).toBe(1);
     const report = JSON.parse(readFileSync(out.report!, 'utf8')) as RunReport;
     const rowOf = (image: string, stage: string) => report.rows.find((r) => r.image === image && r.stage === stage);
-    expect(rowOf('memoh-test/debian:amd64', 'smoke')?.status).toBe('pass');
+    // The v3 stand-in keeps the seed's PID-1 reaper race on purpose (it shows in some runs, not all): when the
+    // suite catches it, it is named, and it is the only thing short of a pass.
+    const smoke = rowOf('memoh-test/debian:amd64', 'smoke');
+    expect(smoke?.memoh).toBe('v3');
+    const notPassed = smoke?.checks.filter((c) => c.status !== 'pass' && c.status !== 'skip').map((c) => `${c.id} ${c.status}`);
+    expect(['exec.reaper-race warn'], JSON.stringify(notPassed)).toEqual(expect.arrayContaining(notPassed ?? ['no smoke row']));
     expect(rowOf('memoh-test/noshell:amd64', 'validate')?.status).toBe('fail');
     expect(rowOf('memoh-test/noshell:amd64', 'smoke')?.skipped).toMatch(/validation failed \(.*image\.shell/);
     expect(out['toolkit-path']).toMatch(/toolkit\/amd64$/);
