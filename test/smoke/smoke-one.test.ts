@@ -1,22 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatReports } from '../../src/cli/commands/smoke.js';
 import { platformOf } from '../../src/core/platform.js';
 import { type SmokeRequest, smokeMany, smokeOne } from '../../src/workspace/index.js';
 import { standinBridge } from '../world/paths.js';
-import { leftoverContainers, privateTmp, removeContainers, testContext } from '../workspace/helpers.js';
+import { guardedFile, testContext } from '../workspace/helpers.js';
 
-const tmp = privateTmp('smoke-one');
-const prefix = `onetest-${randomBytes(3).toString('hex')}`;
+const { prefix } = guardedFile('smoke-one', 'onetest');
 
-afterAll(() => {
-  const left = leftoverContainers(prefix);
-  removeContainers(left);
-  const files = tmp.leftovers();
-  tmp.restore();
-  expect(left, 'containers left behind').toEqual([]);
-  expect(files, 'temp dirs left behind').toEqual([]);
-});
 
 const request = (over: Partial<SmokeRequest>): SmokeRequest => ({
   image: 'memoh-test/debian:amd64',

@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StageContext } from '../../src/core/context.js';
 import { docker } from '../../src/core/docker.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { recordingReporter } from '../../src/core/reporter.js';
+import { afterAll, expect } from 'vitest';
 
 /** A stage context for in-process tests: recording reporter, a ledger on the real engine, an abort handle. */
 export function testContext(): StageContext & { abort: AbortController; reporter: ReturnType<typeof recordingReporter> } {
@@ -45,4 +47,23 @@ export function leftoverContainers(botIdPrefix = '', copies: 'all' | 'mine' = 'a
 
 export function removeContainers(names: string[]): void {
   if (names.length) execFileSync('docker', ['rm', '-f', ...names], { stdio: 'ignore' });
+}
+
+/**
+ * A test file's own TMPDIR and bot-id prefix, with an afterAll that removes what the file left and then fails
+ * it for anything left: containers under the prefix, entries in its TMPDIR.
+ */
+export function guardedFile(label: string, prefixStem: string, own: (entry: string) => boolean = () => false): { tmp: ReturnType<typeof privateTmp>; prefix: string } {
+  const tmp = privateTmp(label);
+  const prefix = `${prefixStem}-${randomBytes(3).toString('hex')}`;
+  afterAll(() => {
+    const left = leftoverContainers(prefix);
+    removeContainers(left);
+    // Entries the file made on purpose (`own`) are removed with its TMPDIR and not counted.
+    const files = tmp.leftovers().filter((f) => !own(f));
+    tmp.restore();
+    expect(left, 'containers left behind').toEqual([]);
+    expect(files, 'temp dirs left behind').toEqual([]);
+  });
+  return { tmp, prefix };
 }

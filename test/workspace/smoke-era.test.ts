@@ -1,29 +1,20 @@
 import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Backend, Era } from '../../src/core/era.js';
 import { platformOf } from '../../src/core/platform.js';
 import { type SmokeRequest, smokeOne } from '../../src/workspace/smoke.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
-import { leftoverContainers, privateTmp, removeContainers, testContext } from './helpers.js';
+import { guardedFile, testContext } from './helpers.js';
 
 /**
  * The whole smoke run per era × backend on the real engine: the era is judged before the container exists
  * (image hint, bridge binary), the workspace is built for it, the suite runs with it, and the report names it.
  */
-const tmp = privateTmp('smoke-era');
-const prefix = `sera-${randomBytes(3).toString('hex')}`;
+const { prefix } = guardedFile('smoke-era', 'sera');
 
-afterAll(() => {
-  const left = leftoverContainers(prefix);
-  removeContainers(left);
-  const files = tmp.leftovers();
-  tmp.restore();
-  expect(left, 'containers left behind').toEqual([]);
-  expect(files, 'temp dirs left behind').toEqual([]);
-});
 
 const request = (era: Era, backend: Backend): SmokeRequest => {
   const v018 = era === 'v0.18';

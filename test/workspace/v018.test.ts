@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectBridgeTarget } from '../../src/bridge/connect.js';
 import { loadUserChecks, runUserChecks } from '../../src/bridge/index.js';
 import { docker } from '../../src/core/docker.js';
@@ -13,26 +13,15 @@ import { workspaceShape } from '../../src/workspace/spec.js';
 import { type WorkspaceRequest, WorkspaceStartError, startWorkspace } from '../../src/workspace/workspace.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
-import { leftoverContainers, privateTmp, removeContainers, testContext } from './helpers.js';
+import { guardedFile, testContext } from './helpers.js';
 
 /**
  * Memoh v0.18's workspace container on the real engine, both backends: the containerd defaults seen from
  * inside by a user check, the docker backend over TCP with its image ENTRYPOINT kept, strict mTLS with
  * certificates made here by openssl (a wrong client certificate refused).
  */
-const tmp = privateTmp('v018');
-const run = randomBytes(3).toString('hex');
-const prefix = `v18-${run}`;
+const { tmp, prefix } = guardedFile('v018', 'v18', (f) => f.startsWith('pki'));
 const V018_BRIDGE = standinBridge('amd64', 'v0.18');
-
-afterAll(() => {
-  const left = leftoverContainers(prefix);
-  removeContainers(left);
-  const files = tmp.leftovers().filter((f) => !f.startsWith('pki'));
-  tmp.restore();
-  expect(left, 'containers left behind').toEqual([]);
-  expect(files, 'temp dirs left behind').toEqual([]);
-});
 
 const request = (over: Partial<WorkspaceRequest> = {}): WorkspaceRequest => ({
   image: `docker.io/${IMAGES.workspaceAmd64}`,
@@ -296,7 +285,7 @@ function makePki(dir: string, instance: string): { tls: BridgeTls; wrongClient: 
 
 describe('v0.18 strict mTLS over the docker backend', () => {
   it('the bridge accepts the server client certificate and refuses one with the wrong URI SAN', async () => {
-    const instance = `inst-${run}`;
+    const instance = `inst-${prefix}`;
     const { tls, wrongClient } = makePki(join(tmp.dir, 'pki'), instance);
     const ctx = testContext();
     const ws = await startWorkspace(request({ shape: workspaceShape('v0.18', 'docker'), bridgeTls: tls }), ctx);
@@ -339,7 +328,7 @@ describe('v0.18 strict mTLS over the docker backend', () => {
   });
 
   it('a client certificate the bridge refuses ends the wait at once, with the reason and the fix', async () => {
-    const { wrongClient } = makePki(join(tmp.dir, 'pki2'), `inst2-${run}`);
+    const { wrongClient } = makePki(join(tmp.dir, 'pki2'), `inst2-${prefix}`);
     const ctx = testContext();
     const t0 = performance.now();
     const err = await startWorkspace(request({ shape: workspaceShape('v0.18', 'docker'), bridgeTls: wrongClient, timeoutSeconds: 60 }), ctx).catch((e: unknown) => e);

@@ -2,26 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { docker } from '../../src/core/docker.js';
 import { platformOf } from '../../src/core/platform.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
 import { type WorkspaceRequest, WorkspaceStartError, startWorkspace } from '../../src/workspace/workspace.js';
 import { standinBridge } from '../world/paths.js';
-import { leftoverContainers, privateTmp, removeContainers, testContext } from './helpers.js';
+import { guardedFile, testContext } from './helpers.js';
 
-const tmp = privateTmp('workspace');
-const run = randomBytes(3).toString('hex');
-const prefix = `wstest-${run}`;
+const { tmp, prefix } = guardedFile('workspace', 'wstest');
 
-afterAll(() => {
-  const left = leftoverContainers(prefix);
-  removeContainers(left);
-  const files = tmp.leftovers();
-  tmp.restore();
-  expect(left, 'containers left behind').toEqual([]);
-  expect(files, 'temp dirs left behind').toEqual([]);
-});
 
 const request = (over: Partial<WorkspaceRequest> = {}): WorkspaceRequest => ({
   image: 'docker.io/memoh-test/debian:amd64',
