@@ -116,6 +116,27 @@ describe('memoh-workspace smoke', () => {
     },
   );
 
+  it('passes the v0.18 suite on arm64 under emulation: tini seen through qemu, NoFollow without openat2 a warning', { timeout: 400_000 }, () => {
+    const r = runCli(
+      [
+        'smoke', '--image', IMAGES.workspaceArm64, '--platform', 'linux/arm64', '--bridge', standinBridge('arm64', 'v0.18'),
+        '--bot-id', `${botPrefix}-v18arm`, '--pull', 'never', '--timeout', '300', '--json',
+      ],
+      env,
+      390_000,
+    );
+    const [rep] = parse(r).reports as [SmokeReport];
+    expect(failing(rep), r.stderr).toEqual([]);
+    expect(r.status).toBe(0);
+    expect(rep.memoh).toMatchObject({ era: 'v0.18' });
+    expect(check(rep, 'workspace.tini')?.status).toBe('pass');
+    // qemu-user 7.2 has no openat2: the bridge answers ENOSYS, which says nothing about the image or bridge.
+    for (const c of rep.checks.filter((x) => x.status === 'warn')) {
+      expect(c.id).toMatch(/^nofollow\./);
+      expect(c.detail).toMatch(/function not implemented.*openat2 is not available/);
+    }
+  });
+
   it('refuses a wrong-arch bridge up front: exit 2, no container, no temp dir', () => {
     const r = runCli(['smoke', '--image', 'memoh-test/debian:amd64', '--bridge', standinBridge('arm64'), '--bot-id', `${botPrefix}-w`], env, 60_000);
     expect(r.status).toBe(2);
