@@ -52,6 +52,7 @@ export interface Options {
     arches: Arch[];
     cacheDir: string;
     verify: boolean;
+    archiveFormat: 'auto' | 'gz' | 'xz';
     mirrors: Mirrors;
   };
   run: {
@@ -367,6 +368,7 @@ export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process
       arches,
       cacheDir: cacheDir ? resolve(cacheDir) : defaultCacheDir(env),
       verify: bool('toolkit.verify'),
+      archiveFormat: str('toolkit.archive_format') as Options['toolkit']['archiveFormat'],
       mirrors,
     },
     run: {

@@ -56,6 +56,7 @@ export const FIELDS: readonly Field[] = [
   { table: 'toolkit', key: 'arch', type: 'list', flag: 'arch', input: 'arch', description: 'Toolkit architectures (amd64, arm64); default: those of the platforms' },
   { table: 'toolkit', key: 'cache_dir', type: 'string', flag: 'cache-dir', input: 'cache-dir', description: 'Local cache for verified downloads and finished toolkits' },
   { table: 'toolkit', key: 'verify', type: 'bool', flag: 'verify', input: 'verify', description: 'Verify checksums (false is reported as unverified)' },
+  { table: 'toolkit', key: 'archive_format', type: 'string', flag: 'archive-format', input: 'archive-format', choices: ['auto', 'gz', 'xz'], description: 'Node.js archives: auto measures the line (xz when bytes cost most), or always gz / xz' },
 
   { table: 'mirrors', key: 'node', type: 'string', flag: 'node-mirror', input: 'node-mirror', description: 'Node.js glibc builds (nodejs.org/dist layout)' },
   { table: 'mirrors', key: 'node_musl', type: 'string', flag: 'node-musl-mirror', input: 'node-musl-mirror', description: 'Node.js musl builds (unofficial-builds layout)' },

@@ -38,6 +38,9 @@ import {
  */
 const prefix = `faults-${randomBytes(3).toString('hex')}`;
 const V = '24.14.0';
+// The faults are set on the .tar.gz archives: these runs pin the format (auto may take .tar.xz on a busy machine).
+const GZ = ['--archive-format', 'gz'];
+const MUSL_IMAGE = 'memoh-test/musl:amd64';
 const GLIBC = `node-v${V}-linux-x64.tar.gz`;
 const MUSL = `node-v${V}-linux-x64-musl.tar.gz`;
 const UV = 'uv-x86_64-unknown-linux-musl.tar.gz';
@@ -106,7 +109,7 @@ function olderToolkit(out: string): string {
 async function failedToolkitRun(label: string, cacheDir: string, out: string) {
   const previous = olderToolkit(out);
   const before = snapshot(previous);
-  const run = startRun(work, `${prefix}-${label}`, [...mirrorFlags(mirror), '--cache-dir', cacheDir, '--out', out, '--image', IMAGE, '--pull', 'never', '--bridge', BRIDGE, '--json']);
+  const run = startRun(work, `${prefix}-${label}`, [...mirrorFlags(mirror), ...GZ, '--cache-dir', cacheDir, '--out', out, '--image', IMAGE, '--pull', 'never', '--bridge', BRIDGE, '--json']);
   const r = await run.finished(60_000);
   expect(r.status, r.stderr).toBe(1);
   const rep = report(r.stdout);
@@ -131,9 +134,11 @@ describe('mirror faults during a full run', () => {
     mirror.fault(only(MUSL), 'slow', { times: 1, bytesPerSecond: 2 << 20 });
     const run = startRun(work, `${prefix}-mirror`, [
       ...mirrorFlags(mirror),
+      ...GZ,
       '--cache-dir', join(work, 'cache-full'),
       '--out', join(work, 'full'),
-      '--image', IMAGE, '--pull', 'never', '--bridge', BRIDGE, '--json',
+      // A musl image too: run builds only the flavours its images need, and the musl Node.js is faulted.
+      '--image', IMAGE, '--image', MUSL_IMAGE, '--pull', 'never', '--bridge', BRIDGE, '--json',
     ]);
     const r = await run.finished(180_000);
     expect(r.status, r.stderr).toBe(0);
