@@ -108,45 +108,78 @@ export async function runChecks(
   opts: { work: string },
 ): Promise<Check[]> {
   const results: Check[] = [];
+  const stage = new AbortFanOut(ctx.signal);
   const one = async (spec: CheckSpec): Promise<Check> => {
     if (ctx.signal.aborted) return { id: spec.id, status: 'skip', detail: 'cancelled' };
-    const check = await runOne(client, spec, ctx, opts.work);
+    const check = await runOne(client, spec, ctx, opts.work, stage);
     ctx.reporter.debug(`${check.id}: ${check.status} (${check.durationMs} ms) ${check.detail}`);
     return check;
   };
   const slots: (Check | undefined)[] = new Array(specs.length);
   let waiting: Promise<void> | undefined;
-  for (let i = 0; i < specs.length; ) {
-    const spec = specs[i]!;
-    if (spec.waitsOnly) {
-      let end = i + 1;
-      while (end < specs.length && specs[end]!.waitsOnly) end++;
-      await waiting;
-      const group = specs.slice(i, end).map(async (s, k) => {
-        slots[i + k] = await one(s);
-      });
-      waiting = Promise.all(group).then(() => undefined);
-      i = end;
-      continue;
+  try {
+    for (let i = 0; i < specs.length; ) {
+      const spec = specs[i]!;
+      if (spec.waitsOnly) {
+        let end = i + 1;
+        while (end < specs.length && specs[end]!.waitsOnly) end++;
+        await waiting;
+        const group = specs.slice(i, end).map(async (s, k) => {
+          slots[i + k] = await one(s);
+        });
+        waiting = Promise.all(group).then(() => undefined);
+        i = end;
+        continue;
+      }
+      if (!spec.alongside) {
+        await waiting;
+        waiting = undefined;
+      }
+      slots[i] = await one(spec);
+      i++;
     }
-    if (!spec.alongside) {
-      await waiting;
-      waiting = undefined;
-    }
-    slots[i] = await one(spec);
-    i++;
+    await waiting;
+  } finally {
+    stage.close();
   }
-  await waiting;
   results.push(...(slots as Check[]));
   return results;
 }
 
-export async function runOne(client: BridgeClient, spec: CheckSpec, ctx: StageContext, work: string): Promise<Check> {
+/**
+ * One abort listener on the stage's signal, passed on to every check running at the time: a group of waiting
+ * checks runs dozens at once, and one listener each would exceed Node's limit of 10 per signal (a
+ * MaxListenersExceededWarning on every run) without any leak to warn about.
+ */
+class AbortFanOut {
+  private readonly running = new Set<AbortController>();
+  private readonly onAbort = (): void => {
+    for (const ac of this.running) ac.abort();
+  };
+
+  constructor(private readonly signal: AbortSignal) {
+    signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Aborts `ac` with the stage; the returned function lets go of it. */
+  add(ac: AbortController): () => void {
+    if (this.signal.aborted) ac.abort();
+    this.running.add(ac);
+    return () => this.running.delete(ac);
+  }
+
+  close(): void {
+    this.signal.removeEventListener('abort', this.onAbort);
+    this.running.clear();
+  }
+}
+
+export async function runOne(client: BridgeClient, spec: CheckSpec, ctx: StageContext, work: string, stage?: AbortFanOut): Promise<Check> {
   const ac = new AbortController();
   // Every call of a check listens to its signal; the reaper-race check has dozens in flight at once.
   setMaxListeners(0, ac.signal);
-  const onOuter = (): void => ac.abort();
-  ctx.signal.addEventListener('abort', onOuter, { once: true });
+  const own = stage ? undefined : new AbortFanOut(ctx.signal);
+  const release = (stage ?? own!).add(ac);
   const limit = spec.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   const tools: CheckTools = { client: client.with({ signal: ac.signal }), signal: ac.signal, work };
   let timer: NodeJS.Timeout | undefined;
@@ -165,7 +198,8 @@ export async function runOne(client: BridgeClient, spec: CheckSpec, ctx: StageCo
   } finally {
     clearTimeout(timer);
     ac.abort();
-    ctx.signal.removeEventListener('abort', onOuter);
+    release();
+    own?.close();
   }
 }
 
