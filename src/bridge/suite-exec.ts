@@ -368,7 +368,9 @@ export function reaperRaceCheck(opts: ExecSuiteOptions, rules: EraRules): CheckS
         }
       };
       await Promise.all(Array.from({ length: parallel }, worker));
-      return reaperVerdict(codes, 3, parallel, Math.round(performance.now() - t0), rules);
+      const ms = Math.round(performance.now() - t0);
+      const stuck = codes.includes(undefined) ? await killStuckForks(client) : undefined;
+      return reaperVerdict(codes, 3, parallel, ms, rules, stuck);
     },
     { timeoutMs: 60_000 },
   );
@@ -378,12 +380,35 @@ export function reaperRaceCheck(opts: ExecSuiteOptions, rules: EraRules): CheckS
  * -1s alone are the known race: a warning by name where the bridge has its own reaper, a failure where it
  * must not (v0.18). Any other wrong code, or a missing EXIT, fails.
  */
-export function reaperVerdict(codes: readonly (number | undefined)[], expected: number, parallel: number, ms: number, rules: EraRules): Outcome {
+export function reaperVerdict(
+  codes: readonly (number | undefined)[],
+  expected: number,
+  parallel: number,
+  ms: number,
+  rules: EraRules,
+  stuck?: StuckForks,
+): Outcome {
   const total = codes.length;
   const what = `Execs of "exit ${expected}"`;
   const minus = codes.filter((c) => c === -1).length;
   const other = codes.filter((c) => c !== expected && c !== -1);
   const how = `at ${parallel} in parallel (${timing(ms)})`;
+  const hung = codes.filter((c) => c === undefined).length;
+  if (hung > 0 && hung === other.length && stuck && stuck.pids.length > 0) {
+    const held =
+      `${hung}/${total} ${what} got no EXIT within 10 s ${how}: the bridge's forked child ${stuck.pids.join(', ')} never reached exec ` +
+      `and held their output pipes (killed)`;
+    if (!stuck.emulated) {
+      return { status: 'fail', detail: held, fix: 'every child the bridge forks must reach exec or exit, or the Execs in flight never end' };
+    }
+    // The emulator's fork, not the bridge's Exec: the same binary on arm64 hardware leaves no such child.
+    const also = minus > 0 ? `; ${minus} reported -1 (${rules.isNew('noOwnReaper') ? 'no reaper to race with in v0.18' : REAPER_NOTE})` : '';
+    return {
+      status: minus > 0 && rules.isNew('noOwnReaper') ? 'fail' : 'warn',
+      detail: `${held}: a fork deadlock of qemu-user emulation${also}`,
+      fix: 'A defect of the emulator, not of the image or the bridge: judge Exec under load on arm64 hardware (or with a qemu-user that has no fork deadlock)',
+    };
+  }
   if (other.length > 0) {
     const seen = [...new Set(other.map((c) => (c === undefined ? 'no EXIT within 10 s' : String(c))))].join(', ');
     return { status: 'fail', detail: `${other.length}/${total} ${what} reported ${seen} ${how}` };
@@ -404,6 +429,39 @@ export function reaperVerdict(codes: readonly (number | undefined)[], expected: 
     };
   }
   return { status: 'pass', detail: `${total}/${total} exact ${how}${rules.note('noOwnReaper')}` };
+}
+
+/** Copies of the bridge found stuck between fork and exec, and killed; `emulated` when they ran under qemu-user. */
+export interface StuckForks {
+  pids: number[];
+  emulated: boolean;
+}
+
+/**
+ * Under qemu-user (Debian bookworm's 7.2, binfmt), a child forked by the multi-threaded bridge can deadlock
+ * inside the emulator before it reaches exec: a copy of the bridge (same command line, the bridge its
+ * parent) that holds every pipe open at the fork. The Execs whose pipes it holds never see EOF, so never
+ * send EXIT (contract §3.11: EXIT follows EOF on both outputs), and a v3 bridge's graceful stop then waits
+ * for them (§1 step 8). Such a copy is found (seen twice, a second apart: a fork in progress is not stuck)
+ * and killed, which lets those Execs and the bridge's shutdown finish. (The bridge's path is split in the
+ * script, so that the script's own subshells, copies of its shell, do not match.)
+ */
+export async function killStuckForks(client: BridgeClient): Promise<StuckForks | undefined> {
+  const list =
+    'for d in /proc/[0-9]*; do p=${d#/proc/}; pp=$(sed -n "s/^PPid:[[:space:]]*//p" $d/status 2>/dev/null); ' +
+    'c=$(tr "\\0" " " < $d/cmdline 2>/dev/null); case "$c" in *"/opt/memoh/brid""ge"*) ;; *) continue;; esac; ' +
+    '[ -n "$pp" ] && [ "$pp" != 0 ] && [ "$c" = "$(tr "\\0" " " < /proc/$pp/cmdline 2>/dev/null)" ] && echo "$p"; done';
+  const script =
+    `a=$(${list}); [ -z "$a" ] && exit 0; sleep 1; b=$(${list}); ` +
+    'for p in $a; do case " $(echo $b) " in *" $p "*) c=$(tr "\\0" " " < /proc/$p/cmdline); kill -9 $p && echo "$p $c";; esac; done';
+  try {
+    const r = await client.exec({ command: script }, { deadlineMs: 15_000 });
+    const lines = r.stdout.toString('utf8').split('\n').filter((l) => /^\d+ /.test(l));
+    if (lines.length === 0) return undefined;
+    return { pids: lines.map((l) => Number.parseInt(l, 10)), emulated: lines.some((l) => /qemu/.test(l)) };
+  } catch {
+    return undefined; // the finding stays what it was: Execs without EXIT
+  }
 }
 
 /** A call that hit our deadline without EXIT: what it had, for the check to judge. Other errors stay errors. */

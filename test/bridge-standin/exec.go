@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"sync"
@@ -97,6 +98,17 @@ func (s *server) execPipe(stream pb.ContainerService_ExecServer, cfg *pb.ExecInp
 	if err != nil {
 		return status.Errorf(codes.Internal, "stderr pipe: %v", err)
 	}
+	// Only pipe Execs at once (the race check's load) trigger the stuck copy; it holds the pipes of those in flight.
+	if inFlight := pipeExecs.Add(1); inFlight >= 8 && s.br.on("exec-fork-stuck") {
+		stuckCopy.Do(func() {
+			if pid, errno := forkStuckCopy(); errno != 0 {
+				slog.Warn("exec-fork-stuck: fork failed", "errno", errno)
+			} else {
+				slog.Warn("exec-fork-stuck: a copy of the bridge that never reaches exec", "pid", pid)
+			}
+		})
+	}
+	defer pipeExecs.Add(-1)
 	if err := cmd.Start(); err != nil {
 		return status.Errorf(codes.Internal, "start: %v", err)
 	}
