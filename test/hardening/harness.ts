@@ -165,10 +165,15 @@ export function firstValidateContainer(pid: () => number | undefined): { seen: P
   return { seen, stop: () => p.kill('SIGTERM') };
 }
 
-/** Options as the resolver makes them (defaults included), downloading from the loopback mirror, plus `values` by `table.key`. */
+/**
+ * Options as the resolver makes them (defaults included), downloading from the loopback mirror, plus `values` by
+ * `table.key`. The Node.js archives are pinned to .tar.gz: the faults are set on those files, and `auto` may take
+ * .tar.xz on a busy machine (a cache seeded by such a build would then hold the other format).
+ */
 export function optionsFor(m: Mirror, values: Record<string, unknown> = {}): Options {
   const mirrors = { 'mirrors.node': m.urls.node, 'mirrors.node_musl': m.urls.nodeMusl, 'mirrors.npm': m.urls.npm, 'mirrors.uv': m.urls.uv, 'mirrors.alpine': m.urls.alpine };
-  return resolveOptions([{ origin: (f) => `test ${f.key}`, values: new Map(Object.entries({ ...mirrors, ...values })) }], {});
+  const pinned = { 'toolkit.archive_format': 'gz' };
+  return resolveOptions([{ origin: (f) => `test ${f.key}`, values: new Map(Object.entries({ ...mirrors, ...pinned, ...values })) }], {});
 }
 
 /**
