@@ -102,10 +102,10 @@ export function toMarkdown(full: RunReport): string {
     lines.push('', `<details><summary>${md(where(row))}: ${containerLine(row.failureContext)}</summary>`, '');
     lines.push('~~~', ...row.failureContext.logs.map((l) => l.replace(/^~~~/, ' ~~~')), '~~~', '', '</details>');
   }
-  const judged = report.rows.filter((r) => r.memohWhy);
-  if (judged.length) {
+  const eras = eraLines(report);
+  if (eras.length) {
     lines.push('', '<details><summary>Memoh era per image</summary>', '');
-    for (const r of judged) lines.push(`- **${md(where(r))}**: Memoh ${r.memoh}, by ${md(r.memohWhy ?? '')}`);
+    for (const e of eras) lines.push(`- ${md(e)}`);
     lines.push('', '</details>');
   }
   const facts = Object.entries(report.facts);
@@ -116,6 +116,12 @@ export function toMarkdown(full: RunReport): string {
   }
   lines.push('', `Total ${seconds(report.durationMs)} · fail on ${report.failOn} · memoh-workspace ${report.tool.version}`, '');
   return lines.join('\n');
+}
+
+/** One line per image × platform and judgement (validate and smoke usually agree): what era, and why. */
+function eraLines(report: RunReport): string[] {
+  const lines = report.rows.filter((r) => r.memohWhy).map((r) => `${r.image} ${r.platform}: Memoh ${r.memoh}, by ${r.memohWhy}`);
+  return [...new Set(lines)];
 }
 
 /** The era column: the era a row was judged by, marked when nothing decided it for certain. */
@@ -143,7 +149,7 @@ export function toText(full: RunReport): string {
   for (const { row, check } of problems(report)) {
     lines.push(`${plain[check.status]} ${where(row)} ${check.id}: ${check.detail}${check.fix ? ` (fix: ${check.fix})` : ''}`);
   }
-  for (const row of report.rows) if (row.memohWhy) lines.push(`era ${where(row)}: Memoh ${row.memoh}, by ${row.memohWhy}`);
+  for (const e of eraLines(report)) lines.push(`era ${e}`);
   for (const row of report.rows) {
     if (!row.failureContext) continue;
     lines.push(`${where(row)}: ${containerLine(row.failureContext)}:`);
