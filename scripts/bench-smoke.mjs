@@ -48,10 +48,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const now = () => performance.now();
 
 for (const e of eras) {
-  if (!existsSync(ERAS[e].bridge)) throw new Error(`no ${e} bridge at ${ERAS[e].bridge} (build the test world: npm run test:world)`);
+  if (!existsSync(ERAS[e].bridge))
+    throw new Error(`no ${e} bridge at ${ERAS[e].bridge} (build the test world: npm run test:world)`);
   execFileSync('docker', ['image', 'inspect', ERAS[e].image], { stdio: 'ignore' });
 }
-if (!existsSync(cli)) execFileSync(process.execPath, [join(repo, 'scripts/build.mjs')], { cwd: repo, stdio: 'inherit' });
+if (!existsSync(cli))
+  execFileSync(process.execPath, [join(repo, 'scripts/build.mjs')], { cwd: repo, stdio: 'inherit' });
 
 function run(cmd, argv, env = {}) {
   return new Promise((resolve, reject) => {
@@ -75,7 +77,19 @@ async function dockerTrue(image) {
 async function smoke(era, images) {
   const tmp = mkdtempSync(join(tmpdir(), 'memoh-bench-'));
   try {
-    const argv = [cli, 'smoke', '--memoh', era, '--bridge', ERAS[era].bridge, '--concurrency', String(images.length), '--pull', 'never', '--json'];
+    const argv = [
+      cli,
+      'smoke',
+      '--memoh',
+      era,
+      '--bridge',
+      ERAS[era].bridge,
+      '--concurrency',
+      String(images.length),
+      '--pull',
+      'never',
+      '--json',
+    ];
     for (const i of images) argv.push('--image', i);
     // A v0.18 image carries its own toolkit; a v3 workspace mounts one (without it, smoke would build one).
     if (toolkit && era === 'v3') argv.push('--toolkit', toolkit);
@@ -87,7 +101,9 @@ async function smoke(era, images) {
       throw new Error(`smoke gave no JSON (exit ${r.code}): ${r.err.slice(-2000)}`);
     }
     if (report.status === 'fail') {
-      const bad = report.reports.flatMap((x) => x.checks.filter((c) => c.status === 'fail').map((c) => `${x.image}: ${c.id}: ${c.detail}`));
+      const bad = report.reports.flatMap((x) =>
+        x.checks.filter((c) => c.status === 'fail').map((c) => `${x.image}: ${c.id}: ${c.detail}`),
+      );
       throw new Error(`the suite failed, the timing means nothing:\n  ${bad.join('\n  ')}`);
     }
     const left = execFileSync('ls', ['-A', tmp], { encoding: 'utf8' }).trim();
@@ -113,7 +129,9 @@ async function smokeRetrying(era, images) {
   }
 }
 
-log(`bench-smoke: ${eras.map((e) => `${e}: ${ERAS[e].image} + ${ERAS[e].bridge}`).join('; ')}${toolkit ? `, toolkit ${toolkit}` : ''}, ${reps} runs each`);
+log(
+  `bench-smoke: ${eras.map((e) => `${e}: ${ERAS[e].image} + ${ERAS[e].bridge}`).join('; ')}${toolkit ? `, toolkit ${toolkit}` : ''}, ${reps} runs each`,
+);
 // One warm-up of everything (page cache, engine), not counted.
 for (const e of eras) {
   await dockerTrue(ERAS[e].image);
@@ -129,12 +147,22 @@ for (let i = 0; i < reps; i++) {
     const s = await smokeRetrying(e, [image]);
     const r0 = s.reports[0];
     const t = r0.timings;
-    r.one.push({ wall: s.wallMs, report: r0.durationMs, start: t.prepareMs + t.createMs + t.startMs + t.readyMs, timings: t, suite: t.suiteMs, cleanup: t.cleanupMs, checks: r0.checks });
+    r.one.push({
+      wall: s.wallMs,
+      report: r0.durationMs,
+      start: t.prepareMs + t.createMs + t.startMs + t.readyMs,
+      timings: t,
+      suite: t.suiteMs,
+      cleanup: t.cleanupMs,
+      checks: r0.checks,
+    });
     if (withFour) {
       const f = await smokeRetrying(e, [image, image, image, image]);
       r.four.push({ wall: f.wallMs });
     }
-    log(`  run ${i + 1} ${e}: docker run true ${r.trueMs[i].toFixed(0)} ms, one ${r.one[i].report} ms (ready after ${r.one[i].start} ms, suite ${r.one[i].suite} ms)${withFour ? `, four ${r.four[i].wall.toFixed(0)} ms wall` : ''}`);
+    log(
+      `  run ${i + 1} ${e}: docker run true ${r.trueMs[i].toFixed(0)} ms, one ${r.one[i].report} ms (ready after ${r.one[i].start} ms, suite ${r.one[i].suite} ms)${withFour ? `, four ${r.four[i].wall.toFixed(0)} ms wall` : ''}`,
+    );
   }
 }
 
@@ -158,15 +186,27 @@ const results = eras.map((era) => {
     dockerRunTrueMs: Math.round(floor),
     oneImageMs: oneMs,
     oneImageReadyMs: median(one.map((o) => o.start)),
-    oneImageStart: { prepareMs: part('prepareMs'), createMs: part('createMs'), startMs: part('startMs'), readyMs: part('readyMs') },
+    oneImageStart: {
+      prepareMs: part('prepareMs'),
+      createMs: part('createMs'),
+      startMs: part('startMs'),
+      readyMs: part('readyMs'),
+    },
     oneImageSuiteMs: median(one.map((o) => o.suite)),
     oneImageCleanupMs: median(one.map((o) => o.cleanup)),
     ratioOneToFloor: +(oneMs / floor).toFixed(2),
     oneImageWallMs: Math.round(oneWall),
-    ...(withFour ? { fourImagesWallMs: Math.round(median(four.map((f) => f.wall))), ratioFourToOne: +(median(four.map((f) => f.wall)) / oneWall).toFixed(2) } : {}),
+    ...(withFour
+      ? {
+          fourImagesWallMs: Math.round(median(four.map((f) => f.wall))),
+          ratioFourToOne: +(median(four.map((f) => f.wall)) / oneWall).toFixed(2),
+        }
+      : {}),
     slowestChecks: slowest.map((c) => ({ id: c.id, ms: c.durationMs })),
     // Every check of the suite, median over the runs (for where the suite's own time goes).
-    checkMs: Object.fromEntries(suiteChecks.map((c) => [c.id, median(one.map((o) => o.checks.find((x) => x.id === c.id)?.durationMs ?? 0))])),
+    checkMs: Object.fromEntries(
+      suiteChecks.map((c) => [c.id, median(one.map((o) => o.checks.find((x) => x.id === c.id)?.durationMs ?? 0))]),
+    ),
     targets: { oneToFloor: TARGET, fourToOne: 1.6 },
   };
 });
@@ -175,7 +215,12 @@ if (json) {
   // The first era's numbers stay at the top level, named as before (scripts/bench.mjs reads them); all eras
   // are under `eras`. The floor is docker run alone now (bridgeListenMs 0).
   const first = results[0];
-  const legacy = { ...first, floorMs: first.dockerRunTrueMs, bridgeListenMs: 0, ratioReadyToFloor: +(first.oneImageReadyMs / first.dockerRunTrueMs).toFixed(2) };
+  const legacy = {
+    ...first,
+    floorMs: first.dockerRunTrueMs,
+    bridgeListenMs: 0,
+    ratioReadyToFloor: +(first.oneImageReadyMs / first.dockerRunTrueMs).toFixed(2),
+  };
   process.stdout.write(`${JSON.stringify({ ...legacy, eras: results }, null, 2)}\n`);
 } else {
   const verdict = (r, t) => (r <= t ? `meets ≤ ${t}` : `MISSES ≤ ${t}`);
@@ -184,7 +229,11 @@ if (json) {
     `  image present → suite passed: ${r.oneImageMs} ms = ${r.ratioOneToFloor} × floor (${verdict(r.ratioOneToFloor, TARGET)})`,
     `  of which ready ${r.oneImageReadyMs} ms (dirs ${r.oneImageStart.prepareMs}, create ${r.oneImageStart.createMs}, start ${r.oneImageStart.startMs}, ready ${r.oneImageStart.readyMs}), suite ${r.oneImageSuiteMs} ms, cleanup ${r.oneImageCleanupMs} ms`,
     `  slowest checks: ${r.slowestChecks.map((c) => `${c.id} ${c.ms} ms`).join(', ')}`,
-    ...(withFour ? [`  4 images at once: ${r.fourImagesWallMs} ms wall vs one ${r.oneImageWallMs} ms = ${r.ratioFourToOne} × (${verdict(r.ratioFourToOne, 1.6)})`] : []),
+    ...(withFour
+      ? [
+          `  4 images at once: ${r.fourImagesWallMs} ms wall vs one ${r.oneImageWallMs} ms = ${r.ratioFourToOne} × (${verdict(r.ratioFourToOne, 1.6)})`,
+        ]
+      : []),
   ]);
   process.stdout.write(`${lines.join('\n')}\n`);
 }

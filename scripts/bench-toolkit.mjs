@@ -17,7 +17,7 @@
 // Targets: cold ≤ 0.5× baseline on loopback and per-connection, ≤ 0.8× on the shared line; warm < 1 s; peak RSS
 // ≤ 150 MB. --check exits 1 when one is missed. With --repeat N, medians of N runs.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,8 +35,18 @@ const repeat = Math.max(1, Number(opt('repeat', '1')));
 const TARGET = { warmMs: 1000, rssMB: 150 };
 const LINES = [
   { id: 'loopback', label: 'loopback', target: 0.5 },
-  { id: 'per-connection', label: 'per-connection 20 MB/s + 80 ms', line: { bytesPerSecond: 20e6, shared: false, latencyMs: 80 }, target: 0.5 },
-  { id: 'shared', label: 'shared 5 MB/s + 200 ms', line: { bytesPerSecond: 5e6, shared: true, latencyMs: 200 }, target: 0.8 },
+  {
+    id: 'per-connection',
+    label: 'per-connection 20 MB/s + 80 ms',
+    line: { bytesPerSecond: 20e6, shared: false, latencyMs: 80 },
+    target: 0.5,
+  },
+  {
+    id: 'shared',
+    label: 'shared 5 MB/s + 200 ms',
+    line: { bytesPerSecond: 5e6, shared: true, latencyMs: 200 },
+    target: 0.8,
+  },
 ].filter((l) => opt('lines', 'all') === 'all' || opt('lines', 'all').split(',').includes(l.id));
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
 
@@ -55,9 +65,20 @@ const cleanup = async () => {
 process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
 
 const flags = [
-  '--arch', arch, '--node-version', nodeVersion,
-  '--node-mirror', mirror.urls.node, '--node-musl-mirror', mirror.urls.nodeMusl, '--npm-mirror', mirror.urls.npm,
-  '--uv-mirror', mirror.urls.uv, '--alpine-mirror', mirror.urls.alpine,
+  '--arch',
+  arch,
+  '--node-version',
+  nodeVersion,
+  '--node-mirror',
+  mirror.urls.node,
+  '--node-musl-mirror',
+  mirror.urls.nodeMusl,
+  '--npm-mirror',
+  mirror.urls.npm,
+  '--uv-mirror',
+  mirror.urls.uv,
+  '--alpine-mirror',
+  mirror.urls.alpine,
 ];
 
 const hwmOf = (pid) => {
@@ -150,13 +171,17 @@ done
 function smallestSet() {
   const size = (rel) => statSync(join(mirror.root, rel)).size;
   const node = (dir, base) => Math.min(size(`${dir}/v${v}/${base}.tar.gz`), size(`${dir}/v${v}/${base}.tar.xz`));
-  const apks = readdirSync(join(mirror.root, 'alpine', 'v3.23', 'main', ua)).filter((f) => /^(libgcc|libstdc\+\+)-.*\.apk$/.test(f));
+  const apks = readdirSync(join(mirror.root, 'alpine', 'v3.23', 'main', ua)).filter((f) =>
+    /^(libgcc|libstdc\+\+)-.*\.apk$/.test(f),
+  );
   const files = {
     'node-glibc': node('node', `node-v${v}-linux-${na}`),
     'node-musl': node('node-musl', `node-v${v}-linux-${na}-musl`),
     npm: size('npm-registry/npm/-/npm-10.9.2.tgz'),
     uv: size(`uv/releases/download/0.9.5/uv-${ua}-unknown-linux-musl.tar.gz`),
-    alpine: apks.reduce((n, f) => n + size(`alpine/v3.23/main/${ua}/${f}`), 0) + size(`alpine/v3.23/main/${ua}/APKINDEX.tar.gz`),
+    alpine:
+      apks.reduce((n, f) => n + size(`alpine/v3.23/main/${ua}/${f}`), 0) +
+      size(`alpine/v3.23/main/${ua}/APKINDEX.tar.gz`),
   };
   return { files, total: Object.values(files).reduce((a, b) => a + b, 0), largest: Math.max(...Object.values(files)) };
 }
@@ -164,7 +189,10 @@ function smallestSet() {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const set = smallestSet();
 const results = [];
-const loadStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const loadStart = os
+  .loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 try {
   // Prime the page cache with the mirror's files, so no contender pays for the first disk read.
   spawnSync('sh', ['-c', `cat $(find ${mirror.root} -type f) > /dev/null`]);
@@ -184,7 +212,16 @@ try {
       const before = mirror.requests.length;
       mirror.setLine(L.line);
       settle();
-      const cold = await measure(process.execPath, [CLI, 'toolkit', '--out', join(dir, 'cold'), '--cache-dir', cache, '--json', ...flags]);
+      const cold = await measure(process.execPath, [
+        CLI,
+        'toolkit',
+        '--out',
+        join(dir, 'cold'),
+        '--cache-dir',
+        cache,
+        '--json',
+        ...flags,
+      ]);
       const coldResult = JSON.parse(cold.out);
       if (coldResult.fromCache) throw new Error('the cold build came from the cache');
       runs.cold.push(cold.ms);
@@ -196,9 +233,19 @@ try {
       let warmNote = '';
       if (L.id === 'loopback') {
         settle();
-        const warm = await measure(process.execPath, [CLI, 'toolkit', '--out', join(dir, 'warm'), '--cache-dir', cache, '--json', ...flags]);
+        const warm = await measure(process.execPath, [
+          CLI,
+          'toolkit',
+          '--out',
+          join(dir, 'warm'),
+          '--cache-dir',
+          cache,
+          '--json',
+          ...flags,
+        ]);
         const warmResult = JSON.parse(warm.out);
-        if (!warmResult.fromCache || mirror.requests.length !== mid) throw new Error('the warm build downloaded something');
+        if (!warmResult.fromCache || mirror.requests.length !== mid)
+          throw new Error('the warm build downloaded something');
         runs.warm.push(warm.ms);
         runs.warmRss.push(warm.rssMB);
         warmNote = `, warm ${Math.round(warm.ms)} ms`;
@@ -226,13 +273,18 @@ try {
       downloadedMB: +(median(runs.bytes) / 1e6).toFixed(1),
       peakRssMB: Math.round(Math.max(...runs.rss)),
       xzPeakRssMB: Math.round(Math.max(...runs.xzRss)),
-      ...(runs.warm.length ? { warmMs: Math.round(median(runs.warm)), warmPeakRssMB: Math.round(Math.max(...runs.warmRss)) } : {}),
+      ...(runs.warm.length
+        ? { warmMs: Math.round(median(runs.warm)), warmPeakRssMB: Math.round(Math.max(...runs.warmRss)) }
+        : {}),
     });
   }
 } finally {
   await cleanup();
 }
-const loadEnd = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const loadEnd = os
+  .loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 
 const loop = results.find((r) => r.line === 'loopback');
 const peakRssMB = Math.max(...results.map((r) => r.peakRssMB));
@@ -247,7 +299,14 @@ const summary = {
   node: nodeVersion,
   repeat,
   ...(loop
-    ? { coldMs: loop.coldMs, warmMs: loop.warmMs, baselineMs: loop.baselineMs, coldRatio: loop.coldRatio, warmRatio: +(loop.warmMs / loop.baselineMs).toFixed(3), warmPeakRssMB: loop.warmPeakRssMB }
+    ? {
+        coldMs: loop.coldMs,
+        warmMs: loop.warmMs,
+        baselineMs: loop.baselineMs,
+        coldRatio: loop.coldRatio,
+        warmRatio: +(loop.warmMs / loop.baselineMs).toFixed(3),
+        warmPeakRssMB: loop.warmPeakRssMB,
+      }
     : {}),
   peakRssMB,
   xzPeakRssMB: Math.max(...results.map((r) => r.xzPeakRssMB)),
@@ -297,7 +356,9 @@ if (!argv.includes('--no-write')) {
 
 if (argv.includes('--json')) console.log(JSON.stringify({ ...summary, met: ok }, null, 2));
 else {
-  console.log(`toolkit bench (${arch}, Node ${nodeVersion}, ${repeat === 1 ? '1 run' : `median of ${repeat} runs`} per line, wall time incl. process start; load ${loadStart} → ${loadEnd})`);
+  console.log(
+    `toolkit bench (${arch}, Node ${nodeVersion}, ${repeat === 1 ? '1 run' : `median of ${repeat} runs`} per line, wall time incl. process start; load ${loadStart} → ${loadEnd})`,
+  );
   for (const r of results) {
     console.log(
       `  ${r.label.padEnd(32)} cold ${s(r.coldMs)} (.tar.${r.format}, ${r.downloadedMB} MB)  baseline ${s(r.baselineMs)}  ${r.coldRatio}×  target ≤ ${r.target}× ${mark(r.coldRatio <= r.target)}` +
@@ -305,6 +366,8 @@ else {
     );
   }
   if (loop) console.log(`  warm build (from cache)          ${s(loop.warmMs)}   target < 1 s ${mark(ok.warm)}`);
-  console.log(`  peak RSS (CLI / xz child)        ${peakRssMB} / ${summary.xzPeakRssMB} MB   target ≤ ${TARGET.rssMB} MB ${mark(ok.rss)}`);
+  console.log(
+    `  peak RSS (CLI / xz child)        ${peakRssMB} / ${summary.xzPeakRssMB} MB   target ≤ ${TARGET.rssMB} MB ${mark(ok.rss)}`,
+  );
 }
 if (argv.includes('--check') && !(ok.lines && ok.warm && ok.rss)) process.exit(1);

@@ -11,7 +11,7 @@
 // number from another day or another machine. Speed targets live here only, never in timed unit tests.
 // --quick: one repetition each (for trying the script, not for the report).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,7 +73,10 @@ function machine() {
     os: docker('{{.OperatingSystem}}'),
     docker: `${docker('{{.ServerVersion}}')} (storage ${docker('{{.Driver}}')}, cgroup v${docker('{{.CgroupVersion}}')})`,
     node: process.version,
-    load: os.loadavg().map((l) => l.toFixed(2)).join(' '),
+    load: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
   };
 }
 
@@ -127,10 +130,28 @@ async function fullRun(urls, cacheDir) {
   try {
     const arch = os.arch() === 'arm64' ? 'arm64' : 'amd64';
     const args = [
-      '-f', '%M %e', '-o', timeFile, process.execPath, CLI, 'run', '--json',
-      '--node-mirror', urls.node, '--node-musl-mirror', urls.nodeMusl, '--npm-mirror', urls.npm,
-      '--uv-mirror', urls.uv, '--alpine-mirror', urls.alpine,
-      '--bridge', join(WORLD, 'bridge', `bridge-linux-${arch}`), '--cache-dir', cacheDir,
+      '-f',
+      '%M %e',
+      '-o',
+      timeFile,
+      process.execPath,
+      CLI,
+      'run',
+      '--json',
+      '--node-mirror',
+      urls.node,
+      '--node-musl-mirror',
+      urls.nodeMusl,
+      '--npm-mirror',
+      urls.npm,
+      '--uv-mirror',
+      urls.uv,
+      '--alpine-mirror',
+      urls.alpine,
+      '--bridge',
+      join(WORLD, 'bridge', `bridge-linux-${arch}`),
+      '--cache-dir',
+      cacheDir,
     ];
     const r = await child('/usr/bin/time', args, { TMPDIR: tmp });
     const [kb, secs] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
@@ -186,26 +207,85 @@ const verdict = (ok) => (ok ? 'met' : '**missed**');
 const rows = [];
 const row = (what, measured, baseline, ratio, target, ok) => rows.push({ what, measured, baseline, ratio, target, ok });
 
-row('Toolkit, cold build (empty cache)', s(toolkit.coldMs), `sequential script ${s(toolkit.baselineMs)}`, x(toolkit.coldRatio), '≤ 0.5× baseline', toolkit.coldRatio <= 0.5);
-row('Toolkit, warm build (from cache)', s(toolkit.warmMs), `sequential script ${s(toolkit.baselineMs)}`, x(toolkit.warmRatio), '< 1 s', toolkit.warmMs < 1000);
-row('Toolkit, peak RSS (cold / warm)', `${toolkit.peakRssMB} / ${toolkit.warmPeakRssMB} MB`, '—', '—', '≤ 150 MB', toolkit.peakRssMB <= 150);
+row(
+  'Toolkit, cold build (empty cache)',
+  s(toolkit.coldMs),
+  `sequential script ${s(toolkit.baselineMs)}`,
+  x(toolkit.coldRatio),
+  '≤ 0.5× baseline',
+  toolkit.coldRatio <= 0.5,
+);
+row(
+  'Toolkit, warm build (from cache)',
+  s(toolkit.warmMs),
+  `sequential script ${s(toolkit.baselineMs)}`,
+  x(toolkit.warmRatio),
+  '< 1 s',
+  toolkit.warmMs < 1000,
+);
+row(
+  'Toolkit, peak RSS (cold / warm)',
+  `${toolkit.peakRssMB} / ${toolkit.warmPeakRssMB} MB`,
+  '—',
+  '—',
+  '≤ 150 MB',
+  toolkit.peakRssMB <= 150,
+);
 for (const e of smoke.eras ?? [smoke]) {
-  row(`Smoke ${e.era ?? ''}, image present → suite passed`, s(e.oneImageMs), `\`docker run --rm IMG true\` ${s(e.dockerRunTrueMs)}`, x(e.ratioOneToFloor), '≤ 6× floor', e.ratioOneToFloor <= 6);
+  row(
+    `Smoke ${e.era ?? ''}, image present → suite passed`,
+    s(e.oneImageMs),
+    `\`docker run --rm IMG true\` ${s(e.dockerRunTrueMs)}`,
+    x(e.ratioOneToFloor),
+    '≤ 6× floor',
+    e.ratioOneToFloor <= 6,
+  );
 }
 const fours = (smoke.eras ?? [smoke]).filter((e) => e.fourImagesWallMs);
 if (fours.length) {
   const each = (f) => fours.map(f).join(' / ');
-  row(`Smoke, 4 images at once (wall), ${each((e) => e.era)}`, each((e) => s(e.fourImagesWallMs)), `one image ${each((e) => s(e.oneImageWallMs))}`, each((e) => x(e.ratioFourToOne)), '≤ 1.6× one', fours.every((e) => e.ratioFourToOne <= 1.6));
+  row(
+    `Smoke, 4 images at once (wall), ${each((e) => e.era)}`,
+    each((e) => s(e.fourImagesWallMs)),
+    `one image ${each((e) => s(e.oneImageWallMs))}`,
+    each((e) => x(e.ratioFourToOne)),
+    '≤ 1.6× one',
+    fours.every((e) => e.ratioFourToOne <= 1.6),
+  );
 }
-row('Bundle start, `node dist/cli.js --version`', `${start.cliMs} ms`, `\`node -e 0\` ${start.nodeMs} ms`, x(start.cliMs / start.nodeMs), `≤ ${TARGET.startMs} ms`, start.cliMs <= TARGET.startMs);
-row('dist/ size', `${(size.bytes / MB).toFixed(2)} MB (${size.files} files)`, '—', '—', '≤ 3 MB', size.bytes <= TARGET.distBytes);
-row('Full `run`, peak RSS (cold / warm cache)', `${cold.rssMB} / ${warm.rssMB} MB`, '—', '—', `≤ ${TARGET.runRssMB} MB`, Math.max(cold.rssMB, warm.rssMB) <= TARGET.runRssMB);
+row(
+  'Bundle start, `node dist/cli.js --version`',
+  `${start.cliMs} ms`,
+  `\`node -e 0\` ${start.nodeMs} ms`,
+  x(start.cliMs / start.nodeMs),
+  `≤ ${TARGET.startMs} ms`,
+  start.cliMs <= TARGET.startMs,
+);
+row(
+  'dist/ size',
+  `${(size.bytes / MB).toFixed(2)} MB (${size.files} files)`,
+  '—',
+  '—',
+  '≤ 3 MB',
+  size.bytes <= TARGET.distBytes,
+);
+row(
+  'Full `run`, peak RSS (cold / warm cache)',
+  `${cold.rssMB} / ${warm.rssMB} MB`,
+  '—',
+  '—',
+  `≤ ${TARGET.runRssMB} MB`,
+  Math.max(cold.rssMB, warm.rssMB) <= TARGET.runRssMB,
+);
 row('Full `run`, wall time (cold / warm cache)', `${s(cold.ms)} / ${s(warm.ms)}`, '—', '—', '(reported)', undefined);
 
 const table = [
   '| Benchmark | Measured | Baseline (same run) | Ratio | Target | |',
   '|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.what} | ${r.measured} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.ok === undefined ? '' : verdict(r.ok)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.what} | ${r.measured} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.ok === undefined ? '' : verdict(r.ok)} |`,
+  ),
 ].join('\n');
 
 // Hand-written or sub-bench sections (<!-- NAME:begin … --> … <!-- NAME:end -->) of the previous file are kept.
@@ -219,9 +299,16 @@ const previous = (() => {
 const kept = [...previous.matchAll(/<!-- ([\w-]+):begin[^>]*-->[\s\S]*?<!-- \1:end -->/g)].map((m) => m[0]);
 const eraRows = (smoke.eras ?? [smoke]).map(
   (e) =>
-    `| ${e.era ?? ''} | \`${e.image}\` | ${e.passed} of ${e.checks} | ${e.dockerRunTrueMs} ms | ${e.oneImageReadyMs} ms | ${e.oneImageSuiteMs} ms | ${e.oneImageCleanupMs} ms | **${e.oneImageMs} ms = ${x(e.ratioOneToFloor)}** | ${(e.slowestChecks ?? []).slice(0, 3).map((c) => `${c.id} ${c.ms}`).join(', ')} |`,
+    `| ${e.era ?? ''} | \`${e.image}\` | ${e.passed} of ${e.checks} | ${e.dockerRunTrueMs} ms | ${e.oneImageReadyMs} ms | ${e.oneImageSuiteMs} ms | ${e.oneImageCleanupMs} ms | **${e.oneImageMs} ms = ${x(e.ratioOneToFloor)}** | ${(
+      e.slowestChecks ?? []
+    )
+      .slice(0, 3)
+      .map((c) => `${c.id} ${c.ms}`)
+      .join(', ')} |`,
 );
-const problems = [cold, warm].filter((r) => r.code !== 0 || r.leftovers.length).map((r) => `exit ${r.code}, status ${r.status}, left ${r.leftovers.join(' ') || 'nothing'}`);
+const problems = [cold, warm]
+  .filter((r) => r.code !== 0 || r.leftovers.length)
+  .map((r) => `exit ${r.code}, status ${r.status}, left ${r.leftovers.join(' ') || 'nothing'}`);
 
 const md = `# Benchmarks
 
@@ -251,15 +338,21 @@ interleaved. Full \`run\`: \`memoh-workspace run\` as \`npm run demo\` runs it (
 bridge), once with an empty cache and once warm; peak RSS from \`/usr/bin/time\` (the kernel's maximum resident set).
 The full run has no RSS target of its own; it is held to the toolkit build's 150 MB budget, which it includes.${problems.length ? `\n\n**A full run did not pass cleanly:** ${problems.join('; ')}.` : ''}
 
-${start.cliMs > TARGET.startMs ? `## Bundle start
+${
+  start.cliMs > TARGET.startMs
+    ? `## Bundle start
 
 \`node dist/cli.js --version\` takes ${start.cliMs} ms where bare \`node -e 0\` takes ${start.nodeMs} ms: the CLI's own share is ${start.cliMs - start.nodeMs} ms
 (dist/cli.js and the ${eager.chunks} chunk(s) it imports statically, ${(eager.bytes / MB).toFixed(2)} MB, are loaded before it answers).
-${start.nodeMs >= TARGET.startMs * 0.75
+${
+  start.nodeMs >= TARGET.startMs * 0.75
     ? `Bare Node alone takes ${start.nodeMs} ms on this machine at this load, which leaves the CLI ${Math.max(0, TARGET.startMs - start.nodeMs)} ms of the ${TARGET.startMs} ms target.`
-    : `Loading less before \`--version\` (each command's code only when that command runs) is the way under the target.`}
+    : `Loading less before \`--version\` (each command's code only when that command runs) is the way under the target.`
+}
 
-` : ''}## Smoke per era (generated)
+`
+    : ''
+}## Smoke per era (generated)
 
 Medians of ${REPS} runs, the eras interleaved; the floor is \`docker run --rm IMG true\` with the same image, just before.
 

@@ -1,7 +1,8 @@
 // Bundles the three faces into self-contained files under dist/: no node_modules needed at run time.
-import { build } from 'esbuild';
+
 import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
+import { build } from 'esbuild';
 
 // `import text from './x.proto?raw'` embeds the file as a string, the same syntax vitest understands.
 // Paths in the raw namespace are kept relative to the repo, so a clone elsewhere builds the same bytes
@@ -27,7 +28,8 @@ const noSsh = {
   setup(b) {
     b.onResolve({ filter: /^ssh2$/ }, () => ({ path: 'ssh2', namespace: 'no-ssh' }));
     b.onLoad({ filter: /.*/, namespace: 'no-ssh' }, () => ({
-      contents: "module.exports = { Client: function () { throw new Error('ssh:// DOCKER_HOST is not supported: use unix:// or tcp://'); } };",
+      contents:
+        "module.exports = { Client: function () { throw new Error('ssh:// DOCKER_HOST is not supported: use unix:// or tcp://'); } };",
       loader: 'js',
     }));
   },

@@ -1,29 +1,29 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { type UserChecks, readUserChecks } from './bridge/index.js';
-import { type Options, mirrorImages } from './config/index.js';
+import { readUserChecks, type UserChecks } from './bridge/index.js';
+import { mirrorImages, type Options } from './config/index.js';
 import type { Check } from './core/check.js';
 import type { StageContext } from './core/context.js';
-import { InputError, errorMessage } from './core/errors.js';
 import { type EraHints, type EraJudgement, judgeEra } from './core/era.js';
-import { type Arch, type Platform, formatPlatform, platformOf } from './core/platform.js';
+import { errorMessage, InputError } from './core/errors.js';
+import { type Arch, formatPlatform, type Platform, platformOf } from './core/platform.js';
 import type { AuthOptions } from './image/auth.js';
 import { type ImageReport, validateImages } from './image/index.js';
-import { type MirrorReport, checkMirrors, imagePair, mirrorRows } from './mirror/index.js';
-import { type RunReport, type StageRow, finishReport, rowStatus } from './report/index.js';
+import { checkMirrors, imagePair, type MirrorReport, mirrorRows } from './mirror/index.js';
+import { finishReport, type RunReport, rowStatus, type StageRow } from './report/index.js';
 import { buildToolkit, flavoursFor } from './toolkit/index.js';
 import { type ToolkitOnDisk, toolkitsByArch } from './toolkit/manifest.js';
 import { FLAVOURS, type Flavour, type ToolkitResult } from './toolkit/types.js';
 import {
   type BridgeSource,
-  type SmokeReport,
-  type SmokeRequest,
   botIdsFor,
   bridgeEraFromBinary,
   defaultBotId,
   parseBridgeSource,
   resolveBridge,
+  type SmokeReport,
+  type SmokeRequest,
   smokeMany,
   workspaceShape,
 } from './workspace/index.js';
@@ -64,14 +64,24 @@ const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
 
 export function planMatrix(options: Options): Matrix {
   return {
-    include: options.run.images.flatMap((image) => options.run.platforms.map((p) => ({ image, platform: formatPlatform(p) }))),
+    include: options.run.images.flatMap((image) =>
+      options.run.platforms.map((p) => ({ image, platform: formatPlatform(p) })),
+    ),
   };
 }
 
 /** The Actions cache key of the toolkit cache dir: everything that changes what the toolkit holds. */
 export function toolkitCacheKey(options: Options): string {
   const t = options.toolkit;
-  const what = JSON.stringify([t.nodeVersion, t.npmVersion, t.uvVersion, t.alpineVersion, [...t.arches].sort(), t.mirrors, t.verify]);
+  const what = JSON.stringify([
+    t.nodeVersion,
+    t.npmVersion,
+    t.uvVersion,
+    t.alpineVersion,
+    [...t.arches].sort(),
+    t.mirrors,
+    t.verify,
+  ]);
   return `memoh-toolkit-${[...t.arches].sort().join('-')}-${createHash('sha256').update(what).digest('hex').slice(0, 16)}`;
 }
 
@@ -124,7 +134,8 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
     result: { toolkitPaths: [], matrix: planMatrix(o), toolkits: [], images: [], smoke: [] },
     auth: authFor(o, req.credentials),
     bridgeSource: runsSmoke ? parseBridgeSource(o.smoke.bridge, o.origins['smoke.bridge']) : undefined,
-    userChecks: runsSmoke && o.smoke.checks ? readUserChecks(o.smoke.checks, o.origins['smoke.checks'] ?? 'checks') : undefined,
+    userChecks:
+      runsSmoke && o.smoke.checks ? readUserChecks(o.smoke.checks, o.origins['smoke.checks'] ?? 'checks') : undefined,
     bridges: new Map(),
     validated: new Map(),
     toolkitDirs: new Map(),
@@ -132,7 +143,14 @@ export async function runPipeline(req: PipelineRequest, ctx: StageContext): Prom
   };
   for (const step of STEPS[mode]) await step(s);
   const report = finishReport(
-    { tool: { name: 'memoh-workspace', version: VERSION }, mode, startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(), failOn: o.run.failOn, rows: order(s.rows, o), facts: s.facts },
+    {
+      tool: { name: 'memoh-workspace', version: VERSION },
+      mode,
+      startedAt: new Date(Date.now() - (performance.now() - started)).toISOString(),
+      failOn: o.run.failOn,
+      rows: order(s.rows, o),
+      facts: s.facts,
+    },
     started,
   );
   return { report, ...s.result };
@@ -178,7 +196,15 @@ async function validateStep(s: RunState): Promise<void> {
   for (const r of reports) {
     s.validated.set(key(r.image.input, r.platform), r);
     const era = judgeEra(o.run.memoh, { image: r.eraHint, bridge: s.bridgeHint });
-    s.rows.push({ image: r.image.input, platform: formatPlatform(r.platform), stage: 'validate', status: r.status, durationMs: r.durationMs, checks: r.checks, ...eraOf(era) });
+    s.rows.push({
+      image: r.image.input,
+      platform: formatPlatform(r.platform),
+      stage: 'validate',
+      status: r.status,
+      durationMs: r.durationMs,
+      checks: r.checks,
+      ...eraOf(era),
+    });
   }
 }
 
@@ -190,7 +216,8 @@ async function givenToolkitStep(s: RunState): Promise<void> {
   for (const [arch, t] of await toolkitsByArch(o.smoke.toolkit, arches, o.origins['smoke.toolkit'])) {
     s.toolkitDirs.set(arch, t);
     s.result.toolkitPaths.push(t.dir);
-    s.facts[`toolkit ${arch}`] = `${t.dir} (given; node ${t.manifest.node.version}, npm ${t.manifest.npm.version}, uv ${t.manifest.uv.version})`;
+    s.facts[`toolkit ${arch}`] =
+      `${t.dir} (given; node ${t.manifest.node.version}, npm ${t.manifest.npm.version}, uv ${t.manifest.uv.version})`;
   }
 }
 
@@ -206,7 +233,8 @@ async function toolkitStep(s: RunState): Promise<void> {
   const needs = new Map<Arch, (string | undefined)[]>();
   if (forRun) {
     for (const v of s.validated.values()) {
-      if (v.status === 'fail' || judgeEra(o.run.memoh, { image: v.eraHint, bridge: s.bridgeHint }).era !== 'v3') continue;
+      if (v.status === 'fail' || judgeEra(o.run.memoh, { image: v.eraHint, bridge: s.bridgeHint }).era !== 'v3')
+        continue;
       needs.set(v.platform.arch, [...(needs.get(v.platform.arch) ?? []), v.libc]);
     }
     if (needs.size === 0) {
@@ -216,21 +244,36 @@ async function toolkitStep(s: RunState): Promise<void> {
   }
   const arches = forRun ? [...needs.keys()] : o.toolkit.arches;
   const limit = pLimit(Math.max(1, Math.min(o.run.concurrency, arches.length)));
-  await ctx.reporter.group('toolkit', () => Promise.all(arches.map((arch) => limit(() => buildOne(s, arch, forRun ? flavoursFor(needs.get(arch)!) : undefined)))));
+  await ctx.reporter.group('toolkit', () =>
+    Promise.all(
+      arches.map((arch) => limit(() => buildOne(s, arch, forRun ? flavoursFor(needs.get(arch)!) : undefined))),
+    ),
+  );
 }
 
 async function buildOne(s: RunState, arch: Arch, flavours: Flavour[] | undefined): Promise<void> {
   const t0 = performance.now();
   const platform = formatPlatform(platformOf(arch));
   try {
-    const r = await buildToolkit({ ...s.o.toolkit, out: join(s.req.workDir, 'toolkit', arch), arch, ...(flavours ? { flavours } : {}) }, s.ctx);
+    const r = await buildToolkit(
+      { ...s.o.toolkit, out: join(s.req.workDir, 'toolkit', arch), arch, ...(flavours ? { flavours } : {}) },
+      s.ctx,
+    );
     const m = r.manifest;
     s.result.toolkits.push(r);
     s.result.toolkitPaths.push(r.dir);
     s.toolkitDirs.set(arch, { dir: r.dir, manifest: m });
     const held = r.flavours.length < FLAVOURS.length ? `, ${r.flavours.join(' + ')} only` : '';
-    s.facts[`toolkit ${arch}`] = `${r.dir} (node ${m.node.version}, npm ${m.npm.version}, uv ${m.uv.version}${held}${r.fallback ? ', node-musl = glibc fallback' : ''}${r.fromCache ? ', from cache' : ''})`;
-    s.rows.push({ image: TOOLKIT_ROW, platform, stage: 'toolkit', status: rowStatus(r.checks), durationMs: r.durations.totalMs, checks: r.checks });
+    s.facts[`toolkit ${arch}`] =
+      `${r.dir} (node ${m.node.version}, npm ${m.npm.version}, uv ${m.uv.version}${held}${r.fallback ? ', node-musl = glibc fallback' : ''}${r.fromCache ? ', from cache' : ''})`;
+    s.rows.push({
+      image: TOOLKIT_ROW,
+      platform,
+      stage: 'toolkit',
+      status: rowStatus(r.checks),
+      durationMs: r.durations.totalMs,
+      checks: r.checks,
+    });
     if (rowStatus(r.checks) === 'fail') s.toolkitFailed.set(arch, 'the toolkit build failed');
   } catch (err) {
     if (s.ctx.signal.aborted) throw err;
@@ -246,7 +289,9 @@ async function mirrorStep(s: RunState): Promise<void> {
   const report = await ctx.reporter.group('mirror', () =>
     checkMirrors(
       {
-        pairs: mirrorImages(o).map((image) => imagePair(image, o.workspace.registry, o.mirror.upstream, o.origins['run.images'])),
+        pairs: mirrorImages(o).map((image) =>
+          imagePair(image, o.workspace.registry, o.mirror.upstream, o.origins['run.images']),
+        ),
         platforms: o.run.platforms,
         insecure: o.mirror.insecure,
         auth: s.auth,
@@ -260,7 +305,12 @@ async function mirrorStep(s: RunState): Promise<void> {
 }
 
 /** Why an image × platform is not smoked, or undefined when it is. Pure: the order of reasons is the rule. */
-export function smokeSkip(t: { arch: Arch; validated?: Pick<ImageReport, 'status' | 'checks'> | undefined; bridge: boolean; toolkitFailed?: string | undefined }): string | undefined {
+export function smokeSkip(t: {
+  arch: Arch;
+  validated?: Pick<ImageReport, 'status' | 'checks'> | undefined;
+  bridge: boolean;
+  toolkitFailed?: string | undefined;
+}): string | undefined {
   if (t.toolkitFailed) return `${t.toolkitFailed} for ${t.arch}`;
   if (!t.validated) return 'not validated';
   if (t.validated.status === 'fail') return `validation failed (${failedIds(t.validated.checks)})`;
@@ -272,15 +322,37 @@ export function smokeSkip(t: { arch: Arch; validated?: Pick<ImageReport, 'status
 async function smokeStep(s: RunState): Promise<void> {
   const { o, ctx } = s;
   const targets = o.run.images.flatMap((image) => o.run.platforms.map((platform) => ({ image, platform })));
-  const ids = botIdsFor(o.smoke.botId || defaultBotId(), targets.map((t) => ({ image: t.image, arch: t.platform.arch })));
+  const ids = botIdsFor(
+    o.smoke.botId || defaultBotId(),
+    targets.map((t) => ({ image: t.image, arch: t.platform.arch })),
+  );
   const reqs: SmokeRequest[] = [];
-  targets.forEach(({ image, platform }, i) => {
+  for (const [i, { image, platform }] of targets.entries()) {
     const p = formatPlatform(platform);
     const v = s.validated.get(key(image, platform));
     const bridge = s.bridges.get(platform.arch);
-    const why = smokeSkip({ arch: platform.arch, validated: v, bridge: Boolean(bridge), toolkitFailed: s.toolkitFailed.get(platform.arch) });
-    if (why || !v || !bridge) return s.rows.push({ image, platform: p, stage: 'smoke', status: 'skip', durationMs: 0, checks: [], skipped: why ?? 'no bridge' });
-    if ('error' in bridge) return s.rows.push(failedRow(image, p, 'smoke', 'smoke.bridge', bridge.error, bridge.t0));
+    const why = smokeSkip({
+      arch: platform.arch,
+      validated: v,
+      bridge: Boolean(bridge),
+      toolkitFailed: s.toolkitFailed.get(platform.arch),
+    });
+    if (why || !v || !bridge) {
+      s.rows.push({
+        image,
+        platform: p,
+        stage: 'smoke',
+        status: 'skip',
+        durationMs: 0,
+        checks: [],
+        skipped: why ?? 'no bridge',
+      });
+      continue;
+    }
+    if ('error' in bridge) {
+      s.rows.push(failedRow(image, p, 'smoke', 'smoke.bridge', bridge.error, bridge.t0));
+      continue;
+    }
     reqs.push({
       image,
       resolved: v.image.resolved,
@@ -299,16 +371,27 @@ async function smokeStep(s: RunState): Promise<void> {
       libc: v.libc,
       keep: o.smoke.keep,
     });
-  });
+  }
   const reports = await ctx.reporter.group('smoke', () => smokeMany(reqs, o.run.concurrency, ctx));
   s.result.smoke = reports;
   for (const r of reports) {
     const { image, platform, status, durationMs, checks, failureContext } = r;
-    s.rows.push({ image, platform, stage: 'smoke', status, durationMs, checks, ...eraOf(r.memoh), ...(failureContext ? { failureContext } : {}) });
-    if (r.service) s.facts[`bridge ${r.image} ${r.platform}`] = `answered as ${r.service}.ContainerService (${r.backend} backend)`;
+    s.rows.push({
+      image,
+      platform,
+      stage: 'smoke',
+      status,
+      durationMs,
+      checks,
+      ...eraOf(r.memoh),
+      ...(failureContext ? { failureContext } : {}),
+    });
+    if (r.service)
+      s.facts[`bridge ${r.image} ${r.platform}`] = `answered as ${r.service}.ContainerService (${r.backend} backend)`;
     if (r.kept) {
       const where = r.kept.tcp ? `bridge at ${r.kept.tcp}` : `socket ${r.kept.socketPath}`;
-      s.facts[`kept ${r.image} ${r.platform}`] = `${r.kept.containerName}, ${where}; remove with: ${r.kept.removeCommand}`;
+      s.facts[`kept ${r.image} ${r.platform}`] =
+        `${r.kept.containerName}, ${where}; remove with: ${r.kept.removeCommand}`;
     }
   }
 }
@@ -322,7 +405,8 @@ function eraOf(j: EraJudgement): Pick<StageRow, 'memoh' | 'memohWhy'> {
 function order(rows: StageRow[], o: Options): StageRow[] {
   const stages = ['toolkit', 'validate', 'mirror', 'smoke'];
   const images = [TOOLKIT_ROW, ...o.run.images];
-  const rank = (r: StageRow) => [images.indexOf(r.image), r.platform === 'all' ? '' : r.platform, stages.indexOf(r.stage)] as const;
+  const rank = (r: StageRow) =>
+    [images.indexOf(r.image), r.platform === 'all' ? '' : r.platform, stages.indexOf(r.stage)] as const;
   return [...rows].sort((a, b) => {
     const x = rank(a);
     const y = rank(b);
@@ -341,7 +425,14 @@ function failedIds(checks: Check[]): string {
     .join(', ');
 }
 
-function failedRow(image: string, platform: string, stage: StageRow['stage'], id: string, err: unknown, t0: number): StageRow {
+function failedRow(
+  image: string,
+  platform: string,
+  stage: StageRow['stage'],
+  id: string,
+  err: unknown,
+  t0: number,
+): StageRow {
   const fix = (err as { fix?: string }).fix;
   const check: Check = { id, status: 'fail', detail: errorMessage(err).split('\n')[0] ?? '', ...(fix ? { fix } : {}) };
   return { image, platform, stage, status: 'fail', durationMs: Math.round(performance.now() - t0), checks: [check] };

@@ -46,16 +46,28 @@ export function readInputs(env: NodeJS.ProcessEnv = process.env): ActionInputs {
     if (raw !== '') values.set(fieldPath(f), parseInput(f, raw));
   }
   const options = optionsFromFace(
-    { preset: get('preset'), presetInput: 'input preset', config: get('config'), configInput: 'input config', values, origin: (f: Field) => `input ${f.input}` },
+    {
+      preset: get('preset'),
+      presetInput: 'input preset',
+      config: get('config'),
+      configInput: 'input config',
+      values,
+      origin: (f: Field) => `input ${f.input}`,
+    },
     env,
   );
 
   const mode = (get('mode') || 'run') as Mode;
-  if (!MODES.includes(mode)) throw new InputError('input mode', `"${mode}" is not a mode`, `use one of: ${MODES.join(', ')}`);
+  if (!MODES.includes(mode))
+    throw new InputError('input mode', `"${mode}" is not a mode`, `use one of: ${MODES.join(', ')}`);
   const cache = parseBool(get('cache') || 'true', 'input cache');
   const username = get('registry-username');
   if (!!username !== !!password) {
-    throw new InputError('input registry-username', 'and registry-password must be given together', 'set both, or neither');
+    throw new InputError(
+      'input registry-username',
+      'and registry-password must be given together',
+      'set both, or neither',
+    );
   }
   return { options, mode, cache, ...(username ? { credentials: { username, password } } : {}) };
 }

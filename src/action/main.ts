@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 import { docker } from '../core/docker.js';
-import { EXIT, describeError, errorMessage } from '../core/errors.js';
+import { describeError, EXIT, errorMessage } from '../core/errors.js';
 import { CleanupLedger } from '../core/ledger.js';
 import { guardStream, onSecret, redact } from '../core/redact.js';
 import type { Reporter } from '../core/reporter.js';
 import { runPipeline, toolkitCacheKey } from '../pipeline.js';
-import { annotations, toJUnit, toJson, toMarkdown } from '../report/index.js';
+import { annotations, toJson, toJUnit, toMarkdown } from '../report/index.js';
 import { readInputs } from './inputs.js';
 import { state } from './state.js';
 
@@ -75,7 +75,10 @@ async function main(): Promise<void> {
     core.setOutput('junit', junitPath);
     core.setOutput('toolkit-path', result.toolkitPaths.join('\n'));
     core.setOutput('matrix', JSON.stringify(result.matrix));
-    if (report.result === 'failure') core.setFailed(`memoh-workspace ${inputs.mode}: ${report.status === 'fail' ? 'checks failed' : 'warnings (fail-on: warning)'}`);
+    if (report.result === 'failure')
+      core.setFailed(
+        `memoh-workspace ${inputs.mode}: ${report.status === 'fail' ? 'checks failed' : 'warnings (fail-on: warning)'}`,
+      );
     if (!options.smoke.keep) {
       const { errors } = await ledger.drain();
       for (const e of errors) reporter.warn(`cleanup: ${e}`);

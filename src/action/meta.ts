@@ -13,7 +13,11 @@ export interface InputMeta {
 
 export const ACTION_ONLY_INPUTS: InputMeta[] = [
   { name: 'mode', description: 'What to do: run | toolkit | validate | mirror | smoke | plan', default: 'run' },
-  { name: 'config', description: 'TOML config file (ours, or a Memoh config.toml: its [container] or [workspace], [bridge_tls] and instance_id are read)' },
+  {
+    name: 'config',
+    description:
+      'TOML config file (ours, or a Memoh config.toml: its [container] or [workspace], [bridge_tls] and instance_id are read)',
+  },
   { name: 'preset', description: 'Preset: cn (mainland-China mirrors, memoh.cn registry)' },
   { name: 'cache', description: 'Restore/save the toolkit with the Actions cache', default: 'true' },
   { name: 'registry-username', description: 'Username for the registries of mirror checks and pulls' },
@@ -37,5 +41,15 @@ export const outputs = [
  * The Marketplace listing's icon and colour. GitHub accepts a Feather icon name (v4.28.0) and one of
  * the colours in BRANDING_COLORS; anything else fails the listing, not the workflow.
  */
-export const BRANDING_COLORS = ['white', 'black', 'yellow', 'blue', 'green', 'orange', 'red', 'purple', 'gray-dark'] as const;
+export const BRANDING_COLORS = [
+  'white',
+  'black',
+  'yellow',
+  'blue',
+  'green',
+  'orange',
+  'red',
+  'purple',
+  'gray-dark',
+] as const;
 export const branding: { icon: string; color: (typeof BRANDING_COLORS)[number] } = { icon: 'box', color: 'blue' };

@@ -29,10 +29,14 @@ export async function expectStatus(
     result = await call;
   } catch (err) {
     if (!(err instanceof BridgeCallError)) throw err;
-    if (err.codeName !== code) fail(`${what}: got ${err.codeName}${err.details ? ` (${err.details})` : ''}, expected ${code}`, opts.fix);
+    if (err.codeName !== code)
+      fail(`${what}: got ${err.codeName}${err.details ? ` (${err.details})` : ''}, expected ${code}`, opts.fix);
     const m = opts.message;
     if (m !== undefined && (typeof m === 'string' ? err.details !== m : !m.test(err.details))) {
-      fail(`${what}: ${code} with message ${show(err.details)}, expected ${typeof m === 'string' ? show(m) : m}`, opts.fix);
+      fail(
+        `${what}: ${code} with message ${show(err.details)}, expected ${typeof m === 'string' ? show(m) : m}`,
+        opts.fix,
+      );
     }
     return err;
   }

@@ -3,10 +3,10 @@ import type { MethodDefinition } from '@grpc/proto-loader';
 import {
   containerServices,
   decodeFileDescriptor,
-  reflectionMethods,
-  serviceName,
   type FileDescriptor,
   type ReflectionVersion,
+  reflectionMethods,
+  serviceName,
   type WireName,
 } from './proto.js';
 
@@ -206,7 +206,11 @@ export class BridgeClient {
     return fileEntry(res.entry);
   }
 
-  async readFile(path: string, range: { lineOffset?: number; nLines?: number } = {}, opts?: CallOptions): Promise<ReadFileResult> {
+  async readFile(
+    path: string,
+    range: { lineOffset?: number; nLines?: number } = {},
+    opts?: CallOptions,
+  ): Promise<ReadFileResult> {
     const res = await this.unary<{ content: string; totalLines: number; binary: boolean }>(
       'ReadFile',
       { path, lineOffset: range.lineOffset ?? 0, nLines: range.nLines ?? 0 },
@@ -253,7 +257,12 @@ export class BridgeClient {
   }
 
   async deleteFile(path: string, recursive = false, opts?: CallOptions): Promise<void> {
-    await this.unary('DeleteFile', { path, recursive }, `DeleteFile(${show(path)}${recursive ? ', recursive' : ''})`, opts);
+    await this.unary(
+      'DeleteFile',
+      { path, recursive },
+      `DeleteFile(${show(path)}${recursive ? ', recursive' : ''})`,
+      opts,
+    );
   }
 
   /** The file's chunks as the bridge sent them; the error of a failed open arrives on the stream. */
@@ -263,17 +272,34 @@ export class BridgeClient {
 
   /** v0.18.0: `relativePath` opened beneath `root` with no symlink anywhere on the way (openat2). */
   readRawNoFollow(root: string, relativePath: string, opts?: CallOptions & { maxBytes?: number }): Promise<Buffer[]> {
-    return this.readChunks('ReadRawNoFollow', { root, relativePath }, `ReadRawNoFollow(${show(root)}, ${show(relativePath)})`, opts);
+    return this.readChunks(
+      'ReadRawNoFollow',
+      { root, relativePath },
+      `ReadRawNoFollow(${show(root)}, ${show(relativePath)})`,
+      opts,
+    );
   }
 
-  private readChunks(name: string, request: object, label: string, opts?: CallOptions & { maxBytes?: number }): Promise<Buffer[]> {
+  private readChunks(
+    name: string,
+    request: object,
+    label: string,
+    opts?: CallOptions & { maxBytes?: number },
+  ): Promise<Buffer[]> {
     const m = this.method(name);
     const { options, signal } = this.callOptions(opts);
     return new Promise<Buffer[]>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let total = 0;
       let tooBig = false;
-      const call = this.channel.makeServerStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, request, new grpc.Metadata(), options);
+      const call = this.channel.makeServerStreamRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize,
+        request,
+        new grpc.Metadata(),
+        options,
+      );
       const onAbort = (): void => call.cancel();
       if (signal?.aborted) queueMicrotask(onAbort);
       else signal?.addEventListener('abort', onAbort, { once: true });
@@ -298,9 +324,16 @@ export class BridgeClient {
   }
 
   /** Sends exactly these WriteRaw messages (path only where given; `abort` from v0.18.0), then half-closes. */
-  writeRaw(messages: readonly { path?: string; data?: Buffer; abort?: boolean }[], opts?: CallOptions & { label?: string }): Promise<number> {
+  writeRaw(
+    messages: readonly { path?: string; data?: Buffer; abort?: boolean }[],
+    opts?: CallOptions & { label?: string },
+  ): Promise<number> {
     const label = opts?.label ?? `WriteRaw(${show(messages[0]?.path ?? '')})`;
-    const wire = messages.map((msg) => ({ path: msg.path ?? '', data: msg.data ?? Buffer.alloc(0), abort: msg.abort ?? false }));
+    const wire = messages.map((msg) => ({
+      path: msg.path ?? '',
+      data: msg.data ?? Buffer.alloc(0),
+      abort: msg.abort ?? false,
+    }));
     return this.writeChunks('WriteRaw', wire, label, opts);
   }
 
@@ -366,7 +399,10 @@ export class BridgeClient {
   }
 
   /** Exec in pipe mode: config, then each stdin piece as its own message, then half-close (unless told not to). */
-  async exec(req: ExecRequest & { stdin?: readonly (string | Buffer)[]; halfClose?: boolean }, opts?: CallOptions): Promise<ExecResult> {
+  async exec(
+    req: ExecRequest & { stdin?: readonly (string | Buffer)[]; halfClose?: boolean },
+    opts?: CallOptions,
+  ): Promise<ExecResult> {
     const session = this.openExec(req, opts);
     for (const piece of req.stdin ?? []) session.send({ stdin: piece });
     if (req.halfClose !== false) session.halfClose();
@@ -384,7 +420,13 @@ export class BridgeClient {
    * x-memoh-reverse-http-route (none: the default route).
    */
   serveReverseHTTP(handler: ReverseHTTPHandler, opts?: CallOptions & { route?: string }): ReverseHTTPSession {
-    return new ReverseHTTPSession(this.channel, this.method('ReverseHTTP'), handler, opts?.route, this.callOptions(opts));
+    return new ReverseHTTPSession(
+      this.channel,
+      this.method('ReverseHTTP'),
+      handler,
+      opts?.route,
+      this.callOptions(opts),
+    );
   }
 
   /** Exec, one line: the text the checks print for a command. */
@@ -394,12 +436,22 @@ export class BridgeClient {
 
   /** Server reflection: the services the bridge lists. */
   async listServices(version: ReflectionVersion, opts?: CallOptions): Promise<string[]> {
-    const res = await this.reflect(version, { listServices: '*' }, 'listServicesResponse', `ServerReflectionInfo(${version}, list_services)`, opts);
+    const res = await this.reflect(
+      version,
+      { listServices: '*' },
+      'listServicesResponse',
+      `ServerReflectionInfo(${version}, list_services)`,
+      opts,
+    );
     return (res as { service: { name: string }[] }).service.map((s) => s.name);
   }
 
   /** Server reflection: the file descriptors that define `symbol` (the first is the file holding it). */
-  async fileContainingSymbol(version: ReflectionVersion, symbol: string, opts?: CallOptions): Promise<FileDescriptor[]> {
+  async fileContainingSymbol(
+    version: ReflectionVersion,
+    symbol: string,
+    opts?: CallOptions,
+  ): Promise<FileDescriptor[]> {
     const res = await this.reflect(
       version,
       { fileContainingSymbol: symbol },
@@ -410,12 +462,24 @@ export class BridgeClient {
     return (res as { fileDescriptorProto: Buffer[] }).fileDescriptorProto.map((b) => decodeFileDescriptor(b));
   }
 
-  private reflect(version: ReflectionVersion, request: object, want: string, label: string, opts?: CallOptions): Promise<unknown> {
+  private reflect(
+    version: ReflectionVersion,
+    request: object,
+    want: string,
+    label: string,
+    opts?: CallOptions,
+  ): Promise<unknown> {
     const m = reflectionMethods[version];
     const { options, signal } = this.callOptions(opts);
     return new Promise<unknown>((resolve, reject) => {
       let settled = false;
-      const call = this.channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata(), options);
+      const call = this.channel.makeBidiStreamRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize,
+        new grpc.Metadata(),
+        options,
+      );
       const finish = (fn: () => void): void => {
         if (settled) return;
         settled = true;
@@ -425,17 +489,25 @@ export class BridgeClient {
       const onAbort = (): void => call.cancel();
       if (signal?.aborted) queueMicrotask(onAbort);
       else signal?.addEventListener('abort', onAbort, { once: true });
-      call.on('data', (res: { messageResponse?: string; errorResponse?: { errorCode: number; errorMessage: string } } & Record<string, unknown>) => {
-        if (res.messageResponse === want && res[want]) {
-          finish(() => resolve(res[want]));
-        } else if (res.errorResponse) {
-          const e = res.errorResponse;
-          finish(() => reject(new BridgeCallError(label, e.errorCode, e.errorMessage)));
-        } else {
-          finish(() => reject(new Error(`${label}: unexpected response ${res.messageResponse ?? '(empty)'}`)));
-        }
-        call.end();
-      });
+      call.on(
+        'data',
+        (
+          res: { messageResponse?: string; errorResponse?: { errorCode: number; errorMessage: string } } & Record<
+            string,
+            unknown
+          >,
+        ) => {
+          if (res.messageResponse === want && res[want]) {
+            finish(() => resolve(res[want]));
+          } else if (res.errorResponse) {
+            const e = res.errorResponse;
+            finish(() => reject(new BridgeCallError(label, e.errorCode, e.errorMessage)));
+          } else {
+            finish(() => reject(new Error(`${label}: unexpected response ${res.messageResponse ?? '(empty)'}`)));
+          }
+          call.end();
+        },
+      );
       call.on('error', (err) => finish(() => reject(callError(label, err))));
       call.on('end', () => finish(() => reject(new Error(`${label}: stream ended without a response`))));
       call.write({ host: '', ...request });
@@ -447,8 +519,14 @@ export class BridgeClient {
     const { options } = this.callOptions(opts);
     const raw = (b: Buffer): Buffer => b;
     return new Promise<Buffer>((resolve, reject) => {
-      this.channel.makeUnaryRequest('/grpc.health.v1.Health/Check', raw, raw, Buffer.alloc(0), new grpc.Metadata(), options, (err, res) =>
-        err ? reject(callError('grpc.health.v1.Health/Check', err)) : resolve(res as Buffer),
+      this.channel.makeUnaryRequest(
+        '/grpc.health.v1.Health/Check',
+        raw,
+        raw,
+        Buffer.alloc(0),
+        new grpc.Metadata(),
+        options,
+        (err, res) => (err ? reject(callError('grpc.health.v1.Health/Check', err)) : resolve(res as Buffer)),
       );
     });
   }
@@ -470,9 +548,20 @@ export class ExecSession {
   private failure: Error | undefined;
   readonly label: string;
 
-  constructor(channel: grpc.Client, m: Method, req: ExecRequest, call: { options: grpc.CallOptions; signal?: AbortSignal }) {
+  constructor(
+    channel: grpc.Client,
+    m: Method,
+    req: ExecRequest,
+    call: { options: grpc.CallOptions; signal?: AbortSignal },
+  ) {
     this.label = `${req.pty ? 'PTY ' : ''}${BridgeClient.label(req.command)}`;
-    this.call = channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata(), call.options);
+    this.call = channel.makeBidiStreamRequest(
+      m.path,
+      m.requestSerialize,
+      m.responseDeserialize,
+      new grpc.Metadata(),
+      call.options,
+    );
     const signal = call.signal;
     const onAbort = (): void => this.call.cancel();
     // A check that is already over (its signal aborted) must not leave a stream running behind it: an
@@ -574,7 +663,11 @@ export class ExecSession {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`${this.label}: no output matching ${pattern} within ${ms} ms (got ${JSON.stringify(this.output.slice(-200))})`));
+        reject(
+          new Error(
+            `${this.label}: no output matching ${pattern} within ${ms} ms (got ${JSON.stringify(this.output.slice(-200))})`,
+          ),
+        );
       }, ms);
       const waiter = {
         test: () => this.ended || pattern.test(this.output),
@@ -582,7 +675,12 @@ export class ExecSession {
           clearTimeout(timer);
           if (pattern.test(this.output)) resolve();
           else if (this.failure) reject(this.failure);
-          else reject(new Error(`${this.label}: ended without output matching ${pattern} (got ${JSON.stringify(this.output.slice(-200))})`));
+          else
+            reject(
+              new Error(
+                `${this.label}: ended without output matching ${pattern} (got ${JSON.stringify(this.output.slice(-200))})`,
+              ),
+            );
         },
       };
       this.waiters.push(waiter);
@@ -594,7 +692,13 @@ export class ExecSession {
 export function execWithoutConfig(client: BridgeClient, opts?: CallOptions): Promise<ExecOutput[]> {
   const m = containerServices[client.service].Exec as Method;
   const deadline = Date.now() + (opts?.deadlineMs ?? DEFAULT_DEADLINE_MS);
-  const stream = client.channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata(), { deadline });
+  const stream = client.channel.makeBidiStreamRequest(
+    m.path,
+    m.requestSerialize,
+    m.responseDeserialize,
+    new grpc.Metadata(),
+    { deadline },
+  );
   return new Promise((resolve, reject) => {
     const received: ExecOutput[] = [];
     stream.on('data', (raw: ExecOutput) => received.push(raw));
@@ -619,9 +723,20 @@ export class TunnelSession {
   private waiters: (() => void)[] = [];
   private ended = false;
 
-  constructor(channel: grpc.Client, m: Method, address: string, call: { options: grpc.CallOptions; signal?: AbortSignal }) {
+  constructor(
+    channel: grpc.Client,
+    m: Method,
+    address: string,
+    call: { options: grpc.CallOptions; signal?: AbortSignal },
+  ) {
     this.label = `Tunnel(${show(address)})`;
-    this.call = channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new grpc.Metadata(), call.options);
+    this.call = channel.makeBidiStreamRequest(
+      m.path,
+      m.requestSerialize,
+      m.responseDeserialize,
+      new grpc.Metadata(),
+      call.options,
+    );
     const signal = call.signal;
     const onAbort = (): void => this.call.cancel();
     // A check that is already over (its signal aborted) must not leave a stream running behind it: an
@@ -745,7 +860,12 @@ export class ReverseHTTPSession {
               if ('error' in answer) this.call.write({ error: { id: req.id, error: answer.error } });
               else
                 this.call.write({
-                  response: { id: req.id, statusCode: answer.statusCode, headers: answer.headers ?? [], body: Buffer.from(answer.body ?? '') },
+                  response: {
+                    id: req.id,
+                    statusCode: answer.statusCode,
+                    headers: answer.headers ?? [],
+                    body: Buffer.from(answer.body ?? ''),
+                  },
                 });
             },
             (err: unknown) => this.call.write({ error: { id: req.id, error: String(err) } }),

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { BridgeTarget, BridgeTls, EraHints } from '../core/era.js';
 import { InputError } from '../core/errors.js';
 import { BridgeCallError, BridgeClient, CHANNEL_OPTIONS, codeName } from './client.js';
-import { WIRE_NAMES, serviceName, type ReflectionVersion, type WireName } from './proto.js';
+import { type ReflectionVersion, serviceName, WIRE_NAMES, type WireName } from './proto.js';
 
 /**
  * What the bridge says about itself once connected, read from reflection (memoh-current.md §1): the wire
@@ -106,7 +106,9 @@ export async function connectBridgeTarget(target: BridgeTarget, opts: ConnectOpt
           continue;
         }
         if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
-          throw new BridgeNotReady(`bridge at ${where} is not answering: ${codeName(err.code)}${err.details ? ` (${err.details})` : ''}`);
+          throw new BridgeNotReady(
+            `bridge at ${where} is not answering: ${codeName(err.code)}${err.details ? ` (${err.details})` : ''}`,
+          );
         }
         // Any other status (even an error) came from ContainerService itself: it is there.
       }
@@ -115,7 +117,10 @@ export async function connectBridgeTarget(target: BridgeTarget, opts: ConnectOpt
     }
     const names = tried.map(serviceName).join(' and ');
     const forced = opts.service === 'auto' ? '' : ` (forced by --service ${opts.service}; try --service auto)`;
-    throw new NoContainerService(`bridge at ${where} answers neither name tried: ${names} gave UNIMPLEMENTED${forced}`, tried);
+    throw new NoContainerService(
+      `bridge at ${where} answers neither name tried: ${names} gave UNIMPLEMENTED${forced}`,
+      tried,
+    );
   } catch (err) {
     channel.close();
     throw err;
@@ -129,7 +134,9 @@ async function socketExists(path: string): Promise<void> {
   } catch (err) {
     if (err instanceof BridgeNotReady) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new BridgeNotReady(code === 'ENOENT' ? `socket ${path} does not exist yet` : `socket ${path}: ${(err as Error).message}`);
+    throw new BridgeNotReady(
+      code === 'ENOENT' ? `socket ${path} does not exist yet` : `socket ${path}: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -141,14 +148,15 @@ export async function readTraits(client: BridgeClient, deadlineMs: number): Prom
   const wire = client.service;
   const symbol = serviceName(wire);
   for (const version of ['v1', 'v1alpha'] as const) {
-    let files;
+    let files: Awaited<ReturnType<typeof client.fileContainingSymbol>>;
     try {
       files = await client.fileContainingSymbol(version, symbol, { deadlineMs });
     } catch (err) {
       if (err instanceof BridgeCallError && err.code === grpc.status.UNIMPLEMENTED) continue;
       return { wire, reflection: 'none' };
     }
-    const own = files.find((f) => f.package === wire && f.services.some((s) => s.name === 'ContainerService')) ?? files[0];
+    const own =
+      files.find((f) => f.package === wire && f.services.some((s) => s.name === 'ContainerService')) ?? files[0];
     const service = own?.services.find((s) => s.name === 'ContainerService');
     const fields = (message: string): number[] | undefined =>
       own?.messages.find((m) => m.name === message)?.fields.map((f) => f.number);
@@ -172,12 +180,16 @@ export async function readTraits(client: BridgeClient, deadlineMs: number): Prom
  * guess (its behaviours are then dated one by one from the traits, see eras.ts).
  */
 export function bridgeEraHint(traits: BridgeTraits): EraHints['bridge'] {
-  const methods = traits.methods === undefined ? 'an unknown number of methods (no reflection)' : `${traits.methods} methods`;
+  const methods =
+    traits.methods === undefined ? 'an unknown number of methods (no reflection)' : `${traits.methods} methods`;
   if (traits.wire === 'mcpcontainer') {
     return { era: 'v3', why: `the bridge answers as mcpcontainer.ContainerService (${methods}): the seed era` };
   }
   if (traits.methods !== undefined && traits.methods >= 14) {
-    return { era: 'v0.18', why: `the bridge answers as bridgepb.ContainerService with ${methods} (NoFollow RPCs): v0.18` };
+    return {
+      era: 'v0.18',
+      why: `the bridge answers as bridgepb.ContainerService with ${methods} (NoFollow RPCs): v0.18`,
+    };
   }
   return {
     era: 'v0.18',
@@ -194,8 +206,15 @@ const SERVER_AUTH_EKU = '1.3.6.1.5.5.7.3.1';
  * memoh-bridge.<instance>.bridge.memoh.internal (or [bridge_tls].server_name), and require the ServerAuth
  * EKU and the URI SAN spiffe://memoh/instance/<instance>/bridge on the bridge's certificate.
  */
-export async function tlsCredentials(tls: BridgeTls): Promise<{ creds: grpc.ChannelCredentials; options: grpc.ChannelOptions }> {
-  if (!tls.instanceId) throw new InputError('instance_id', 'strict bridge TLS needs the instance id', 'set instance_id (or MEMOH_INSTANCE_ID) as Memoh does');
+export async function tlsCredentials(
+  tls: BridgeTls,
+): Promise<{ creds: grpc.ChannelCredentials; options: grpc.ChannelOptions }> {
+  if (!tls.instanceId)
+    throw new InputError(
+      'instance_id',
+      'strict bridge TLS needs the instance id',
+      'set instance_id (or MEMOH_INSTANCE_ID) as Memoh does',
+    );
   const read = (name: string): Promise<Buffer> =>
     readFile(join(tls.serverDir, name)).catch((err: NodeJS.ErrnoException) => {
       throw new InputError(
@@ -204,15 +223,21 @@ export async function tlsCredentials(tls: BridgeTls): Promise<{ creds: grpc.Chan
         'give the directory cmd/gen-bridge-mtls made for the server (server-client.crt, server-client.key, bridge-server-ca.crt)',
       );
     });
-  const [ca, key, cert] = await Promise.all([read('bridge-server-ca.crt'), read('server-client.key'), read('server-client.crt')]);
+  const [ca, key, cert] = await Promise.all([
+    read('bridge-server-ca.crt'),
+    read('server-client.key'),
+    read('server-client.crt'),
+  ]);
   const authority = tls.serverName || `memoh-bridge.${tls.instanceId}.bridge.memoh.internal`;
   const uri = `URI:spiffe://memoh/instance/${tls.instanceId}/bridge`;
   const creds = grpc.credentials.createSsl(ca, key, cert, {
     checkServerIdentity: (host: string, peer: PeerCertificate) => {
       const sans = (peer.subjectaltname ?? '').split(', ');
-      if (!sans.includes(`DNS:${host}`)) return new Error(`the bridge certificate is not for ${host} (SANs: ${peer.subjectaltname || 'none'})`);
+      if (!sans.includes(`DNS:${host}`))
+        return new Error(`the bridge certificate is not for ${host} (SANs: ${peer.subjectaltname || 'none'})`);
       if (!sans.includes(uri)) return new Error(`the bridge certificate lacks the URI SAN ${uri.slice(4)}`);
-      if (!(peer.ext_key_usage ?? []).includes(SERVER_AUTH_EKU)) return new Error('the bridge certificate lacks the ServerAuth extended key usage');
+      if (!(peer.ext_key_usage ?? []).includes(SERVER_AUTH_EKU))
+        return new Error('the bridge certificate lacks the ServerAuth extended key usage');
       return undefined;
     },
   });

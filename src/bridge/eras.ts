@@ -13,7 +13,18 @@ import type { Era } from '../core/era.js';
 import type { BridgeTraits } from './connect.js';
 
 /** Releases where something the suite can see changed; 'seed' is Memoh d5b410d7e3 (the v3 era). */
-export const STEPS = ['seed', 'v0.6.0', 'v0.6.2', 'v0.7.0', 'v0.8.3', 'v0.10.0', 'v0.13.0', 'v0.15.0', 'v0.17.0', 'v0.18.0'] as const;
+export const STEPS = [
+  'seed',
+  'v0.6.0',
+  'v0.6.2',
+  'v0.7.0',
+  'v0.8.3',
+  'v0.10.0',
+  'v0.13.0',
+  'v0.15.0',
+  'v0.17.0',
+  'v0.18.0',
+] as const;
 export type Step = (typeof STEPS)[number];
 const at = (s: Step): number => STEPS.indexOf(s);
 const LAST = STEPS.length - 1;
@@ -49,7 +60,10 @@ export const RULES = {
   maxEntries: { since: 'v0.18.0', what: 'ListDir max_entries (4b5cb7e64)' },
   writeRawAbort: { since: 'v0.18.0', what: 'WriteRawChunk.abort (4b5cb7e64)' },
   renameNotFound: { since: 'v0.18.0', what: 'Rename of a missing source → NOT_FOUND (cfdb36e97)' },
-  noOwnReaper: { since: 'v0.18.0', what: 'no wait4(-1) reaper in the bridge: exact exit codes under concurrency (69ed9578b)' },
+  noOwnReaper: {
+    since: 'v0.18.0',
+    what: 'no wait4(-1) reaper in the bridge: exact exit codes under concurrency (69ed9578b)',
+  },
   hardStop: { since: 'v0.18.0', what: 'SIGTERM stops hard, cutting calls in flight (69ed9578b)' },
   sortedWalk: { since: 'v0.18.0', undated: true, what: 'recursive ListDir sorted by path, a bad root → NOT_FOUND' },
   hugeLineCounted: { since: 'v0.18.0', undated: true, what: 'a line of 1 MiB or more counted in total_lines' },
@@ -57,7 +71,11 @@ export const RULES = {
   // 1.33) has v1alpha only, so only v0.18 insists.
   reflectionV1: { since: 'v0.18.0', undated: true, what: 'server reflection v1 besides v1alpha' },
   tini: { since: 'v0.18.0', by: 'workspace', what: 'tini as PID 1 (69ed9578b)' },
-  bridgeFileMount: { since: 'v0.17.0', by: 'workspace', what: 'only the bridge file mounted at /opt/memoh/bridge (bbf26b0c6)' },
+  bridgeFileMount: {
+    since: 'v0.17.0',
+    by: 'workspace',
+    what: 'only the bridge file mounted at /opt/memoh/bridge (bbf26b0c6)',
+  },
 } as const satisfies Record<string, Rule>;
 export type RuleName = keyof typeof RULES;
 
@@ -75,7 +93,10 @@ export interface BridgeDating {
 
 export function dateBridge(era: Era, traits: BridgeTraits | undefined): BridgeDating {
   const range = (lo: number, hi: number, why: string, fromEra = false): BridgeDating => ({ lo, hi, why, fromEra });
-  if (!traits) return era === 'v3' ? range(0, 0, 'no traits: the v3 era assumed', true) : range(LAST, LAST, 'no traits: v0.18 assumed', true);
+  if (!traits)
+    return era === 'v3'
+      ? range(0, 0, 'no traits: the v3 era assumed', true)
+      : range(LAST, LAST, 'no traits: v0.18 assumed', true);
   if (traits.wire === 'mcpcontainer') {
     // Strictly an mcpcontainer bridge is the seed or v0.6.0/v0.6.1 (7d7d0e4b5 came before the stubs were
     // regenerated); those two point releases are taken as the seed, whose contract the v3 era holds.
@@ -104,7 +125,8 @@ export function dateBridge(era: Era, traits: BridgeTraits | undefined): BridgeDa
   if (lo > hi) hi = lo; // contradicting traits: the newest evidence wins
   if (traits.methods === undefined && traits.execEnvFields === undefined) {
     // bridgepb without reflection: only the wire name, so the judged era decides within it.
-    if (era === 'v3') return range(lo, lo, 'bridgepb without reflection: the oldest bridgepb assumed (v3 era judged)', true);
+    if (era === 'v3')
+      return range(lo, lo, 'bridgepb without reflection: the oldest bridgepb assumed (v3 era judged)', true);
     return range(LAST, LAST, 'bridgepb without reflection: v0.18 assumed', true);
   }
   return range(lo, hi, `${parts.join(', ')}: ${STEPS[lo]}${hi > lo ? `–${STEPS[hi]}` : ''}`);
@@ -160,7 +182,8 @@ export class EraRules {
     const v = this.verdict(name);
     const rule: Rule = RULES[name];
     if (rule.by === 'workspace') return '';
-    if (v === 'either') return ` [${rule.what}: the bridge (${this.dating.why}) may or may not have it; either accepted]`;
+    if (v === 'either')
+      return ` [${rule.what}: the bridge (${this.dating.why}) may or may not have it; either accepted]`;
     if (this.dating.fromEra) return ` [era a guess: ${this.dating.why}]`;
     return '';
   }

@@ -2,20 +2,20 @@ import { randomBytes } from 'node:crypto';
 import type { Check } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
 import type { Era } from '../core/era.js';
-import { bridgeEraHint, type BridgeConnection, type BridgeTraits } from './connect.js';
+import { type BridgeConnection, type BridgeTraits, bridgeEraHint } from './connect.js';
 import { EraRules } from './eras.js';
-import { runChecks, type CheckSpec } from './runner.js';
-import { execChecks, ImageCaps, reaperRaceCheck, type ExecSuiteOptions } from './suite-exec.js';
+import { type CheckSpec, runChecks } from './runner.js';
+import { workspaceContractChecks } from './suite-contract.js';
 import {
   cleanupCheck,
   lifecycleCheck,
+  type SuiteExpectations,
+  type SuiteHooks,
   serviceChecks,
   workdirCheck,
   workspaceChecks,
-  type SuiteExpectations,
-  type SuiteHooks,
 } from './suite-env.js';
-import { workspaceContractChecks } from './suite-contract.js';
+import { type ExecSuiteOptions, execChecks, ImageCaps, reaperRaceCheck } from './suite-exec.js';
 import { fileChecks } from './suite-files.js';
 import { laterChecks } from './suite-later.js';
 import type { UserChecks } from './user-checks.js';
@@ -30,20 +30,20 @@ export {
   type TunnelSession,
 } from './client.js';
 export {
+  type BridgeConnection,
   BridgeNotReady,
-  NoContainerService,
+  type BridgeTraits,
   bridgeEraHint,
+  type ConnectOptions,
   connectBridge,
   connectBridgeTarget,
   dialTarget,
+  NoContainerService,
   readTraits,
   tlsCredentials,
-  type BridgeConnection,
-  type BridgeTraits,
-  type ConnectOptions,
 } from './connect.js';
-export { EraRules, RULES, STEPS, dateBridge, type RuleName, type Verdict } from './eras.js';
-export { WIRE_NAMES, serviceName, type WireName } from './proto.js';
+export { dateBridge, EraRules, RULES, type RuleName, STEPS, type Verdict } from './eras.js';
+export { serviceName, WIRE_NAMES, type WireName } from './proto.js';
 export type { CheckSpec, CommandCheck, FileCheck } from './runner.js';
 export { PROBE_TEMPLATE, type SuiteExpectations, type SuiteHooks } from './suite-env.js';
 export { loadUserChecks, readUserChecks, type UserChecks } from './user-checks.js';
@@ -59,9 +59,17 @@ export interface SuiteOptions extends ExecSuiteOptions {
  * Every built-in check id, in the order the suite runs them, for an era and a bridge (default: the v3 era
  * with a seed bridge, or a v0.18 bridge for the v0.18 era).
  */
-export function suiteCheckIds(era: Era = 'v3', traits?: BridgeTraits, opts: { target?: BridgeConnection['target'] } = {}): string[] {
+export function suiteCheckIds(
+  era: Era = 'v3',
+  traits?: BridgeTraits,
+  opts: { target?: BridgeConnection['target'] } = {},
+): string[] {
   const wire = era === 'v3' ? 'mcpcontainer' : 'bridgepb';
-  const t = traits ?? (era === 'v3' ? { wire, reflection: 'v1alpha', methods: 10 } : { wire, reflection: 'v1', methods: 14, execEnvFields: true, listDirMaxEntries: true });
+  const t =
+    traits ??
+    (era === 'v3'
+      ? { wire, reflection: 'v1alpha', methods: 10 }
+      : { wire, reflection: 'v1', methods: 14, execEnvFields: true, listDirMaxEntries: true });
   const unconnected = { service: t.wire, traits: t, target: opts.target } as BridgeConnection; // ids need no connection
   return builtinChecks(unconnected, { era, libc: 'glibc' }, {}, {}).map((c) => c.id);
 }
@@ -69,11 +77,17 @@ export function suiteCheckIds(era: Era = 'v3', traits?: BridgeTraits, opts: { ta
 /** The era table for this connection and these expectations (see eras.ts). */
 export function suiteRules(conn: BridgeConnection, exp: SuiteExpectations): EraRules {
   const traits = exp.traits ?? conn.traits;
-  const era = exp.era ?? (traits ? bridgeEraHint(traits)?.era : undefined) ?? (conn.service === 'mcpcontainer' ? 'v3' : 'v0.18');
+  const era =
+    exp.era ?? (traits ? bridgeEraHint(traits)?.era : undefined) ?? (conn.service === 'mcpcontainer' ? 'v3' : 'v0.18');
   return new EraRules(era, traits);
 }
 
-function builtinChecks(conn: BridgeConnection, exp: SuiteExpectations, hooks: SuiteHooks, options: SuiteOptions): CheckSpec[] {
+function builtinChecks(
+  conn: BridgeConnection,
+  exp: SuiteExpectations,
+  hooks: SuiteHooks,
+  options: SuiteOptions,
+): CheckSpec[] {
   const rules = suiteRules(conn, exp);
   const caps = new ImageCaps();
   // The checks that wait (timeouts, PTY sessions, reaping) start first; every check that judges no exit code
@@ -118,13 +132,18 @@ export async function runSmokeSuite(
   // The working directory is made and removed whatever the selection: the other checks need it.
   const always = ['suite.workdir', 'suite.cleanup'];
   const specs = builtinChecks(conn, expect, hooks, options).filter(
-    (s) => always.includes(s.id) || ((!options.only || options.only.includes(s.id)) && !options.exclude?.includes(s.id)),
+    (s) =>
+      always.includes(s.id) || ((!options.only || options.only.includes(s.id)) && !options.exclude?.includes(s.id)),
   );
   const era = suiteRules(conn, expect).era;
-  return ctx.reporter.group(`bridge smoke suite (${conn.service}.ContainerService, ${era} era)`, () => runChecks(conn.client, specs, ctx, { work }));
+  return ctx.reporter.group(`bridge smoke suite (${conn.service}.ContainerService, ${era} era)`, () =>
+    runChecks(conn.client, specs, ctx, { work }),
+  );
 }
 
 /** The user's checks file, through the same runner and report shape as the built-in suite. */
 export async function runUserChecks(conn: BridgeConnection, checks: UserChecks, ctx: StageContext): Promise<Check[]> {
-  return ctx.reporter.group(`user checks (${checks.file})`, () => runChecks(conn.client, checks.checks, ctx, { work: '/data' }));
+  return ctx.reporter.group(`user checks (${checks.file})`, () =>
+    runChecks(conn.client, checks.checks, ctx, { work: '/data' }),
+  );
 }

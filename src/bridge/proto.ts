@@ -65,7 +65,10 @@ export function decodeFileDescriptor(bytes: Uint8Array): FileDescriptor {
   return {
     name: raw.name,
     package: raw.package,
-    messages: raw.messageType.map((m) => ({ name: m.name, fields: m.field.map((f) => ({ name: f.name, number: f.number })) })),
+    messages: raw.messageType.map((m) => ({
+      name: m.name,
+      fields: m.field.map((f) => ({ name: f.name, number: f.number })),
+    })),
     services: raw.service.map((s) => ({ name: s.name, methods: s.method.map((m) => m.name) })),
   };
 }

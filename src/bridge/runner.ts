@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Check, Status } from '../core/check.js';
 import { firstLine, timed } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
-import { BridgeCallError, BridgeClient, type ExecResult } from './client.js';
+import { BridgeCallError, type BridgeClient, type ExecResult } from './client.js';
 
 /**
  * Checks are data where they can be (a command and what its output must look like; a file and what it
@@ -174,7 +174,13 @@ class AbortFanOut {
   }
 }
 
-export async function runOne(client: BridgeClient, spec: CheckSpec, ctx: StageContext, work: string, stage?: AbortFanOut): Promise<Check> {
+export async function runOne(
+  client: BridgeClient,
+  spec: CheckSpec,
+  ctx: StageContext,
+  work: string,
+  stage?: AbortFanOut,
+): Promise<Check> {
   const ac = new AbortController();
   // Every call of a check listens to its signal; the reaper-race check has dozens in flight at once.
   setMaxListeners(0, ac.signal);
@@ -217,7 +223,12 @@ async function execute(spec: CheckSpec, t: CheckTools): Promise<Outcome> {
 export const show = (s: string, max = 120): string => JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s);
 const pattern = (re: RegExp): string => `/${re.source}/${re.flags}`;
 
-function matchProblems(what: string, text: string, must: readonly RegExp[] = [], mustNot: readonly RegExp[] = []): string[] {
+function matchProblems(
+  what: string,
+  text: string,
+  must: readonly RegExp[] = [],
+  mustNot: readonly RegExp[] = [],
+): string[] {
   const out: string[] = [];
   for (const re of must) if (!re.test(text)) out.push(`${what} ${show(text)} does not match ${pattern(re)}`);
   for (const re of mustNot) if (re.test(text)) out.push(`${what} ${show(text)} matches ${pattern(re)}`);
@@ -290,7 +301,7 @@ function modeMatches(expected: string, actual: string): boolean {
 
 /** Stat (follows links) and, for contents, ReadRaw: the same calls Memoh makes. */
 async function fileCheck(spec: FileCheck, t: CheckTools): Promise<Outcome> {
-  let entry;
+  let entry: Awaited<ReturnType<typeof t.client.stat>>;
   try {
     entry = await t.client.stat(spec.path);
   } catch (err) {
@@ -300,10 +311,13 @@ async function fileCheck(spec: FileCheck, t: CheckTools): Promise<Outcome> {
     }
     throw err;
   }
-  if (!spec.exists) return { status: 'fail', detail: `${spec.path} exists (${entry.mode}, ${entry.size} bytes)`, fix: spec.fix };
+  if (!spec.exists)
+    return { status: 'fail', detail: `${spec.path} exists (${entry.mode}, ${entry.size} bytes)`, fix: spec.fix };
   const problems: string[] = [];
-  if (spec.isDir !== undefined && entry.isDir !== spec.isDir) problems.push(entry.isDir ? 'is a directory' : 'is not a directory');
-  if (spec.mode !== undefined && !modeMatches(spec.mode, entry.mode)) problems.push(`mode ${entry.mode}, expected ${spec.mode}`);
+  if (spec.isDir !== undefined && entry.isDir !== spec.isDir)
+    problems.push(entry.isDir ? 'is a directory' : 'is not a directory');
+  if (spec.mode !== undefined && !modeMatches(spec.mode, entry.mode))
+    problems.push(`mode ${entry.mode}, expected ${spec.mode}`);
   if (spec.contents?.length) {
     if (entry.isDir) problems.push('contents: it is a directory');
     else {

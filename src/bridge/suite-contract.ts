@@ -42,9 +42,18 @@ const ID_OF: Record<ContractRule, (typeof CONTRACT_SUITE_IDS)[number]> = {
 /** Our own template set, named like Memoh's `templates/workspace` tree (the texts are ours). */
 export const TEMPLATES: readonly { path: string; content: string }[] = [
   { path: '.memoh/hooks.json', content: '{\n  "hooks": []\n}\n' },
-  { path: '.memoh/skills/hooks-setup/SKILL.md', content: '# hooks-setup\n\nSmoke-test skill: how hooks are set up in this workspace.\n' },
-  { path: '.memoh/skills/skill-creator/SKILL.md', content: '# skill-creator\n\nSmoke-test skill: how to write a new skill.\n' },
-  { path: 'AGENTS.md', content: '# Agents\n\nWritten by the memoh-workspace smoke suite, replaying Memoh\'s bootstrap.\n' },
+  {
+    path: '.memoh/skills/hooks-setup/SKILL.md',
+    content: '# hooks-setup\n\nSmoke-test skill: how hooks are set up in this workspace.\n',
+  },
+  {
+    path: '.memoh/skills/skill-creator/SKILL.md',
+    content: '# skill-creator\n\nSmoke-test skill: how to write a new skill.\n',
+  },
+  {
+    path: 'AGENTS.md',
+    content: "# Agents\n\nWritten by the memoh-workspace smoke suite, replaying Memoh's bootstrap.\n",
+  },
   { path: 'HEARTBEAT.md', content: '# Heartbeat\n' },
   { path: 'MEMORY.md', content: '# Memory\n' },
   { path: 'PROFILES.md', content: '# Profiles\n' },
@@ -65,7 +74,11 @@ export interface BootstrapLog {
  * AGENTS.md when only the former exists; then per template file Mkdir its parent and WriteFile it, after a Stat
  * for create-only files (skipped if present). Walk order is Go's fs.WalkDir: names sorted, depth first.
  */
-export async function bootstrapTemplates(client: BridgeClient, root: string, templates = TEMPLATES): Promise<BootstrapLog> {
+export async function bootstrapTemplates(
+  client: BridgeClient,
+  root: string,
+  templates = TEMPLATES,
+): Promise<BootstrapLog> {
   const log: BootstrapLog = { renamedIdentity: false, written: [], kept: [] };
   await client.mkdir(root);
   const agents = posix.join(root, 'AGENTS.md');
@@ -131,7 +144,11 @@ const GO_CODE: Record<string, string> = {
 
 /** A bridge error as Memoh's client wraps it (internal/workspace/bridge/errors.go@v0.18.0). */
 export function memohBridgeError(err: BridgeCallError): string {
-  const prefix: Record<string, string> = { NOT_FOUND: 'not found', INVALID_ARGUMENT: 'invalid argument', UNAVAILABLE: 'unavailable' };
+  const prefix: Record<string, string> = {
+    NOT_FOUND: 'not found',
+    INVALID_ARGUMENT: 'invalid argument',
+    UNAVAILABLE: 'unavailable',
+  };
   return `${prefix[err.codeName] ?? `grpc ${GO_CODE[err.codeName] ?? err.codeName}`}: ${err.details}`;
 }
 
@@ -146,10 +163,15 @@ export function bridgeContractSource(client: BridgeClient) {
         const bytes = Buffer.concat(await client.readRaw(CONTRACT_PATH, { maxBytes: READ_CAP }));
         return { ok: true, bytes };
       } catch (err) {
-        if (err instanceof BridgeCallError) return { ok: false, missing: err.codeName === 'NOT_FOUND', error: memohBridgeError(err) };
+        if (err instanceof BridgeCallError)
+          return { ok: false, missing: err.codeName === 'NOT_FOUND', error: memohBridgeError(err) };
         if (err instanceof Error && /more than \d+ bytes/.test(err.message)) {
           // Memoh would decode the first 64 KiB of it; a document that long cannot end inside them as JSON we accept.
-          return { ok: false, missing: false, error: `the file is over ${READ_CAP} bytes; Memoh reads only its first ${CONTRACT_READ_LIMIT}` };
+          return {
+            ok: false,
+            missing: false,
+            error: `the file is over ${READ_CAP} bytes; Memoh reads only its first ${CONTRACT_READ_LIMIT}`,
+          };
         }
         throw err;
       }
@@ -159,7 +181,8 @@ export function bridgeContractSource(client: BridgeClient) {
         const e = await client.stat(path);
         return { ok: true, isDir: e.isDir, mode: e.mode };
       } catch (err) {
-        if (err instanceof BridgeCallError) return { ok: false, missing: err.codeName === 'NOT_FOUND', error: memohBridgeError(err) };
+        if (err instanceof BridgeCallError)
+          return { ok: false, missing: err.codeName === 'NOT_FOUND', error: memohBridgeError(err) };
         throw err;
       }
     },
@@ -171,7 +194,11 @@ export interface ContractSuiteOptions {
   dataDir?: string;
 }
 
-const custom = (id: string, run: (t: CheckTools) => Promise<Outcome>, extra: Partial<CustomCheck> = {}): CustomCheck => ({ kind: 'custom', id, run, ...extra });
+const custom = (
+  id: string,
+  run: (t: CheckTools) => Promise<Outcome>,
+  extra: Partial<CustomCheck> = {},
+): CustomCheck => ({ kind: 'custom', id, run, ...extra });
 
 /**
  * The v0.18 suite's contract and bootstrap checks (CheckSpecs for src/bridge/runner.ts). The five contract
@@ -182,7 +209,8 @@ const custom = (id: string, run: (t: CheckTools) => Promise<Outcome>, extra: Par
 export function workspaceContractChecks(opts: ContractSuiteOptions = {}): CheckSpec[] {
   const dataDir = opts.dataDir ?? '/data';
   let verdict: Promise<ContractVerdict> | undefined;
-  const judge = (t: CheckTools): Promise<ContractVerdict> => (verdict ??= evaluateContract(bridgeContractSource(t.client)));
+  const judge = (t: CheckTools): Promise<ContractVerdict> =>
+    (verdict ??= evaluateContract(bridgeContractSource(t.client)));
   const refused = async (t: CheckTools): Promise<string | undefined> => (await judge(t)).memoh;
 
   const rule = (r: ContractRule): CheckSpec =>
@@ -193,7 +221,9 @@ export function workspaceContractChecks(opts: ContractSuiteOptions = {}): CheckS
 
   const skipIfRefused = async (t: CheckTools): Promise<Outcome | undefined> => {
     const memoh = await refused(t);
-    return memoh ? { status: 'skip', detail: `not replayed: Memoh skips the bootstrap of an image it refuses (${memoh})` } : undefined;
+    return memoh
+      ? { status: 'skip', detail: `not replayed: Memoh skips the bootstrap of an image it refuses (${memoh})` }
+      : undefined;
   };
 
   return [
@@ -208,7 +238,8 @@ export function workspaceContractChecks(opts: ContractSuiteOptions = {}): CheckS
       if (skip) return skip;
       const { client } = t;
       const log = await bootstrapTemplates(client, dataDir);
-      for (const path of log.written) await expectWritten(client, posix.join(dataDir, path), TEMPLATES.find((x) => x.path === path)!.content);
+      for (const path of log.written)
+        await expectWritten(client, posix.join(dataDir, path), TEMPLATES.find((x) => x.path === path)!.content);
       return {
         status: 'pass',
         detail: `Mkdir ${dataDir}; wrote ${log.written.length} (${log.written.join(', ')}), each -rw------- with its text${log.kept.length ? `; kept ${log.kept.join(', ')} (create-only, present)` : ''}${log.renamedIdentity ? '; IDENTITY.md renamed to AGENTS.md' : ''}`,
@@ -224,14 +255,28 @@ export function workspaceContractChecks(opts: ContractSuiteOptions = {}): CheckS
       await client.writeFile(`${root}/IDENTITY.md`, mine);
       const log = await bootstrapTemplates(client, root);
       expect(log.renamedIdentity, 'IDENTITY.md was not renamed although AGENTS.md was missing');
-      expect((await statOrMissing(client, `${root}/IDENTITY.md`)) === undefined, 'IDENTITY.md still exists after Rename to AGENTS.md');
-      expectEqual(await text(client, `${root}/AGENTS.md`), mine, 'AGENTS.md after the rename (create-only: the template must not replace it)');
+      expect(
+        (await statOrMissing(client, `${root}/IDENTITY.md`)) === undefined,
+        'IDENTITY.md still exists after Rename to AGENTS.md',
+      );
+      expectEqual(
+        await text(client, `${root}/AGENTS.md`),
+        mine,
+        'AGENTS.md after the rename (create-only: the template must not replace it)',
+      );
       // With AGENTS.md present a later IDENTITY.md stays where it is.
       await client.writeFile(`${root}/IDENTITY.md`, mine);
       const again = await bootstrapTemplates(client, root);
       expect(!again.renamedIdentity, 'IDENTITY.md renamed over an existing AGENTS.md');
-      expect((await statOrMissing(client, `${root}/IDENTITY.md`)) !== undefined, 'IDENTITY.md disappeared although AGENTS.md existed');
-      return { status: 'pass', detail: 'IDENTITY.md → AGENTS.md (Rename) when AGENTS.md is missing, kept as the bot wrote it; left alone once AGENTS.md exists' };
+      expect(
+        (await statOrMissing(client, `${root}/IDENTITY.md`)) !== undefined,
+        'IDENTITY.md disappeared although AGENTS.md existed',
+      );
+      return {
+        status: 'pass',
+        detail:
+          'IDENTITY.md → AGENTS.md (Rename) when AGENTS.md is missing, kept as the bot wrote it; left alone once AGENTS.md exists',
+      };
     }),
 
     custom('bootstrap.reconcile', async (t) => {
@@ -245,11 +290,22 @@ export function workspaceContractChecks(opts: ContractSuiteOptions = {}): CheckS
       await client.writeFile(`${root}/MEMORY.md`, own);
       await client.writeFile(`${root}/${skill.path}`, own);
       const log = await bootstrapTemplates(client, root);
-      expectEqual(await text(client, `${root}/MEMORY.md`), own, 'MEMORY.md after a second bootstrap (create-only: the bot\'s text stays)');
+      expectEqual(
+        await text(client, `${root}/MEMORY.md`),
+        own,
+        "MEMORY.md after a second bootstrap (create-only: the bot's text stays)",
+      );
       await expectWritten(client, `${root}/${skill.path}`, skill.content);
       const managed = TEMPLATES.filter((x) => isManaged(x.path)).map((x) => x.path);
-      expectEqual(log.written.join(','), managed.join(','), 'files rewritten on reconcile (only the managed .memoh/skills/ files)');
-      return { status: 'pass', detail: `a second bootstrap keeps ${log.kept.length} create-only files as they are and rewrites the ${managed.length} managed skills (-rw-------)` };
+      expectEqual(
+        log.written.join(','),
+        managed.join(','),
+        'files rewritten on reconcile (only the managed .memoh/skills/ files)',
+      );
+      return {
+        status: 'pass',
+        detail: `a second bootstrap keeps ${log.kept.length} create-only files as they are and rewrites the ${managed.length} managed skills (-rw-------)`,
+      };
     }),
   ];
 }
@@ -262,6 +318,11 @@ async function text(client: BridgeClient, path: string): Promise<string> {
 async function expectWritten(client: BridgeClient, path: string, content: string): Promise<void> {
   const e = await client.stat(path);
   if (e.isDir) fail(`${path} is a directory`);
-  expectEqual(e.mode, '-rw-------', `mode of ${path} after WriteFile`, 'v0.18 writes files atomically (temp file + rename): always 0600');
+  expectEqual(
+    e.mode,
+    '-rw-------',
+    `mode of ${path} after WriteFile`,
+    'v0.18 writes files atomically (temp file + rename): always 0600',
+  );
   expectEqual(await text(client, path), content, `contents of ${path}`);
 }

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { expect, expectAbsent, expectEqual, expectStatus, fail, sleep } from './assert.js';
 import type { Era } from '../core/era.js';
+import { escapeRegExp } from '../core/util.js';
+import { expect, expectAbsent, expectEqual, expectStatus, fail, sleep } from './assert.js';
 import { BridgeCallError, type ExecResult } from './client.js';
 import type { BridgeConnection, BridgeTraits } from './connect.js';
 import type { EraRules } from './eras.js';
-import type { ImageCaps } from './suite-exec.js';
 import { serviceName, type WireName } from './proto.js';
 import type { CheckSpec, CheckTools, Outcome } from './runner.js';
 import { show } from './runner.js';
+import type { ImageCaps } from './suite-exec.js';
 import { custom, pass } from './suite-files.js';
 import { noSeedingCheck, tiniCheck } from './suite-later.js';
 
@@ -34,13 +35,13 @@ export interface SuiteHooks {
 /** Seeded into /data by the bridge at start (the workspace stage puts it in the runtime dir's templates/). */
 export const PROBE_TEMPLATE = {
   name: 'SMOKE_PROBE.md',
-  content: '# memoh-workspace smoke probe\n\nCopied from /opt/memoh/templates by the bridge at start; the smoke suite checks that it arrived.\n',
+  content:
+    '# memoh-workspace smoke probe\n\nCopied from /opt/memoh/templates by the bridge at start; the smoke suite checks that it arrived.\n',
 } as const;
 
 const TOOLKIT = '/opt/memoh/toolkit';
 const otherWire = (w: WireName): WireName => (w === 'mcpcontainer' ? 'bridgepb' : 'mcpcontainer');
 const stdoutOf = (r: ExecResult): string => r.stdout.toString('utf8');
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export function serviceChecks(conn: BridgeConnection, rules: EraRules): CheckSpec[] {
   return [
@@ -58,7 +59,10 @@ export function serviceChecks(conn: BridgeConnection, rules: EraRules): CheckSpe
       }
       // Memoh v0.18's own client calls bridgepb only: a bridge that does not answer it is unusable there.
       if (rules.era === 'v0.18' && conn.service !== 'bridgepb' && !answersOther) {
-        fail(`answers only as ${serviceName(conn.service)}; Memoh v0.18 calls ${serviceName('bridgepb')} (${also})`, 'use a bridge built from Memoh ≥ v0.6.2 (bridgepb) with a v0.18 workspace');
+        fail(
+          `answers only as ${serviceName(conn.service)}; Memoh v0.18 calls ${serviceName('bridgepb')} (${also})`,
+          'use a bridge built from Memoh ≥ v0.6.2 (bridgepb) with a v0.18 workspace',
+        );
       }
       const era = conn.service === 'mcpcontainer' ? 'the v3 (seed-era) wire name' : 'the wire name of bridges after v3';
       const traits = conn.traits?.methods !== undefined ? `, ${conn.traits.methods} methods` : '';
@@ -75,7 +79,10 @@ export function serviceChecks(conn: BridgeConnection, rules: EraRules): CheckSpe
         version = 'v1alpha';
         services = await client.listServices('v1alpha').catch((e: unknown) => {
           if (e instanceof BridgeCallError && e.codeName === 'UNIMPLEMENTED') {
-            fail('no server reflection: v1 and v1alpha ServerReflectionInfo both UNIMPLEMENTED', 'the bridge registers grpc-go server reflection (contract §1 step 7)');
+            fail(
+              'no server reflection: v1 and v1alpha ServerReflectionInfo both UNIMPLEMENTED',
+              'the bridge registers grpc-go server reflection (contract §1 step 7)',
+            );
           }
           throw e;
         });
@@ -83,7 +90,10 @@ export function serviceChecks(conn: BridgeConnection, rules: EraRules): CheckSpe
       const want = serviceName(conn.service);
       expect(services.includes(want), `reflection (${version}) lists ${services.join(', ') || 'nothing'}; not ${want}`);
       if (version === 'v1alpha' && rules.isNew('reflectionV1')) {
-        fail('reflection v1 → UNIMPLEMENTED, only v1alpha answers', 'v0.18 bridges register grpc.reflection.v1 and v1alpha (grpc-go ≥ 1.57)');
+        fail(
+          'reflection v1 → UNIMPLEMENTED, only v1alpha answers',
+          'v0.18 bridges register grpc.reflection.v1 and v1alpha (grpc-go ≥ 1.57)',
+        );
       }
       return pass(`${version} lists ${services.join(', ')}`);
     }),
@@ -92,10 +102,15 @@ export function serviceChecks(conn: BridgeConnection, rules: EraRules): CheckSpe
       try {
         await client.healthCheck();
       } catch (err) {
-        if (err instanceof BridgeCallError && err.codeName === 'UNIMPLEMENTED') return pass('grpc.health.v1.Health/Check → UNIMPLEMENTED (liveness: Stat("/"))');
+        if (err instanceof BridgeCallError && err.codeName === 'UNIMPLEMENTED')
+          return pass('grpc.health.v1.Health/Check → UNIMPLEMENTED (liveness: Stat("/"))');
         throw err;
       }
-      return { status: 'warn', detail: 'the bridge answers grpc.health.v1 (v3 bridges have no health service)', fix: 'nothing to do if intended; Memoh itself probes with Stat("/")' };
+      return {
+        status: 'warn',
+        detail: 'the bridge answers grpc.health.v1 (v3 bridges have no health service)',
+        fix: 'nothing to do if intended; Memoh itself probes with Stat("/")',
+      };
     }),
   ];
 }
@@ -128,20 +143,26 @@ export function workspaceChecks(exp: SuiteExpectations, rules: EraRules, conn: B
         // Opening the running bridge for writing fails with ETXTBSY before the mount is asked; setting its
         // times asks the mount alone.
         const r = await client.exec({ command: 'touch -c /opt/memoh/bridge' });
-        expect(/read-only/i.test(r.stderr.toString()) && r.exitCode !== 0, `touching /opt/memoh/bridge: exit ${r.exitCode}, stderr ${show(r.stderr.toString().trim())}; expected "Read-only file system"`, 'Memoh mounts the bridge file read-only (bind,ro)');
+        expect(
+          /read-only/i.test(r.stderr.toString()) && r.exitCode !== 0,
+          `touching /opt/memoh/bridge: exit ${r.exitCode}, stderr ${show(r.stderr.toString().trim())}; expected "Read-only file system"`,
+          'Memoh mounts the bridge file read-only (bind,ro)',
+        );
         await client.writeFile(`/opt/memoh/${probe}`, 'x');
         await client.deleteFile(`/opt/memoh/${probe}`);
-        return pass(`/opt/memoh/bridge present (${bridge.mode}), read-only; the image's /opt/memoh around it is writable`);
+        return pass(
+          `/opt/memoh/bridge present (${bridge.mode}), read-only; the image's /opt/memoh around it is writable`,
+        );
       })
     : custom('mounts.runtime-readonly', async ({ client }) => {
-      const bridge = await client.stat('/opt/memoh/bridge');
-      expect(!bridge.isDir, '/opt/memoh/bridge is a directory');
-      await expectStatus(client.writeFile(`/opt/memoh/${probe}`, 'x'), 'INTERNAL', 'WriteFile into /opt/memoh', {
-        message: /read-only/,
-        fix: 'Memoh mounts the runtime dir at /opt/memoh read-only (rbind,ro)',
+        const bridge = await client.stat('/opt/memoh/bridge');
+        expect(!bridge.isDir, '/opt/memoh/bridge is a directory');
+        await expectStatus(client.writeFile(`/opt/memoh/${probe}`, 'x'), 'INTERNAL', 'WriteFile into /opt/memoh', {
+          message: /read-only/,
+          fix: 'Memoh mounts the runtime dir at /opt/memoh read-only (rbind,ro)',
+        });
+        return pass(`/opt/memoh/bridge present (${bridge.mode}); writing into /opt/memoh → read-only file system`);
       });
-      return pass(`/opt/memoh/bridge present (${bridge.mode}); writing into /opt/memoh → read-only file system`);
-    });
   const seeding: CheckSpec[] = [];
   if (rules.era === 'v0.18') seeding.push(noSeedingCheck());
   else if (!rules.isNew('noSeeding')) seeding.push(seededCheck(exp));
@@ -167,30 +188,38 @@ export function workspaceChecks(exp: SuiteExpectations, rules: EraRules, conn: B
 
 function seededCheck(exp: SuiteExpectations): CheckSpec {
   return custom('templates.seeded', async ({ client }) => {
-      const tpl = exp.probeTemplate;
-      if (!tpl) return { status: 'skip', detail: 'no probe template in the runtime dir' };
-      const path = `/data/${tpl.name}`;
-      let e;
-      try {
-        e = await client.stat(path);
-      } catch (err) {
-        if (err instanceof BridgeCallError && err.codeName === 'NOT_FOUND') {
-          fail(`${path} missing: /opt/memoh/templates/${tpl.name} was not copied into /data`, 'the bridge seeds /data from /opt/memoh/templates at every start');
-        }
-        throw err;
+    const tpl = exp.probeTemplate;
+    if (!tpl) return { status: 'skip', detail: 'no probe template in the runtime dir' };
+    const path = `/data/${tpl.name}`;
+    let e: Awaited<ReturnType<typeof client.stat>>;
+    try {
+      e = await client.stat(path);
+    } catch (err) {
+      if (err instanceof BridgeCallError && err.codeName === 'NOT_FOUND') {
+        fail(
+          `${path} missing: /opt/memoh/templates/${tpl.name} was not copied into /data`,
+          'the bridge seeds /data from /opt/memoh/templates at every start',
+        );
       }
-      expectEqual(e.mode, '-rw-r--r--', `mode of the seeded ${tpl.name}`);
-      const got = Buffer.concat(await client.readRaw(path)).toString('utf8');
-      expectEqual(got, tpl.content, `content of the seeded ${tpl.name}`);
-      return pass(`${path} seeded (${e.mode}, ${e.size} bytes, content matches)`);
+      throw err;
+    }
+    expectEqual(e.mode, '-rw-r--r--', `mode of the seeded ${tpl.name}`);
+    const got = Buffer.concat(await client.readRaw(path)).toString('utf8');
+    expectEqual(got, tpl.content, `content of the seeded ${tpl.name}`);
+    return pass(`${path} seeded (${e.mode}, ${e.size} bytes, content matches)`);
   });
 }
 
 function toolkitChecks(exp: SuiteExpectations): CheckSpec[] {
   const ids = ['toolkit.node', 'toolkit.npm', 'toolkit.uv', 'toolkit.musl-selection'];
   const tk = exp.toolkit;
-  const why = !tk ? 'no toolkit given' : exp.libc === 'none' ? 'the image has no libc: the toolkit cannot run there' : undefined;
-  if (!tk || why) return ids.map((id) => custom(id, async () => ({ status: 'skip', detail: why ?? 'no toolkit given' })));
+  const why = !tk
+    ? 'no toolkit given'
+    : exp.libc === 'none'
+      ? 'the image has no libc: the toolkit cannot run there'
+      : undefined;
+  if (!tk || why)
+    return ids.map((id) => custom(id, async () => ({ status: 'skip', detail: why ?? 'no toolkit given' })));
 
   const glibcOnMusl = exp.libc === 'musl' && tk.fallback === 'glibc';
   /** Version through the wrapper; and whether PATH finds the toolkit's or an image's own copy first. */
@@ -202,7 +231,11 @@ function toolkitChecks(exp: SuiteExpectations): CheckSpec[] {
         const seen = `${TOOLKIT}/bin/${name} --version printed ${show(out.trim())} (stderr ${show(r.stderr.toString().trim())}); expected ${shown}`;
         // A known limit recorded when the toolkit was built, not a defect of this image.
         if (glibcOnMusl && name !== 'uv') {
-          return { status: 'warn', detail: `${seen}: node-musl holds the glibc fallback build, which needs a glibc loader`, fix: 'use a glibc image on this architecture, or one with a glibc loader' };
+          return {
+            status: 'warn',
+            detail: `${seen}: node-musl holds the glibc fallback build, which needs a glibc loader`,
+            fix: 'use a glibc image on this architecture, or one with a glibc loader',
+          };
         }
         fail(seen);
       }
@@ -220,24 +253,39 @@ function toolkitChecks(exp: SuiteExpectations): CheckSpec[] {
   // On a musl image the wrappers always pick node-musl, even when that holds the glibc fallback build.
   const flavour = exp.libc === 'musl' ? 'node-musl' : 'node-glibc';
   return [
-    tool('toolkit.node', 'node', new RegExp(`^v${escape(tk.nodeVersion)}\\n$`), `v${tk.nodeVersion}`),
-    tool('toolkit.npm', 'npm', new RegExp(`^${escape(tk.npmVersion)}\\n$`), tk.npmVersion),
-    tool('toolkit.uv', 'uv', new RegExp(`^uv ${escape(tk.uvVersion)}(\\s|$)`), `uv ${tk.uvVersion}`),
+    tool('toolkit.node', 'node', new RegExp(`^v${escapeRegExp(tk.nodeVersion)}\\n$`), `v${tk.nodeVersion}`),
+    tool('toolkit.npm', 'npm', new RegExp(`^${escapeRegExp(tk.npmVersion)}\\n$`), tk.npmVersion),
+    tool('toolkit.uv', 'uv', new RegExp(`^uv ${escapeRegExp(tk.uvVersion)}(\\s|$)`), `uv ${tk.uvVersion}`),
     custom('toolkit.musl-selection', async (t: CheckTools): Promise<Outcome> => {
       // Trace the wrapper itself: which flavour it execs, and what it makes of LD_LIBRARY_PATH.
       const keep = '/smoke-keep';
       const r = await t.client.exec({ command: `LD_LIBRARY_PATH=${keep} sh -x ${TOOLKIT}/bin/node --version 2>&1` });
       const trace = stdoutOf(r);
       const picked = /(node-musl|node-glibc)\/bin\/node/.exec(trace)?.[1];
-      expect(picked !== undefined, `the node wrapper's trace names neither node-musl nor node-glibc: ${show(trace, 200)}`);
+      expect(
+        picked !== undefined,
+        `the node wrapper's trace names neither node-musl nor node-glibc: ${show(trace, 200)}`,
+      );
       expectEqual(picked, flavour, `flavour the node wrapper picks on a ${exp.libc} image`);
-      const ld = [...trace.matchAll(/LD_LIBRARY_PATH=['"]?([^\s'"]*)/g)].map((m) => m[1] ?? '').filter((v) => v !== keep).pop();
+      const ld = [...trace.matchAll(/LD_LIBRARY_PATH=['"]?([^\s'"]*)/g)]
+        .map((m) => m[1] ?? '')
+        .filter((v) => v !== keep)
+        .pop();
       if (flavour === 'node-musl') {
         const first = ld?.split(':')[0] ?? '';
-        expect(first.endsWith('node-musl/runtime-lib'), `LD_LIBRARY_PATH set by the wrapper: ${show(ld ?? '(not set)')}; expected node-musl/runtime-lib first`);
-        expect(ld?.endsWith(`:${keep}`) ?? false, `LD_LIBRARY_PATH ${show(ld ?? '')} dropped the existing value ${keep}`);
+        expect(
+          first.endsWith('node-musl/runtime-lib'),
+          `LD_LIBRARY_PATH set by the wrapper: ${show(ld ?? '(not set)')}; expected node-musl/runtime-lib first`,
+        );
+        expect(
+          ld?.endsWith(`:${keep}`) ?? false,
+          `LD_LIBRARY_PATH ${show(ld ?? '')} dropped the existing value ${keep}`,
+        );
       } else {
-        expect(!(ld ?? '').includes('runtime-lib'), `the glibc flavour should not set LD_LIBRARY_PATH to the musl runtime libs: ${show(ld ?? '')}`);
+        expect(
+          !(ld ?? '').includes('runtime-lib'),
+          `the glibc flavour should not set LD_LIBRARY_PATH to the musl runtime libs: ${show(ld ?? '')}`,
+        );
       }
       return pass(`${exp.libc} image: the wrapper runs ${picked}${ld ? `, LD_LIBRARY_PATH=${ld}` : ''}`);
     }),
@@ -267,7 +315,11 @@ export function lifecycleCheck(hooks: SuiteHooks, rules: EraRules, caps: ImageCa
       const s = await Promise.race([stop(), sleep(20_000).then(() => undefined)]);
       if (!s) {
         session.cancel();
-        return { status: 'fail', detail: 'on SIGTERM: the workspace did not stop within 20 s', fix: 'the bridge must stop on SIGTERM (Memoh kills it after 10 s)' };
+        return {
+          status: 'fail',
+          detail: 'on SIGTERM: the workspace did not stop within 20 s',
+          fix: 'the bridge must stop on SIGTERM (Memoh kills it after 10 s)',
+        };
       }
       // The call ends with the workspace; one that outlives a stopped workspace is as good as cut.
       const finished = await Promise.race([inflight, sleep(5000).then(() => false)]);
@@ -277,15 +329,24 @@ export function lifecycleCheck(hooks: SuiteHooks, rules: EraRules, caps: ImageCa
       if (s.ms > 10_000) problems.push(`took ${(s.ms / 1000).toFixed(1)} s (Memoh kills after 10 s)`);
       if (!overTcp && !s.socketGone) problems.push('the socket file is still there');
       const seen = `exit ${s.exitCode} after ${(s.ms / 1000).toFixed(1)} s${overTcp ? '' : `, socket ${s.socketGone ? 'removed' : 'left behind'}`}`;
-      if (problems.length > 0) return { status: 'fail', detail: `on SIGTERM: ${problems.join(', ')} (${seen})`, fix: 'the bridge must stop on SIGTERM, exit 0 and remove its socket' };
+      if (problems.length > 0)
+        return {
+          status: 'fail',
+          detail: `on SIGTERM: ${problems.join(', ')} (${seen})`,
+          fix: 'the bridge must stop on SIGTERM, exit 0 and remove its socket',
+        };
       const got = finished ? 'finished' : 'cut';
       const want = rules.pick('hardStop', 'finished', 'cut');
-      const said = finished ? 'the Exec in flight finished first (graceful stop)' : 'the Exec in flight was cut off (hard stop)';
+      const said = finished
+        ? 'the Exec in flight finished first (graceful stop)'
+        : 'the Exec in flight was cut off (hard stop)';
       if (!want.includes(got)) {
         return {
           status: 'fail',
           detail: `${seen}, but ${said}: ${rules.isNew('hardStop') ? 'v0.18 bridges stop hard (srv.Stop)' : 'v3 bridges stop gracefully, finishing calls in flight'}`,
-          fix: rules.isNew('hardStop') ? 'a v0.18 bridge cuts calls in flight on SIGTERM' : 'a v3 bridge finishes calls in flight on SIGTERM (GracefulStop)',
+          fix: rules.isNew('hardStop')
+            ? 'a v0.18 bridge cuts calls in flight on SIGTERM'
+            : 'a v3 bridge finishes calls in flight on SIGTERM (GracefulStop)',
         };
       }
       return pass(`${seen}; ${said}${rules.note('hardStop')}`);

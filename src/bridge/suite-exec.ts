@@ -1,5 +1,5 @@
 import { expect, expectEqual, expectOneOf, expectStatus, fail, sleep } from './assert.js';
-import { BridgeCallError, execWithoutConfig, type BridgeClient, type ExecResult } from './client.js';
+import { BridgeCallError, type BridgeClient, type ExecResult, execWithoutConfig } from './client.js';
 import type { EraRules } from './eras.js';
 import type { CheckSpec, CheckTools, Outcome } from './runner.js';
 import { REAPER_NOTE, show } from './runner.js';
@@ -42,8 +42,15 @@ const WAITS_ONLY = { waitsOnly: true } as const;
 /** One Exec: it must end with exactly one EXIT message, the last one. */
 async function exitOf(t: CheckTools, command: string): Promise<ExecResult> {
   const r = await t.client.exec({ command });
-  expect(r.exitCode !== undefined, `${command}: the call ended OK without an EXIT message`, 'the bridge ends every Exec with one EXIT message');
-  expect(r.exitMessages === 1 && r.afterExit === 0, `${command}: ${r.exitMessages} EXIT messages, ${r.afterExit} messages after EXIT`);
+  expect(
+    r.exitCode !== undefined,
+    `${command}: the call ended OK without an EXIT message`,
+    'the bridge ends every Exec with one EXIT message',
+  );
+  expect(
+    r.exitMessages === 1 && r.afterExit === 0,
+    `${command}: ${r.exitMessages} EXIT messages, ${r.afterExit} messages after EXIT`,
+  );
   return r;
 }
 
@@ -52,7 +59,13 @@ async function exitOf(t: CheckTools, command: string): Promise<ExecResult> {
  * place of another code is run again (three runs at most): the race strikes at random even one call at a
  * time, a real -1 every time. A bridge without one gets one run.
  */
-async function exactExit(t: CheckTools, command: string, codes: number | readonly number[], retried: string[], raced: boolean): Promise<ExecResult> {
+async function exactExit(
+  t: CheckTools,
+  command: string,
+  codes: number | readonly number[],
+  retried: string[],
+  raced: boolean,
+): Promise<ExecResult> {
   const want = typeof codes === 'number' ? [codes] : codes;
   for (let run = 1; ; run++) {
     const r = await exitOf(t, command);
@@ -100,7 +113,9 @@ export function execChecks(opts: ExecSuiteOptions, rules: EraRules, caps: ImageC
       const retried: string[] = [];
       const own = await exactExit(t, 'kill -9 $$', signalled, retried, raced);
       await exactExit(t, "sh -c 'kill -9 $$'; exit $?", 137, retried, raced);
-      return pass(`shell killed (kill -9 $$) → ${own.exitCode}; child killed, shell reports → 137${retriedNote(retried)}${rules.note('signalExit')}`);
+      return pass(
+        `shell killed (kill -9 $$) → ${own.exitCode}; child killed, shell reports → 137${retriedNote(retried)}${rules.note('signalExit')}`,
+      );
     }),
 
     custom('exec.streams', async (t) => {
@@ -108,51 +123,97 @@ export function execChecks(opts: ExecSuiteOptions, rules: EraRules, caps: ImageC
       expectEqual(stdoutOf(r), 'out\n', 'STDOUT data', 'stderr output must arrive as STDERR messages');
       expectEqual(r.stderr.toString(), 'err\n', 'STDERR data', 'stderr output must arrive as STDERR messages');
       const nf = await t.client.exec({ command: 'no_such_cmd_xyz' });
-      expect(/not found/.test(nf.stderr.toString()) && nf.stdout.length === 0, `no_such_cmd_xyz: stdout ${show(stdoutOf(nf))}, stderr ${show(nf.stderr.toString())}; expected "not found" on STDERR only`);
+      expect(
+        /not found/.test(nf.stderr.toString()) && nf.stdout.length === 0,
+        `no_such_cmd_xyz: stdout ${show(stdoutOf(nf))}, stderr ${show(nf.stderr.toString())}; expected "not found" on STDERR only`,
+      );
       return pass('"out\\n" on STDOUT, "err\\n" on STDERR; "not found" on STDERR');
     }),
 
     custom('exec.workdir', async (t) => {
       const { client } = t;
       expectEqual(stdoutOf(await client.exec({ command: 'pwd' })), '/data\n', 'pwd with no work_dir');
-      expectEqual(stdoutOf(await client.exec({ command: 'pwd', workDir: '/tmp' })), '/tmp\n', 'pwd with work_dir "/tmp"');
-      const err = await expectStatus(client.exec({ command: 'pwd', workDir: '/no/such/dir' }), 'INTERNAL', 'Exec with work_dir "/no/such/dir"');
-      expect((err.partial?.exitMessages ?? 0) === 0, 'Exec with a missing work_dir sent an EXIT message before INTERNAL');
+      expectEqual(
+        stdoutOf(await client.exec({ command: 'pwd', workDir: '/tmp' })),
+        '/tmp\n',
+        'pwd with work_dir "/tmp"',
+      );
+      const err = await expectStatus(
+        client.exec({ command: 'pwd', workDir: '/no/such/dir' }),
+        'INTERNAL',
+        'Exec with work_dir "/no/such/dir"',
+      );
+      expect(
+        (err.partial?.exitMessages ?? 0) === 0,
+        'Exec with a missing work_dir sent an EXIT message before INTERNAL',
+      );
       let relative = '';
       // Before v0.8.3 a relative work_dir is taken from the bridge's own cwd (the image WORKDIR): nothing to expect.
       if (rules.isNew('relativeWorkDir')) {
         const sub = rel(t, '');
-        expectEqual(stdoutOf(await client.exec({ command: 'pwd', workDir: sub })), `${t.work}\n`, `pwd with the relative work_dir ${show(sub)}`, '≥v0.8.3 joins a relative work_dir onto /data');
+        expectEqual(
+          stdoutOf(await client.exec({ command: 'pwd', workDir: sub })),
+          `${t.work}\n`,
+          `pwd with the relative work_dir ${show(sub)}`,
+          '≥v0.8.3 joins a relative work_dir onto /data',
+        );
         relative = `; relative ${show(sub)} → ${t.work}`;
       }
       return pass(`default /data; work_dir /tmp honoured; missing work_dir → INTERNAL, no EXIT${relative}`);
     }),
 
     custom('exec.empty-command', async ({ client }) => {
-      await expectStatus(client.exec({ command: '' }), 'INVALID_ARGUMENT', 'Exec with an empty command', { message: 'command is required' });
-      await expectStatus(execWithoutConfig(client), 'INVALID_ARGUMENT', 'Exec half-closed before any message', { message: 'failed to receive exec config' });
+      await expectStatus(client.exec({ command: '' }), 'INVALID_ARGUMENT', 'Exec with an empty command', {
+        message: 'command is required',
+      });
+      await expectStatus(execWithoutConfig(client), 'INVALID_ARGUMENT', 'Exec half-closed before any message', {
+        message: 'failed to receive exec config',
+      });
       return pass('empty command and no configuration → INVALID_ARGUMENT');
     }),
 
     custom('exec.stdin', async ({ client }) => {
       const r = await client.exec({ command: 'cat', configStdin: 'A', stdin: ['B', 'C'] });
       const out = stdoutOf(r);
-      expectOneOf(out, rules.pick('firstStdin', 'BC', 'ABC'), 'cat of stdin "A" (in the first message), "B", "C", then half-close', 'v3 ignores the first message\'s stdin, ≥v0.13.0 writes it; half-close gives EOF');
+      expectOneOf(
+        out,
+        rules.pick('firstStdin', 'BC', 'ABC'),
+        'cat of stdin "A" (in the first message), "B", "C", then half-close',
+        "v3 ignores the first message's stdin, ≥v0.13.0 writes it; half-close gives EOF",
+      );
       const first = out === 'ABC' ? 'first-message stdin written' : 'first-message stdin ignored';
-      return pass(`stdin of later messages in order (${show(out)}), ${first}, half-close → EOF${rules.note('firstStdin')}`);
+      return pass(
+        `stdin of later messages in order (${show(out)}), ${first}, half-close → EOF${rules.note('firstStdin')}`,
+      );
     }),
 
     custom('exec.env', async ({ client }) => {
-      expectEqual(stdoutOf(await client.exec({ command: 'echo "$FOO"', env: ['FOO=bar'] })), 'bar\n', 'echo $FOO with env FOO=bar');
-      expectEqual(stdoutOf(await client.exec({ command: 'echo "$FOO"', env: ['FOO=1', 'FOO=2'] })), '2\n', 'echo $FOO with env FOO=1, FOO=2 (later wins)');
+      expectEqual(
+        stdoutOf(await client.exec({ command: 'echo "$FOO"', env: ['FOO=bar'] })),
+        'bar\n',
+        'echo $FOO with env FOO=bar',
+      );
+      expectEqual(
+        stdoutOf(await client.exec({ command: 'echo "$FOO"', env: ['FOO=1', 'FOO=2'] })),
+        '2\n',
+        'echo $FOO with env FOO=1, FOO=2 (later wins)',
+      );
       const path = '/smoke-env:/usr/bin:/bin';
-      expectEqual(stdoutOf(await client.exec({ command: 'echo "$PATH"', env: [`PATH=${path}`] })), `${path}\n`, 'echo $PATH with env PATH=… (env overrides)');
+      expectEqual(
+        stdoutOf(await client.exec({ command: 'echo "$PATH"', env: [`PATH=${path}`] })),
+        `${path}\n`,
+        'echo $PATH with env PATH=… (env overrides)',
+      );
       return pass('env added on top of the bridge environment; later duplicates win, PATH can be overridden');
     }),
 
     custom('exec.path-toolkit', async ({ client }) => {
       const path = stdoutOf(await client.exec({ command: 'echo "$PATH"' })).trim();
-      expect(path.endsWith(`:${TOOLKIT_BIN}`), `PATH is ${show(path)}; expected it to end with :${TOOLKIT_BIN}`, 'the bridge appends the toolkit to PATH (image binaries win)');
+      expect(
+        path.endsWith(`:${TOOLKIT_BIN}`),
+        `PATH is ${show(path)}; expected it to end with :${TOOLKIT_BIN}`,
+        'the bridge appends the toolkit to PATH (image binaries win)',
+      );
       return pass(`PATH ends with :${TOOLKIT_BIN}`);
     }),
 
@@ -161,7 +222,10 @@ export function execChecks(opts: ExecSuiteOptions, rules: EraRules, caps: ImageC
       const out = r.messages.filter((m) => m.stream === 'STDOUT');
       const sizes = out.map((m) => m.data.length);
       expect(r.stdout.equals(Buffer.alloc(10_000, 'a')), `stdout is ${r.stdout.length} bytes; expected 10000 "a"`);
-      expect(sizes.every((s) => s <= 4096), `STDOUT messages of ${sizes.join(',')} bytes; each must be ≤ 4096`);
+      expect(
+        sizes.every((s) => s <= 4096),
+        `STDOUT messages of ${sizes.join(',')} bytes; each must be ≤ 4096`,
+      );
       expect(sizes.length >= 3, `${sizes.length} STDOUT messages for 10000 bytes; expected at least 3`);
       return pass(`10000 bytes in ${sizes.length} STDOUT messages (largest ${Math.max(...sizes)})`);
     }),
@@ -183,13 +247,27 @@ export function execChecks(opts: ExecSuiteOptions, rules: EraRules, caps: ImageC
           client.exec({ command: 'exec cat', timeoutSeconds: 1, halfClose: false }, { deadlineMs: 8000 }).catch(noExit),
           client.exec({ command: `sleep ${child}`, timeoutSeconds: 1 }, { deadlineMs: 8000 }).catch(noExit),
         ]);
-        expect(signalled.includes(direct.exitCode ?? NaN) && direct.ms < 3000, `exec sleep 5, timeout 1: exit ${direct.exitCode ?? '(none)'} after ${timing(direct.ms)}; expected ${code} after about 1 s`, fix);
-        expect(signalled.includes(held.exitCode ?? NaN) && held.ms >= 800 && held.ms < 3500, `exec cat without half-close, timeout 1: exit ${held.exitCode ?? '(none)'} after ${timing(held.ms)}; expected ${code} after about 1 s`, fix);
+        expect(
+          signalled.includes(direct.exitCode ?? NaN) && direct.ms < 3000,
+          `exec sleep 5, timeout 1: exit ${direct.exitCode ?? '(none)'} after ${timing(direct.ms)}; expected ${code} after about 1 s`,
+          fix,
+        );
+        expect(
+          signalled.includes(held.exitCode ?? NaN) && held.ms >= 800 && held.ms < 3500,
+          `exec cat without half-close, timeout 1: exit ${held.exitCode ?? '(none)'} after ${timing(held.ms)}; expected ${code} after about 1 s`,
+          fix,
+        );
         expectOneOf(forked.exitCode, signalled, `exit code of "sleep ${child}" with timeout 1`);
         const late = forked.ms >= (closes ? 2000 : Number(child) * 1000 - 100);
-        if (closes) expect(!late, `"sleep ${child}", timeout 1: EXIT after ${timing(forked.ms)}; expected about 1 s (≥v0.7.0 closes the pipes at the timeout)`);
+        if (closes)
+          expect(
+            !late,
+            `"sleep ${child}", timeout 1: EXIT after ${timing(forked.ms)}; expected about 1 s (≥v0.7.0 closes the pipes at the timeout)`,
+          );
         const how = late ? 'after the forked child (the shell forks, the pipes stay open)' : 'at the timeout';
-        return pass(`${direct.exitCode} after ${timing(direct.ms)} and ${timing(held.ms)}; "sleep ${child}", timeout 1: ${forked.exitCode} ${how}, ${timing(forked.ms)}${rules.note('signalExit')}`);
+        return pass(
+          `${direct.exitCode} after ${timing(direct.ms)} and ${timing(held.ms)}; "sleep ${child}", timeout 1: ${forked.exitCode} ${how}, ${timing(forked.ms)}${rules.note('signalExit')}`,
+        );
       },
       { timeoutMs: 30_000, ...WAITS_ONLY },
     ),
@@ -199,77 +277,122 @@ export function execChecks(opts: ExecSuiteOptions, rules: EraRules, caps: ImageC
       async ({ client }) => {
         if (!opts.slow) return { status: 'skip', detail: 'slow (31 s): include slow checks to run it' };
         const r = await client.exec({ command: 'exec sleep 31' }, { deadlineMs: 40_000 });
-        expect(signalled.includes(r.exitCode ?? NaN) && r.ms >= 28_000 && r.ms < 31_000, `exec sleep 31 with no timeout: exit ${r.exitCode ?? '(none)'} after ${timing(r.ms)}; expected ${signalled.join(' or ')} at about 30 s`);
+        expect(
+          signalled.includes(r.exitCode ?? NaN) && r.ms >= 28_000 && r.ms < 31_000,
+          `exec sleep 31 with no timeout: exit ${r.exitCode ?? '(none)'} after ${timing(r.ms)}; expected ${signalled.join(' or ')} at about 30 s`,
+        );
         return pass(`${r.exitCode} after ${timing(r.ms)} (default 30 s)`);
       },
       { timeoutMs: 45_000, ...WAITS_ONLY },
     ),
 
-    custom('exec.zombie-reaping', async (t) => {
-      const { client } = t;
-      const reaper = rules.era === 'v0.18' ? ' (by tini, PID 1)' : ' (by the bridge, PID 1)';
-      const started = await client.exec({ command: '( sleep 0 & echo $! )' });
-      const pid = Number(stdoutOf(started).trim());
-      expect(Number.isInteger(pid) && pid > 1, `could not start an orphan: stdout ${show(stdoutOf(started))}`);
-      let last = '';
-      const t0 = performance.now();
-      for (let i = 0; i < 50; i++) {
-        const st = stdoutOf(await client.exec({ command: `cat /proc/${pid}/stat 2>/dev/null || echo gone` })).trim();
-        // pid (comm) state ppid …: reaped when gone, or when the pid is now someone else's and alive.
-        const m = /\) (\S) (\d+)/.exec(st);
-        if (st === 'gone' || (m && m[1] !== 'Z')) return pass(`orphan ${pid} reaped within ${timing(performance.now() - t0)}${reaper}`);
-        last = st;
-        await sleep(100, t.signal);
-      }
-      return fail(`orphan PID ${pid} is still a zombie after 5 s (${show(last, 60)}): PID 1 does not reap`, rules.era === 'v0.18' ? 'Memoh v0.18 runs tini as PID 1 to reap orphans (the bridge no longer does)' : 'the bridge is PID 1 and must reap orphans (contract §1 step 4)');
-    }, WAITS_ONLY),
+    custom(
+      'exec.zombie-reaping',
+      async (t) => {
+        const { client } = t;
+        const reaper = rules.era === 'v0.18' ? ' (by tini, PID 1)' : ' (by the bridge, PID 1)';
+        const started = await client.exec({ command: '( sleep 0 & echo $! )' });
+        const pid = Number(stdoutOf(started).trim());
+        expect(Number.isInteger(pid) && pid > 1, `could not start an orphan: stdout ${show(stdoutOf(started))}`);
+        let last = '';
+        const t0 = performance.now();
+        for (let i = 0; i < 50; i++) {
+          const st = stdoutOf(await client.exec({ command: `cat /proc/${pid}/stat 2>/dev/null || echo gone` })).trim();
+          // pid (comm) state ppid …: reaped when gone, or when the pid is now someone else's and alive.
+          const m = /\) (\S) (\d+)/.exec(st);
+          if (st === 'gone' || (m && m[1] !== 'Z'))
+            return pass(`orphan ${pid} reaped within ${timing(performance.now() - t0)}${reaper}`);
+          last = st;
+          await sleep(100, t.signal);
+        }
+        return fail(
+          `orphan PID ${pid} is still a zombie after 5 s (${show(last, 60)}): PID 1 does not reap`,
+          rules.era === 'v0.18'
+            ? 'Memoh v0.18 runs tini as PID 1 to reap orphans (the bridge no longer does)'
+            : 'the bridge is PID 1 and must reap orphans (contract §1 step 4)',
+        );
+      },
+      WAITS_ONLY,
+    ),
 
-    custom('pty.size', async ({ client }) => {
-      const plain = await client.exec({ command: 'stty size', pty: true, halfClose: false });
-      expectEqual(stdoutOf(plain), '24 80\r\n', 'PTY stty size with no resize (default 80×24)');
-      const sized = await client.exec({ command: 'stty size', pty: true, resize: { cols: 120, rows: 40 }, halfClose: false });
-      expectEqual(stdoutOf(sized), '40 120\r\n', 'PTY stty size with resize 120×40 in the first message');
-      // The shell waits for a line; the resize rides in the same message as that line and is applied first
-      // (contract §3.11), so no sleep is needed. The line may be echoed before `stty -echo` takes effect.
-      const session = client.openExec({ command: 'stty -echo; echo ready; read x; stty size', pty: true });
-      await session.waitForOutput(/ready\r\n/, 10_000);
-      session.send({ resize: { cols: 100, rows: 30 }, stdin: '\n' });
-      const later = await session.done;
-      const tail = stdoutOf(later).replace(/^[^]*?ready\r\n(\r\n)?/, '');
-      expectEqual(tail, '30 100\r\n', 'PTY stty size after a resize message mid-session');
-      return pass('80×24 by default; initial resize 120×40 and a mid-session resize 100×30 both applied');
-    }, WAITS_ONLY),
+    custom(
+      'pty.size',
+      async ({ client }) => {
+        const plain = await client.exec({ command: 'stty size', pty: true, halfClose: false });
+        expectEqual(stdoutOf(plain), '24 80\r\n', 'PTY stty size with no resize (default 80×24)');
+        const sized = await client.exec({
+          command: 'stty size',
+          pty: true,
+          resize: { cols: 120, rows: 40 },
+          halfClose: false,
+        });
+        expectEqual(stdoutOf(sized), '40 120\r\n', 'PTY stty size with resize 120×40 in the first message');
+        // The shell waits for a line; the resize rides in the same message as that line and is applied first
+        // (contract §3.11), so no sleep is needed. The line may be echoed before `stty -echo` takes effect.
+        const session = client.openExec({ command: 'stty -echo; echo ready; read x; stty size', pty: true });
+        await session.waitForOutput(/ready\r\n/, 10_000);
+        session.send({ resize: { cols: 100, rows: 30 }, stdin: '\n' });
+        const later = await session.done;
+        const tail = stdoutOf(later).replace(/^[\s\S]*?ready\r\n(\r\n)?/, '');
+        expectEqual(tail, '30 100\r\n', 'PTY stty size after a resize message mid-session');
+        return pass('80×24 by default; initial resize 120×40 and a mid-session resize 100×30 both applied');
+      },
+      WAITS_ONLY,
+    ),
 
-    custom('pty.term', async ({ client }) => {
-      const r = await client.exec({ command: 'echo "$TERM"; echo err >&2', pty: true, env: ['TERM=dumb'], halfClose: false });
-      expectEqual(stdoutOf(r), 'xterm-256color\r\nerr\r\n', 'PTY output of echo $TERM (env TERM=dumb) and a line on stderr', 'PTY Exec sets TERM=xterm-256color last, over any TERM in env');
-      const kinds = new Set(r.messages.map((m) => m.stream));
-      expect(!kinds.has('STDERR'), 'a PTY Exec sent STDERR messages (everything must be STDOUT)');
-      return pass('TERM=xterm-256color over env TERM=dumb; stderr merged into STDOUT with \\r\\n');
-    }, WAITS_ONLY),
+    custom(
+      'pty.term',
+      async ({ client }) => {
+        const r = await client.exec({
+          command: 'echo "$TERM"; echo err >&2',
+          pty: true,
+          env: ['TERM=dumb'],
+          halfClose: false,
+        });
+        expectEqual(
+          stdoutOf(r),
+          'xterm-256color\r\nerr\r\n',
+          'PTY output of echo $TERM (env TERM=dumb) and a line on stderr',
+          'PTY Exec sets TERM=xterm-256color last, over any TERM in env',
+        );
+        const kinds = new Set(r.messages.map((m) => m.stream));
+        expect(!kinds.has('STDERR'), 'a PTY Exec sent STDERR messages (everything must be STDOUT)');
+        return pass('TERM=xterm-256color over env TERM=dumb; stderr merged into STDOUT with \\r\\n');
+      },
+      WAITS_ONLY,
+    ),
 
-    custom('pty.interactive', async ({ client }) => {
-      const nap = await caps.sleepArg(client, 0.15);
-      const session = async (): Promise<ExecResult> => {
-        const s = client.openExec({ command: 'sh', pty: true });
-        s.send({ stdin: 'echo hi\n' });
-        // The typed-ahead input is echoed first; the shell's own "hi" may follow its prompt on that line.
-        await s.waitForOutput(/(?<!echo )hi\r\n/, 5000);
-        s.send({ stdin: 'exit 7\n' });
-        const r = await s.done;
-        expect(stdoutOf(r).includes('echo hi'), `the terminal did not echo the input: ${show(stdoutOf(r))}`);
-        return r;
-      };
-      let r = await session();
-      const again = raced && r.exitCode === -1;
-      if (again) r = await session();
-      expectEqual(r.exitCode, 7, `exit code after "exit 7"${again ? ' (second session; the first gave -1)' : ''}`);
-      const closed = client.openExec({ command: `sleep ${nap}; echo done`, pty: true });
-      closed.halfClose();
-      const after = await closed.done;
-      expect(stdoutOf(after).includes('done') && after.exitMessages === 1, `PTY session half-closed at once: output ${show(stdoutOf(after))}, ${after.exitMessages} EXIT; expected "done" and EXIT`);
-      return pass(`input echoed, "hi\\r\\n", EXIT 7; half-close does not end a PTY session (sleep ${nap})${again ? retriedNote(['sh']) : ''}`);
-    }, raced ? {} : WAITS_ONLY),
+    custom(
+      'pty.interactive',
+      async ({ client }) => {
+        const nap = await caps.sleepArg(client, 0.15);
+        const session = async (): Promise<ExecResult> => {
+          const s = client.openExec({ command: 'sh', pty: true });
+          s.send({ stdin: 'echo hi\n' });
+          // The typed-ahead input is echoed first; the shell's own "hi" may follow its prompt on that line.
+          await s.waitForOutput(/(?<!echo )hi\r\n/, 5000);
+          s.send({ stdin: 'exit 7\n' });
+          const r = await s.done;
+          expect(stdoutOf(r).includes('echo hi'), `the terminal did not echo the input: ${show(stdoutOf(r))}`);
+          return r;
+        };
+        let r = await session();
+        const again = raced && r.exitCode === -1;
+        if (again) r = await session();
+        expectEqual(r.exitCode, 7, `exit code after "exit 7"${again ? ' (second session; the first gave -1)' : ''}`);
+        const closed = client.openExec({ command: `sleep ${nap}; echo done`, pty: true });
+        closed.halfClose();
+        const after = await closed.done;
+        expect(
+          stdoutOf(after).includes('done') && after.exitMessages === 1,
+          `PTY session half-closed at once: output ${show(stdoutOf(after))}, ${after.exitMessages} EXIT; expected "done" and EXIT`,
+        );
+        return pass(
+          `input echoed, "hi\\r\\n", EXIT 7; half-close does not end a PTY session (sleep ${nap})${again ? retriedNote(['sh']) : ''}`,
+        );
+      },
+      raced ? {} : WAITS_ONLY,
+    ),
   ];
 
   // Placed by what they do: env control after exec.env; the group kill waits for its timeout, so it joins
@@ -293,22 +416,42 @@ function envControlChecks(rules: EraRules): CheckSpec[] {
       const r = await client.exec({ command: 'env', cleanEnv: true, env: ['SMOKE_ONLY=1'] });
       const lines = envLines(r);
       const inherited = ['PATH', 'HOME', 'BRIDGE_SOCKET_PATH'].filter((v) => hasVar(lines, v));
-      expect(inherited.length === 0, `clean_env: the command still sees ${inherited.join(', ')} (env printed ${show(lines.join(' '), 160)})`, 'clean_env starts from an empty environment, not even PATH or HOME');
-      expect(hasVar(lines, 'SMOKE_ONLY'), `clean_env: env SMOKE_ONLY=1 was not passed (env printed ${show(lines.join(' '), 160)})`);
+      expect(
+        inherited.length === 0,
+        `clean_env: the command still sees ${inherited.join(', ')} (env printed ${show(lines.join(' '), 160)})`,
+        'clean_env starts from an empty environment, not even PATH or HOME',
+      );
+      expect(
+        hasVar(lines, 'SMOKE_ONLY'),
+        `clean_env: env SMOKE_ONLY=1 was not passed (env printed ${show(lines.join(' '), 160)})`,
+      );
       return pass(`clean_env: only ${lines.map((l) => l.split('=')[0]).join(', ')}${rules.note('execEnvFields')}`);
     }),
 
     custom('exec.unset-env', async ({ client }) => {
       const base = envLines(await client.exec({ command: 'env' }));
-      expect(hasVar(base, 'BRIDGE_SOCKET_PATH'), `the bridge's environment has no BRIDGE_SOCKET_PATH to unset (env: ${show(base.join(' '), 160)})`, 'Memoh always sets BRIDGE_SOCKET_PATH');
+      expect(
+        hasVar(base, 'BRIDGE_SOCKET_PATH'),
+        `the bridge's environment has no BRIDGE_SOCKET_PATH to unset (env: ${show(base.join(' '), 160)})`,
+        'Memoh always sets BRIDGE_SOCKET_PATH',
+      );
       const r = await client.exec({ command: 'env', unsetEnv: ['HOME', 'BRIDGE_*'], env: ['BRIDGE_SMOKE=kept'] });
       const lines = envLines(r);
       const left = lines.filter((l) => /^(HOME|BRIDGE_(?!SMOKE=))/.test(l));
-      expect(left.length === 0, `unset_env HOME, BRIDGE_*: still set ${show(left.join(' '))}`, 'unset_env removes names and PREFIX* wildcards from the inherited environment');
-      expect(hasVar(lines, 'BRIDGE_SMOKE'), 'unset_env BRIDGE_* also removed BRIDGE_SMOKE from env (env is added after the unset)');
+      expect(
+        left.length === 0,
+        `unset_env HOME, BRIDGE_*: still set ${show(left.join(' '))}`,
+        'unset_env removes names and PREFIX* wildcards from the inherited environment',
+      );
+      expect(
+        hasVar(lines, 'BRIDGE_SMOKE'),
+        'unset_env BRIDGE_* also removed BRIDGE_SMOKE from env (env is added after the unset)',
+      );
       expect(hasVar(lines, 'PATH'), 'unset_env HOME, BRIDGE_* also removed PATH');
       const gone = base.filter((l) => /^(HOME|BRIDGE_)/.test(l)).map((l) => l.split('=')[0]);
-      return pass(`unset_env HOME, BRIDGE_* removed ${gone.join(', ')}; env BRIDGE_SMOKE added after; PATH kept${rules.note('execEnvFields')}`);
+      return pass(
+        `unset_env HOME, BRIDGE_* removed ${gone.join(', ')}; env BRIDGE_SMOKE added after; PATH kept${rules.note('execEnvFields')}`,
+      );
     }),
   ];
 }
@@ -324,17 +467,27 @@ function groupKillCheck(rules: EraRules, raced: boolean): CheckSpec {
         .catch(noExit);
       const pid = Number(stdoutOf(r).trim());
       expect(Number.isInteger(pid) && pid > 1, `could not start a background child: stdout ${show(stdoutOf(r))}`);
-      expect(r.exitCode !== undefined && r.ms < 3000, `"sleep 7 & …; sleep 7", timeout 1: exit ${r.exitCode ?? '(none)'} after ${timing(r.ms)}; expected EXIT after about 1 s`, '≥v0.10.0 kills the process group and closes the pipes at the timeout');
+      expect(
+        r.exitCode !== undefined && r.ms < 3000,
+        `"sleep 7 & …; sleep 7", timeout 1: exit ${r.exitCode ?? '(none)'} after ${timing(r.ms)}; expected EXIT after about 1 s`,
+        '≥v0.10.0 kills the process group and closes the pipes at the timeout',
+      );
       expectOneOf(r.exitCode, rules.pick('signalExit', -1, 137), 'exit code at the timeout');
       // The killed child is reparented to PID 1 and reaped there: gone, or a zombie for a moment.
       let st = '';
       for (let i = 0; i < 20; i++) {
         st = stdoutOf(await client.exec({ command: `cat /proc/${pid}/stat 2>/dev/null || echo gone` })).trim();
         const m = /\) (\S) /.exec(st);
-        if (st === 'gone' || m?.[1] === 'Z' || !/\(sleep\)/.test(st)) return pass(`EXIT ${r.exitCode} after ${timing(r.ms)}; the background sleep ${pid} was killed with the group${rules.note('groupKill')}`);
+        if (st === 'gone' || m?.[1] === 'Z' || !/\(sleep\)/.test(st))
+          return pass(
+            `EXIT ${r.exitCode} after ${timing(r.ms)}; the background sleep ${pid} was killed with the group${rules.note('groupKill')}`,
+          );
         await sleep(100, t.signal);
       }
-      return fail(`the background child ${pid} survived the timeout (${show(st, 60)})`, '≥v0.10.0 sends SIGKILL to the whole process group at the timeout');
+      return fail(
+        `the background child ${pid} survived the timeout (${show(st, 60)})`,
+        '≥v0.10.0 sends SIGKILL to the whole process group at the timeout',
+      );
     },
     { timeoutMs: 20_000, waitsOnly: !raced },
   );
@@ -358,7 +511,8 @@ export function reaperRaceCheck(opts: ExecSuiteOptions, rules: EraRules): CheckS
       const codes: (number | undefined)[] = [];
       let started = 0;
       const t0 = performance.now();
-      const more = (): boolean => !signal.aborted && started < total && (started < least || performance.now() - t0 < budgetMs);
+      const more = (): boolean =>
+        !signal.aborted && started < total && (started < least || performance.now() - t0 < budgetMs);
       const worker = async (): Promise<void> => {
         while (more()) {
           started++;
@@ -399,10 +553,17 @@ export function reaperVerdict(
       `${hung}/${total} ${what} got no EXIT within 10 s ${how}: the bridge's forked child ${stuck.pids.join(', ')} never reached exec ` +
       `and held their output pipes (killed)`;
     if (!stuck.emulated) {
-      return { status: 'fail', detail: held, fix: 'every child the bridge forks must reach exec or exit, or the Execs in flight never end' };
+      return {
+        status: 'fail',
+        detail: held,
+        fix: 'every child the bridge forks must reach exec or exit, or the Execs in flight never end',
+      };
     }
     // The emulator's fork, not the bridge's Exec: the same binary on arm64 hardware leaves no such child.
-    const also = minus > 0 ? `; ${minus} reported -1 (${rules.isNew('noOwnReaper') ? 'no reaper to race with in v0.18' : REAPER_NOTE})` : '';
+    const also =
+      minus > 0
+        ? `; ${minus} reported -1 (${rules.isNew('noOwnReaper') ? 'no reaper to race with in v0.18' : REAPER_NOTE})`
+        : '';
     return {
       status: minus > 0 && rules.isNew('noOwnReaper') ? 'fail' : 'warn',
       detail: `${held}: a fork deadlock of qemu-user emulation${also}`,
@@ -456,7 +617,10 @@ export async function killStuckForks(client: BridgeClient): Promise<StuckForks |
     'for p in $a; do case " $(echo $b) " in *" $p "*) c=$(tr "\\0" " " < /proc/$p/cmdline); kill -9 $p && echo "$p $c";; esac; done';
   try {
     const r = await client.exec({ command: script }, { deadlineMs: 15_000 });
-    const lines = r.stdout.toString('utf8').split('\n').filter((l) => /^\d+ /.test(l));
+    const lines = r.stdout
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => /^\d+ /.test(l));
     if (lines.length === 0) return undefined;
     return { pids: lines.map((l) => Number.parseInt(l, 10)), emulated: lines.some((l) => /qemu/.test(l)) };
   } catch {
@@ -466,6 +630,7 @@ export async function killStuckForks(client: BridgeClient): Promise<StuckForks |
 
 /** A call that hit our deadline without EXIT: what it had, for the check to judge. Other errors stay errors. */
 function noExit(err: unknown): ExecResult {
-  if (err instanceof BridgeCallError && err.codeName === 'DEADLINE_EXCEEDED' && err.partial) return { ...err.partial, exitCode: undefined };
+  if (err instanceof BridgeCallError && err.codeName === 'DEADLINE_EXCEEDED' && err.partial)
+    return { ...err.partial, exitCode: undefined };
   throw err;
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import TOML from '@iarna/toml';
 import { InputError } from '../core/errors.js';
-import { OCTAL_MODE, type CommandCheck, type FileCheck } from './runner.js';
+import { type CommandCheck, type FileCheck, OCTAL_MODE } from './runner.js';
 
 /**
  * The user's `--checks FILE`: command and file checks in the spirit of container-structure-test, run
@@ -34,7 +34,19 @@ export interface UserChecks {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const COMMAND_KEYS = ['name', 'command', 'stdout', 'stderr', 'not_stdout', 'not_stderr', 'exit_code', 'env', 'work_dir', 'stdin', 'timeout'];
+const COMMAND_KEYS = [
+  'name',
+  'command',
+  'stdout',
+  'stderr',
+  'not_stdout',
+  'not_stderr',
+  'exit_code',
+  'env',
+  'work_dir',
+  'stdin',
+  'timeout',
+];
 const FILE_KEYS = ['name', 'path', 'exists', 'is_dir', 'mode', 'contents'];
 
 /** Reads and loads the checks file at `path`; `input` names the setting it came from (`--checks`, `input checks`). */
@@ -72,8 +84,14 @@ export function loadUserChecks(file: string, input: string): UserChecks {
     const r = new Reader(where, table);
     r.only(kind === 'command' ? COMMAND_KEYS : FILE_KEYS);
     const name = r.string('name', true);
-    if (!NAME.test(name)) throw new InputError(`${where}.name`, `${JSON.stringify(name)} is not a valid name`, 'use letters, digits, ".", "_" and "-", starting with a letter or digit');
-    if (seen.has(name)) throw new InputError(`${where}.name`, `${JSON.stringify(name)} is used twice`, 'give every check its own name');
+    if (!NAME.test(name))
+      throw new InputError(
+        `${where}.name`,
+        `${JSON.stringify(name)} is not a valid name`,
+        'use letters, digits, ".", "_" and "-", starting with a letter or digit',
+      );
+    if (seen.has(name))
+      throw new InputError(`${where}.name`, `${JSON.stringify(name)} is used twice`, 'give every check its own name');
     seen.add(name);
     return r;
   };
@@ -109,12 +127,29 @@ export function loadUserChecks(file: string, input: string): UserChecks {
       mode: r.string('mode'),
       contents: r.patterns('contents'),
     };
-    if (!spec.path.startsWith('/')) throw new InputError(`${r.where}.path`, `${JSON.stringify(spec.path)} is not absolute`, 'give the path inside the container from /');
-    if (spec.mode !== undefined && !OCTAL_MODE.test(spec.mode) && !/^[dalTLDpSugct?-]*[r-][w-][x-][r-][w-][x-][r-][w-][x-]$/.test(spec.mode)) {
-      throw new InputError(`${r.where}.mode`, `${JSON.stringify(spec.mode)} is not a mode`, 'write it as the bridge shows it ("-rw-r--r--", "drwxr-x---") or as octal bits ("0644")');
+    if (!spec.path.startsWith('/'))
+      throw new InputError(
+        `${r.where}.path`,
+        `${JSON.stringify(spec.path)} is not absolute`,
+        'give the path inside the container from /',
+      );
+    if (
+      spec.mode !== undefined &&
+      !OCTAL_MODE.test(spec.mode) &&
+      !/^[dalTLDpSugct?-]*[r-][w-][x-][r-][w-][x-][r-][w-][x-]$/.test(spec.mode)
+    ) {
+      throw new InputError(
+        `${r.where}.mode`,
+        `${JSON.stringify(spec.mode)} is not a mode`,
+        'write it as the bridge shows it ("-rw-r--r--", "drwxr-x---") or as octal bits ("0644")',
+      );
     }
     if (!exists && (spec.isDir !== undefined || spec.mode !== undefined || spec.contents !== undefined)) {
-      throw new InputError(r.where, 'exists = false cannot be combined with is_dir, mode or contents', 'drop those keys or set exists = true');
+      throw new InputError(
+        r.where,
+        'exists = false cannot be combined with is_dir, mode or contents',
+        'drop those keys or set exists = true',
+      );
     }
     checks.push(spec);
   }
@@ -127,7 +162,8 @@ function isTable(v: unknown): v is Record<string, unknown> {
 
 function list(v: unknown, where: string): unknown[] {
   if (v === undefined) return [];
-  if (!Array.isArray(v)) throw new InputError(where, 'must be an array of tables', 'write each check as its own [[...]] table');
+  if (!Array.isArray(v))
+    throw new InputError(where, 'must be an array of tables', 'write each check as its own [[...]] table');
   return v;
 }
 
@@ -140,7 +176,8 @@ class Reader {
 
   only(keys: readonly string[]): void {
     for (const k of Object.keys(this.t)) {
-      if (!keys.includes(k)) throw new InputError(`${this.where}.${k}`, 'unknown key', `use one of: ${keys.join(', ')}`);
+      if (!keys.includes(k))
+        throw new InputError(`${this.where}.${k}`, 'unknown key', `use one of: ${keys.join(', ')}`);
     }
   }
 
@@ -161,7 +198,8 @@ class Reader {
   bool(key: string): boolean | undefined {
     const v = this.t[key];
     if (v === undefined) return undefined;
-    if (typeof v !== 'boolean') this.bad(key, `must be true or false, not ${JSON.stringify(v)}`, `write ${key} = true or ${key} = false`);
+    if (typeof v !== 'boolean')
+      this.bad(key, `must be true or false, not ${JSON.stringify(v)}`, `write ${key} = true or ${key} = false`);
     return v;
   }
 
@@ -169,7 +207,11 @@ class Reader {
     const v = this.t[key];
     if (v === undefined) return undefined;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      this.bad(key, `must be a whole number from ${min} to ${max}, not ${JSON.stringify(v)}`, `write e.g. ${key} = ${Math.max(min, 0)}`);
+      this.bad(
+        key,
+        `must be a whole number from ${min} to ${max}, not ${JSON.stringify(v)}`,
+        `write e.g. ${key} = ${Math.max(min, 0)}`,
+      );
     }
     return v;
   }
@@ -180,7 +222,8 @@ class Reader {
     if (!isTable(v)) this.bad(key, 'must be a table of strings', `write ${key} = { NAME = "value" }`);
     for (const [k, val] of Object.entries(v)) {
       if (typeof val !== 'string') this.bad(`${key}.${k}`, 'must be a string', `quote it: ${k} = "..."`);
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) this.bad(`${key}.${k}`, 'is not a variable name', 'use letters, digits and _');
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+        this.bad(`${key}.${k}`, 'is not a variable name', 'use letters, digits and _');
     }
     return v as Record<string, string>;
   }
@@ -195,7 +238,11 @@ class Reader {
       try {
         return new RegExp(p);
       } catch (err) {
-        return this.bad(at, `${JSON.stringify(p)} is not a valid regular expression (${(err as Error).message})`, 'fix the pattern (JavaScript syntax; escape backslashes in basic strings or use \'literal\' strings)');
+        return this.bad(
+          at,
+          `${JSON.stringify(p)} is not a valid regular expression (${(err as Error).message})`,
+          "fix the pattern (JavaScript syntax; escape backslashes in basic strings or use 'literal' strings)",
+        );
       }
     });
   }

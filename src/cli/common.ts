@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { type Options, optionsFromFace } from '../config/index.js';
 import { FIELDS, type Field, fieldPath } from '../config/schema.js';
 import type { StageContext } from '../core/context.js';
@@ -31,7 +31,13 @@ export function addCommonFlags(cmd: Command): Command {
 }
 
 function collect(value: string, prev: string[] | undefined): string[] {
-  return [...(prev ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+  return [
+    ...(prev ?? []),
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
 }
 
 /** Flags → the same typed Options the Action builds from its inputs (one resolver, names in flag words). */

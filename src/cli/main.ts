@@ -13,13 +13,45 @@ guardStream(process.stderr);
  * `--version` or a `plan`, which start in a fraction of the time.
  */
 const COMMANDS: { name: string; description: string; load: () => Promise<{ register(p: Command): void }> }[] = [
-  { name: 'run', description: 'the whole pipeline: toolkit → validate → mirror (with a registry) → smoke, for every image × platform', load: () => import('./commands/run.js') },
-  { name: 'toolkit', description: "build Memoh's toolkit (Node.js glibc + musl, pinned npm, uv, wrappers) for one architecture, from mirrors, verified", load: () => import('./commands/toolkit.js') },
-  { name: 'validate', description: 'check that base images can host a Memoh workspace, without running them', load: () => import('./commands/validate.js') },
-  { name: 'smoke', description: "start a workspace container for each image as Memoh's era and backend do and run that era's bridge smoke suite over its socket (or TCP)", load: () => import('./commands/smoke.js') },
-  { name: 'mirror', description: 'check that a registry mirror serves exactly what upstream serves (per image and platform), and that download mirrors serve the toolkit', load: () => import('./commands/mirror.js') },
-  { name: 'plan', description: 'print the image × platform matrix as JSON, for strategy.matrix fan-out', load: () => import('./commands/plan.js') },
-  { name: 'doctor', description: 'check the Docker engine, emulation and disk this machine offers', load: () => import('./commands/doctor.js') },
+  {
+    name: 'run',
+    description:
+      'the whole pipeline: toolkit → validate → mirror (with a registry) → smoke, for every image × platform',
+    load: () => import('./commands/run.js'),
+  },
+  {
+    name: 'toolkit',
+    description:
+      "build Memoh's toolkit (Node.js glibc + musl, pinned npm, uv, wrappers) for one architecture, from mirrors, verified",
+    load: () => import('./commands/toolkit.js'),
+  },
+  {
+    name: 'validate',
+    description: 'check that base images can host a Memoh workspace, without running them',
+    load: () => import('./commands/validate.js'),
+  },
+  {
+    name: 'smoke',
+    description:
+      "start a workspace container for each image as Memoh's era and backend do and run that era's bridge smoke suite over its socket (or TCP)",
+    load: () => import('./commands/smoke.js'),
+  },
+  {
+    name: 'mirror',
+    description:
+      'check that a registry mirror serves exactly what upstream serves (per image and platform), and that download mirrors serve the toolkit',
+    load: () => import('./commands/mirror.js'),
+  },
+  {
+    name: 'plan',
+    description: 'print the image × platform matrix as JSON, for strategy.matrix fan-out',
+    load: () => import('./commands/plan.js'),
+  },
+  {
+    name: 'doctor',
+    description: 'check the Docker engine, emulation and disk this machine offers',
+    load: () => import('./commands/doctor.js'),
+  },
 ];
 
 const program = new Command('memoh-workspace')

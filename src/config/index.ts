@@ -1,12 +1,13 @@
-import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import TOML from '@iarna/toml';
 import defaultToml from '../../conf/default.toml?raw';
 import cnToml from '../../conf/presets/cn.toml?raw';
-import { type Backend, type BridgeTls, type EraChoice } from '../core/era.js';
+import type { Backend, BridgeTls, EraChoice } from '../core/era.js';
 import { InputError } from '../core/errors.js';
-import { type Arch, type Platform, hostArch, parseArch, parsePlatform, platformOf } from '../core/platform.js';
+import { type Arch, hostArch, type Platform, parseArch, parsePlatform, platformOf } from '../core/platform.js';
+import { uniqueBy } from '../core/util.js';
 import { FIELDS, type Field, fieldPath, fieldPlace } from './schema.js';
 import { validateBotId, validateImageRef, validateRegistryHost, validateUrl, validateVersion } from './validate.js';
 
@@ -70,7 +71,15 @@ export interface Options {
     concurrency: number;
     failOn: 'error' | 'warning';
   };
-  smoke: { bridge: string; service: Service; checks: string; timeoutSeconds: number; botId: string; toolkit: string[]; keep: boolean };
+  smoke: {
+    bridge: string;
+    service: Service;
+    checks: string;
+    timeoutSeconds: number;
+    botId: string;
+    toolkit: string[];
+    keep: boolean;
+  };
   mirror: { upstream: string; insecure: string[] };
   /** Memoh's strict bridge mTLS (`[bridge_tls] mode = "strict"` + `instance_id`), checked; absent when disabled. */
   bridgeTls?: BridgeTls;
@@ -101,7 +110,11 @@ function parseToml(text: string, name: string, input: string): Record<string, un
   } catch (err) {
     const e = err as { line?: number; col?: number; message?: string };
     const where = e.line !== undefined ? ` at line ${e.line + 1}, column ${(e.col ?? 0) + 1}` : '';
-    throw new InputError(input, `${name} is not valid TOML${where}: ${(e.message ?? '').split('\n')[0]}`, 'fix the TOML syntax');
+    throw new InputError(
+      input,
+      `${name} is not valid TOML${where}: ${(e.message ?? '').split('\n')[0]}`,
+      'fix the TOML syntax',
+    );
   }
 }
 
@@ -110,7 +123,17 @@ const OUR_TABLES = new Set([...FIELDS.map((f) => f.table).filter(Boolean), 'work
 /** The sections read from a Memoh config.toml; every other section of it is Memoh's own business. */
 const MEMOH_TABLES = new Set(['container', 'workspace', 'bridge_tls']);
 /** Memoh's WorkspaceConfig keys: what [workspace] may hold, and what [container] must not hold beside it (config.go@v0.18.0). */
-const WORKSPACE_KEYS = ['registry', 'default_image', 'image_pull_policy', 'snapshotter', 'data_root', 'cni_bin_dir', 'cni_conf_dir', 'bridge_path', 'runtime_dir'];
+const WORKSPACE_KEYS = [
+  'registry',
+  'default_image',
+  'image_pull_policy',
+  'snapshotter',
+  'data_root',
+  'cni_bin_dir',
+  'cni_conf_dir',
+  'bridge_path',
+  'runtime_dir',
+];
 
 function isTable(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
@@ -125,7 +148,11 @@ function isTable(v: unknown): v is Record<string, unknown> {
  */
 export function tomlLayer(doc: Record<string, unknown>, name: string): Layer {
   if ('mcp' in doc) {
-    throw new InputError(`${name} [mcp]`, 'was replaced by the workspace keys of [container] (Memoh refuses [mcp] too)', 'move its keys into [container] (image becomes default_image) and remove [mcp]');
+    throw new InputError(
+      `${name} [mcp]`,
+      'was replaced by the workspace keys of [container] (Memoh refuses [mcp] too)',
+      'move its keys into [container] (image becomes default_image) and remove [mcp]',
+    );
   }
   const container = isTable(doc.container) ? doc.container : undefined;
   if (isTable(doc.workspace) && container) {
@@ -153,28 +180,43 @@ export function tomlLayer(doc: Record<string, unknown>, name: string): Layer {
       if (f) values.set(fieldPath(f), body);
       else if (!memoh) {
         const top = FIELDS.filter((x) => x.table === '').map((x) => x.key);
-        throw new InputError(`${name} ${section}`, 'unknown top-level key', `put it under its [table], or use one of: ${top.join(', ')}`);
+        throw new InputError(
+          `${name} ${section}`,
+          'unknown top-level key',
+          `put it under its [table], or use one of: ${top.join(', ')}`,
+        );
       }
       continue;
     }
     if (memoh && !MEMOH_TABLES.has(section)) continue;
     if (!OUR_TABLES.has(section)) {
       const tables = [...OUR_TABLES].filter((t) => t !== 'workspace');
-      throw new InputError(`${name} [${section}]`, 'unknown section', `use one of: ${tables.map((t) => `[${t}]`).join(', ')}`);
+      throw new InputError(
+        `${name} [${section}]`,
+        'unknown section',
+        `use one of: ${tables.map((t) => `[${t}]`).join(', ')}`,
+      );
     }
     const table = section === 'workspace' ? 'container' : section;
     for (const [key, value] of Object.entries(body)) {
-      const f = section === 'workspace' && !WORKSPACE_KEYS.includes(key) ? undefined : FIELDS.find((x) => x.table === table && x.key === key);
+      const f =
+        section === 'workspace' && !WORKSPACE_KEYS.includes(key)
+          ? undefined
+          : FIELDS.find((x) => x.table === table && x.key === key);
       if (!f) {
         if (memoh) continue;
-        const known = section === 'workspace' ? WORKSPACE_KEYS : FIELDS.filter((x) => x.table === table).map((x) => x.key);
+        const known =
+          section === 'workspace' ? WORKSPACE_KEYS : FIELDS.filter((x) => x.table === table).map((x) => x.key);
         throw new InputError(`${name} [${section}] ${key}`, 'unknown key', `use one of: ${known.join(', ')}`);
       }
       values.set(fieldPath(f), value);
       if (section === 'workspace') legacy.add(fieldPath(f));
     }
   }
-  return { origin: (f) => (legacy.has(fieldPath(f)) ? `${name} [workspace] ${f.key}` : `${name} ${fieldPlace(f)}`), values };
+  return {
+    origin: (f) => (legacy.has(fieldPath(f)) ? `${name} [workspace] ${f.key}` : `${name} ${fieldPlace(f)}`),
+    values,
+  };
 }
 
 /** Memoh's environment overrides of its mTLS settings (config.go@v0.18.0:807-822), applied after the config file, as Memoh does. */
@@ -213,7 +255,11 @@ export function fileLayer(path: string, input: string): Layer {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(input, `cannot read config file ${path} (${code ?? String(err)})`, 'give the path of an existing TOML file');
+    throw new InputError(
+      input,
+      `cannot read config file ${path} (${code ?? String(err)})`,
+      'give the path of an existing TOML file',
+    );
   }
   return tomlLayer(parseToml(text, basename(path), input), basename(path));
 }
@@ -258,7 +304,8 @@ export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process
   all.forEach((layer, i) => {
     for (const f of FIELDS) {
       const path = fieldPath(f);
-      if (layer.values.has(path)) winner.set(path, { value: layer.values.get(path), origin: layer.origin(f), layer: i });
+      if (layer.values.has(path))
+        winner.set(path, { value: layer.values.get(path), origin: layer.origin(f), layer: i });
     }
   });
   const get = (path: string) => {
@@ -269,7 +316,8 @@ export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process
   };
   const str = (path: string): string => {
     const { f, value, origin } = get(path);
-    if (typeof value !== 'string') throw new InputError(origin, `must be a string, got ${typeName(value)}`, 'quote the value');
+    if (typeof value !== 'string')
+      throw new InputError(origin, `must be a string, got ${typeName(value)}`, 'quote the value');
     const v = value.trim();
     if (v.length > 4096) throw new InputError(origin, 'is longer than 4096 characters', 'give a shorter value');
     if (f.choices && !f.choices.includes(v)) {
@@ -279,13 +327,18 @@ export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process
   };
   const bool = (path: string): boolean => {
     const { value, origin } = get(path);
-    if (typeof value !== 'boolean') throw new InputError(origin, `must be true or false, got ${typeName(value)}`, 'write true or false');
+    if (typeof value !== 'boolean')
+      throw new InputError(origin, `must be true or false, got ${typeName(value)}`, 'write true or false');
     return value;
   };
   const int = (path: string): number => {
     const { f, value, origin } = get(path);
     if (typeof value !== 'number' || !Number.isInteger(value)) {
-      throw new InputError(origin, `must be a whole number, got ${typeName(value)}`, `give a number from ${f.min} to ${f.max}`);
+      throw new InputError(
+        origin,
+        `must be a whole number, got ${typeName(value)}`,
+        `give a number from ${f.min} to ${f.max}`,
+      );
     }
     if ((f.min !== undefined && value < f.min) || (f.max !== undefined && value > f.max)) {
       throw new InputError(origin, `${value} is out of range`, `give a number from ${f.min} to ${f.max}`);
@@ -329,7 +382,12 @@ export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process
   const imgs = list('run.images');
   for (const img of imgs.items) validateImageRef(img, imgs.origin);
   const plats = list('run.platforms');
-  const platforms = plats.items.length ? dedupe(plats.items.map((p) => parsePlatform(p, plats.origin))) : [platformOf(hostArch())];
+  const platforms = plats.items.length
+    ? uniqueBy(
+        plats.items.map((p) => parsePlatform(p, plats.origin)),
+        (p) => p.arch,
+      )
+    : [platformOf(hostArch())];
   const archList = list('toolkit.arch');
   const arches = archList.items.length
     ? [...new Set(archList.items.map((a) => parseArch(a, archList.origin)))]
@@ -361,7 +419,9 @@ export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process
       cniConfDir: str('container.cni_conf_dir'),
     },
     toolkit: {
-      nodeVersion: validateVersion(str('toolkit.node_version'), get('toolkit.node_version').origin, { allowMajor: true }),
+      nodeVersion: validateVersion(str('toolkit.node_version'), get('toolkit.node_version').origin, {
+        allowMajor: true,
+      }),
       npmVersion: validateVersion(str('toolkit.npm_version'), get('toolkit.npm_version').origin),
       uvVersion: validateVersion(str('toolkit.uv_version'), get('toolkit.uv_version').origin),
       alpineVersion: validateAlpine(str('toolkit.alpine_version'), get('toolkit.alpine_version').origin),
@@ -417,45 +477,81 @@ function strictBridgeTls(str: (path: string) => string, get: Got): BridgeTls {
   const mode = get('bridge_tls.mode').origin;
   const instanceId = str('instance_id');
   if (!instanceId) {
-    throw new InputError('instance_id', `is required when ${mode} is "strict"`, 'set the top-level instance_id in the config file (or --instance-id, input instance-id) to the id the certificates were made for');
+    throw new InputError(
+      'instance_id',
+      `is required when ${mode} is "strict"`,
+      'set the top-level instance_id in the config file (or --instance-id, input instance-id) to the id the certificates were made for',
+    );
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(instanceId)) {
-    throw new InputError(get('instance_id').origin, `"${instanceId.slice(0, 80)}" is not an instance id`, 'use letters, digits, ., _ or - (Memoh generates a UUID)');
+    throw new InputError(
+      get('instance_id').origin,
+      `"${instanceId.slice(0, 80)}" is not an instance id`,
+      'use letters, digits, ., _ or - (Memoh generates a UUID)',
+    );
   }
   const dir = (path: string, files: readonly string[], exact: boolean): string => {
     const raw = str(path);
     const { origin } = get(path);
     const key = `[bridge_tls] ${path.split('.')[1]}`;
-    if (!raw) throw new InputError(key, `is required when ${mode} is "strict"`, `give the directory holding ${files.join(', ')}`);
+    if (!raw)
+      throw new InputError(
+        key,
+        `is required when ${mode} is "strict"`,
+        `give the directory holding ${files.join(', ')}`,
+      );
     const abs = resolve(raw);
     let entries: string[];
     try {
-      if (!statSync(abs).isDirectory()) throw new InputError(origin, `${abs} is not a directory`, `give the directory holding ${files.join(', ')}`);
+      if (!statSync(abs).isDirectory())
+        throw new InputError(origin, `${abs} is not a directory`, `give the directory holding ${files.join(', ')}`);
       entries = readdirSync(abs);
     } catch (err) {
       if (err instanceof InputError) throw err;
-      throw new InputError(origin, `cannot read ${abs} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, `give an existing directory holding ${files.join(', ')}`);
+      throw new InputError(
+        origin,
+        `cannot read ${abs} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+        `give an existing directory holding ${files.join(', ')}`,
+      );
     }
     const missing = files.filter((f) => !entries.includes(f));
-    if (missing.length) throw new InputError(origin, `${abs} lacks ${missing.join(', ')}`, `put Memoh's files there (cmd/gen-bridge-mtls makes them): ${files.join(', ')}`);
+    if (missing.length)
+      throw new InputError(
+        origin,
+        `${abs} lacks ${missing.join(', ')}`,
+        `put Memoh's files there (cmd/gen-bridge-mtls makes them): ${files.join(', ')}`,
+      );
     for (const f of files) {
       const st = statSync(join(abs, f));
-      if (!st.isFile() || st.size === 0) throw new InputError(origin, `${join(abs, f)} is not a non-empty file`, 'regenerate the mTLS material');
+      if (!st.isFile() || st.size === 0)
+        throw new InputError(origin, `${join(abs, f)} is not a non-empty file`, 'regenerate the mTLS material');
     }
     const extra = entries.filter((e) => !files.includes(e));
     if (exact && extra.length) {
-      throw new InputError(origin, `${abs} also holds ${extra.slice(0, 5).join(', ')} (Memoh refuses any file but ${files.join(', ')})`, 'remove the other files: this directory is mounted into every workspace');
+      throw new InputError(
+        origin,
+        `${abs} also holds ${extra.slice(0, 5).join(', ')} (Memoh refuses any file but ${files.join(', ')})`,
+        'remove the other files: this directory is mounted into every workspace',
+      );
     }
     return abs;
   };
   const serverDir = dir('bridge_tls.server_dir', SERVER_TLS_FILES, false);
   const bridgeDir = dir('bridge_tls.bridge_dir', BRIDGE_TLS_FILES, true);
   if (realpathSync(serverDir) === realpathSync(bridgeDir)) {
-    throw new InputError(get('bridge_tls.bridge_dir').origin, 'is the same directory as [bridge_tls] server_dir', "give the bridge its own directory: server_dir holds the client's key, which must not be mounted into workspaces");
+    throw new InputError(
+      get('bridge_tls.bridge_dir').origin,
+      'is the same directory as [bridge_tls] server_dir',
+      "give the bridge its own directory: server_dir holds the client's key, which must not be mounted into workspaces",
+    );
   }
   const serverName = str('bridge_tls.server_name') || `memoh-bridge.${instanceId}.bridge.memoh.internal`;
   if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(serverName)) {
-    throw new InputError(get('bridge_tls.server_name').origin, `"${serverName.slice(0, 80)}" is not a TLS server name`, 'give a DNS name, or leave it empty for memoh-bridge.<instance_id>.bridge.memoh.internal');
+    throw new InputError(
+      get('bridge_tls.server_name').origin,
+      `"${serverName.slice(0, 80)}" is not a TLS server name`,
+      'give a DNS name, or leave it empty for memoh-bridge.<instance_id>.bridge.memoh.internal',
+    );
   }
   return { mode: 'strict', serverDir, bridgeDir, instanceId, serverName };
 }
@@ -468,11 +564,6 @@ function validateAlpine(v: string, origin: string): string {
 function defaultCacheDir(env: NodeJS.ProcessEnv): string {
   const base = env.XDG_CACHE_HOME?.trim() || join(env.HOME?.trim() || homedir(), '.cache');
   return join(base, 'memoh-workspace');
-}
-
-function dedupe(ps: Platform[]): Platform[] {
-  const seen = new Set<string>();
-  return ps.filter((p) => (seen.has(p.arch) ? false : (seen.add(p.arch), true)));
 }
 
 function typeName(v: unknown): string {

@@ -16,13 +16,21 @@ export function validateUrl(value: string, input: string): string {
   try {
     u = new URL(value);
   } catch {
-    throw new InputError(input, `"${value.slice(0, 80)}" is not a URL`, 'give an http(s) base URL, e.g. https://nodejs.org/dist');
+    throw new InputError(
+      input,
+      `"${value.slice(0, 80)}" is not a URL`,
+      'give an http(s) base URL, e.g. https://nodejs.org/dist',
+    );
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') {
     throw new InputError(input, `scheme ${u.protocol} is not allowed`, 'use an http:// or https:// URL');
   }
   if (u.username || u.password) {
-    throw new InputError(input, 'contains credentials', 'remove user:password from the URL; mirrors are read anonymously');
+    throw new InputError(
+      input,
+      'contains credentials',
+      'remove user:password from the URL; mirrors are read anonymously',
+    );
   }
   if (u.search || u.hash) {
     throw new InputError(input, 'has a query or fragment', 'give a plain base URL');
@@ -34,5 +42,9 @@ export function validateUrl(value: string, input: string): string {
 export function validateVersion(value: string, input: string, opts: { allowMajor?: boolean } = {}): string {
   const v = value.replace(/^v/, '');
   if (/^\d+\.\d+\.\d+$/.test(v) || (opts.allowMajor && /^\d+$/.test(v))) return v;
-  throw new InputError(input, `"${value.slice(0, 80)}" is not a version`, opts.allowMajor ? 'give X.Y.Z or a major like 24' : 'give X.Y.Z');
+  throw new InputError(
+    input,
+    `"${value.slice(0, 80)}" is not a version`,
+    opts.allowMajor ? 'give X.Y.Z or a major like 24' : 'give X.Y.Z',
+  );
 }

@@ -43,6 +43,7 @@ export function errorMessage(err: unknown): string {
  */
 export function describeError(err: unknown): { message: string; fix?: string; code: ExitCode } {
   if (err instanceof InputError) return { message: redact(err.message), code: EXIT.usage };
-  if (err instanceof StageError) return { message: redact(err.message), ...(err.fix ? { fix: redact(err.fix) } : {}), code: EXIT.failed };
+  if (err instanceof StageError)
+    return { message: redact(err.message), ...(err.fix ? { fix: redact(err.fix) } : {}), code: EXIT.failed };
   return { message: redact(errorMessage(err)), code: EXIT.failed };
 }

@@ -90,7 +90,11 @@ export interface UndoOptions {
 }
 
 /** Removes one recorded resource; an already-gone resource is success. */
-export async function undo(entry: LedgerEntry, docker?: () => Dockerode, { engineWaitMs = ENGINE_WAIT_MS, onWait }: UndoOptions = {}): Promise<void> {
+export async function undo(
+  entry: LedgerEntry,
+  docker?: () => Dockerode,
+  { engineWaitMs = ENGINE_WAIT_MS, onWait }: UndoOptions = {},
+): Promise<void> {
   if (entry.kind === 'path') {
     await rm(entry.path, { recursive: true, force: true });
     return;
@@ -109,15 +113,28 @@ export async function undo(entry: LedgerEntry, docker?: () => Dockerode, { engin
       if (!engineUnreachable(err)) throw err;
       const why = err instanceof Error ? err.message : String(err);
       if (performance.now() + delay > deadline) {
-        throw new Error(`the Docker engine did not answer for ${Math.round(engineWaitMs / 1000)} s (${why}); once it is back: docker rm -f ${entry.name ?? entry.id}`);
+        throw new Error(
+          `the Docker engine did not answer for ${Math.round(engineWaitMs / 1000)} s (${why}); once it is back: docker rm -f ${entry.name ?? entry.id}`,
+        );
       }
-      if (delay === 250) onWait?.(`the Docker engine does not answer (${why}): waiting up to ${Math.round(engineWaitMs / 1000)} s to remove ${what}`);
+      if (delay === 250)
+        onWait?.(
+          `the Docker engine does not answer (${why}): waiting up to ${Math.round(engineWaitMs / 1000)} s to remove ${what}`,
+        );
       await sleep(delay);
     }
   }
 }
 
-const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+const UNREACHABLE = new Set([
+  'ENOENT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 /** The engine's socket is missing, refuses or drops the connection (a forced removal is safe to ask again). */
 export function engineUnreachable(err: unknown): boolean {

@@ -34,7 +34,13 @@ export function hostArch(): Arch {
 
 export function parseArch(value: string, input: string): Arch {
   const v = value.trim().toLowerCase();
-  const alias: Record<string, Arch> = { amd64: 'amd64', x64: 'amd64', x86_64: 'amd64', arm64: 'arm64', aarch64: 'arm64' };
+  const alias: Record<string, Arch> = {
+    amd64: 'amd64',
+    x64: 'amd64',
+    x86_64: 'amd64',
+    arm64: 'arm64',
+    aarch64: 'arm64',
+  };
   const a = alias[v];
   if (!a) throw new InputError(input, `unknown architecture "${value}"`, 'use amd64 or arm64');
   return a;

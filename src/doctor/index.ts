@@ -126,7 +126,9 @@ export function formatDoctor(r: DoctorReport): string {
   );
   lines.push(`host       ${r.host.arch}`);
   for (const em of r.emulation) {
-    lines.push(`emulation  ${em.arch} via ${em.handler}: ${em.registered ? `registered${em.fixBinary ? ' (flag F)' : ' (no flag F)'}` : 'not registered'}`);
+    lines.push(
+      `emulation  ${em.arch} via ${em.handler}: ${em.registered ? `registered${em.fixBinary ? ' (flag F)' : ' (no flag F)'}` : 'not registered'}`,
+    );
   }
   for (const d of r.disk) lines.push(`disk       ${d.path}: ${(d.freeBytes / 1024 ** 3).toFixed(1)} GiB free`);
   for (const p of r.problems) lines.push(`${p.severity.padEnd(10)} ${p.detail}\n           fix: ${p.fix}`);

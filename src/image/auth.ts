@@ -30,14 +30,22 @@ const HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.
  * ($DOCKER_CONFIG/config.json or ~/.docker/config.json). Anonymous (undefined) when none applies.
  * The result goes to the engine only; nothing here logs it.
  */
-export async function registryAuth(host: string, explicit: AuthOptions = {}, env: NodeJS.ProcessEnv = process.env): Promise<RegistryAuth | undefined> {
+export async function registryAuth(
+  host: string,
+  explicit: AuthOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RegistryAuth | undefined> {
   const found = await findRegistryAuth(host, explicit, env);
   // Registries quote back what they refused: a credential found here is masked wherever it shows up.
   for (const secret of [found?.password, found?.identitytoken]) if (secret) addSecret(secret);
   return found;
 }
 
-async function findRegistryAuth(host: string, explicit: AuthOptions, env: NodeJS.ProcessEnv): Promise<RegistryAuth | undefined> {
+async function findRegistryAuth(
+  host: string,
+  explicit: AuthOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<RegistryAuth | undefined> {
   const hub = HUB_ALIASES.has(host);
   const serveraddress = hub ? DOCKER_HUB : host;
   const given = explicit[host] ?? (hub ? Object.entries(explicit).find(([h]) => HUB_ALIASES.has(h))?.[1] : undefined);
@@ -45,7 +53,8 @@ async function findRegistryAuth(host: string, explicit: AuthOptions, env: NodeJS
 
   const config = await readDockerConfig(env);
   if (!config) return undefined;
-  const helper = config.credHelpers?.[host] ?? (hub ? config.credHelpers?.[DOCKER_HUB] : undefined) ?? config.credsStore;
+  const helper =
+    config.credHelpers?.[host] ?? (hub ? config.credHelpers?.[DOCKER_HUB] : undefined) ?? config.credsStore;
   if (helper) {
     const fromHelper = await credentialHelper(helper, serveraddress, env);
     if (fromHelper) return fromHelper;
@@ -83,17 +92,26 @@ function hostOfKey(key: string): string {
 function credentialHelper(name: string, serverURL: string, env: NodeJS.ProcessEnv): Promise<RegistryAuth | undefined> {
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    const child = execFile(`docker-credential-${name}`, ['get'], { env, timeout: 10_000, maxBuffer: 64 * 1024 }, (err, stdout) => {
-      if (err) return resolve(undefined);
-      try {
-        const c = JSON.parse(stdout) as { Username?: string; Secret?: string };
-        if (!c.Secret) return resolve(undefined);
-        // Username "<token>" marks an identity token (docker-credential-helpers convention).
-        resolve(c.Username === '<token>' ? { serveraddress: serverURL, identitytoken: c.Secret } : { serveraddress: serverURL, username: c.Username ?? '', password: c.Secret });
-      } catch {
-        resolve(undefined);
-      }
-    });
+    const child = execFile(
+      `docker-credential-${name}`,
+      ['get'],
+      { env, timeout: 10_000, maxBuffer: 64 * 1024 },
+      (err, stdout) => {
+        if (err) return resolve(undefined);
+        try {
+          const c = JSON.parse(stdout) as { Username?: string; Secret?: string };
+          if (!c.Secret) return resolve(undefined);
+          // Username "<token>" marks an identity token (docker-credential-helpers convention).
+          resolve(
+            c.Username === '<token>'
+              ? { serveraddress: serverURL, identitytoken: c.Secret }
+              : { serveraddress: serverURL, username: c.Username ?? '', password: c.Secret },
+          );
+        } catch {
+          resolve(undefined);
+        }
+      },
+    );
     child.stdin?.end(serverURL);
   });
 }

@@ -1,6 +1,6 @@
 import type Dockerode from 'dockerode';
 import type { Check } from '../core/check.js';
-import { type Arch, type Platform, formatPlatform } from '../core/platform.js';
+import { type Arch, formatPlatform, type Platform } from '../core/platform.js';
 import { IMAGE_ERAS, type ImageEra } from './era.js';
 import type { FileFacts, FoundLoader, PathProbe } from './facts.js';
 import type { ImageRef } from './reference.js';
@@ -27,7 +27,10 @@ export function platformCheck(want: Platform, image: Dockerode.ImageInspectInfo,
   const variant = image.Variant ?? '';
   const have = `${os}/${arch}${variant ? `/${variant}` : ''}`;
   if (platformMatches(image, want)) return { status: 'pass', detail: `${have} matches ${formatPlatform(want)}` };
-  const reason = os !== 'linux' ? `the image is for ${os}, Memoh workspaces are linux` : `the image is ${have}, not ${formatPlatform(want)}`;
+  const reason =
+    os !== 'linux'
+      ? `the image is for ${os}, Memoh workspaces are linux`
+      : `the image is ${have}, not ${formatPlatform(want)}`;
   const fix =
     pull === 'always'
       ? `${ref.input} has no ${formatPlatform(want)} variant: build one, or drop ${formatPlatform(want)} from --platform`
@@ -91,11 +94,20 @@ export function shellCheck(facts: FileFacts): Result {
   const fix = 'use an image with a POSIX shell at /bin/sh (e.g. add a static busybox and link /bin/sh to it)';
   if (error) return { status: 'fail', detail: `/bin/sh: ${error}; ${why}`, fix };
   if (!stat) {
-    return { status: 'fail', detail: chain.length > 1 ? `${path}: the target does not exist; ${why}` : `no /bin/sh: ${why}`, fix };
+    return {
+      status: 'fail',
+      detail: chain.length > 1 ? `${path}: the target does not exist; ${why}` : `no /bin/sh: ${why}`,
+      fix,
+    };
   }
-  if (stat.kind !== 'file') return { status: 'fail', detail: `${path} is a ${kindName(stat.kind)}, not a program; ${why}`, fix };
+  if (stat.kind !== 'file')
+    return { status: 'fail', detail: `${path} is a ${kindName(stat.kind)}, not a program; ${why}`, fix };
   if ((stat.perm & 0o111) === 0) {
-    return { status: 'fail', detail: `${path} is not executable (mode ${oct(stat.perm)}); ${why}`, fix: `make it executable (chmod 0755 ${chain.at(-1)})` };
+    return {
+      status: 'fail',
+      detail: `${path} is not executable (mode ${oct(stat.perm)}); ${why}`,
+      fix: `make it executable (chmod 0755 ${chain.at(-1)})`,
+    };
   }
   return { status: 'pass', detail: `${path} (mode ${oct(stat.perm)})` };
 }
@@ -104,7 +116,12 @@ export function entrypointCheck(image: Dockerode.ImageInspectInfo, era: ImageEra
   const ep = image.Config?.Entrypoint;
   const list = typeof ep === 'string' ? [ep] : (ep ?? []);
   if (list.length === 0 || (list.length === 1 && list[0] === '')) {
-    return { status: 'pass', detail: era.contract ? 'no ENTRYPOINT: tini runs /opt/memoh/bridge' : 'no ENTRYPOINT: /opt/memoh/bridge runs as the only process' };
+    return {
+      status: 'pass',
+      detail: era.contract
+        ? 'no ENTRYPOINT: tini runs /opt/memoh/bridge'
+        : 'no ENTRYPOINT: /opt/memoh/bridge runs as the only process',
+    };
   }
   return {
     status: 'warn',
@@ -123,11 +140,14 @@ export function userCheck(image: Dockerode.ImageInspectInfo, facts?: FileFacts):
   const [u = '', g] = user.split(':');
   const uid = /^\d+$/.test(u) ? Number(u) : undefined;
   const gid = g !== undefined && /^\d+$/.test(g) ? Number(g) : undefined;
-  const parts = [`image USER is ${user} (not root): the bridge runs as it and must create its socket in /run/memoh (a root-owned 0750 host dir)`];
+  const parts = [
+    `image USER is ${user} (not root): the bridge runs as it and must create its socket in /run/memoh (a root-owned 0750 host dir)`,
+  ];
   const data = facts?.data;
   if (uid === undefined || !data) parts.push('and write /data');
   else if (data.exists && data.kind === 'dir') {
-    if (!writable(data, uid, gid)) parts.push(`and write /data (owner ${data.uid}, mode ${oct(data.perm)}: not writable by ${uid})`);
+    if (!writable(data, uid, gid))
+      parts.push(`and write /data (owner ${data.uid}, mode ${oct(data.perm)}: not writable by ${uid})`);
   } else if (!data.exists && facts?.root && !writable(facts.root, uid, gid)) {
     parts.push(`and create /data (/ is owner ${facts.root.uid}, mode ${oct(facts.root.perm)}: not writable by ${uid})`);
   }
@@ -154,7 +174,9 @@ export function hiddenMountsCheck(facts: FileFacts, era: ImageEra = IMAGE_ERAS.v
     if (!point || !m.exists) continue;
     const mount = point.what;
     if (point.source === 'file' && m.kind === 'dir') {
-      blocked.push(`${m.path} is a directory: ${mount} is a file, which cannot be bind-mounted over a directory, so the workspace container would not start`);
+      blocked.push(
+        `${m.path} is a directory: ${mount} is a file, which cannot be bind-mounted over a directory, so the workspace container would not start`,
+      );
       continue;
     }
     if (m.kind === 'dir') {
@@ -165,15 +187,24 @@ export function hiddenMountsCheck(facts: FileFacts, era: ImageEra = IMAGE_ERAS.v
       }
       const shown = (m.entries ?? []).slice(0, 4).join(', ');
       const more = n > 4 || m.complete === false ? ', …' : '';
-      hidden.push(`${m.path} holds ${m.complete === false ? `more than ${n}` : n} entr${n === 1 ? 'y' : 'ies'} (${shown}${more}) hidden by ${mount}`);
+      hidden.push(
+        `${m.path} holds ${m.complete === false ? `more than ${n}` : n} entr${n === 1 ? 'y' : 'ies'} (${shown}${more}) hidden by ${mount}`,
+      );
     } else {
-      hidden.push(`${m.path} is a ${kindName(m.kind)}${m.linkTarget ? ` (→ ${m.linkTarget})` : ''} that ${mount} replaces`);
+      hidden.push(
+        `${m.path} is a ${kindName(m.kind)}${m.linkTarget ? ` (→ ${m.linkTarget})` : ''} that ${mount} replaces`,
+      );
     }
   }
   const where = era.mounts.map((p) => p.path).join(' or ');
   if (blocked.length > 0) return { status: 'fail', detail: [...blocked, ...hidden].join('; '), fix: era.hiddenFix };
   if (hidden.length === 0) {
-    return { status: 'pass', detail: seen.length ? `${seen.join('; ')}: nothing hidden by Memoh's mounts` : `nothing at ${where} for the mounts to hide` };
+    return {
+      status: 'pass',
+      detail: seen.length
+        ? `${seen.join('; ')}: nothing hidden by Memoh's mounts`
+        : `nothing at ${where} for the mounts to hide`,
+    };
   }
   return {
     status: 'warn',
@@ -192,7 +223,9 @@ export function dataCheck(image: Dockerode.ImageInspectInfo, facts: FileFacts, e
       fix: 'remove /data from the image, or make it a directory',
     };
   }
-  const state = d.exists ? `/data exists (owner ${d.uid ?? '?'}, mode ${oct(d.perm)})` : `/data absent: ${era.dataCreatedBy}`;
+  const state = d.exists
+    ? `/data exists (owner ${d.uid ?? '?'}, mode ${oct(d.perm)})`
+    : `/data absent: ${era.dataCreatedBy}`;
   if (volumes.includes('/data')) {
     return {
       status: 'warn',
@@ -200,7 +233,9 @@ export function dataCheck(image: Dockerode.ImageInspectInfo, facts: FileFacts, e
       fix: 'drop VOLUME /data from the image: Memoh keeps /data in the container, so a volume only changes behaviour between engines',
     };
   }
-  const others = volumes.length ? `; VOLUMEs ${volumes.join(', ')} are not mounted by Memoh (they stay in the snapshot)` : '';
+  const others = volumes.length
+    ? `; VOLUMEs ${volumes.join(', ')} are not mounted by Memoh (they stay in the snapshot)`
+    : '';
   return { status: 'pass', detail: `${state}${others}` };
 }
 
@@ -214,7 +249,11 @@ export function toolkitCheck(toolkit: ToolkitRef, facts: FileFacts): Result {
   // The wrappers' rule: exactly one regular /lib/ld-musl-*.so.1 → node-musl, anything else → node-glibc.
   if (musl.length === 1) {
     if (!fallback) return { status: 'pass', detail: 'the wrappers pick node-musl (musl build, with its runtime-lib)' };
-    if (interp) return { status: 'pass', detail: `the wrappers pick node-musl, a glibc build for ${arch}; it starts through ${interpPath} (gcompat)` };
+    if (interp)
+      return {
+        status: 'pass',
+        detail: `the wrappers pick node-musl, a glibc build for ${arch}; it starts through ${interpPath} (gcompat)`,
+      };
     return {
       status: 'fail',
       detail: `the wrappers pick node-musl, which for ${arch} is a glibc build (no official musl Node.js for ${arch}), and the image has no ${interpPath}`,
@@ -243,5 +282,11 @@ export function skipped(id: CheckId, reason: string): Check {
 }
 
 function kindName(kind: string | undefined): string {
-  return kind === 'dir' ? 'directory' : kind === 'symlink' ? 'symlink' : kind === 'file' ? 'regular file' : 'special file';
+  return kind === 'dir'
+    ? 'directory'
+    : kind === 'symlink'
+      ? 'symlink'
+      : kind === 'file'
+        ? 'regular file'
+        : 'special file';
 }

@@ -33,7 +33,13 @@ export const REQUIRED_EXECUTABLES: readonly string[] = [
 export const INCOMPATIBLE = 'workspace image is incompatible';
 
 /** The rules grouped as reported: one check each, in Memoh's order. */
-export const CONTRACT_RULES = ['contract', 'contract-version', 'contract-platform', 'contract-paths', 'contract-executables'] as const;
+export const CONTRACT_RULES = [
+  'contract',
+  'contract-version',
+  'contract-platform',
+  'contract-paths',
+  'contract-executables',
+] as const;
 export type ContractRule = (typeof CONTRACT_RULES)[number];
 
 const RULE_TITLE: Record<ContractRule, string> = {
@@ -55,10 +61,14 @@ export interface WorkspaceContract {
  * What reading the file gave. `error` is the reader's own error text in Memoh's mapped form where it has one
  * (the bridge's NOT_FOUND → `not found: open: open …: no such file or directory`).
  */
-export type ContractRead = { ok: true; bytes: Uint8Array; size?: number } | { ok: false; missing: boolean; error: string };
+export type ContractRead =
+  | { ok: true; bytes: Uint8Array; size?: number }
+  | { ok: false; missing: boolean; error: string };
 
 /** Stat (following links) of one path: the mode string as Go's os.FileMode.String() gives it. */
-export type ExecutableStat = { ok: true; isDir: boolean; mode: string } | { ok: false; missing: boolean; error: string };
+export type ExecutableStat =
+  | { ok: true; isDir: boolean; mode: string }
+  | { ok: false; missing: boolean; error: string };
 
 export interface ContractSource {
   read(): Promise<ContractRead>;
@@ -102,7 +112,14 @@ export function goModeString(mode: number): string {
 export function goFileMode(unixMode: number): number {
   const fmt = unixMode & 0o170000;
   let m = unixMode & 0o777;
-  const types: Record<number, number> = { 0o040000: 1 << 31, 0o120000: 1 << 27, 0o060000: 1 << 26, 0o020000: (1 << 26) | (1 << 21), 0o010000: 1 << 25, 0o140000: 1 << 24 };
+  const types: Record<number, number> = {
+    0o040000: 1 << 31,
+    0o120000: 1 << 27,
+    0o060000: 1 << 26,
+    0o020000: (1 << 26) | (1 << 21),
+    0o010000: 1 << 25,
+    0o140000: 1 << 24,
+  };
   m |= types[fmt] ?? 0;
   if (unixMode & 0o4000) m |= 1 << 23;
   if (unixMode & 0o2000) m |= 1 << 22;
@@ -134,7 +151,17 @@ export function goQuote(s: string): string {
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
-    const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 0x22: '\\"', 0x5c: '\\\\' };
+    const named: Record<number, string> = {
+      7: '\\a',
+      8: '\\b',
+      9: '\\t',
+      10: '\\n',
+      11: '\\v',
+      12: '\\f',
+      13: '\\r',
+      0x22: '\\"',
+      0x5c: '\\\\',
+    };
     if (named[c]) out += named[c];
     else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
     else if ((c >= 0x80 && c <= 0xa0) || c === 0xad) out += `\\u${c.toString(16).padStart(4, '0')}`;
@@ -160,14 +187,26 @@ export function decodeContract(payload: Uint8Array): { contract: WorkspaceContra
     if (err instanceof GoJsonSyntaxError) return { error: err.message };
     throw err;
   }
-  const c: WorkspaceContract = { contractVersion: 0, platform: { os: '', libc: '' }, paths: { toolkit: '', scripts: '' } };
+  const c: WorkspaceContract = {
+    contractVersion: 0,
+    platform: { os: '', libc: '' },
+    paths: { toolkit: '', scripts: '' },
+  };
   let firstError: string | undefined;
   // Go names the innermost struct and the full field path: WorkspaceContractPlatform.platform.os.
   const typeError = (value: string, field: string, type: string): void => {
-    const struct = field.startsWith('platform.') ? 'WorkspaceContractPlatform' : field.startsWith('paths.') ? 'WorkspaceContractPaths' : 'WorkspaceContract';
+    const struct = field.startsWith('platform.')
+      ? 'WorkspaceContractPlatform'
+      : field.startsWith('paths.')
+        ? 'WorkspaceContractPaths'
+        : 'WorkspaceContract';
     firstError ??= `json: cannot unmarshal ${value} into Go struct field ${struct}.${field} of type ${type}`;
   };
-  const fields = <T extends string>(obj: Extract<GoJson, { t: 'object' }>, names: readonly T[], set: (name: T, v: GoJson) => void): void => {
+  const fields = <T extends string>(
+    obj: Extract<GoJson, { t: 'object' }>,
+    names: readonly T[],
+    set: (name: T, v: GoJson) => void,
+  ): void => {
     for (const [key, v] of obj.entries) {
       const name = names.find((f) => f === key) ?? names.find((f) => goFold(f) === goFold(key));
       if (name !== undefined) set(name, v);
@@ -178,20 +217,27 @@ export function decodeContract(payload: Uint8Array): { contract: WorkspaceContra
     if (v.t === 'string') assign(v.v);
     else typeError(kindOf(v), field, 'string');
   };
-  const struct = (v: GoJson, field: string, type: string, fill: (o: Extract<GoJson, { t: 'object' }>) => void): void => {
+  const struct = (
+    v: GoJson,
+    field: string,
+    type: string,
+    fill: (o: Extract<GoJson, { t: 'object' }>) => void,
+  ): void => {
     if (v.t === 'null') return;
     if (v.t === 'object') fill(v);
     else typeError(kindOf(v), field, type);
   };
 
   if (root.t === 'null') return { contract: c };
-  if (root.t !== 'object') return { error: `json: cannot unmarshal ${kindOf(root)} into Go value of type workspace.WorkspaceContract` };
+  if (root.t !== 'object')
+    return { error: `json: cannot unmarshal ${kindOf(root)} into Go value of type workspace.WorkspaceContract` };
   fields(root, ['contract_version', 'platform', 'paths'] as const, (name, v) => {
     if (name === 'contract_version') {
       if (v.t === 'null') return;
       if (v.t !== 'number') return typeError(kindOf(v), 'contract_version', 'int');
       const n = /^-?\d+$/.test(v.raw) ? BigInt(v.raw) : undefined;
-      if (n === undefined || n < INT64_MIN || n > INT64_MAX) return typeError(`number ${v.raw}`, 'contract_version', 'int');
+      if (n === undefined || n < INT64_MIN || n > INT64_MAX)
+        return typeError(`number ${v.raw}`, 'contract_version', 'int');
       c.contractVersion = Number(n);
     } else if (name === 'platform') {
       struct(v, 'platform', 'workspace.WorkspaceContractPlatform', (o) =>
@@ -209,7 +255,7 @@ export function decodeContract(payload: Uint8Array): { contract: WorkspaceContra
 // ---------------------------------------------------------------------------------------------------------
 // The rules
 
-const FROM_WORKSPACE = 'build the image FROM memohai/workspace:debian (Memoh v0.18\'s workspace image)';
+const FROM_WORKSPACE = "build the image FROM memohai/workspace:debian (Memoh v0.18's workspace image)";
 
 /**
  * The file's rules (read, decode, version, platform, paths) on its bytes: pure and synchronous, so they
@@ -217,7 +263,12 @@ const FROM_WORKSPACE = 'build the image FROM memohai/workspace:debian (Memoh v0.
  */
 export function judgeContractFile(read: ContractRead): { contract?: WorkspaceContract; outcomes: RuleOutcome[] } {
   const outcomes: RuleOutcome[] = [];
-  const fail = (rule: ContractRule, words: string, fix: string, detail?: string): { contract?: WorkspaceContract; outcomes: RuleOutcome[] } => {
+  const fail = (
+    rule: ContractRule,
+    words: string,
+    fix: string,
+    detail?: string,
+  ): { contract?: WorkspaceContract; outcomes: RuleOutcome[] } => {
     const memoh = `${INCOMPATIBLE}: ${words}`;
     outcomes.push({ rule, status: 'fail', detail: detail ? `${memoh} (${detail})` : memoh, fix, memoh });
     return { outcomes: [...outcomes, ...skipRest(rule)] };
@@ -245,7 +296,11 @@ export function judgeContractFile(read: ContractRead): { contract?: WorkspaceCon
     );
   }
   const c = decoded.contract;
-  outcomes.push({ rule: 'contract', status: 'pass', detail: `${CONTRACT_PATH} decodes (${size} bytes${cut ? `, read as the first ${CONTRACT_READ_LIMIT}` : ''})` });
+  outcomes.push({
+    rule: 'contract',
+    status: 'pass',
+    detail: `${CONTRACT_PATH} decodes (${size} bytes${cut ? `, read as the first ${CONTRACT_READ_LIMIT}` : ''})`,
+  });
   const result = (): { contract: WorkspaceContract; outcomes: RuleOutcome[] } => ({ contract: c, outcomes });
 
   if (c.contractVersion !== CONTRACT_VERSION) {
@@ -265,7 +320,14 @@ export function judgeContractFile(read: ContractRead): { contract?: WorkspaceCon
   outcomes.push({ rule: 'contract-version', status: 'pass', detail: `contract_version ${CONTRACT_VERSION}` });
 
   if (!equalFoldAscii(goTrimSpace(c.platform.os), 'linux')) {
-    return { contract: c, outcomes: fail('contract-platform', `unsupported operating system ${goQuote(c.platform.os)}`, 'declare "platform": {"os": "linux", …}').outcomes };
+    return {
+      contract: c,
+      outcomes: fail(
+        'contract-platform',
+        `unsupported operating system ${goQuote(c.platform.os)}`,
+        'declare "platform": {"os": "linux", …}',
+      ).outcomes,
+    };
   }
   if (!equalFoldAscii(goTrimSpace(c.platform.libc), 'glibc')) {
     const musl = equalFoldAscii(goTrimSpace(c.platform.libc), 'musl');
@@ -281,14 +343,25 @@ export function judgeContractFile(read: ContractRead): { contract?: WorkspaceCon
       ).outcomes,
     };
   }
-  outcomes.push({ rule: 'contract-platform', status: 'pass', detail: `platform ${goQuote(c.platform.os)}, ${goQuote(c.platform.libc)}` });
+  outcomes.push({
+    rule: 'contract-platform',
+    status: 'pass',
+    detail: `platform ${goQuote(c.platform.os)}, ${goQuote(c.platform.libc)}`,
+  });
 
   for (const [key, want] of [
     ['toolkit', TOOLKIT_DIR],
     ['scripts', SCRIPTS_DIR],
   ] as const) {
     if (goTrimSpace(c.paths[key]) !== want) {
-      return { contract: c, outcomes: fail('contract-paths', `${key} path ${goQuote(c.paths[key])}`, `set "paths": {"${key}": "${want}"} (exactly; Memoh's paths are fixed)`).outcomes };
+      return {
+        contract: c,
+        outcomes: fail(
+          'contract-paths',
+          `${key} path ${goQuote(c.paths[key])}`,
+          `set "paths": {"${key}": "${want}"} (exactly; Memoh's paths are fixed)`,
+        ).outcomes,
+      };
     }
   }
   outcomes.push({ rule: 'contract-paths', status: 'pass', detail: `toolkit ${TOOLKIT_DIR}, scripts ${SCRIPTS_DIR}` });
@@ -308,23 +381,48 @@ export function judgeExecutables(stats: readonly ExecutableStat[]): RuleOutcome 
         path,
         memoh: `stat runtime executable ${path}: ${s.error}`,
         short: `${path} ${s.missing ? 'missing' : `unreadable (${s.error})`}`,
-        fix: path === TINI ? `install tini (Debian: apt-get install tini): Memoh v0.18 runs ${TINI} -g -- /opt/memoh/bridge` : `install ${path}, executable`,
+        fix:
+          path === TINI
+            ? `install tini (Debian: apt-get install tini): Memoh v0.18 runs ${TINI} -g -- /opt/memoh/bridge`
+            : `install ${path}, executable`,
       });
     } else if (!isExecutableEntry(s.isDir, s.mode)) {
-      const why = s.isDir ? 'a directory' : s.mode.length !== 10 ? `mode ${s.mode}: ${s.mode.length} characters, Memoh wants 10 (e.g. setuid+setgid)` : `mode ${s.mode}`;
+      const why = s.isDir
+        ? 'a directory'
+        : s.mode.length !== 10
+          ? `mode ${s.mode}: ${s.mode.length} characters, Memoh wants 10 (e.g. setuid+setgid)`
+          : `mode ${s.mode}`;
       problems.push({
         path,
         memoh: `runtime executable is not executable: ${path}`,
         short: `${path} ${why}`,
-        fix: s.isDir ? `make ${path} an executable file, not a directory` : s.mode.length !== 10 ? `drop the extra mode bits (chmod 0755 ${path})` : `chmod 0755 ${path}`,
+        fix: s.isDir
+          ? `make ${path} an executable file, not a directory`
+          : s.mode.length !== 10
+            ? `drop the extra mode bits (chmod 0755 ${path})`
+            : `chmod 0755 ${path}`,
       });
     }
   });
   const first = problems[0];
-  if (!first) return { rule: 'contract-executables', status: 'pass', detail: `all ${REQUIRED_EXECUTABLES.length} runtime executables are executable (${TINI}, ${TOOLKIT_DIR}/bin/…, ${SCRIPTS_DIR}/…)` };
+  if (!first)
+    return {
+      rule: 'contract-executables',
+      status: 'pass',
+      detail: `all ${REQUIRED_EXECUTABLES.length} runtime executables are executable (${TINI}, ${TOOLKIT_DIR}/bin/…, ${SCRIPTS_DIR}/…)`,
+    };
   const memoh = `${INCOMPATIBLE}: ${first.memoh}`;
-  const all = problems.length > 1 ? `; ${problems.length} of ${REQUIRED_EXECUTABLES.length} fail: ${problems.map((p) => p.short).join(', ')}` : '';
-  return { rule: 'contract-executables', status: 'fail', detail: `${memoh}${all}`, fix: [...new Set(problems.map((p) => p.fix))].join('; '), memoh };
+  const all =
+    problems.length > 1
+      ? `; ${problems.length} of ${REQUIRED_EXECUTABLES.length} fail: ${problems.map((p) => p.short).join(', ')}`
+      : '';
+  return {
+    rule: 'contract-executables',
+    status: 'fail',
+    detail: `${memoh}${all}`,
+    fix: [...new Set(problems.map((p) => p.fix))].join('; '),
+    memoh,
+  };
 }
 
 function skipRest(failed: ContractRule): RuleOutcome[] {
@@ -341,7 +439,12 @@ export async function evaluateContract(src: ContractSource): Promise<ContractVer
   const file = judgeContractFile(read);
   const present = read.ok || !read.missing;
   if (file.outcomes.some((o) => o.status === 'fail')) {
-    return { ...(file.contract ? { contract: file.contract } : {}), present, outcomes: file.outcomes, memoh: file.outcomes.find((o) => o.memoh)?.memoh! };
+    return {
+      ...(file.contract ? { contract: file.contract } : {}),
+      present,
+      outcomes: file.outcomes,
+      memoh: file.outcomes.find((o) => o.memoh)!.memoh!,
+    };
   }
   // Stat is read-only: all twelve at once; the verdict keeps Memoh's order.
   const stats = await Promise.all(REQUIRED_EXECUTABLES.map((p) => src.stat(p)));
@@ -380,17 +483,29 @@ export function imageEraHint(read: ContractRead, opt: OptMemoh): EraHints['image
   if (read.ok || !read.missing) {
     const decoded = read.ok ? decodeContract(read.bytes.subarray(0, CONTRACT_READ_LIMIT)) : undefined;
     const version = decoded && 'contract' in decoded ? decoded.contract.contractVersion : undefined;
-    if (version === CONTRACT_VERSION) return { era: 'v0.18', why: `the image carries ${CONTRACT_PATH} with contract_version ${CONTRACT_VERSION} (Memoh v0.18)` };
+    if (version === CONTRACT_VERSION)
+      return {
+        era: 'v0.18',
+        why: `the image carries ${CONTRACT_PATH} with contract_version ${CONTRACT_VERSION} (Memoh v0.18)`,
+      };
     if (version === 1) {
-      return { era: 'v0.18', why: `the image carries ${CONTRACT_PATH} with contract_version 1: a Memoh v0.17 image, judged by v0.18's rules, which refuse it` };
+      return {
+        era: 'v0.18',
+        why: `the image carries ${CONTRACT_PATH} with contract_version 1: a Memoh v0.17 image, judged by v0.18's rules, which refuse it`,
+      };
     }
-    const what = version === undefined ? 'that does not decode' : `with contract_version ${version}, which no Memoh release uses`;
+    const what =
+      version === undefined ? 'that does not decode' : `with contract_version ${version}, which no Memoh release uses`;
     return { era: 'v0.18', why: `the image carries ${CONTRACT_PATH} ${what}: a v0.17+ image`, guess: true };
   }
   const names = new Set(opt.entries ?? []);
   if (opt.exists && opt.isDir && (names.has('templates') || (names.has('bridge') && names.has('toolkit')))) {
     const seen = ['templates', 'toolkit', 'bridge'].filter((n) => names.has(n)).join(', ');
-    return { era: 'v3', why: `no ${CONTRACT_PATH}, and /opt/memoh holds ${seen} like the seed's runtime dir`, guess: true };
+    return {
+      era: 'v3',
+      why: `no ${CONTRACT_PATH}, and /opt/memoh holds ${seen} like the seed's runtime dir`,
+      guess: true,
+    };
   }
   return undefined;
 }

@@ -37,7 +37,8 @@ export const IMAGE_ERAS: Record<Era, ImageEra> = {
     glibcOnly: false,
     dataCreatedBy: 'the bridge creates it (0750)',
     process: "Memoh's command replaces it with /opt/memoh/bridge, so it never runs (a workspace start must reset it)",
-    hiddenFix: 'remove /opt/memoh and /run/memoh from the image: Memoh mounts its runtime (bridge, toolkit, templates) and socket dir there',
+    hiddenFix:
+      'remove /opt/memoh and /run/memoh from the image: Memoh mounts its runtime (bridge, toolkit, templates) and socket dir there',
   },
   'v0.18': {
     mounts: [{ path: '/opt/memoh/bridge', what: 'the read-only bridge mount', source: 'file' }, SOCKET_DIR],
@@ -48,6 +49,6 @@ export const IMAGE_ERAS: Record<Era, ImageEra> = {
     process:
       'the containerd backend replaces it with /usr/bin/tini -g -- /opt/memoh/bridge, so it never runs; the docker backend keeps it and hands it that command as arguments, so it must exec them',
     hiddenFix:
-      'remove /opt/memoh/bridge and /run/memoh from the image: Memoh v0.18 mounts its bridge binary and socket dir there (the rest of /opt/memoh — toolkit, scripts, contract — is the image\'s own)',
+      "remove /opt/memoh/bridge and /run/memoh from the image: Memoh v0.18 mounts its bridge binary and socket dir there (the rest of /opt/memoh — toolkit, scripts, contract — is the image's own)",
   },
 };

@@ -81,12 +81,18 @@ async function readContract(files: ImageFiles): Promise<ContractRead> {
     r = await files.readFile(CONTRACT_PATH, CONTRACT_READ_LIMIT + 1);
   } catch (err) {
     const code = (err as { statusCode?: number }).statusCode;
-    if (code !== undefined && code >= 500) return { ok: false, missing: false, error: `${CONTRACT_PATH}: the engine cannot resolve it (a symlink loop?)` };
+    if (code !== undefined && code >= 500)
+      return { ok: false, missing: false, error: `${CONTRACT_PATH}: the engine cannot resolve it (a symlink loop?)` };
     throw err;
   }
   if (r.kind === 'file') return { ok: true, bytes: r.bytes, size: r.size };
-  if (r.kind === 'missing') return { ok: false, missing: true, error: `not found: open: open ${CONTRACT_PATH}: no such file or directory` };
-  return { ok: false, missing: false, error: `${CONTRACT_PATH} is ${r.kind === 'dir' ? 'a directory' : 'not a regular file'}` };
+  if (r.kind === 'missing')
+    return { ok: false, missing: true, error: `not found: open: open ${CONTRACT_PATH}: no such file or directory` };
+  return {
+    ok: false,
+    missing: false,
+    error: `${CONTRACT_PATH} is ${r.kind === 'dir' ? 'a directory' : 'not a regular file'}`,
+  };
 }
 
 /** stat, where a path the engine cannot resolve (it answers a symlink loop with a bare 500) is a finding, not an error. */
@@ -95,7 +101,8 @@ async function resolve(files: ImageFiles, path: string): Promise<FileFacts['shel
     return await files.stat(path);
   } catch (err) {
     const code = (err as { statusCode?: number }).statusCode;
-    if (code !== undefined && code >= 500) return { chain: [path], error: 'the engine cannot resolve it (a symlink loop?)' };
+    if (code !== undefined && code >= 500)
+      return { chain: [path], error: 'the engine cannot resolve it (a symlink loop?)' };
     throw err;
   }
 }
@@ -106,7 +113,9 @@ async function findLoaders(files: ImageFiles): Promise<FoundLoader[]> {
       // A loader path the engine cannot resolve (a loop) cannot be a loader the kernel finds either.
       const { stat, chain } = await resolve(files, l.path);
       // `[ -f ... ]` in the wrappers follows links and wants a regular file; so does the kernel's loader lookup.
-      return stat?.kind === 'file' ? { path: l.path, libc: l.libc, arch: l.arch, interp: l.interp === true, chain } : undefined;
+      return stat?.kind === 'file'
+        ? { path: l.path, libc: l.libc, arch: l.arch, interp: l.interp === true, chain }
+        : undefined;
     }),
   );
   return found.filter((l): l is FoundLoader => l !== undefined);
@@ -116,14 +125,23 @@ async function findLoaders(files: ImageFiles): Promise<FoundLoader[]> {
 async function probe(files: ImageFiles, path: string, list: number): Promise<PathProbe> {
   const s = await files.lstat(path);
   if (!s) return { path, exists: false };
-  const out: PathProbe = { path, exists: true, kind: s.kind, perm: s.perm, ...(s.linkTarget ? { linkTarget: s.linkTarget } : {}) };
+  const out: PathProbe = {
+    path,
+    exists: true,
+    kind: s.kind,
+    perm: s.perm,
+    ...(s.linkTarget ? { linkTarget: s.linkTarget } : {}),
+  };
   if (s.kind !== 'dir') return out;
   // The first header is the directory itself; the rest are what it holds.
   const { entries, complete } = await files.entries(path, list + 1);
   const self = entries[0];
   if (self) Object.assign(out, { uid: self.uid, gid: self.gid });
   if (list > 0) {
-    out.entries = entries.slice(1).map((e) => e.path.replace(/^[^/]*\/?/, '').replace(/\/$/, '')).filter(Boolean);
+    out.entries = entries
+      .slice(1)
+      .map((e) => e.path.replace(/^[^/]*\/?/, '').replace(/\/$/, ''))
+      .filter(Boolean);
     out.complete = complete;
   }
   return out;

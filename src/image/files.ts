@@ -107,7 +107,11 @@ export class ImageFiles {
     res.resume();
     const raw = res.headers['x-docker-container-path-stat'];
     if (typeof raw !== 'string') throw new Error(`the engine sent no path stat for ${path}`);
-    const s = JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as { size: number; mode: number; linkTarget?: string };
+    const s = JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as {
+      size: number;
+      mode: number;
+      linkTarget?: string;
+    };
     return {
       path,
       kind: goKind(s.mode),
@@ -127,7 +131,7 @@ export class ImageFiles {
     let current = path;
     for (let hop = 0; hop <= MAX_HOPS; hop++) {
       const s = await this.lstat(current);
-      if (!s || s.kind !== 'symlink') return s ? { stat: s, chain } : { chain };
+      if (s?.kind !== 'symlink') return s ? { stat: s, chain } : { chain };
       // Docker reports the target already resolved in scope; other engines may give the raw link text.
       const target = s.linkTarget ?? '';
       if (!target) return { stat: s, chain };
@@ -185,7 +189,11 @@ export class ImageFiles {
    * Headers of the entries of a path's archive (the path itself first), reading no more than
    * `maxEntries` headers or `maxBytes` of the stream: a directory like /usr/lib is large.
    */
-  async entries(path: string, maxEntries: number, maxBytes = 64 * 1024 * 1024): Promise<{ entries: EntryInfo[]; complete: boolean }> {
+  async entries(
+    path: string,
+    maxEntries: number,
+    maxBytes = 64 * 1024 * 1024,
+  ): Promise<{ entries: EntryInfo[]; complete: boolean }> {
     const stream = (await this.container.getArchive({ path, abortSignal: this.signal })) as IncomingMessage;
     const entries: EntryInfo[] = [];
     return new Promise((resolve, reject) => {
@@ -204,7 +212,13 @@ export class ImageFiles {
           if (done) return;
           // One header past the bound says there is more; only then is the listing incomplete.
           if (entries.length >= maxEntries) return finish(false);
-          entries.push({ path: e.path, kind: tarKind(e.type), perm: (e.mode ?? 0) & 0o7777, uid: e.uid ?? 0, gid: e.gid ?? 0 });
+          entries.push({
+            path: e.path,
+            kind: tarKind(e.type),
+            perm: (e.mode ?? 0) & 0o7777,
+            uid: e.uid ?? 0,
+            gid: e.gid ?? 0,
+          });
         },
       });
       parser.on('end', () => finish(true));

@@ -24,7 +24,16 @@ const MAX_DEPTH = 10_000;
 export function quoteChar(c: number): string {
   if (c === 0x27) return "'\\''";
   if (c === 0x22) return "'\"'";
-  const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 0x5c: '\\\\' };
+  const named: Record<number, string> = {
+    7: '\\a',
+    8: '\\b',
+    9: '\\t',
+    10: '\\n',
+    11: '\\v',
+    12: '\\f',
+    13: '\\r',
+    0x5c: '\\\\',
+  };
   if (named[c]) return `'${named[c]}'`;
   if (c < 0x20 || c === 0x7f) return `'\\x${c.toString(16).padStart(2, '0')}'`;
   // Latin-1 runes Go's strconv.IsPrint rejects: C1 controls, NBSP, soft hyphen.
@@ -36,7 +45,9 @@ const isWs = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 const isHex = (c: number): boolean => isDigit(c) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
 
-type Frame = { t: 'object'; node: Extract<GoJson, { t: 'object' }>; key?: string } | { t: 'array'; node: Extract<GoJson, { t: 'array' }> };
+type Frame =
+  | { t: 'object'; node: Extract<GoJson, { t: 'object' }>; key?: string }
+  | { t: 'array'; node: Extract<GoJson, { t: 'array' }> };
 
 /** Parses like Go's checkValid + decode; throws GoJsonSyntaxError with Go's message. */
 export function parseGoJson(data: Uint8Array): GoJson {
@@ -73,7 +84,16 @@ export function parseGoJson(data: Uint8Array): GoJson {
       i++;
       if (i >= n) bad(0x20, 'in string escape code');
       const e = data[i]!;
-      const simple: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 8, 0x66: 12, 0x6e: 10, 0x72: 13, 0x74: 9 };
+      const simple: Record<number, number> = {
+        0x22: 0x22,
+        0x5c: 0x5c,
+        0x2f: 0x2f,
+        0x62: 8,
+        0x66: 12,
+        0x6e: 10,
+        0x72: 13,
+        0x74: 9,
+      };
       if (simple[e] !== undefined) {
         parts.push(simple[e]!);
         i++;
@@ -122,7 +142,8 @@ export function parseGoJson(data: Uint8Array): GoJson {
   const readLiteral = (word: string): void => {
     for (let k = 0; k < word.length; k++) {
       if (i >= n) bad(0x20, `in literal ${word} (expecting ${quoteChar(word.charCodeAt(k))})`);
-      if (data[i] !== word.charCodeAt(k)) bad(data[i]!, `in literal ${word} (expecting ${quoteChar(word.charCodeAt(k))})`);
+      if (data[i] !== word.charCodeAt(k))
+        bad(data[i]!, `in literal ${word} (expecting ${quoteChar(word.charCodeAt(k))})`);
       i++;
     }
   };

@@ -3,16 +3,17 @@ import pLimit from 'p-limit';
 import { type Check, firstLine, worst } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
 import { type Era, type EraChoice, judgeEra } from '../core/era.js';
-import { InputError, errorMessage } from '../core/errors.js';
-import { ARCHES, type Arch, type Platform, formatPlatform } from '../core/platform.js';
+import { errorMessage, InputError } from '../core/errors.js';
+import { ARCHES, type Arch, formatPlatform, type Platform } from '../core/platform.js';
+import { uniqueBy } from '../core/util.js';
 import {
-  type Result,
   dataCheck,
   entrypointCheck,
   hiddenMountsCheck,
   isRootUser,
   libcCheck,
   platformCheck,
+  type Result,
   shellCheck,
   sizeCheck,
   skipped,
@@ -22,9 +23,9 @@ import {
 import {
   CONTRACT_READ_LIMIT,
   type ContractVerdict,
-  type ExecutableStat,
   contractChecks,
   decodeContract,
+  type ExecutableStat,
   evaluateContract,
   goModeString,
   imageEraHint,
@@ -34,11 +35,18 @@ import { type FileFacts, readFacts } from './facts.js';
 import { ImageFiles } from './files.js';
 import { acquire } from './pull.js';
 import { type ImageRef, resolveImage } from './reference.js';
-import { CHECK_IDS, CONTRACT_CHECK_IDS, type CheckId, type ImageReport, type ToolkitRef, type ValidateRequest } from './types.js';
+import {
+  CHECK_IDS,
+  type CheckId,
+  CONTRACT_CHECK_IDS,
+  type ImageReport,
+  type ToolkitRef,
+  type ValidateRequest,
+} from './types.js';
 
-export { VALIDATE_LABEL } from './files.js';
 export * from './contract.js';
 export { IMAGE_ERAS, type ImageEra } from './era.js';
+export { VALIDATE_LABEL } from './files.js';
 export * from './types.js';
 
 /**
@@ -48,12 +56,16 @@ export * from './types.js';
  * of one reference share its local tag, so their pulls take turns.
  */
 export async function validateImages(req: ValidateRequest, ctx: StageContext): Promise<ImageReport[]> {
-  if (req.platforms.length === 0) throw new InputError('platform', 'no platform given', 'give --platform linux/amd64 or linux/arm64');
+  if (req.platforms.length === 0)
+    throw new InputError('platform', 'no platform given', 'give --platform linux/amd64 or linux/arm64');
   // Images are checked as given, as Memoh treats a listed image (normalised, never prefixed): the registry
   // prefixes only the default image, and the config stage has already applied it (Options.run.images).
-  const refs = dedupe(req.images.map((image) => resolveImage(image, '', 'image')), (r) => r.input);
+  const refs = uniqueBy(
+    req.images.map((image) => resolveImage(image, '', 'image')),
+    (r) => r.input,
+  );
   if (refs.length === 0) throw new InputError('image', 'no image given', 'give --image REF');
-  const platforms = dedupe(req.platforms, formatPlatform);
+  const platforms = uniqueBy(req.platforms, formatPlatform);
   const toolkits = req.toolkit === undefined ? [] : Array.isArray(req.toolkit) ? req.toolkit : [req.toolkit];
   const limit = pLimit(Math.max(1, req.concurrency));
   const turn = keyedQueue();
@@ -88,7 +100,8 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
   const choice: EraChoice = req.memoh ?? 'auto';
   const bridgeHint = req.bridgeHint ? { bridge: req.bridgeHint } : {};
   const checks: Check[] = [];
-  const add = (id: CheckId, r: Result, durationMs?: number) => checks.push({ id, ...r, ...(durationMs !== undefined ? { durationMs } : {}) });
+  const add = (id: CheckId, r: Result, durationMs?: number) =>
+    checks.push({ id, ...r, ...(durationMs !== undefined ? { durationMs } : {}) });
   const finish = (extra: Partial<ImageReport> = {}): ImageReport => ({
     image: ref,
     platform,
@@ -97,7 +110,8 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
     checks,
     durationMs: ms(started),
   });
-  const idsOf = (era: Era): CheckId[] => CHECK_IDS.filter((id) => IMAGE_ERAS[era].contract || !CONTRACT_CHECK_IDS.includes(id));
+  const idsOf = (era: Era): CheckId[] =>
+    CHECK_IDS.filter((id) => IMAGE_ERAS[era].contract || !CONTRACT_CHECK_IDS.includes(id));
 
   const tPull = performance.now();
   const acquired = await env.turn(ref.resolved, () => acquire(ref, platform, req.pull, ctx, req.auth));
@@ -134,7 +148,11 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
     try {
       facts = await readFacts(files, { rootOwner: !isRootUser(user) });
       const opt = facts.mounts.find((m) => m.path === '/opt/memoh');
-      about.eraHint = imageEraHint(facts.contract, { exists: Boolean(opt?.exists), isDir: opt?.kind === 'dir', entries: opt?.entries ?? [] });
+      about.eraHint = imageEraHint(facts.contract, {
+        exists: Boolean(opt?.exists),
+        isDir: opt?.kind === 'dir',
+        entries: opt?.entries ?? [],
+      });
       era = judgeEra(choice, { image: about.eraHint, ...bridgeHint });
       if (IMAGE_ERAS[era.era].contract) {
         const t = performance.now();
@@ -156,7 +174,11 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
   // The image's own architecture decides which loaders count, even when it is not the one asked for.
   const arch: Arch = ARCHES.includes(image.Architecture as Arch) ? (image.Architecture as Arch) : platform.arch;
   if (!facts) {
-    const fail: Result = { status: 'fail', detail: unreadable, fix: 'check the engine (docker info) and that the image is intact (docker image inspect)' };
+    const fail: Result = {
+      status: 'fail',
+      detail: unreadable,
+      fix: 'check the engine (docker info) and that the image is intact (docker image inspect)',
+    };
     if (rules.contract) for (const id of CONTRACT_CHECK_IDS) add(id, fail);
     add('image.libc', fail, filesMs);
     add('image.shell', fail);
@@ -174,15 +196,25 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
     const assumed = era.by === 'default';
     contractChecks(verdict, 'image.').forEach((c, i) => {
       const status = assumed && c.status === 'fail' ? 'warn' : c.status;
-      const why = assumed && c.status === 'fail' ? ` [era: ${era.why}; --memoh v0.18 makes this a failure, --memoh v3 drops the contract]` : '';
-      add(c.id as CheckId, { status, detail: `${c.detail}${why}`, ...(c.fix ? { fix: c.fix } : {}) }, i === 0 ? contractMs : undefined);
+      const why =
+        assumed && c.status === 'fail'
+          ? ` [era: ${era.why}; --memoh v0.18 makes this a failure, --memoh v3 drops the contract]`
+          : '';
+      add(
+        c.id as CheckId,
+        { status, detail: `${c.detail}${why}`, ...(c.fix ? { fix: c.fix } : {}) },
+        i === 0 ? contractMs : undefined,
+      );
     });
   }
   // The version is told in either era (a v3 judgement of a v0.18 image still shows what it carries).
   const decoded = facts.contract.ok ? decodeContract(facts.contract.bytes.subarray(0, CONTRACT_READ_LIMIT)) : undefined;
   const version = decoded && 'contract' in decoded ? decoded.contract.contractVersion : undefined;
   if (version !== undefined || verdict?.memoh) {
-    about.contract = { ...(version !== undefined ? { version } : {}), ...(verdict?.memoh ? { incompatible: verdict.memoh } : {}) };
+    about.contract = {
+      ...(version !== undefined ? { version } : {}),
+      ...(verdict?.memoh ? { incompatible: verdict.memoh } : {}),
+    };
   }
   const libc = libcCheck(facts, arch, rules);
   add('image.libc', libc.result, filesMs);
@@ -193,10 +225,22 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
   add('image.data', dataCheck(image, facts, rules));
   const toolkit = env.toolkits.find((t) => t.manifest.arch === platform.arch);
   if (!rules.hostToolkit) {
-    checks.push(skipped('image.toolkit', "Memoh v0.18 runs the image's own toolkit (see image.contract-executables): a built --toolkit is judged in the v3 era only"));
+    checks.push(
+      skipped(
+        'image.toolkit',
+        "Memoh v0.18 runs the image's own toolkit (see image.contract-executables): a built --toolkit is judged in the v3 era only",
+      ),
+    );
   } else if (env.toolkits.length === 0) checks.push(skipped('image.toolkit', 'no --toolkit given'));
-  else if (!toolkit) checks.push(skipped('image.toolkit', `no toolkit for ${platform.arch} given (have: ${env.toolkits.map((t) => t.manifest.arch).join(', ')})`));
-  else if (platformResult.status === 'fail') checks.push(skipped('image.toolkit', `the image is not ${formatPlatform(platform)} (see image.platform)`));
+  else if (!toolkit)
+    checks.push(
+      skipped(
+        'image.toolkit',
+        `no toolkit for ${platform.arch} given (have: ${env.toolkits.map((t) => t.manifest.arch).join(', ')})`,
+      ),
+    );
+  else if (platformResult.status === 'fail')
+    checks.push(skipped('image.toolkit', `the image is not ${formatPlatform(platform)} (see image.platform)`));
   else add('image.toolkit', toolkitCheck(toolkit, facts));
   add('image.size', sizeCheck(image));
   return finish({ ...about, libc: libc.libc });
@@ -211,8 +255,10 @@ async function statExecutable(files: ImageFiles, path: string): Promise<Executab
     return { ok: true, isDir: stat.kind === 'dir', mode: goModeString(stat.mode) };
   } catch (err) {
     const code = (err as { statusCode?: number }).statusCode;
-    if (code !== undefined && code >= 500) return { ok: false, missing: false, error: 'the engine cannot resolve it (a symlink loop?)' };
-    if (err instanceof Error && /more than \d+ symlinks/.test(err.message)) return { ok: false, missing: false, error: err.message };
+    if (code !== undefined && code >= 500)
+      return { ok: false, missing: false, error: 'the engine cannot resolve it (a symlink loop?)' };
+    if (err instanceof Error && /more than \d+ symlinks/.test(err.message))
+      return { ok: false, missing: false, error: err.message };
     throw err;
   }
 }
@@ -222,7 +268,10 @@ function keyedQueue() {
   const tails = new Map<string, Promise<unknown>>();
   return <T>(key: string, fn: () => Promise<T>): Promise<T> => {
     const next = (tails.get(key) ?? Promise.resolve()).then(fn);
-    tails.set(key, next.catch(() => undefined));
+    tails.set(
+      key,
+      next.catch(() => undefined),
+    );
     return next;
   };
 }
@@ -230,11 +279,6 @@ function keyedQueue() {
 function asList(v: Dockerode.ImageInspectInfo['Config']['Entrypoint'] | undefined): string[] {
   if (!v) return [];
   return typeof v === 'string' ? [v] : v;
-}
-
-function dedupe<T>(items: T[], key: (t: T) => string): T[] {
-  const seen = new Set<string>();
-  return items.filter((t) => (seen.has(key(t)) ? false : (seen.add(key(t)), true)));
 }
 
 function ms(since: number): number {

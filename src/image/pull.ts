@@ -5,7 +5,7 @@ import { type Check, firstLine } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
 import { docker } from '../core/docker.js';
 import { errorMessage } from '../core/errors.js';
-import { type Platform, formatPlatform } from '../core/platform.js';
+import { formatPlatform, type Platform } from '../core/platform.js';
 import { throttle } from '../core/reporter.js';
 import { type AuthOptions, registryAuth } from './auth.js';
 import { megabytes, platformMatches } from './checks.js';
@@ -20,11 +20,21 @@ export interface Acquired {
  * Makes the image available locally under the pull policy and inspects it. `missing` and `never`
  * take whatever is there, whatever its architecture: the platform check judges that afterwards.
  */
-export async function acquire(ref: ImageRef, platform: Platform, policy: Pull, ctx: StageContext, auth?: AuthOptions): Promise<Acquired> {
+export async function acquire(
+  ref: ImageRef,
+  platform: Platform,
+  policy: Pull,
+  ctx: StageContext,
+  auth?: AuthOptions,
+): Promise<Acquired> {
   const plat = formatPlatform(platform);
   const local = await inspectImage(ref.resolved);
   if (policy === 'never') {
-    if (local) return { check: { status: 'pass', detail: `present locally, not pulled (--pull never): ${describeLocal(local)}` }, image: local };
+    if (local)
+      return {
+        check: { status: 'pass', detail: `present locally, not pulled (--pull never): ${describeLocal(local)}` },
+        image: local,
+      };
     return {
       check: {
         status: 'fail',
@@ -36,7 +46,10 @@ export async function acquire(ref: ImageRef, platform: Platform, policy: Pull, c
   // `missing` means missing for this platform, as `docker run --platform` has it: another
   // architecture under the same tag is pulled over; if that pull fails, the local image is judged.
   if (policy === 'missing' && local && platformMatches(local, platform)) {
-    return { check: { status: 'pass', detail: `present locally, not pulled (--pull missing): ${describeLocal(local)}` }, image: local };
+    return {
+      check: { status: 'pass', detail: `present locally, not pulled (--pull missing): ${describeLocal(local)}` },
+      image: local,
+    };
   }
   const started = Date.now();
   try {
@@ -77,7 +90,12 @@ interface PullEvent {
 }
 
 /** Pulls one platform of `ref`, reporting layer progress (throttled per layer) through the reporter. */
-async function pull(ref: ImageRef, platform: Platform, ctx: StageContext, explicit?: AuthOptions): Promise<{ status: string; bytes: number }> {
+async function pull(
+  ref: ImageRef,
+  platform: Platform,
+  ctx: StageContext,
+  explicit?: AuthOptions,
+): Promise<{ status: string; bytes: number }> {
   const authconfig = await registryAuth(ref.registry, explicit);
   const opts: Record<string, unknown> = {
     fromImage: `${ref.registry}/${ref.repository}`,
@@ -86,7 +104,9 @@ async function pull(ref: ImageRef, platform: Platform, ctx: StageContext, explic
     abortSignal: ctx.signal,
   };
   if (authconfig) opts.authconfig = authconfig;
-  ctx.reporter.info(`pulling ${ref.resolved} for ${formatPlatform(platform)}${authconfig ? ' (with registry credentials)' : ''}`);
+  ctx.reporter.info(
+    `pulling ${ref.resolved} for ${formatPlatform(platform)}${authconfig ? ' (with registry credentials)' : ''}`,
+  );
   const stream = (await docker().createImage(opts)) as IncomingMessage;
   const layers = new Map<string, { total: number; done: boolean; tick: ReturnType<typeof throttle> }>();
   let last = '';
@@ -108,7 +128,14 @@ async function pull(ref: ImageRef, platform: Platform, ctx: StageContext, explic
       layer.tick(() => ctx.reporter.progress(key, `${megabytes(current)} / ${megabytes(total)} (${pct}%)`));
     } else if (e.status === 'Download complete' || e.status === 'Already exists') {
       layer.done = true;
-      layer.tick(() => ctx.reporter.progress(key, e.status === 'Already exists' ? 'already present' : `${megabytes(layer.total)} downloaded (100%)`), true);
+      layer.tick(
+        () =>
+          ctx.reporter.progress(
+            key,
+            e.status === 'Already exists' ? 'already present' : `${megabytes(layer.total)} downloaded (100%)`,
+          ),
+        true,
+      );
     }
   };
   await new Promise<void>((resolve, reject) => {
@@ -118,8 +145,7 @@ async function pull(ref: ImageRef, platform: Platform, ctx: StageContext, explic
     };
     stream.on('data', (chunk: Buffer) => {
       buf += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
         if (!line) continue;

@@ -39,13 +39,21 @@ export function normalise(image: string): string {
 /** Checks syntax only; throws an InputError naming `input`. */
 export function checkImageRef(image: string, input: string): void {
   if (!image || image.length > 512 || !refRe.test(image)) {
-    throw new InputError(input, `"${truncate(image)}" is not a valid image reference`, 'use NAME[:TAG][@DIGEST], e.g. debian:bookworm-slim or ghcr.io/org/img:1');
+    throw new InputError(
+      input,
+      `"${truncate(image)}" is not a valid image reference`,
+      'use NAME[:TAG][@DIGEST], e.g. debian:bookworm-slim or ghcr.io/org/img:1',
+    );
   }
 }
 
 export function checkRegistryHost(host: string, input: string): void {
   if (!host || host.length > 255 || !hostRe.test(host)) {
-    throw new InputError(input, `"${truncate(host)}" is not a registry host`, 'give HOST[:PORT] without scheme or path, e.g. memoh.cn');
+    throw new InputError(
+      input,
+      `"${truncate(host)}" is not a registry host`,
+      'give HOST[:PORT] without scheme or path, e.g. memoh.cn',
+    );
   }
 }
 
@@ -60,7 +68,8 @@ export function resolveImage(image: string, registry = '', input = 'image'): Ima
 /** Splits a fully qualified reference (first segment is the registry). */
 export function parseResolved(resolved: string, input = 'image'): Omit<ImageRef, 'input'> {
   const m = refRe.exec(resolved);
-  if (!m || !m[1]) throw new InputError(input, `"${truncate(resolved)}" is not a valid image reference`, 'use REGISTRY/NAME[:TAG]');
+  if (!m?.[1])
+    throw new InputError(input, `"${truncate(resolved)}" is not a valid image reference`, 'use REGISTRY/NAME[:TAG]');
   const [, registry, repository, tag, digest] = m;
   const out: Omit<ImageRef, 'input'> = { resolved, registry: registry!, repository: repository! };
   if (tag) out.tag = tag;

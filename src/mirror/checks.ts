@@ -15,7 +15,13 @@ import type { ImageResult, MirrorReport, MirrorRow, PlatformResult, SyncStatus }
  * `fail` when platforms were named and each named platform is in sync: the images pulled are the
  * same, only the index differs (other platforms, attestations). An unpaired compose service is a `warn`.
  */
-export const STATUS_CHECK: Record<SyncStatus, Status> = { 'in-sync': 'pass', stale: 'fail', missing: 'fail', 'upstream-missing': 'fail', error: 'fail' };
+export const STATUS_CHECK: Record<SyncStatus, Status> = {
+  'in-sync': 'pass',
+  stale: 'fail',
+  missing: 'fail',
+  'upstream-missing': 'fail',
+  error: 'fail',
+};
 
 /** Rows for the report: per image one `all` row (`mirror.ref`) and one row per platform (`mirror.<platform>`). */
 export function mirrorRows(report: MirrorReport): MirrorRow[] {
@@ -25,7 +31,16 @@ export function mirrorRows(report: MirrorReport): MirrorRow[] {
     for (const p of img.platforms) rows.push(row(img.label, p.platform, img.durationMs, [platformCheck(img, p)]));
   }
   for (const u of report.unpaired) {
-    rows.push(row(u.service, 'all', 0, [{ id: 'mirror.compose', status: 'warn', detail: u.reason, fix: 'add the service to the overlay, or leave it out on purpose' }]));
+    rows.push(
+      row(u.service, 'all', 0, [
+        {
+          id: 'mirror.compose',
+          status: 'warn',
+          detail: u.reason,
+          fix: 'add the service to the overlay, or leave it out on purpose',
+        },
+      ]),
+    );
   }
   return rows;
 }
@@ -42,7 +57,13 @@ function row(image: string, platform: string, durationMs: number, checks: Check[
 function refCheck(img: ImageResult): Check {
   const r = img.ref;
   let status = STATUS_CHECK[r.status];
-  if (r.status === 'stale' && !r.decisive && img.platforms.length > 0 && img.platforms.every((p) => p.status === 'in-sync')) status = 'warn';
+  if (
+    r.status === 'stale' &&
+    !r.decisive &&
+    img.platforms.length > 0 &&
+    img.platforms.every((p) => p.status === 'in-sync')
+  )
+    status = 'warn';
   const notes = [img.note, ...img.notes].filter(Boolean).join('; ');
   const detail = `${r.status}: ${r.detail}${notes ? ` (${notes})` : ''}`;
   const fix = fixFor(r.status, img);
@@ -52,7 +73,12 @@ function refCheck(img: ImageResult): Check {
 function platformCheck(img: ImageResult, p: PlatformResult): Check {
   const status = STATUS_CHECK[p.status];
   const fix = fixFor(p.status, img);
-  return { id: `mirror.${p.platform}`, status, detail: `${p.status}: ${p.detail}`, ...(status !== 'pass' && fix ? { fix } : {}) };
+  return {
+    id: `mirror.${p.platform}`,
+    status,
+    detail: `${p.status}: ${p.detail}`,
+    ...(status !== 'pass' && fix ? { fix } : {}),
+  };
 }
 
 function fixFor(status: SyncStatus, img: ImageResult): string | undefined {

@@ -1,13 +1,31 @@
-import { type Platform, formatPlatform } from '../core/platform.js';
-import { type ImagePair, type Side, libraryAlternative } from './refs.js';
-import { type Descriptor, type Manifest, type RegistryClient, type RegistryFailure, type Result, isNotFound } from './registry.js';
-import { type Failure, type ImageResult, type PlatformResult, type RefResult, SYNC_RANK, type SyncStatus } from './types.js';
+import { formatPlatform, type Platform } from '../core/platform.js';
+import { type ImagePair, libraryAlternative, type Side } from './refs.js';
+import {
+  type Descriptor,
+  isNotFound,
+  type Manifest,
+  type RegistryClient,
+  type RegistryFailure,
+  type Result,
+} from './registry.js';
+import {
+  type Failure,
+  type ImageResult,
+  type PlatformResult,
+  type RefResult,
+  SYNC_RANK,
+  type SyncStatus,
+} from './types.js';
 
 /**
  * Compares one image pair: the tag's digest (the index, or the single manifest), then per platform
  * the manifest digest each side's index lists, and that the mirror actually serves that manifest.
  */
-export async function compareImage(pair: ImagePair, client: RegistryClient, platforms: Platform[] | 'all'): Promise<ImageResult> {
+export async function compareImage(
+  pair: ImagePair,
+  client: RegistryClient,
+  platforms: Platform[] | 'all',
+): Promise<ImageResult> {
   const start = performance.now();
   const { upstream, mirror } = pair;
   const notes: string[] = [];
@@ -37,9 +55,20 @@ export async function compareImage(pair: ImagePair, client: RegistryClient, plat
     const missing = isNotFound(up.failure);
     const status: SyncStatus = missing ? 'upstream-missing' : 'error';
     const mirrorHas = mi.ok ? `; the mirror serves ${mi.value.digest}` : '';
-    const detail = missing ? `upstream ${upstream.ref} does not exist${mirrorHas}` : `upstream ${upstream.ref}: ${say(up.failure)}`;
-    const ref: RefResult = { status, decisive, detail, ...(mi.ok ? { mirrorDigest: mi.value.digest, mirrorKind: mi.value.kind } : {}), ...(missing ? {} : { failure }) };
-    return finish(ref, (named ?? []).map((platform) => ({ platform, status, detail, ...(missing ? {} : { failure }) })));
+    const detail = missing
+      ? `upstream ${upstream.ref} does not exist${mirrorHas}`
+      : `upstream ${upstream.ref}: ${say(up.failure)}`;
+    const ref: RefResult = {
+      status,
+      decisive,
+      detail,
+      ...(mi.ok ? { mirrorDigest: mi.value.digest, mirrorKind: mi.value.kind } : {}),
+      ...(missing ? {} : { failure }),
+    };
+    return finish(
+      ref,
+      (named ?? []).map((platform) => ({ platform, status, detail, ...(missing ? {} : { failure }) })),
+    );
   }
 
   const upList = await listing(client, upstream, up.value, notes);
@@ -50,8 +79,17 @@ export async function compareImage(pair: ImagePair, client: RegistryClient, plat
     if (missing) await hintLibrary(client, mirror, notes);
     const failure = failureOf(mi.failure);
     const status: SyncStatus = missing ? 'missing' : 'error';
-    const detail = missing ? `the mirror has no ${mirror.ref} (upstream: ${up.value.digest})` : `mirror ${mirror.ref}: ${say(mi.failure)}`;
-    const ref: RefResult = { status, decisive, detail, upstreamDigest: up.value.digest, upstreamKind: up.value.kind, ...(missing ? {} : { failure }) };
+    const detail = missing
+      ? `the mirror has no ${mirror.ref} (upstream: ${up.value.digest})`
+      : `mirror ${mirror.ref}: ${say(mi.failure)}`;
+    const ref: RefResult = {
+      status,
+      decisive,
+      detail,
+      upstreamDigest: up.value.digest,
+      upstreamKind: up.value.kind,
+      ...(missing ? {} : { failure }),
+    };
     return finish(
       ref,
       wanted.map((platform) => {
@@ -80,17 +118,44 @@ export async function compareImage(pair: ImagePair, client: RegistryClient, plat
     wanted.map(async (platform): Promise<PlatformResult> => {
       const u = upList.get(platform);
       const m = miList.get(platform);
-      if (!u) return { platform, status: 'upstream-missing', ...(m ? { mirrorDigest: m } : {}), detail: `upstream ${upstream.ref} serves only ${list(upList)}` };
-      if (!m) return { platform, status: 'missing', upstreamDigest: u, detail: `the mirror's ${mirror.ref} serves only ${list(miList)}` };
-      if (u !== m) return { platform, status: 'stale', upstreamDigest: u, mirrorDigest: m, detail: `mirror ${m}, upstream ${u}` };
-      if (mi.value.kind === 'manifest') return { platform, status: 'in-sync', upstreamDigest: u, mirrorDigest: m, detail: `both ${u}` };
+      if (!u)
+        return {
+          platform,
+          status: 'upstream-missing',
+          ...(m ? { mirrorDigest: m } : {}),
+          detail: `upstream ${upstream.ref} serves only ${list(upList)}`,
+        };
+      if (!m)
+        return {
+          platform,
+          status: 'missing',
+          upstreamDigest: u,
+          detail: `the mirror's ${mirror.ref} serves only ${list(miList)}`,
+        };
+      if (u !== m)
+        return { platform, status: 'stale', upstreamDigest: u, mirrorDigest: m, detail: `mirror ${m}, upstream ${u}` };
+      if (mi.value.kind === 'manifest')
+        return { platform, status: 'in-sync', upstreamDigest: u, mirrorDigest: m, detail: `both ${u}` };
       // The index names the manifest; whether the mirror can hand it out is a separate question.
       const served = await client.manifest(mirror.host, mirror.repository, m, 'HEAD');
       if (served.ok) return { platform, status: 'in-sync', upstreamDigest: u, mirrorDigest: m, detail: `both ${u}` };
       if (isNotFound(served.failure)) {
-        return { platform, status: 'missing', upstreamDigest: u, mirrorDigest: m, detail: `the mirror's index lists ${m} but the mirror does not serve it` };
+        return {
+          platform,
+          status: 'missing',
+          upstreamDigest: u,
+          mirrorDigest: m,
+          detail: `the mirror's index lists ${m} but the mirror does not serve it`,
+        };
       }
-      return { platform, status: 'error', upstreamDigest: u, mirrorDigest: m, detail: `mirror ${m}: ${say(served.failure)}`, failure: failureOf(served.failure) };
+      return {
+        platform,
+        status: 'error',
+        upstreamDigest: u,
+        mirrorDigest: m,
+        detail: `mirror ${m}: ${say(served.failure)}`,
+        failure: failureOf(served.failure),
+      };
     }),
   );
   return finish(ref, results);
@@ -115,7 +180,12 @@ async function listing(client: RegistryClient, side: Side, m: Manifest, notes: s
   const out = new Map<string, string>();
   if (m.kind === 'index') {
     for (const d of m.json.manifests ?? []) {
-      if (d.annotations?.[ATTESTATION] || !d.platform || (d.platform.os === 'unknown' && d.platform.architecture === 'unknown')) continue;
+      if (
+        d.annotations?.[ATTESTATION] ||
+        !d.platform ||
+        (d.platform.os === 'unknown' && d.platform.architecture === 'unknown')
+      )
+        continue;
       const key = platformKey(d.platform);
       if (!out.has(key)) out.set(key, d.digest);
     }
@@ -123,11 +193,19 @@ async function listing(client: RegistryClient, side: Side, m: Manifest, notes: s
   }
   // A single manifest says its platform only in its config blob.
   const config = m.json.config?.digest;
-  const blob = config ? await client.blobJson<{ os?: string; architecture?: string; variant?: string }>(side.host, side.repository, config) : undefined;
+  const blob = config
+    ? await client.blobJson<{ os?: string; architecture?: string; variant?: string }>(
+        side.host,
+        side.repository,
+        config,
+      )
+    : undefined;
   if (blob?.ok) {
     out.set(platformKey(blob.value), m.digest);
   } else {
-    notes.push(`${side.ref}: could not read the image config to learn its platform${blob && !blob.ok ? ` (${say(blob.failure)})` : ''}`);
+    notes.push(
+      `${side.ref}: could not read the image config to learn its platform${blob && !blob.ok ? ` (${say(blob.failure)})` : ''}`,
+    );
     out.set('unknown', m.digest);
   }
   return out;

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import YAML from 'yaml';
 import { InputError } from '../core/errors.js';
 import { resolveImage } from '../image/reference.js';
-import { type ImagePair, apiSide, composeRef, refSuffix, upstreamRef } from './refs.js';
+import { apiSide, composeRef, type ImagePair, refSuffix, upstreamRef } from './refs.js';
 import type { Unpaired } from './types.js';
 
 /**
@@ -63,7 +63,10 @@ export function composePairs(
   }
   for (const [service, image] of base) {
     if (image !== undefined && !overlay.has(service)) {
-      unpaired.push({ service, reason: `${basename(overlayFile)} has no image for ${service} (${image}): users of the overlay pull it from upstream` });
+      unpaired.push({
+        service,
+        reason: `${basename(overlayFile)} has no image for ${service} (${image}): users of the overlay pull it from upstream`,
+      });
     }
   }
   if (workspaceDefault) {
@@ -78,7 +81,12 @@ export function composePairs(
  * The default image's pair, by Memoh's rule (mirror `R/X`, not normalised; upstream X normalised). Without a
  * configured registry, R is the one registry the overlay's images come from (memoh.cn for Memoh's overlay).
  */
-function defaultImagePair(d: WorkspaceDefault, pairs: ImagePair[], overlayFile: string, upstream: string): { pair: ImagePair } | { unpaired: Unpaired } {
+function defaultImagePair(
+  d: WorkspaceDefault,
+  pairs: ImagePair[],
+  overlayFile: string,
+  upstream: string,
+): { pair: ImagePair } | { unpaired: Unpaired } {
   const label = d.image;
   const input = '[container] default_image';
   let registry = d.registry;
@@ -87,7 +95,12 @@ function defaultImagePair(d: WorkspaceDefault, pairs: ImagePair[], overlayFile: 
     const hosts = [...new Set(pairs.filter((p) => p.service).map((p) => registryOf(p.mirror.ref)))];
     if (hosts.length !== 1) {
       const why = hosts.length ? `its images come from ${hosts.join(', ')}` : 'it maps no image';
-      return { unpaired: { service: label, reason: `the workspace default image is in no compose file and no registry is configured; ${basename(overlayFile)} names no single mirror registry (${why}): give --registry` } };
+      return {
+        unpaired: {
+          service: label,
+          reason: `the workspace default image is in no compose file and no registry is configured; ${basename(overlayFile)} names no single mirror registry (${why}): give --registry`,
+        },
+      };
     }
     registry = hosts[0]!;
     how = `the registry of ${basename(overlayFile)}'s images`;
@@ -119,39 +132,66 @@ function serviceImages(file: string, input: string, env: NodeJS.ProcessEnv): Map
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new InputError(input, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, 'give the path of a compose file');
+    throw new InputError(
+      input,
+      `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      'give the path of a compose file',
+    );
   }
   let doc: unknown;
   try {
     doc = YAML.parse(text, { maxAliasCount: 100 });
   } catch (err) {
-    throw new InputError(input, `${basename(file)} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, 'fix the YAML syntax');
+    throw new InputError(
+      input,
+      `${basename(file)} is not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+      'fix the YAML syntax',
+    );
   }
   const services = (doc as { services?: unknown } | null)?.services;
   if (!services || typeof services !== 'object' || Array.isArray(services)) {
-    throw new InputError(input, `${basename(file)} has no services mapping`, 'give a compose file with a top-level services: section');
+    throw new InputError(
+      input,
+      `${basename(file)} has no services mapping`,
+      'give a compose file with a top-level services: section',
+    );
   }
   const out = new Map<string, string | undefined>();
   for (const [name, body] of Object.entries(services as Record<string, unknown>)) {
     const image = (body as { image?: unknown } | null)?.image;
     if (image !== undefined && typeof image !== 'string') {
-      throw new InputError(`${input} ${basename(file)} services.${name}.image`, 'is not a string', 'write the image as a string');
+      throw new InputError(
+        `${input} ${basename(file)} services.${name}.image`,
+        'is not a string',
+        'write the image as a string',
+      );
     }
-    out.set(name, image === undefined ? undefined : interpolate(image, env, `${input} ${basename(file)} services.${name}.image`));
+    out.set(
+      name,
+      image === undefined ? undefined : interpolate(image, env, `${input} ${basename(file)} services.${name}.image`),
+    );
   }
   return out;
 }
 
 /** Compose's variable syntax in an image: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `$$`. */
 export function interpolate(value: string, env: NodeJS.ProcessEnv, input: string): string {
-  return value.replace(/\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (all, braced?: string, colon?: string, op?: string, arg?: string, bare?: string) => {
-    if (all === '$$') return '$';
-    const name = (braced ?? bare)!;
-    const v = env[name];
-    const unset = v === undefined || (colon === ':' && v === '');
-    if (!unset) return v;
-    if (op === '-') return arg ?? '';
-    if (op === '?') throw new InputError(input, `variable ${name} is required: ${arg || 'not set'}`, `set ${name} in the environment`);
-    return '';
-  });
+  return value.replace(
+    /\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+    (all, braced?: string, colon?: string, op?: string, arg?: string, bare?: string) => {
+      if (all === '$$') return '$';
+      const name = (braced ?? bare)!;
+      const v = env[name];
+      const unset = v === undefined || (colon === ':' && v === '');
+      if (!unset) return v;
+      if (op === '-') return arg ?? '';
+      if (op === '?')
+        throw new InputError(
+          input,
+          `variable ${name} is required: ${arg || 'not set'}`,
+          `set ${name} in the environment`,
+        );
+      return '';
+    },
+  );
 }

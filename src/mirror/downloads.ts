@@ -4,11 +4,19 @@ import type { Check } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
 import { errorMessage } from '../core/errors.js';
 import type { Arch } from '../core/platform.js';
-import { RUNTIME_PACKAGES, apkFile, parseApkIndex } from '../toolkit/alpine.js';
+import { apkFile, parseApkIndex, RUNTIME_PACKAGES } from '../toolkit/alpine.js';
 import { shasumsEntry, sriDigest, uvSha256 } from '../toolkit/checksum.js';
 import { Fetcher, type Source } from '../toolkit/fetch.js';
-import { type NodeRelease, type Plan, hasBuild, muslFile, nodeIndex, resolvePlan, sources } from '../toolkit/resolve.js';
-import { type HttpPolicy, NetworkError, exchange, redact } from './http.js';
+import {
+  hasBuild,
+  muslFile,
+  type NodeRelease,
+  nodeIndex,
+  type Plan,
+  resolvePlan,
+  sources,
+} from '../toolkit/resolve.js';
+import { exchange, type HttpPolicy, NetworkError, redact } from './http.js';
 
 /**
  * `mirror --downloads`: before a long run, ask each configured download mirror for exactly the files
@@ -41,10 +49,20 @@ export interface DownloadReport {
 /** Each check groups the files of one toolkit artefact; its id matches the toolkit stage's check. */
 type Group = 'node-glibc' | 'node-musl' | 'npm' | 'uv' | 'runtime-lib';
 
-export async function checkDownloads(toolkit: Toolkit, ctx: StageContext, opts: { timeoutMs?: number } = {}): Promise<DownloadReport> {
+export async function checkDownloads(
+  toolkit: Toolkit,
+  ctx: StageContext,
+  opts: { timeoutMs?: number } = {},
+): Promise<DownloadReport> {
   const start = performance.now();
   const f = new Fetcher(ctx.reporter, ctx.signal);
-  const policy: HttpPolicy = { timeoutMs: opts.timeoutMs ?? 30_000, retries: 2, limit: pLimit(4), signal: ctx.signal, reporter: ctx.reporter };
+  const policy: HttpPolicy = {
+    timeoutMs: opts.timeoutMs ?? 30_000,
+    retries: 2,
+    limit: pLimit(4),
+    signal: ctx.signal,
+    reporter: ctx.reporter,
+  };
   const files: FileResult[] = [];
   const checks: Check[] = [];
   const plans: Plan[] = [];
@@ -54,7 +72,12 @@ export async function checkDownloads(toolkit: Toolkit, ctx: StageContext, opts: 
         try {
           return { arch, ...(await resolvePlan({ ...toolkit, arch, out: '' }, f)) };
         } catch (err) {
-          checks.push({ id: `downloads.resolve.${arch}`, status: 'fail', detail: errorMessage(err), fix: fixOf(err) ?? 'check --node-version and --node-mirror' });
+          checks.push({
+            id: `downloads.resolve.${arch}`,
+            status: 'fail',
+            detail: errorMessage(err),
+            fix: fixOf(err) ?? 'check --node-version and --node-mirror',
+          });
           return undefined;
         }
       }),
@@ -68,7 +91,13 @@ export async function checkDownloads(toolkit: Toolkit, ctx: StageContext, opts: 
         return { id, status: 'pass', detail: seen.join('; '), durationMs: Math.round(performance.now() - t0) };
       } catch (err) {
         const status = err instanceof Fallback ? 'warn' : 'fail';
-        return { id, status, detail: errorMessage(err), fix: fixOf(err) ?? 'fix the mirror, or point the option at one that serves the file', durationMs: Math.round(performance.now() - t0) };
+        return {
+          id,
+          status,
+          detail: errorMessage(err),
+          fix: fixOf(err) ?? 'fix the mirror, or point the option at one that serves the file',
+          durationMs: Math.round(performance.now() - t0),
+        };
       }
     };
     const tasks: Promise<Check>[] = [];
@@ -80,8 +109,14 @@ export async function checkDownloads(toolkit: Toolkit, ctx: StageContext, opts: 
         group(id('node-musl'), async () => {
           const index = indexes?.musl ?? (await ask.index(sources.nodeIndex(plan.mirrors.nodeMusl, true)));
           if (hasBuild(index, plan.node, muslFile(arch))) return nodeFiles(ask, plan, true);
-          if (arch === 'arm64') throw new Fallback(`${plan.mirrors.nodeMusl}/index.json lists no ${muslFile(arch)} build of v${plan.node}: the toolkit would fall back to the glibc build`);
-          throw new Missing(`${plan.mirrors.nodeMusl}/index.json lists no ${muslFile(arch)} build of Node.js v${plan.node}`, `pick a --node-version the musl mirror has, or fix --node-musl-mirror`);
+          if (arch === 'arm64')
+            throw new Fallback(
+              `${plan.mirrors.nodeMusl}/index.json lists no ${muslFile(arch)} build of v${plan.node}: the toolkit would fall back to the glibc build`,
+            );
+          throw new Missing(
+            `${plan.mirrors.nodeMusl}/index.json lists no ${muslFile(arch)} build of Node.js v${plan.node}`,
+            `pick a --node-version the musl mirror has, or fix --node-musl-mirror`,
+          );
         }),
       );
       tasks.push(group(id('uv'), () => uvFiles(ask, plan)));
@@ -146,7 +181,12 @@ function asker(f: Fetcher, policy: HttpPolicy, files: FileResult[]): Asker {
     }
     return p;
   };
-  const record = async <T>(src: Source, how: 'GET' | 'HEAD', fn: () => Promise<T>, describe: (v: T) => string): Promise<T> => {
+  const record = async <T>(
+    src: Source,
+    how: 'GET' | 'HEAD',
+    fn: () => Promise<T>,
+    describe: (v: T) => string,
+  ): Promise<T> => {
     try {
       const v = await fn();
       files.push({ file: src.file, url: src.url, how, ok: true, detail: describe(v) });
@@ -156,26 +196,46 @@ function asker(f: Fetcher, policy: HttpPolicy, files: FileResult[]): Asker {
       throw err;
     }
   };
-  const buffer = (src: Source, max: number) => once(`GET ${src.url}`, () => record(src, 'GET', () => f.buffer(src, max), (b) => `${b.length} bytes`));
+  const buffer = (src: Source, max: number) =>
+    once(`GET ${src.url}`, () =>
+      record(
+        src,
+        'GET',
+        () => f.buffer(src, max),
+        (b) => `${b.length} bytes`,
+      ),
+    );
   return {
     buffer,
     text: async (src, max) => (await buffer(src, max)).toString('utf8'),
-    index: (src) => once(`index ${src.url}`, () => record(src, 'GET', () => nodeIndex(f, src), (r) => `${r.length} releases`)),
+    index: (src) =>
+      once(`index ${src.url}`, () =>
+        record(
+          src,
+          'GET',
+          () => nodeIndex(f, src),
+          (r) => `${r.length} releases`,
+        ),
+      ),
     head: (src) =>
       once(`HEAD ${src.url}`, () =>
         record(
           src,
           'HEAD',
           async () => {
-            let res;
+            let res: Awaited<ReturnType<typeof exchange>>;
             try {
               res = await exchange(src.url, { method: 'HEAD', headers: { 'user-agent': 'memoh-workspace' } }, policy);
             } catch (err) {
-              if (err instanceof NetworkError) throw new Missing(`${src.file}: ${err.message}`, `check the network, or ${src.option}`);
+              if (err instanceof NetworkError)
+                throw new Missing(`${src.file}: ${err.message}`, `check the network, or ${src.option}`);
               throw err;
             }
             if (res.status !== 200) {
-              throw new Missing(`${src.file}: ${redact(res.url)} answered HTTP ${res.status}${res.status === 404 ? ' (not there)' : ''}`, `set ${src.option} to a mirror that serves it`);
+              throw new Missing(
+                `${src.file}: ${redact(res.url)} answered HTTP ${res.status}${res.status === 404 ? ' (not there)' : ''}`,
+                `set ${src.option} to a mirror that serves it`,
+              );
             }
             return res.headers.get('content-length');
           },
@@ -186,7 +246,12 @@ function asker(f: Fetcher, policy: HttpPolicy, files: FileResult[]): Asker {
 }
 
 /** An archive (HEAD) and, when verifying, the published checksum the toolkit would check it against. */
-async function withChecksum(ask: Asker, plan: Plan, archive: Source, checksum: () => Promise<string>): Promise<string[]> {
+async function withChecksum(
+  ask: Asker,
+  plan: Plan,
+  archive: Source,
+  checksum: () => Promise<string>,
+): Promise<string[]> {
   const seen = plan.verify ? [await checksum()] : [];
   await ask.head(archive);
   return [...seen, `${archive.file} served`];
@@ -197,7 +262,10 @@ function nodeFiles(ask: Asker, plan: Plan, musl: boolean): Promise<string[]> {
   return withChecksum(ask, plan, tarball, async () => {
     const list = sources.nodeShasums(plan, musl);
     if (!shasumsEntry(await ask.text(list, 4 << 20), tarball.file)) {
-      throw new Missing(`${list.file} (${list.url}) has no line for ${tarball.file}`, `check --node-version, or fix ${list.option}`);
+      throw new Missing(
+        `${list.file} (${list.url}) has no line for ${tarball.file}`,
+        `check --node-version, or fix ${list.option}`,
+      );
     }
     return `${list.file} lists ${tarball.file}`;
   });
@@ -215,7 +283,8 @@ function npmFiles(ask: Asker, plan: Plan): Promise<string[]> {
     }
     const dist = doc.versions?.[plan.npm]?.dist;
     if (!dist) throw new Missing(`npm ${plan.npm} is not in ${list.url}`, `check --npm-version, or fix ${list.option}`);
-    if (!sriDigest(dist.integrity ?? '')) throw new Missing(`npm ${plan.npm} has no usable dist.integrity in ${list.url}`, `fix ${list.option}`);
+    if (!sriDigest(dist.integrity ?? ''))
+      throw new Missing(`npm ${plan.npm} has no usable dist.integrity in ${list.url}`, `fix ${list.option}`);
     return `packument lists npm ${plan.npm} with its integrity`;
   });
 }
@@ -223,7 +292,8 @@ function npmFiles(ask: Asker, plan: Plan): Promise<string[]> {
 function uvFiles(ask: Asker, plan: Plan): Promise<string[]> {
   return withChecksum(ask, plan, sources.uvTarball(plan), async () => {
     const list = sources.uvSha256(plan);
-    if (!uvSha256(await ask.text(list, 1 << 16))) throw new Missing(`${list.file} (${list.url}) holds no sha256`, `fix ${list.option}`);
+    if (!uvSha256(await ask.text(list, 1 << 16)))
+      throw new Missing(`${list.file} (${list.url}) holds no sha256`, `fix ${list.option}`);
     return `${list.file} served`;
   });
 }
@@ -235,7 +305,10 @@ async function alpineFiles(ask: Asker, plan: Plan): Promise<string[]> {
   try {
     index = parseApkIndex(body);
   } catch (err) {
-    throw new Missing(`${list.file} (${list.url}) is not an Alpine package index: ${errorMessage(err)}`, `fix ${list.option} or --alpine-version`);
+    throw new Missing(
+      `${list.file} (${list.url}) is not an Alpine package index: ${errorMessage(err)}`,
+      `fix ${list.option} or --alpine-version`,
+    );
   }
   const seen: string[] = [];
   for (const name of RUNTIME_PACKAGES) {
@@ -261,7 +334,10 @@ class Missing extends Error {
 /** arm64 musl without a musl build: the toolkit still works (glibc fallback), so a warning, as in the toolkit stage. */
 class Fallback extends Missing {
   constructor(message: string) {
-    super(message, 'musl arm64 images then need a glibc loader (Alpine: apk add gcompat), or pick a Node.js version with an arm64 musl build');
+    super(
+      message,
+      'musl arm64 images then need a glibc loader (Alpine: apk add gcompat), or pick a Node.js version with an arm64 musl build',
+    );
   }
 }
 

@@ -59,7 +59,11 @@ export async function exchange(url: string, req: HttpRequest, policy: HttpPolicy
     }
     if (last.status < 500 && last.status !== 429) return last;
   }
-  if (last instanceof Error) throw new NetworkError(`${redact(url)}: ${describeFailure(last)}${attempts > 1 ? ` (after ${attempts} attempts)` : ''}`, { cause: last });
+  if (last instanceof Error)
+    throw new NetworkError(
+      `${redact(url)}: ${describeFailure(last)}${attempts > 1 ? ` (after ${attempts} attempts)` : ''}`,
+      { cause: last },
+    );
   return last!;
 }
 
@@ -97,7 +101,11 @@ function describeFailure(last: HttpResponse | Error | undefined): string {
   if (!(last instanceof Error)) return `HTTP ${last.status}`;
   if (last.name === 'TimeoutError') return 'timed out';
   const cause = (last as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ? `${last.message} (${cause.code})` : cause?.message ? `${last.message}: ${cause.message}` : last.message;
+  return cause?.code
+    ? `${last.message} (${cause.code})`
+    : cause?.message
+      ? `${last.message}: ${cause.message}`
+      : last.message;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -25,7 +25,9 @@ export async function checkMirrors(req: MirrorRequest, ctx: StageContext): Promi
     req.pairs.map(async (pair) => {
       ctx.reporter.debug(`mirror: ${pair.mirror.ref} ↔ ${pair.upstream.ref}`);
       const r = await compareImage(pair, client, req.platforms);
-      ctx.reporter.info(`mirror: ${pair.label}: ${r.status}${r.platforms.length ? ` (${r.platforms.map((p) => `${p.platform} ${p.status}`).join(', ')})` : ''}`);
+      ctx.reporter.info(
+        `mirror: ${pair.label}: ${r.status}${r.platforms.length ? ` (${r.platforms.map((p) => `${p.platform} ${p.status}`).join(', ')})` : ''}`,
+      );
       return r;
     }),
   );
@@ -41,8 +43,8 @@ export async function checkMirrors(req: MirrorRequest, ctx: StageContext): Promi
 
 export { imageChecks, mirrorRows, STATUS_CHECK } from './checks.js';
 export { composePairs } from './compose.js';
-export { imagePair } from './refs.js';
-export type { ImagePair, Side } from './refs.js';
-export type * from './types.js';
-export { checkDownloads, downloadPlan } from './downloads.js';
 export type { DownloadReport, FileResult } from './downloads.js';
+export { checkDownloads, downloadPlan } from './downloads.js';
+export type { ImagePair, Side } from './refs.js';
+export { imagePair } from './refs.js';
+export type * from './types.js';

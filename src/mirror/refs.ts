@@ -1,5 +1,5 @@
 import { InputError } from '../core/errors.js';
-import { type ImageRef, checkRegistryHost, normalise, parseResolved, resolveImage } from '../image/reference.js';
+import { checkRegistryHost, type ImageRef, normalise, parseResolved, resolveImage } from '../image/reference.js';
 
 /**
  * Which two references one mirror check compares, and where each lives on the registry API. The
@@ -64,7 +64,12 @@ export function upstreamRef(image: string, upstream: string, input: string): Omi
 
 /** `--image X --registry R`: the mirror is `R/X` (Memoh does not normalise it), the upstream is X normalised. */
 export function imagePair(image: string, registry: string, upstream: string, input = '--image'): ImagePair {
-  if (!registry) throw new InputError('--registry', 'no registry mirror given', 'give --registry HOST (e.g. memoh.cn) or --preset cn');
+  if (!registry)
+    throw new InputError(
+      '--registry',
+      'no registry mirror given',
+      'give --registry HOST (e.g. memoh.cn) or --preset cn',
+    );
   if (upstream) checkRegistryHost(upstream, '--upstream');
   const mirror = resolveImage(image, registry, input);
   return { label: image, upstream: apiSide(upstreamRef(image, upstream, input)), mirror: apiSide(mirror) };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type AuthOptions, type RegistryAuth, registryAuth } from '../image/auth.js';
-import { type HttpPolicy, type HttpResponse, NetworkError, exchange, isLoopback, redact, schemeFor } from './http.js';
+import { exchange, type HttpPolicy, type HttpResponse, isLoopback, NetworkError, redact, schemeFor } from './http.js';
 
 /**
  * A read-only client for the registry HTTP API v2: manifests and small blobs, nothing pulled, no
@@ -70,8 +70,16 @@ export class RegistryClient {
 
   constructor(private readonly opts: ClientOptions) {}
 
-  async manifest(host: string, repository: string, reference: string, method: 'GET' | 'HEAD' = 'GET'): Promise<Result<Manifest>> {
-    const res = await this.request(host, repository, `manifests/${reference}`, { method, headers: { Accept: ACCEPT_MANIFESTS } });
+  async manifest(
+    host: string,
+    repository: string,
+    reference: string,
+    method: 'GET' | 'HEAD' = 'GET',
+  ): Promise<Result<Manifest>> {
+    const res = await this.request(host, repository, `manifests/${reference}`, {
+      method,
+      headers: { Accept: ACCEPT_MANIFESTS },
+    });
     if (!res.ok) return res;
     const r = res.value;
     const header = r.headers.get('docker-content-digest') ?? undefined;
@@ -89,13 +97,25 @@ export class RegistryClient {
     const computed = `sha256:${createHash('sha256').update(r.body).digest('hex')}`;
     // The digest is the identity being compared, so it must be the content's, whatever a header claims.
     if (header?.startsWith('sha256:') && header !== computed) {
-      return fail(r.status, undefined, `Docker-Content-Digest ${header} does not match the manifest's content (${computed})`);
+      return fail(
+        r.status,
+        undefined,
+        `Docker-Content-Digest ${header} does not match the manifest's content (${computed})`,
+      );
     }
     if (reference.startsWith('sha256:') && reference !== computed) {
       return fail(r.status, undefined, `asked for ${reference}, got content with digest ${computed}`);
     }
     const mediaType = json.mediaType ?? contentType(r);
-    return { ok: true, value: { digest: header && !header.startsWith('sha256:') ? header : computed, mediaType, kind: kindOf(mediaType, json), json } };
+    return {
+      ok: true,
+      value: {
+        digest: header && !header.startsWith('sha256:') ? header : computed,
+        mediaType,
+        kind: kindOf(mediaType, json),
+        json,
+      },
+    };
   }
 
   /** A small JSON blob (an image config). */
@@ -114,11 +134,20 @@ export class RegistryClient {
   }
 
   /** One API call, answering an auth challenge once; anything but 2xx becomes a RegistryFailure. */
-  private async request(host: string, repository: string, path: string, req: { method: 'GET' | 'HEAD'; headers?: Record<string, string>; maxBytes?: number }): Promise<Result<HttpResponse>> {
+  private async request(
+    host: string,
+    repository: string,
+    path: string,
+    req: { method: 'GET' | 'HEAD'; headers?: Record<string, string>; maxBytes?: number },
+  ): Promise<Result<HttpResponse>> {
     const url = `${this.baseUrl(host)}${repository}/${path}`;
     const key = `${host} ${repository}`;
     const send = async (authorization?: string) =>
-      exchange(url, { ...req, headers: { ...req.headers, ...(authorization ? { Authorization: authorization } : {}) } }, this.opts);
+      exchange(
+        url,
+        { ...req, headers: { ...req.headers, ...(authorization ? { Authorization: authorization } : {}) } },
+        this.opts,
+      );
     try {
       let sent = this.authorizations.get(key);
       let res = await send(sent);
@@ -157,8 +186,15 @@ export class RegistryClient {
     } catch {
       return fail(401, undefined, `the registry's token realm "${realm.slice(0, 100)}" is not a URL`);
     }
-    if (realmUrl.protocol !== 'https:' && !(realmUrl.protocol === 'http:' && (isLoopback(realmUrl.host) || this.opts.insecure.includes(realmUrl.host)))) {
-      return fail(401, undefined, `the registry's token realm ${redact(realm)} is not HTTPS; refusing to ask it for a token`);
+    if (
+      realmUrl.protocol !== 'https:' &&
+      !(realmUrl.protocol === 'http:' && (isLoopback(realmUrl.host) || this.opts.insecure.includes(realmUrl.host)))
+    ) {
+      return fail(
+        401,
+        undefined,
+        `the registry's token realm ${redact(realm)} is not HTTPS; refusing to ask it for a token`,
+      );
     }
     const scope = ch.params.scope ?? `repository:${repository}:pull`;
     const headers: Record<string, string> = {};
@@ -166,7 +202,12 @@ export class RegistryClient {
     try {
       if (creds?.identitytoken) {
         // An identity token from `docker login` is an OAuth2 refresh token (distribution's token spec).
-        const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identitytoken, client_id: 'memoh-workspace', scope });
+        const form = new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: creds.identitytoken,
+          client_id: 'memoh-workspace',
+          scope,
+        });
         if (ch.params.service) form.set('service', ch.params.service);
         res = await this.postForm(realmUrl.toString(), form);
       } else {
@@ -183,7 +224,11 @@ export class RegistryClient {
     }
     if (res.status !== 200) {
       const f = failureOf(res, false, realmUrl.host, false);
-      return fail(res.status, f.code, `token service ${redact(realm)} refused${creds ? ' the credentials' : ' an anonymous token'}: ${f.message}`);
+      return fail(
+        res.status,
+        f.code,
+        `token service ${redact(realm)} refused${creds ? ' the credentials' : ' an anonymous token'}: ${f.message}`,
+      );
     }
     try {
       const body = JSON.parse(res.body.toString('utf8')) as { token?: string; access_token?: string };
@@ -254,7 +299,8 @@ export function parseChallenge(header: string): Challenge | undefined {
     while (header[i] === ' ') i++;
     let value = '';
     if (header[i] === '"') {
-      for (i++; i < header.length && header[i] !== '"'; i++) value += header[i] === '\\' ? (header[++i] ?? '') : header[i];
+      for (i++; i < header.length && header[i] !== '"'; i++)
+        value += header[i] === '\\' ? (header[++i] ?? '') : header[i];
       i++;
     } else {
       value = /^[^\s,]*/.exec(header.slice(i))![0];
@@ -284,7 +330,11 @@ function failureOf(res: HttpResponse, head: boolean, host: string, authorized: b
   let message = '';
   if (!head && res.body.length) {
     try {
-      const body = JSON.parse(res.body.toString('utf8')) as { errors?: { code?: string; message?: string }[]; error?: string; details?: string };
+      const body = JSON.parse(res.body.toString('utf8')) as {
+        errors?: { code?: string; message?: string }[];
+        error?: string;
+        details?: string;
+      };
       const e = body.errors?.[0];
       code = e?.code;
       message = e?.message ?? body.details ?? body.error ?? '';
@@ -302,6 +352,11 @@ function failureOf(res: HttpResponse, head: boolean, host: string, authorized: b
 }
 
 function statusText(status: number): string {
-  const known: Record<number, string> = { 401: 'unauthorized', 403: 'forbidden', 404: 'not found', 429: 'too many requests' };
+  const known: Record<number, string> = {
+    401: 'unauthorized',
+    403: 'forbidden',
+    404: 'not found',
+    429: 'too many requests',
+  };
   return known[status] ?? `HTTP ${status}`;
 }

@@ -13,7 +13,13 @@ import type { ImagePair, Side } from './refs.js';
  */
 export type SyncStatus = 'in-sync' | 'stale' | 'missing' | 'upstream-missing' | 'error';
 
-export const SYNC_RANK: Record<SyncStatus, number> = { 'in-sync': 0, stale: 1, missing: 2, 'upstream-missing': 3, error: 4 };
+export const SYNC_RANK: Record<SyncStatus, number> = {
+  'in-sync': 0,
+  stale: 1,
+  missing: 2,
+  'upstream-missing': 3,
+  error: 4,
+};
 
 export interface MirrorRequest {
   /** Pairs to compare: from `--image` (src/mirror/refs.ts imagePair) and from compose files. */

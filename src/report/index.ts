@@ -42,13 +42,15 @@ export interface RunReport {
   facts: Record<string, string>;
 }
 
-export function finishReport(
-  partial: Omit<RunReport, 'status' | 'result' | 'durationMs'>,
-  started: number,
-): RunReport {
+export function finishReport(partial: Omit<RunReport, 'status' | 'result' | 'durationMs'>, started: number): RunReport {
   const status = worst(partial.rows.map((r) => r.status));
   const failing = status === 'fail' || (partial.failOn === 'warning' && status === 'warn');
-  return { ...partial, durationMs: Math.round(performance.now() - started), status, result: failing ? 'failure' : 'success' };
+  return {
+    ...partial,
+    durationMs: Math.round(performance.now() - started),
+    status,
+    result: failing ? 'failure' : 'success',
+  };
 }
 
 export function rowStatus(checks: Check[]): Status {
@@ -70,7 +72,8 @@ const counts = (checks: Check[]) => {
 /** Checks that deserve the user's attention, in report order. */
 export function problems(report: RunReport): { row: StageRow; check: Check }[] {
   const out: { row: StageRow; check: Check }[] = [];
-  for (const row of report.rows) for (const check of row.checks) if (check.status === 'fail' || check.status === 'warn') out.push({ row, check });
+  for (const row of report.rows)
+    for (const check of row.checks) if (check.status === 'fail' || check.status === 'warn') out.push({ row, check });
   return out;
 }
 
@@ -86,7 +89,9 @@ export function toMarkdown(full: RunReport): string {
   lines.push('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of report.rows) {
     const detail = r.skipped ? `skipped: ${r.skipped}` : counts(r.checks);
-    lines.push(`| ${md(r.image)} | ${r.platform} | ${r.stage} | ${eraCell(r)} | ${mark[r.status]} | ${md(detail)} | ${seconds(r.durationMs)} |`);
+    lines.push(
+      `| ${md(r.image)} | ${r.platform} | ${r.stage} | ${eraCell(r)} | ${mark[r.status]} | ${md(detail)} | ${seconds(r.durationMs)} |`,
+    );
   }
   const bad = problems(report);
   if (bad.length) {
@@ -94,7 +99,9 @@ export function toMarkdown(full: RunReport): string {
     lines.push('| Where | Check | Result | Detail | Fix |');
     lines.push('| --- | --- | --- | --- | --- |');
     for (const { row, check } of bad) {
-      lines.push(`| ${md(where(row))} | \`${check.id}\` | ${mark[check.status]} | ${md(check.detail)} | ${md(check.fix ?? '')} |`);
+      lines.push(
+        `| ${md(where(row))} | \`${check.id}\` | ${mark[check.status]} | ${md(check.detail)} | ${md(check.fix ?? '')} |`,
+      );
     }
   }
   for (const row of report.rows) {
@@ -114,13 +121,19 @@ export function toMarkdown(full: RunReport): string {
     for (const [k, v] of facts) lines.push(`- **${md(k)}**: ${md(v)}`);
     lines.push('', '</details>');
   }
-  lines.push('', `Total ${seconds(report.durationMs)} · fail on ${report.failOn} · memoh-workspace ${report.tool.version}`, '');
+  lines.push(
+    '',
+    `Total ${seconds(report.durationMs)} · fail on ${report.failOn} · memoh-workspace ${report.tool.version}`,
+    '',
+  );
   return lines.join('\n');
 }
 
 /** One line per image × platform and judgement (validate and smoke usually agree): what era, and why. */
 function eraLines(report: RunReport): string[] {
-  const lines = report.rows.filter((r) => r.memohWhy).map((r) => `${r.image} ${r.platform}: Memoh ${r.memoh}, by ${r.memohWhy}`);
+  const lines = report.rows
+    .filter((r) => r.memohWhy)
+    .map((r) => `${r.image} ${r.platform}: Memoh ${r.memoh}, by ${r.memohWhy}`);
   return [...new Set(lines)];
 }
 
@@ -141,13 +154,27 @@ function md(s: string): string {
 /** Plain text for a terminal: the same table. */
 export function toText(full: RunReport): string {
   const report = redactDeep(full);
-  const rows = report.rows.map((r) => [r.image, r.platform, r.stage, eraCell(r), plain[r.status], r.skipped ? `skipped: ${r.skipped}` : counts(r.checks), seconds(r.durationMs)]);
+  const rows = report.rows.map((r) => [
+    r.image,
+    r.platform,
+    r.stage,
+    eraCell(r),
+    plain[r.status],
+    r.skipped ? `skipped: ${r.skipped}` : counts(r.checks),
+    seconds(r.durationMs),
+  ]);
   const head = ['IMAGE', 'PLATFORM', 'STAGE', 'MEMOH', 'RESULT', 'CHECKS', 'TIME'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const fmt = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   const lines = [fmt(head), ...rows.map(fmt)];
   for (const { row, check } of problems(report)) {
-    lines.push(`${plain[check.status]} ${where(row)} ${check.id}: ${check.detail}${check.fix ? ` (fix: ${check.fix})` : ''}`);
+    lines.push(
+      `${plain[check.status]} ${where(row)} ${check.id}: ${check.detail}${check.fix ? ` (fix: ${check.fix})` : ''}`,
+    );
   }
   for (const e of eraLines(report)) lines.push(`era ${e}`);
   for (const row of report.rows) {
@@ -155,7 +182,9 @@ export function toText(full: RunReport): string {
     lines.push(`${where(row)}: ${containerLine(row.failureContext)}:`);
     for (const l of row.failureContext.logs) lines.push(`  | ${l}`);
   }
-  lines.push(`${report.result === 'success' ? 'SUCCESS' : 'FAILURE'} in ${seconds(report.durationMs)} (fail on ${report.failOn})`);
+  lines.push(
+    `${report.result === 'success' ? 'SUCCESS' : 'FAILURE'} in ${seconds(report.durationMs)} (fail on ${report.failOn})`,
+  );
   return lines.join('\n');
 }
 
@@ -197,7 +226,8 @@ export function toJUnit(full: RunReport): string {
     for (const c of row.checks) {
       const open = `    <testcase classname="${xml(name)}" name="${xml(c.id)}" time="${((c.durationMs ?? 0) / 1000).toFixed(3)}"`;
       const text = `${c.detail}${c.fix ? `\nFix: ${c.fix}` : ''}`;
-      if (c.status === 'fail') out.push(`${open}><failure message="${xml(c.detail)}">${xml(text)}</failure></testcase>`);
+      if (c.status === 'fail')
+        out.push(`${open}><failure message="${xml(c.detail)}">${xml(text)}</failure></testcase>`);
       else if (c.status === 'skip') out.push(`${open}><skipped message="${xml(c.detail)}"/></testcase>`);
       else if (c.status === 'warn') out.push(`${open}><system-out>${xml(`WARNING: ${text}`)}</system-out></testcase>`);
       else out.push(`${open}/>`);

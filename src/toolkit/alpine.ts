@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { gunzipSync, inflateRawSync } from 'node:zlib';
 import { StageError } from '../core/errors.js';
-import { type Expected, apkQ1, checkDigest } from './checksum.js';
+import { apkQ1, checkDigest, type Expected } from './checksum.js';
 import type { Source } from './fetch.js';
 import type { ArtefactRecord } from './types.js';
-import { TarReader, extractor } from './untar.js';
+import { extractor, TarReader } from './untar.js';
 
 /**
  * musl's C++ runtime for node-musl/runtime-lib: the `libgcc` and `libstdc++` packages of an Alpine
@@ -24,7 +24,9 @@ export interface IndexRecord {
 
 /** The records of an `APKINDEX.tar.gz` (signature segment, if any, ignored). */
 export function parseApkIndex(gz: Buffer): Map<string, IndexRecord> {
-  const text = tarEntries(gunzipSync(gz)).find((e) => e.name === 'APKINDEX')?.data.toString('utf8');
+  const text = tarEntries(gunzipSync(gz))
+    .find((e) => e.name === 'APKINDEX')
+    ?.data.toString('utf8');
   if (text === undefined) throw new Error('no APKINDEX file inside');
   const out = new Map<string, IndexRecord>();
   for (const block of text.split(/\n\s*\n/)) {
@@ -44,9 +46,18 @@ export function apkFile(r: IndexRecord): string {
 }
 
 /** Checks one downloaded package and extracts its `usr/lib/` into `dest`. */
-export async function installApk(apk: Buffer, rec: IndexRecord, src: Source, dest: string, verify: boolean): Promise<ArtefactRecord> {
+export async function installApk(
+  apk: Buffer,
+  rec: IndexRecord,
+  src: Source,
+  dest: string,
+  verify: boolean,
+): Promise<ArtefactRecord> {
   const fail = (why: string) =>
-    new StageError(`${src.file}: ${why} (${src.url})`, `the mirror serves a damaged or different package: fix or change ${src.option}`);
+    new StageError(
+      `${src.file}: ${why} (${src.url})`,
+      `the mirror serves a damaged or different package: fix or change ${src.option}`,
+    );
   let members: Buffer[];
   try {
     members = gzipMembers(apk);
@@ -54,7 +65,7 @@ export async function installApk(apk: Buffer, rec: IndexRecord, src: Source, des
     throw fail(`not an apk package: ${(err as Error).message}`);
   }
   // An apk is gzip segments: [signature], control (.PKGINFO first), data.
-  const first = members[0] ? tarEntries(gunzipSync(members[0]))[0]?.name ?? '' : '';
+  const first = members[0] ? (tarEntries(gunzipSync(members[0]))[0]?.name ?? '') : '';
   const ci = first.startsWith('.SIGN.') ? 1 : 0;
   const control = members[ci];
   if (!control || members.length < ci + 2) throw fail('not an apk package: no control and data segments');
@@ -64,7 +75,10 @@ export async function installApk(apk: Buffer, rec: IndexRecord, src: Source, des
     expected = apkQ1(rec.checksum);
     if (!expected) throw fail(`APKINDEX has no usable checksum for ${rec.name} ("${rec.checksum}")`);
     checkDigest(control, src.file, expected);
-    const pkginfo = tarEntries(gunzipSync(control)).find((e) => e.name === '.PKGINFO')?.data.toString('utf8') ?? '';
+    const pkginfo =
+      tarEntries(gunzipSync(control))
+        .find((e) => e.name === '.PKGINFO')
+        ?.data.toString('utf8') ?? '';
     const datahash = /^datahash = ([0-9a-f]{64})$/m.exec(pkginfo)?.[1];
     if (!datahash) throw fail('its control segment has no datahash');
     checkDigest(data, `${src.file} (data segment)`, { algo: 'sha256', hex: datahash, source: 'APKINDEX' });
@@ -93,7 +107,8 @@ export function gzipMembers(buf: Buffer): Buffer[] {
   const out: Buffer[] = [];
   let off = 0;
   while (off < buf.length) {
-    if (buf[off] !== 0x1f || buf[off + 1] !== 0x8b || buf[off + 2] !== 8) throw new Error(`no gzip member at byte ${off}`);
+    if (buf[off] !== 0x1f || buf[off + 1] !== 0x8b || buf[off + 2] !== 8)
+      throw new Error(`no gzip member at byte ${off}`);
     const flags = buf[off + 3] ?? 0;
     let p = off + 10;
     if (flags & 4) p += 2 + buf.readUInt16LE(p);
@@ -101,7 +116,9 @@ export function gzipMembers(buf: Buffer): Buffer[] {
     if (flags & 16) p = buf.indexOf(0, p) + 1;
     if (flags & 2) p += 2;
     if (p <= off || p > buf.length) throw new Error('truncated gzip header');
-    const { engine } = inflateRawSync(buf.subarray(p), { info: true }) as unknown as { engine: { bytesWritten: number } };
+    const { engine } = inflateRawSync(buf.subarray(p), { info: true }) as unknown as {
+      engine: { bytesWritten: number };
+    };
     const end = p + engine.bytesWritten + 8;
     if (end > buf.length) throw new Error('truncated gzip member');
     out.push(buf.subarray(off, end));
@@ -115,7 +132,10 @@ export function tarEntries(tar: Buffer): { name: string; data: Buffer }[] {
   const out: { name: string; data: Buffer }[] = [];
   const reader = new TarReader((e) => {
     const chunks: Buffer[] = [];
-    return { data: (c) => chunks.push(Buffer.from(c)), end: () => out.push({ name: e.path, data: Buffer.concat(chunks) }) };
+    return {
+      data: (c) => chunks.push(Buffer.from(c)),
+      end: () => out.push({ name: e.path, data: Buffer.concat(chunks) }),
+    };
   });
   reader.write(tar);
   // apk segments are tars cut short of their end blocks, so the reader's end-of-archive check does not apply.

@@ -1,13 +1,22 @@
 import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pLimit from 'p-limit';
-import { StageError, errorMessage } from '../core/errors.js';
-import { RUNTIME_PACKAGES, apkFile, installApk, parseApkIndex } from './alpine.js';
+import { errorMessage, StageError } from '../core/errors.js';
+import { apkFile, installApk, parseApkIndex, RUNTIME_PACKAGES } from './alpine.js';
 import { type ArchiveCache, linkTree } from './cache.js';
 import { type Expected, shasumsEntry, sriDigest, uvSha256 } from './checksum.js';
 import { type Fetcher, NotFoundError, type Source } from './fetch.js';
 import { type ArchiveFormat, type FormatChooser, FormatSwitch, type Probe } from './format.js';
-import { type NodeRelease, OPTION, type Plan, hasBuild, muslFile, nodeIndex, normaliseFlavours, sources } from './resolve.js';
+import {
+  hasBuild,
+  muslFile,
+  type NodeRelease,
+  nodeIndex,
+  normaliseFlavours,
+  OPTION,
+  type Plan,
+  sources,
+} from './resolve.js';
 import { fetchAndExtract } from './stream.js';
 import type { ArtefactRecord } from './types.js';
 import { writeWrappers } from './wrappers.js';
@@ -33,7 +42,13 @@ export async function assemble(
   plan: Plan,
   dir: string,
   f: Fetcher,
-  opts: { archives?: ArchiveCache; indexes?: { musl: NodeRelease[] }; concurrency?: number; abort: () => void; formats: FormatChooser },
+  opts: {
+    archives?: ArchiveCache;
+    indexes?: { musl: NodeRelease[] };
+    concurrency?: number;
+    abort: () => void;
+    formats: FormatChooser;
+  },
 ): Promise<Assembled> {
   const limit = pLimit(opts.concurrency ?? 4);
   const t0 = performance.now();
@@ -53,12 +68,17 @@ export async function assemble(
     how: { format?: ArchiveFormat; probe?: Probe } = {},
   ) => {
     const r = await limit(() => fetchAndExtract(f, { src, expected, dest, strip, filter, ...how }, opts.archives));
-    f.reporter.debug(`${name}: ${src.file} ${r.fromCache ? 'from the archive cache' : 'downloaded'}, verified and extracted at +${Math.round(performance.now() - t0)} ms`);
+    f.reporter.debug(
+      `${name}: ${src.file} ${r.fromCache ? 'from the archive cache' : 'downloaded'}, verified and extracted at +${Math.round(performance.now() - t0)} ms`,
+    );
     if (r.fromCache) fromArchiveCache.push(name);
     return record(name, src, r, expected);
   };
   const missing = (src: Source, list: Source, what: string) =>
-    new StageError(`${src.file} is not listed in ${list.url}`, `check ${what}, or set ${src.option} to a mirror that has it`);
+    new StageError(
+      `${src.file} is not listed in ${list.url}`,
+      `check ${what}, or set ${src.option} to a mirror that has it`,
+    );
 
   /**
    * A Node.js tarball (the glibc build, or the musl one) into `dest`, in the format the line calls for: a copy
@@ -78,10 +98,14 @@ export async function assemble(
       if (!expected.gz && !expected.xz) throw missing(tarball('gz'), list, '--node-version');
     }
     // Verification stays as strict as ever: a format SHASUMS256.txt does not list for this file is not fetched.
-    const verifiable = (format: ArchiveFormat): ArchiveFormat => (plan.verify && !expected[format] ? (format === 'xz' ? 'gz' : 'xz') : format);
+    const verifiable = (format: ArchiveFormat): ArchiveFormat =>
+      plan.verify && !expected[format] ? (format === 'xz' ? 'gz' : 'xz') : format;
     const run = (want: ArchiveFormat, probe?: Probe) => {
       const format = verifiable(want);
-      return extract(name, tarball(format), expected[format], dest, 1, (p) => !bundledNpm.test(p), { format, probe: format === want ? probe : undefined });
+      return extract(name, tarball(format), expected[format], dest, 1, (p) => !bundledNpm.test(p), {
+        format,
+        probe: format === want ? probe : undefined,
+      });
     };
     if (opts.archives) {
       const order: ArchiveFormat[] = opts.formats.choice?.format === 'xz' ? ['xz', 'gz'] : ['gz', 'xz'];
@@ -90,7 +114,10 @@ export async function assemble(
         if (e && (await opts.archives.lookup(e))) return run(fmt);
       }
     }
-    const noXz = plan.verify && !expected.xz ? `${sources.nodeShasums(plan, musl).file} lists no ${tarball('xz').file}` : undefined;
+    const noXz =
+      plan.verify && !expected.xz
+        ? `${sources.nodeShasums(plan, musl).file} lists no ${tarball('xz').file}`
+        : undefined;
     if (noXz) opts.formats.settle({ format: 'gz', why: `${noXz}: .tar.gz` });
     const { format, probe } = noXz ? { format: 'gz' as const, probe: undefined } : await opts.formats.claim();
     try {
@@ -111,7 +138,8 @@ export async function assemble(
 
   // arm64 musl builds exist only for recent releases: the musl mirror's index.json says whether this one has it.
   const nodeMusl = async (): Promise<ArtefactRecord | 'fallback'> => {
-    const index = opts.indexes?.musl ?? (await limit(() => nodeIndex(f, sources.nodeIndex(plan.mirrors.nodeMusl, true))));
+    const index =
+      opts.indexes?.musl ?? (await limit(() => nodeIndex(f, sources.nodeIndex(plan.mirrors.nodeMusl, true))));
     if (hasBuild(index, plan.node, muslFile(plan.arch))) return node(true, muslDir, 'node-musl');
     if (plan.arch === 'arm64') return 'fallback';
     throw new StageError(
@@ -133,9 +161,17 @@ export async function assemble(
         throw new StageError(`${list.file}: not JSON (${list.url}): ${errorMessage(err)}`, `check ${list.option}`);
       }
       const dist = doc.versions?.[plan.npm]?.dist;
-      if (!dist) throw new StageError(`npm ${plan.npm} is not published in ${list.url}`, `check --npm-version, or set ${list.option} to a registry that has it`);
+      if (!dist)
+        throw new StageError(
+          `npm ${plan.npm} is not published in ${list.url}`,
+          `check --npm-version, or set ${list.option} to a registry that has it`,
+        );
       expected = sriDigest(dist.integrity ?? '');
-      if (!expected) throw new StageError(`npm ${plan.npm} has no usable dist.integrity in ${list.url}`, `set ${list.option} to another registry, or turn verification off (--no-verify)`);
+      if (!expected)
+        throw new StageError(
+          `npm ${plan.npm} has no usable dist.integrity in ${list.url}`,
+          `set ${list.option} to another registry, or turn verification off (--no-verify)`,
+        );
     }
     return extract('npm', src, expected, join(dir, '.npm'), 1);
   };
@@ -158,10 +194,14 @@ export async function assemble(
     return Promise.all(
       RUNTIME_PACKAGES.map(async (name) => {
         const rec = index.get(name);
-        if (!rec) throw new StageError(`${name} is not in ${list.url}`, `check --alpine-version, or set ${list.option}`);
+        if (!rec)
+          throw new StageError(`${name} is not in ${list.url}`, `check --alpine-version, or set ${list.option}`);
         const src = sources.apk(plan, apkFile(rec));
         const apk = await limit(() => f.buffer(src, 256 << 20));
-        return { record: await installApk(apk, rec, src, join(dir, '.runtime-lib'), plan.verify), version: rec.version };
+        return {
+          record: await installApk(apk, rec, src, join(dir, '.runtime-lib'), plan.verify),
+          version: rec.version,
+        };
       }),
     );
   };
@@ -173,7 +213,10 @@ export async function assemble(
   const npmTask = npm().then(async (rec) => {
     const version = await packageVersion(join(dir, '.npm'));
     if (version !== plan.npm) {
-      throw new StageError(`${rec.file} holds npm ${version ?? '(no package.json)'}, not ${plan.npm} (${rec.url})`, `check ${sources.npmTarball(plan).option}`);
+      throw new StageError(
+        `${rec.file} holds npm ${version ?? '(no package.json)'}, not ${plan.npm} (${rec.url})`,
+        `check ${sources.npmTarball(plan).option}`,
+      );
     }
     return rec;
   });
@@ -237,7 +280,9 @@ export async function assemble(
     muslRec = musl.rec;
     if (musl.fallback) fallback = 'glibc';
   }
-  const artefacts = [glibcRec, muslRec, npmRec, uvRec, ...libs.map((l) => l.record)].filter((a): a is ArtefactRecord => a !== undefined);
+  const artefacts = [glibcRec, muslRec, npmRec, uvRec, ...libs.map((l) => l.record)].filter(
+    (a): a is ArtefactRecord => a !== undefined,
+  );
   if (wantMusl) await rename(join(dir, '.runtime-lib'), join(muslDir, 'runtime-lib'));
   await writeWrappers(dir);
 
@@ -245,7 +290,12 @@ export async function assemble(
   return { artefacts, fallback, alpinePackages, fromArchiveCache, downloadMs };
 }
 
-function record(name: string, src: Source, r: { sha256: string; bytes: number }, expected: Expected | undefined): ArtefactRecord {
+function record(
+  name: string,
+  src: Source,
+  r: { sha256: string; bytes: number },
+  expected: Expected | undefined,
+): ArtefactRecord {
   return {
     name,
     file: src.file,
@@ -253,7 +303,9 @@ function record(name: string, src: Source, r: { sha256: string; bytes: number },
     bytes: r.bytes,
     sha256: r.sha256,
     verifiedBy: expected?.source ?? 'unverified',
-    ...(expected && expected.algo !== 'sha256' ? { expected: `${expected.algo}-${Buffer.from(expected.hex, 'hex').toString('base64')}` } : {}),
+    ...(expected && expected.algo !== 'sha256'
+      ? { expected: `${expected.algo}-${Buffer.from(expected.hex, 'hex').toString('base64')}` }
+      : {}),
   };
 }
 
@@ -261,7 +313,10 @@ function parseIndex(body: Buffer, src: Source) {
   try {
     return parseApkIndex(body);
   } catch (err) {
-    throw new StageError(`${src.file}: not an Alpine package index (${src.url}): ${errorMessage(err)}`, `check ${src.option} and --alpine-version`);
+    throw new StageError(
+      `${src.file}: not an Alpine package index (${src.url}): ${errorMessage(err)}`,
+      `check ${src.option} and --alpine-version`,
+    );
   }
 }
 
@@ -269,7 +324,10 @@ async function expectFile(path: string, from: ArtefactRecord): Promise<void> {
   try {
     await access(path);
   } catch {
-    throw new StageError(`${from.file} has no ${path.split('/').slice(-2).join('/')} (${from.url})`, 'the archive does not have the expected layout: check the mirror');
+    throw new StageError(
+      `${from.file} has no ${path.split('/').slice(-2).join('/')} (${from.url})`,
+      'the archive does not have the expected layout: check the mirror',
+    );
   }
 }
 

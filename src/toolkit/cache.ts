@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, createWriteStream, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  createWriteStream,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  symlinkSync,
+} from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Expected } from './checksum.js';
@@ -34,11 +43,20 @@ export class ArchiveCache {
 
   async lookup(e: Expected): Promise<string | undefined> {
     const p = this.path(e);
-    return (await stat(p).then((st) => st.isFile(), () => false)) ? p : undefined;
+    return (await stat(p).then(
+      (st) => st.isFile(),
+      () => false,
+    ))
+      ? p
+      : undefined;
   }
 
   /** A temp file the download is teed into; committed under its digest once verified. Never fails a build. */
-  async writer(): Promise<{ write(chunk: Buffer): Promise<void>; commit(e: Expected): Promise<void>; discard(): Promise<void> }> {
+  async writer(): Promise<{
+    write(chunk: Buffer): Promise<void>;
+    commit(e: Expected): Promise<void>;
+    discard(): Promise<void>;
+  }> {
     await mkdir(this.dir, { recursive: true });
     await sweepStale(this.dir);
     const tmp = join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`);
@@ -107,7 +125,10 @@ export class ToolkitCache {
       return undefined;
     }
     try {
-      const tree = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as TreeEntry);
+      const tree = text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as TreeEntry);
       const manifest = cachedFile({ dir, tree }, 'toolkit.json');
       if (manifest && unchanged(dir, tree)) return { dir, tree, manifest };
     } catch {
@@ -155,7 +176,10 @@ function cachedFile(hit: Pick<CachedToolkit, 'dir' | 'tree'>, rel: string): stri
 export function sameTree(hit: CachedToolkit, dir: string): boolean {
   try {
     const now = describeTree(dir);
-    return now.length === hit.tree.length && now.every((e, i) => JSON.stringify(e.slice(0, 5)) === JSON.stringify(hit.tree[i]?.slice(0, 5)));
+    return (
+      now.length === hit.tree.length &&
+      now.every((e, i) => JSON.stringify(e.slice(0, 5)) === JSON.stringify(hit.tree[i]?.slice(0, 5)))
+    );
   } catch {
     return false;
   }
@@ -207,7 +231,8 @@ function unchanged(entry: string, tree: TreeEntry[]): boolean {
   for (const e of tree) {
     if (e[0] !== 'f') continue;
     const st = lstatSync(join(entry, 'files', String(e[5])), { throwIfNoEntry: false });
-    if (!st?.isFile() || st.size !== e[2] || Math.trunc(st.mtimeMs) !== e[3] || (st.mode & 0o7777) !== e[4]) return false;
+    if (!st?.isFile() || st.size !== e[2] || Math.trunc(st.mtimeMs) !== e[3] || (st.mode & 0o7777) !== e[4])
+      return false;
   }
   return true;
 }

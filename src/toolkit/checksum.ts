@@ -1,4 +1,4 @@
-import { type Hash, createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { StageError } from '../core/errors.js';
 import type { VerifiedBy } from './types.js';
 
@@ -79,7 +79,10 @@ export function uvSha256(text: string): Expected | undefined {
 
 /** npm's `dist.integrity` (Subresource Integrity): the strongest sha512/sha256 entry. */
 export function sriDigest(integrity: string): Expected | undefined {
-  const entries = integrity.trim().split(/\s+/).map((e) => /^(sha512|sha256)-([A-Za-z0-9+/]+=*)$/.exec(e));
+  const entries = integrity
+    .trim()
+    .split(/\s+/)
+    .map((e) => /^(sha512|sha256)-([A-Za-z0-9+/]+=*)$/.exec(e));
   const best = entries.find((m) => m?.[1] === 'sha512') ?? entries.find((m) => m?.[1] === 'sha256');
   if (!best) return undefined;
   const algo = best[1] as 'sha512' | 'sha256';

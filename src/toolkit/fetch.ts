@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { StageError, errorMessage } from '../core/errors.js';
+import { errorMessage, StageError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
 import { throttle } from '../core/reporter.js';
 
@@ -72,8 +72,11 @@ export class Fetcher {
             { cause: err },
           );
         }
-        const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (n - 1)) * (0.75 + Math.random() / 2);
-        this.reporter.warn(`${src.file}: ${errorMessage(err)}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${n + 1} of ${this.retry.attempts})`);
+        const delay =
+          Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (n - 1)) * (0.75 + Math.random() / 2);
+        this.reporter.warn(
+          `${src.file}: ${errorMessage(err)}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${n + 1} of ${this.retry.attempts})`,
+        );
         await sleep(delay, undefined, { signal: this.signal });
       }
     }
@@ -110,7 +113,10 @@ export class Fetcher {
       const { body, size } = await this.open(src);
       if (size !== undefined && size > max) {
         body.destroy();
-        throw new StageError(`${src.file}: ${size} bytes is more than the ${max} expected (${src.url})`, `check ${src.option}`);
+        throw new StageError(
+          `${src.file}: ${size} bytes is more than the ${max} expected (${src.url})`,
+          `check ${src.option}`,
+        );
       }
       const chunks: Buffer[] = [];
       let got = 0;
@@ -119,7 +125,10 @@ export class Fetcher {
           got += chunk.length;
           if (got > max) {
             body.destroy();
-            throw new StageError(`${src.file}: more than the ${max} bytes expected (${src.url})`, `check ${src.option}`);
+            throw new StageError(
+              `${src.file}: more than the ${max} bytes expected (${src.url})`,
+              `check ${src.option}`,
+            );
           }
           chunks.push(chunk);
           this.stats.bytes += chunk.length;
@@ -175,10 +184,14 @@ export class Fetcher {
     this.stats.requests++;
     return new Promise((resolve, reject) => {
       let res: IncomingMessage | undefined;
-      const req = mod.get(u, { agent, signal: this.signal, headers: { 'user-agent': 'memoh-workspace', accept } }, (r) => {
-        res = r;
-        resolve(r);
-      });
+      const req = mod.get(
+        u,
+        { agent, signal: this.signal, headers: { 'user-agent': 'memoh-workspace', accept } },
+        (r) => {
+          res = r;
+          resolve(r);
+        },
+      );
       // A stall before or during the body: the response (if any) fails with this reason, not a bare reset.
       // The socket also goes quiet when we stop reading (backpressure from a slow decoder or disk): with bytes
       // still unread in the response, the line is not the one stalling, so the watch starts over.
@@ -220,7 +233,17 @@ export class NotFoundError extends StageError {
   }
 }
 
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ERR_STREAM_PREMATURE_CLOSE']);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 
 export function isTransient(err: unknown): boolean {
   if (err instanceof TransientError) return true;
@@ -235,7 +258,9 @@ export function isTransient(err: unknown): boolean {
 export function bodyError(err: unknown, got: number, size: number | undefined): unknown {
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'ECONNRESET' || e?.message === 'aborted') {
-    return new TransientError(`connection lost after ${got}${size !== undefined ? ` of ${size}` : ''} bytes (${e.message})`);
+    return new TransientError(
+      `connection lost after ${got}${size !== undefined ? ` of ${size}` : ''} bytes (${e.message})`,
+    );
   }
   return err;
 }

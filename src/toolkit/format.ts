@@ -83,12 +83,25 @@ export class FormatChooser {
           decide: (m) => {
             if (this.settled) return this.settled.format;
             const rate = m.ms > 0 ? (m.bytes * 1000) / m.ms : Number.POSITIVE_INFINITY;
-            const line = { file: m.file, bytes: m.bytes, ms: Math.round(m.ms), bytesPerSecond: Math.round(Math.min(rate, 1e12)) };
+            const line = {
+              file: m.file,
+              bytes: m.bytes,
+              ms: Math.round(m.ms),
+              bytesPerSecond: Math.round(Math.min(rate, 1e12)),
+            };
             const measured = `${mbps(rate)} measured from asking for ${m.file} to its first ${(m.bytes / 1e6).toFixed(1)} MB${m.ended ? ' (all of it)' : ''}`;
             const c: FormatChoice =
               rate < this.xzBelow
-                ? { format: 'xz', why: `the line is the bottleneck: ${measured}, below ${mbps(this.xzBelow)}; fewer bytes beat faster decoding`, line }
-                : { format: 'gz', why: `the CPU is the bottleneck: ${measured}, at or above ${mbps(this.xzBelow)}; gzip decodes faster than xz`, line };
+                ? {
+                    format: 'xz',
+                    why: `the line is the bottleneck: ${measured}, below ${mbps(this.xzBelow)}; fewer bytes beat faster decoding`,
+                    line,
+                  }
+                : {
+                    format: 'gz',
+                    why: `the CPU is the bottleneck: ${measured}, at or above ${mbps(this.xzBelow)}; gzip decodes faster than xz`,
+                    line,
+                  };
             this.settle(c);
             return c.format;
           },
@@ -127,7 +140,9 @@ export function xzMissing(): Promise<string | undefined> {
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
     });
-    child.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT' ? 'xz is not installed (no xz on PATH)' : `xz does not start (${err.message})`));
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      resolve(err.code === 'ENOENT' ? 'xz is not installed (no xz on PATH)' : `xz does not start (${err.message})`),
+    );
     child.on('close', (code) => resolve(code === 0 && /xz/i.test(out) ? undefined : `xz --version exited ${code}`));
   });
   return xzProbe;

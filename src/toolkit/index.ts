@@ -1,21 +1,29 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Check } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
 import { InputError, StageError } from '../core/errors.js';
 import { nodeArch } from '../core/platform.js';
 import { type Assembled, assemble } from './assemble.js';
-import { ArchiveCache, ToolkitCache, materialise, sameTree } from './cache.js';
+import { ArchiveCache, materialise, sameTree, ToolkitCache } from './cache.js';
 import { DEFAULT_RETRY, Fetcher } from './fetch.js';
 import { type ArchiveFormat, type FormatChoice, FormatChooser, type FormatMode, xzMissing } from './format.js';
-import { type Plan, muslFile, normaliseFlavours, resolvePlan } from './resolve.js';
+import { muslFile, normaliseFlavours, type Plan, resolvePlan } from './resolve.js';
 import { FLAVOURS, type Flavour, type ToolkitManifest, type ToolkitRequest, type ToolkitResult } from './types.js';
 import { wrappersDigest } from './wrappers.js';
 
-export type { ArchiveFormat, Flavour, FormatChoice, FormatMode, ToolkitManifest, ToolkitRequest, ToolkitResult } from './types.js';
-export { FLAVOURS } from './types.js';
 export { flavoursFor, normaliseFlavours } from './resolve.js';
+export type {
+  ArchiveFormat,
+  Flavour,
+  FormatChoice,
+  FormatMode,
+  ToolkitManifest,
+  ToolkitRequest,
+  ToolkitResult,
+} from './types.js';
+export { FLAVOURS } from './types.js';
 
 /** Bumped when the toolkit's layout or contents change for the same inputs: old cache entries stop matching. */
 const CACHE_FORMAT = 2;
@@ -67,7 +75,9 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
       if (tmp) materialise(hit, tmp);
     } else {
       if (!tmp) throw new Error('internal: no temp dir for a cold build');
-      ctx.reporter.info(`toolkit ${plan.arch}: Node.js v${plan.node}, npm ${plan.npm}, uv ${plan.uv}, Alpine v${plan.alpine} runtime libraries`);
+      ctx.reporter.info(
+        `toolkit ${plan.arch}: Node.js v${plan.node}, npm ${plan.npm}, uv ${plan.uv}, Alpine v${plan.alpine} runtime libraries`,
+      );
       built = await assemble(plan, tmp, f, {
         archives: req.cacheDir ? new ArchiveCache(join(req.cacheDir, 'archives')) : undefined,
         indexes,
@@ -77,7 +87,9 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
       manifest = manifestOf(plan, built, f, formats.choice);
       await writeFile(join(tmp, 'toolkit.json'), `${JSON.stringify(manifest, null, 2)}\n`);
       if (toolkits) {
-        await toolkits.store(key, tmp).catch((err: Error) => ctx.reporter.warn(`cache: the toolkit was not stored (${err.message})`));
+        await toolkits
+          .store(key, tmp)
+          .catch((err: Error) => ctx.reporter.warn(`cache: the toolkit was not stored (${err.message})`));
       }
     }
     const warnings = warningsOf(manifest);
@@ -95,7 +107,12 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
       fromCache: Boolean(hit),
       fallback: manifest.fallback,
       flavours: manifest.flavours,
-      durations: { totalMs: ms(totalMs), resolveMs: ms(resolveMs), downloadMs: ms(downloadMs), assembleMs: ms(totalMs - resolveMs - downloadMs) },
+      durations: {
+        totalMs: ms(totalMs),
+        resolveMs: ms(resolveMs),
+        downloadMs: ms(downloadMs),
+        assembleMs: ms(totalMs - resolveMs - downloadMs),
+      },
       downloadedBytes: f.stats.bytes,
       warnings,
       checks: checksOf(manifest, Boolean(hit), totalMs, f.stats.bytes, built?.fromArchiveCache ?? []),
@@ -115,14 +132,23 @@ async function checkOut(out: string): Promise<void> {
   let entries: string[];
   try {
     const s = await stat(out);
-    if (!s.isDirectory()) throw new InputError('--out', `${out} exists and is not a directory`, 'give a new directory, or one holding a toolkit');
+    if (!s.isDirectory())
+      throw new InputError(
+        '--out',
+        `${out} exists and is not a directory`,
+        'give a new directory, or one holding a toolkit',
+      );
     entries = await readdir(out);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
   if (entries.length === 0 || entries.includes('toolkit.json') || entries.includes('node-glibc')) return;
-  throw new InputError('--out', `${out} is not empty and holds no toolkit (no toolkit.json)`, 'give a new or empty directory, or one a toolkit was built into');
+  throw new InputError(
+    '--out',
+    `${out} is not empty and holds no toolkit (no toolkit.json)`,
+    'give a new or empty directory, or one a toolkit was built into',
+  );
 }
 
 /** Replaces `out` with `tmp`; if the second rename fails the old `out` is put back. */
@@ -155,11 +181,16 @@ export function cacheKey(plan: Plan): string {
 
 /** `auto` measures unless xz is missing here; a forced `xz` without xz is an error that says what to install. */
 async function formatChooser(mode: FormatMode, xzBelow?: number): Promise<FormatChooser> {
-  if (mode !== 'auto' && mode !== 'gz' && mode !== 'xz') throw new InputError('archiveFormat', `unknown archive format ${JSON.stringify(mode)}`, 'give auto, gz or xz');
+  if (mode !== 'auto' && mode !== 'gz' && mode !== 'xz')
+    throw new InputError('archiveFormat', `unknown archive format ${JSON.stringify(mode)}`, 'give auto, gz or xz');
   if (mode === 'gz') return new FormatChooser({ format: 'gz', why: 'asked for (archive format gz)' });
   if (mode === 'xz') {
     const missing = await xzMissing();
-    if (missing) throw new StageError(`.tar.xz archives were asked for, but ${missing}`, 'install xz (Debian/Ubuntu: apt-get install xz-utils), or let the format be chosen (auto)');
+    if (missing)
+      throw new StageError(
+        `.tar.xz archives were asked for, but ${missing}`,
+        'install xz (Debian/Ubuntu: apt-get install xz-utils), or let the format be chosen (auto)',
+      );
     return new FormatChooser({ format: 'xz', why: 'asked for (archive format xz)' });
   }
   return new FormatChooser(undefined, xzBelow, xzMissing);
@@ -172,7 +203,12 @@ function archivesOf(a: Assembled, choice: FormatChoice | undefined): FormatChoic
   if (choice && formats.every((x) => x === choice.format)) return choice;
   const format = formats.length === 1 ? formats[0] : undefined;
   if (!format) return choice;
-  return { format, why: choice ? `from the archive cache (${choice.why.replace(/: \.tar\.[gx]z$/, '')} for the rest)` : 'from the archive cache: nothing to measure' };
+  return {
+    format,
+    why: choice
+      ? `from the archive cache (${choice.why.replace(/: \.tar\.[gx]z$/, '')} for the rest)`
+      : 'from the archive cache: nothing to measure',
+  };
 }
 
 function manifestOf(plan: Plan, a: Assembled, f: Fetcher, choice: FormatChoice | undefined): ToolkitManifest {
@@ -203,11 +239,20 @@ function warningsOf(m: ToolkitManifest): string[] {
         "(fallback). On musl images node runs only if the image carries a glibc loader (e.g. Alpine's gcompat).",
     );
   }
-  if (!m.verified) w.push('checksum verification is off: the toolkit is UNVERIFIED (its artefacts were not checked against published digests)');
+  if (!m.verified)
+    w.push(
+      'checksum verification is off: the toolkit is UNVERIFIED (its artefacts were not checked against published digests)',
+    );
   return w;
 }
 
-function checksOf(m: ToolkitManifest, fromCache: boolean, totalMs: number, bytes: number, fromArchiveCache: string[]): Check[] {
+function checksOf(
+  m: ToolkitManifest,
+  fromCache: boolean,
+  totalMs: number,
+  bytes: number,
+  fromArchiveCache: string[],
+): Check[] {
   const how = (name: string) => {
     const a = m.artefacts.find((x) => x.name === name);
     if (!a) return 'missing';
@@ -221,35 +266,56 @@ function checksOf(m: ToolkitManifest, fromCache: boolean, totalMs: number, bytes
   });
   const checks: Check[] = [
     has('glibc')
-      ? { id: 'toolkit.node-glibc', status: 'pass', detail: `Node.js v${m.node.version} linux-${nodeArch(m.arch)} (${how('node-glibc')})` }
+      ? {
+          id: 'toolkit.node-glibc',
+          status: 'pass',
+          detail: `Node.js v${m.node.version} linux-${nodeArch(m.arch)} (${how('node-glibc')})`,
+        }
       : notBuilt('toolkit.node-glibc', 'glibc', 'no glibc Node.js downloaded; glibc images cannot use it'),
     !has('musl')
-      ? notBuilt('toolkit.node-musl', 'musl', 'no musl Node.js and no Alpine package downloaded; musl images cannot use it')
+      ? notBuilt(
+          'toolkit.node-musl',
+          'musl',
+          'no musl Node.js and no Alpine package downloaded; musl images cannot use it',
+        )
       : m.fallback === 'glibc'
-      ? {
-          id: 'toolkit.node-musl',
-          status: 'warn',
-          detail: `no ${muslFile(m.arch)} build of Node.js v${m.node.version} on the musl mirror: node-musl is the glibc build`,
-          fix: "musl arm64 images need a glibc loader (Alpine: apk add gcompat), or pick a Node.js version with an arm64 musl build",
-        }
-      : { id: 'toolkit.node-musl', status: 'pass', detail: `Node.js v${m.node.version} ${muslFile(m.arch)} (${how('node-musl')})` },
+        ? {
+            id: 'toolkit.node-musl',
+            status: 'warn',
+            detail: `no ${muslFile(m.arch)} build of Node.js v${m.node.version} on the musl mirror: node-musl is the glibc build`,
+            fix: 'musl arm64 images need a glibc loader (Alpine: apk add gcompat), or pick a Node.js version with an arm64 musl build',
+          }
+        : {
+            id: 'toolkit.node-musl',
+            status: 'pass',
+            detail: `Node.js v${m.node.version} ${muslFile(m.arch)} (${how('node-musl')})`,
+          },
     { id: 'toolkit.npm', status: 'pass', detail: `npm ${m.npm.version} (${how('npm')})` },
     { id: 'toolkit.uv', status: 'pass', detail: `uv ${m.uv.version} (${how('uv')})` },
     !has('musl')
       ? notBuilt('toolkit.runtime-lib', 'musl', 'no Alpine runtime libraries')
       : {
-      id: 'toolkit.runtime-lib',
-      status: 'pass',
-      detail: `Alpine v${m.alpine.version} ${Object.entries(m.alpine.packages).map(([n, v]) => `${n} ${v}`).join(', ')} (${how('libgcc').includes('UNVERIFIED') ? 'UNVERIFIED' : 'verified against APKINDEX'})`,
-    },
+          id: 'toolkit.runtime-lib',
+          status: 'pass',
+          detail: `Alpine v${m.alpine.version} ${Object.entries(m.alpine.packages)
+            .map(([n, v]) => `${n} ${v}`)
+            .join(', ')} (${how('libgcc').includes('UNVERIFIED') ? 'UNVERIFIED' : 'verified against APKINDEX'})`,
+        },
     {
       id: 'toolkit.archives',
       status: 'pass',
-      detail: m.archives ? `Node.js archives as .tar.${m.archives.format}: ${m.archives.why}` : 'Node.js archives: format not recorded',
+      detail: m.archives
+        ? `Node.js archives as .tar.${m.archives.format}: ${m.archives.why}`
+        : 'Node.js archives: format not recorded',
     },
     m.verified
       ? { id: 'toolkit.verified', status: 'pass', detail: `all ${m.artefacts.length} artefacts verified` }
-      : { id: 'toolkit.verified', status: 'warn', detail: 'checksum verification was turned off: the toolkit is unverified', fix: 'build with verify = true (drop --no-verify)' },
+      : {
+          id: 'toolkit.verified',
+          status: 'warn',
+          detail: 'checksum verification was turned off: the toolkit is unverified',
+          fix: 'build with verify = true (drop --no-verify)',
+        },
     {
       id: 'toolkit.build',
       status: 'pass',

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { validateUrl } from '../config/validate.js';
-import { InputError, StageError, errorMessage } from '../core/errors.js';
+import { errorMessage, InputError, StageError } from '../core/errors.js';
 import { type Arch, alpineArch, nodeArch, uvArch } from '../core/platform.js';
 import type { Fetcher, Source } from './fetch.js';
 import type { ArchiveFormat } from './format.js';
@@ -29,8 +29,18 @@ export interface Plan {
 export function normaliseFlavours(flavours: readonly string[] | undefined, input = 'flavours'): Flavour[] {
   if (flavours === undefined) return [...FLAVOURS];
   const bad = flavours.filter((f) => !(FLAVOURS as readonly string[]).includes(f));
-  if (bad.length) throw new InputError(input, `unknown toolkit flavour ${bad.map((b) => JSON.stringify(b)).join(', ')}`, 'give glibc, musl or both');
-  if (flavours.length === 0) throw new InputError(input, 'no toolkit flavour', 'give glibc, musl or both (a toolkit with neither node would be empty)');
+  if (bad.length)
+    throw new InputError(
+      input,
+      `unknown toolkit flavour ${bad.map((b) => JSON.stringify(b)).join(', ')}`,
+      'give glibc, musl or both',
+    );
+  if (flavours.length === 0)
+    throw new InputError(
+      input,
+      'no toolkit flavour',
+      'give glibc, musl or both (a toolkit with neither node would be empty)',
+    );
   return FLAVOURS.filter((f) => flavours.includes(f));
 }
 
@@ -42,7 +52,7 @@ export function flavoursFor(libcs: Iterable<string | undefined>): Flavour[] {
   const need = new Set<Flavour>();
   for (const l of libcs) {
     if (l === 'glibc' || l === 'musl') need.add(l);
-    else FLAVOURS.forEach((f) => need.add(f));
+    else for (const f of FLAVOURS) need.add(f);
   }
   return need.size ? FLAVOURS.filter((f) => need.has(f)) : [...FLAVOURS];
 }
@@ -58,12 +68,21 @@ export const OPTION = {
 const src = (file: string, url: string, option: string): Source => ({ file, url, option });
 
 export const sources = {
-  nodeIndex: (base: string, musl: boolean) => src(`${musl ? 'musl ' : ''}index.json`, `${base}/index.json`, musl ? OPTION.nodeMusl : OPTION.node),
+  nodeIndex: (base: string, musl: boolean) =>
+    src(`${musl ? 'musl ' : ''}index.json`, `${base}/index.json`, musl ? OPTION.nodeMusl : OPTION.node),
   nodeShasums: (p: Plan, musl: boolean) =>
-    src(`SHASUMS256.txt (Node.js ${musl ? 'musl' : 'glibc'} v${p.node})`, `${musl ? p.mirrors.nodeMusl : p.mirrors.node}/v${p.node}/SHASUMS256.txt`, musl ? OPTION.nodeMusl : OPTION.node),
+    src(
+      `SHASUMS256.txt (Node.js ${musl ? 'musl' : 'glibc'} v${p.node})`,
+      `${musl ? p.mirrors.nodeMusl : p.mirrors.node}/v${p.node}/SHASUMS256.txt`,
+      musl ? OPTION.nodeMusl : OPTION.node,
+    ),
   nodeTarball: (p: Plan, musl: boolean, format: ArchiveFormat = 'gz') => {
     const file = `node-v${p.node}-linux-${nodeArch(p.arch)}${musl ? '-musl' : ''}.tar.${format}`;
-    return src(file, `${musl ? p.mirrors.nodeMusl : p.mirrors.node}/v${p.node}/${file}`, musl ? OPTION.nodeMusl : OPTION.node);
+    return src(
+      file,
+      `${musl ? p.mirrors.nodeMusl : p.mirrors.node}/v${p.node}/${file}`,
+      musl ? OPTION.nodeMusl : OPTION.node,
+    );
   },
   npmPackument: (p: Plan): Source => ({
     ...src('npm packument', `${p.mirrors.npm}/npm`, OPTION.npm),
@@ -79,7 +98,12 @@ export const sources = {
     return src(file, `${p.mirrors.uv}/${p.uv}/${file}`, OPTION.uv);
   },
   apkRepo: (p: Plan) => `${p.mirrors.alpine}/v${p.alpine}/main/${alpineArch(p.arch)}`,
-  apkIndex: (p: Plan) => src(`APKINDEX.tar.gz (Alpine v${p.alpine} ${alpineArch(p.arch)})`, `${sources.apkRepo(p)}/APKINDEX.tar.gz`, OPTION.alpine),
+  apkIndex: (p: Plan) =>
+    src(
+      `APKINDEX.tar.gz (Alpine v${p.alpine} ${alpineArch(p.arch)})`,
+      `${sources.apkRepo(p)}/APKINDEX.tar.gz`,
+      OPTION.alpine,
+    ),
   apk: (p: Plan, file: string) => src(file, `${sources.apkRepo(p)}/${file}`, OPTION.alpine),
 };
 
@@ -97,7 +121,8 @@ export async function nodeIndex(f: Fetcher, source: Source): Promise<NodeRelease
   } catch (err) {
     throw new StageError(`${source.file}: not JSON (${source.url}): ${errorMessage(err)}`, `check ${source.option}`);
   }
-  if (!Array.isArray(doc)) throw new StageError(`${source.file}: not a list of releases (${source.url})`, `check ${source.option}`);
+  if (!Array.isArray(doc))
+    throw new StageError(`${source.file}: not a list of releases (${source.url})`, `check ${source.option}`);
   return doc
     .filter((r): r is { version: string; files: unknown } => typeof r?.version === 'string')
     .map((r) => ({ version: r.version.replace(/^v/, ''), files: Array.isArray(r.files) ? r.files.map(String) : [] }));
@@ -114,9 +139,18 @@ export function hasBuild(index: NodeRelease[], version: string, file: string): b
  * A major (`24`) becomes the newest 24.x the Node mirror has for the architecture, preferring one the musl
  * mirror has too (unofficial musl builds can lag a release by days).
  */
-export function pickMajor(major: string, arch: Arch, glibc: NodeRelease[], musl: NodeRelease[], mirror: string): string {
+export function pickMajor(
+  major: string,
+  arch: Arch,
+  glibc: NodeRelease[],
+  musl: NodeRelease[],
+  mirror: string,
+): string {
   const candidates = glibc
-    .filter((r) => r.version.split('.')[0] === major && /^\d+\.\d+\.\d+$/.test(r.version) && r.files.includes(glibcFile(arch)))
+    .filter(
+      (r) =>
+        r.version.split('.')[0] === major && /^\d+\.\d+\.\d+$/.test(r.version) && r.files.includes(glibcFile(arch)),
+    )
     .map((r) => r.version)
     .sort(compareVersions)
     .reverse();
@@ -145,7 +179,10 @@ export async function npmRegistry(): Promise<string> {
   try {
     out = (await run('npm', ['config', 'get', 'registry'], { timeout: 20_000 })).stdout.trim();
   } catch (err) {
-    throw new StageError(`cannot ask npm for its registry (npm config get registry): ${errorMessage(err).split('\n')[0]}`, `install npm, or set ${OPTION.npm}`);
+    throw new StageError(
+      `cannot ask npm for its registry (npm config get registry): ${errorMessage(err).split('\n')[0]}`,
+      `install npm, or set ${OPTION.npm}`,
+    );
   }
   try {
     return validateUrl(out, 'npm config get registry');
@@ -155,7 +192,10 @@ export async function npmRegistry(): Promise<string> {
 }
 
 /** Versions and mirrors, settled: everything the cache key and the downloads depend on. */
-export async function resolvePlan(req: ToolkitRequest, f: Fetcher): Promise<{ plan: Plan; indexes?: { glibc: NodeRelease[]; musl: NodeRelease[] } }> {
+export async function resolvePlan(
+  req: ToolkitRequest,
+  f: Fetcher,
+): Promise<{ plan: Plan; indexes?: { glibc: NodeRelease[]; musl: NodeRelease[] } }> {
   const npm = req.mirrors.npm || (await npmRegistry());
   const base: Plan = {
     arch: req.arch,
@@ -169,6 +209,12 @@ export async function resolvePlan(req: ToolkitRequest, f: Fetcher): Promise<{ pl
     flavours: normaliseFlavours(req.flavours),
   };
   if (/^\d+\.\d+\.\d+$/.test(req.nodeVersion)) return { plan: base };
-  const [glibc, musl] = await Promise.all([nodeIndex(f, sources.nodeIndex(base.mirrors.node, false)), nodeIndex(f, sources.nodeIndex(base.mirrors.nodeMusl, true))]);
-  return { plan: { ...base, node: pickMajor(req.nodeVersion, req.arch, glibc, musl, base.mirrors.node) }, indexes: { glibc, musl } };
+  const [glibc, musl] = await Promise.all([
+    nodeIndex(f, sources.nodeIndex(base.mirrors.node, false)),
+    nodeIndex(f, sources.nodeIndex(base.mirrors.nodeMusl, true)),
+  ]);
+  return {
+    plan: { ...base, node: pickMajor(req.nodeVersion, req.arch, glibc, musl, base.mirrors.node) },
+    indexes: { glibc, musl },
+  };
 }

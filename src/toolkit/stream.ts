@@ -3,11 +3,11 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { Duplex, type Readable, type TransformOptions } from 'node:stream';
-import { type ZlibOptions, createGunzip } from 'node:zlib';
-import { StageError, errorMessage } from '../core/errors.js';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
+import { errorMessage, StageError } from '../core/errors.js';
 import type { ArchiveCache } from './cache.js';
 import { Digester, type Expected } from './checksum.js';
-import { type Fetcher, type Meter, type Source, bodyError, checkComplete } from './fetch.js';
+import { bodyError, checkComplete, type Fetcher, type Meter, type Source } from './fetch.js';
 import { type ArchiveFormat, FormatSwitch, type Probe } from './format.js';
 import { extractor as untar } from './untar.js';
 
@@ -44,7 +44,9 @@ export async function fetchAndExtract(f: Fetcher, spec: ExtractSpec, cache?: Arc
   if (cached) {
     try {
       const size = (await stat(cached)).size;
-      const r = await extractOnce(spec, createReadStream(cached, { highWaterMark: 1 << 20 }), size, { signal: f.signal });
+      const r = await extractOnce(spec, createReadStream(cached, { highWaterMark: 1 << 20 }), size, {
+        signal: f.signal,
+      });
       return { ...r, fromCache: true };
     } catch (err) {
       // A full or read-only disk is not a damaged entry: dropping it would only cost a download that fails too.
@@ -61,7 +63,12 @@ export async function fetchAndExtract(f: Fetcher, spec: ExtractSpec, cache?: Arc
     const asked = spec.probe ? { at: performance.now(), blocked: new BlockedClock().start() } : undefined;
     try {
       const { body, size } = await f.open(spec.src);
-      const r = await extractOnce(spec, body, size, { tee: keep, meter: f.meter(spec.src, size), probe: spec.probe, asked });
+      const r = await extractOnce(spec, body, size, {
+        tee: keep,
+        meter: f.meter(spec.src, size),
+        probe: spec.probe,
+        asked,
+      });
       if (keep && spec.expected) await keep.commit(spec.expected);
       return { ...r, fromCache: false };
     } finally {
@@ -81,7 +88,13 @@ async function extractOnce(
     signal,
     probe,
     asked,
-  }: { tee?: { write(chunk: Buffer): Promise<void> }; meter?: Meter; signal?: AbortSignal; probe?: Probe; asked?: { at: number; blocked: BlockedClock } },
+  }: {
+    tee?: { write(chunk: Buffer): Promise<void> };
+    meter?: Meter;
+    signal?: AbortSignal;
+    probe?: Probe;
+    asked?: { at: number; blocked: BlockedClock };
+  },
 ): Promise<Omit<Streamed, 'fromCache'>> {
   await rm(spec.dest, { recursive: true, force: true });
   await mkdir(spec.dest, { recursive: true });

@@ -111,7 +111,13 @@ export class TarReader {
     this.remain = size;
     this.pad = (512 - (size % 512)) % 512;
     const type = h.type;
-    if (type === 'ExtendedHeader' || type === 'GlobalExtendedHeader' || type === 'NextFileHasLongPath' || type === 'OldGnuLongPath' || type === 'NextFileHasLongLinkpath') {
+    if (
+      type === 'ExtendedHeader' ||
+      type === 'GlobalExtendedHeader' ||
+      type === 'NextFileHasLongPath' ||
+      type === 'OldGnuLongPath' ||
+      type === 'NextFileHasLongLinkpath'
+    ) {
       if (size > META_MAX) throw new Error(`tar ${type} record of ${size} bytes`);
       this.meta = { type, chunks: [] };
     } else {
@@ -172,7 +178,8 @@ export function extractor(opts: ExtractOptions): TarReader {
     if (raw.startsWith('/') || parts.includes('..')) throw new Error(`unsafe ${what} in archive: ${raw}`);
     if (parts.length <= opts.strip) return undefined;
     const rel = parts.slice(opts.strip).join('/');
-    for (let p = parent(rel); p; p = parent(p)) if (links.has(p)) throw new Error(`archive entry ${raw} leads through a symlink`);
+    for (let p = parent(rel); p; p = parent(p))
+      if (links.has(p)) throw new Error(`archive entry ${raw} leads through a symlink`);
     return rel;
   };
   return new TarReader((e) => {

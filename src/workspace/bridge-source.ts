@@ -5,16 +5,17 @@ import { access, chmod, constants, readFile, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, posix, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import type Dockerode from 'dockerode';
 import * as tar from 'tar';
 import type { StageContext } from '../core/context.js';
-import type { EraHints } from '../core/era.js';
 import { docker } from '../core/docker.js';
-import { InputError, StageError, errorMessage } from '../core/errors.js';
-import { type Arch, platformOf, formatPlatform } from '../core/platform.js';
+import type { EraHints } from '../core/era.js';
+import { errorMessage, InputError, StageError } from '../core/errors.js';
+import { type Arch, formatPlatform, platformOf } from '../core/platform.js';
 import { acquire } from '../image/pull.js';
 import { checkImageRef, resolveImage } from '../image/reference.js';
 import { ledgeredTempDir } from './dirs.js';
-import { type ElfInfo, checkElf } from './elf.js';
+import { checkElf, type ElfInfo } from './elf.js';
 
 /** Where Memoh's server image keeps the bridge (its runtime dir). */
 export const DEFAULT_BRIDGE_PATH_IN_IMAGE = '/opt/memoh/runtime/bridge';
@@ -48,7 +49,11 @@ export function parseBridgeSource(value: string, input = INPUT): BridgeSource {
     return { kind: 'image', ref, path };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) {
-    throw new InputError(input, `"${v.slice(0, 80)}" is a URL: bridges are not downloaded`, 'download it yourself and give its path, or use image:REF[:PATH] or source:DIR');
+    throw new InputError(
+      input,
+      `"${v.slice(0, 80)}" is a URL: bridges are not downloaded`,
+      'download it yourself and give its path, or use image:REF[:PATH] or source:DIR',
+    );
   }
   if (v.startsWith('source:')) {
     const dir = v.slice('source:'.length);
@@ -62,9 +67,14 @@ export function parseBridgeSource(value: string, input = INPUT): BridgeSource {
  * Turns a bridge source into an ELF on the host, built for `arch`, and refuses a wrong one before
  * anything is started. Temp files it makes are in the ledger (what: temp-dir).
  */
-export async function resolveBridge(source: string | BridgeSource, arch: Arch, ctx: StageContext): Promise<ResolvedBridge> {
+export async function resolveBridge(
+  source: string | BridgeSource,
+  arch: Arch,
+  ctx: StageContext,
+): Promise<ResolvedBridge> {
   const src = typeof source === 'string' ? parseBridgeSource(source) : source;
-  if (src.kind === 'file') return { source: src, path: src.path, elf: await verify(src.path, arch, ctx), release: async () => {} };
+  if (src.kind === 'file')
+    return { source: src, path: src.path, elf: await verify(src.path, arch, ctx), release: async () => {} };
   const tmp = await ledgeredTempDir(ctx.ledger, 'memoh-bridge-', 'temp-dir');
   const release = () => ctx.ledger.release(tmp.entry);
   try {
@@ -81,21 +91,34 @@ export async function resolveBridge(source: string | BridgeSource, arch: Arch, c
 async function verify(path: string, arch: Arch, ctx: StageContext): Promise<ElfInfo> {
   const elf = await checkElf(path, arch, INPUT);
   if (!elf.static) {
-    ctx.reporter.warn(`the bridge ${path} is dynamically linked: it will not start on images without its C library (Memoh builds it with CGO_ENABLED=0)`);
+    ctx.reporter.warn(
+      `the bridge ${path} is dynamically linked: it will not start on images without its C library (Memoh builds it with CGO_ENABLED=0)`,
+    );
   }
   return elf;
 }
 
 /** Copies a file out of an image without running it: create (never start), getArchive, remove. */
-async function copyFromImage(ref: string, pathInImage: string, arch: Arch, out: string, ctx: StageContext): Promise<void> {
+async function copyFromImage(
+  ref: string,
+  pathInImage: string,
+  arch: Arch,
+  out: string,
+  ctx: StageContext,
+): Promise<void> {
   const d = docker();
   const platform = formatPlatform(platformOf(arch));
   const got = await acquire(resolveImage(ref, '', INPUT), platformOf(arch), 'missing', ctx);
-  if (!got.image) throw new InputError(INPUT, got.check.detail, got.check.fix ?? 'give an image present locally or reachable, or a bridge file path');
+  if (!got.image)
+    throw new InputError(
+      INPUT,
+      got.check.detail,
+      got.check.fix ?? 'give an image present locally or reachable, or a bridge file path',
+    );
   // The pid says which run made it when several share one engine.
   const name = `memoh-bridge-copy-${process.pid}-${randomBytes(6).toString('hex')}`;
   const forget = ctx.ledger.add({ kind: 'container', id: name, name });
-  let container;
+  let container: Dockerode.Container;
   try {
     container = await d.createContainer({
       _query: { name, platform },
@@ -103,7 +126,11 @@ async function copyFromImage(ref: string, pathInImage: string, arch: Arch, out: 
     } as never);
   } catch (err) {
     forget();
-    throw new InputError(INPUT, `cannot use ${ref} for linux/${arch}: ${errorMessage(err)}`, `give an image that has a linux/${arch} variant`);
+    throw new InputError(
+      INPUT,
+      `cannot use ${ref} for linux/${arch}: ${errorMessage(err)}`,
+      `give an image that has a linux/${arch} variant`,
+    );
   }
   try {
     let target = pathInImage;
@@ -120,7 +147,11 @@ async function copyFromImage(ref: string, pathInImage: string, arch: Arch, out: 
         target = posix.isAbsolute(entry.target) ? entry.target : posix.join(posix.dirname(target), entry.target);
         continue;
       }
-      throw new InputError(INPUT, `${target} in ${ref} is a ${entry.type}, not a file`, `give image:${ref}:/PATH/TO/bridge`);
+      throw new InputError(
+        INPUT,
+        `${target} in ${ref} is a ${entry.type}, not a file`,
+        `give image:${ref}:/PATH/TO/bridge`,
+      );
     }
     throw new InputError(INPUT, `${pathInImage} in ${ref} is a chain of too many symlinks`, 'give the real path');
   } finally {
@@ -144,7 +175,10 @@ async function extractFirst(archive: NodeJS.ReadableStream, out: string): Promis
         result = { kind: 'file' };
         writes.push(pipeline(entry, createWriteStream(out, { mode: 0o755 })).then(() => chmod(out, 0o755)));
       } else {
-        result = entry.type === 'SymbolicLink' ? { kind: 'link', target: entry.linkpath ?? '' } : { kind: 'other', type: entry.type.toLowerCase() };
+        result =
+          entry.type === 'SymbolicLink'
+            ? { kind: 'link', target: entry.linkpath ?? '' }
+            : { kind: 'other', type: entry.type.toLowerCase() };
         entry.resume();
       }
     },
@@ -165,19 +199,33 @@ async function buildFromSource(dir: string, arch: Arch, out: string, ctx: StageC
     throw new InputError(INPUT, `${dir} has no cmd/bridge`, 'give source:DIR with DIR a Memoh checkout');
   }
   const go = await which('go');
-  if (!go) throw new InputError(INPUT, 'source: needs Go, and no `go` is on PATH', 'install Go (or put it on PATH), or give a built bridge binary');
+  if (!go)
+    throw new InputError(
+      INPUT,
+      'source: needs Go, and no `go` is on PATH',
+      'install Go (or put it on PATH), or give a built bridge binary',
+    );
   ctx.reporter.info(`building the bridge from ${dir} for linux/${arch}`);
   try {
     await run(go, ['build', '-trimpath', '-ldflags=-s -w', '-o', out, './cmd/bridge'], {
       cwd: dir,
-      env: { ...process.env, CGO_ENABLED: '0', GOOS: 'linux', GOARCH: arch, GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? 'local' },
+      env: {
+        ...process.env,
+        CGO_ENABLED: '0',
+        GOOS: 'linux',
+        GOARCH: arch,
+        GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? 'local',
+      },
       signal: ctx.signal,
       timeout: 15 * 60_000,
       maxBuffer: 16 << 20,
     });
   } catch (err) {
     const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
-    throw new StageError(`go build ./cmd/bridge in ${dir} failed: ${stderr.split('\n').slice(-5).join(' | ') || errorMessage(err)}`, 'make the checkout build with `go build ./cmd/bridge`');
+    throw new StageError(
+      `go build ./cmd/bridge in ${dir} failed: ${stderr.split('\n').slice(-5).join(' | ') || errorMessage(err)}`,
+      'make the checkout build with `go build ./cmd/bridge`',
+    );
   }
 }
 
@@ -213,11 +261,27 @@ export async function bridgeEraFromBinary(path: string): Promise<EraHints['bridg
   const bin = await readFile(path);
   const nofollow = bin.includes(NOFOLLOW);
   if (bin.includes(BRIDGEPB_PATH)) {
-    if (nofollow) return { era: 'v0.18', why: 'the bridge binary has bridgepb method paths and the ReadRawNoFollow RPC (v0.18.0)' };
-    return { era: 'v0.18', why: 'the bridge binary speaks bridgepb but has no ReadRawNoFollow: a bridge between the eras (v0.6.2–v0.17)', guess: true };
+    if (nofollow)
+      return { era: 'v0.18', why: 'the bridge binary has bridgepb method paths and the ReadRawNoFollow RPC (v0.18.0)' };
+    return {
+      era: 'v0.18',
+      why: 'the bridge binary speaks bridgepb but has no ReadRawNoFollow: a bridge between the eras (v0.6.2–v0.17)',
+      guess: true,
+    };
   }
-  if (bin.includes(SEED_PATH)) return { era: 'v3', why: 'the bridge binary has only /mcpcontainer.ContainerService/ methods (the seed)' };
-  if (bin.includes(SEED_SERVICE)) return { era: 'v3', why: 'the bridge binary mentions mcpcontainer.ContainerService (no full method paths in it)', guess: true };
-  if (nofollow) return { era: 'v0.18', why: 'the bridge binary mentions ReadRawNoFollow (no full method paths in it)', guess: true };
+  if (bin.includes(SEED_PATH))
+    return { era: 'v3', why: 'the bridge binary has only /mcpcontainer.ContainerService/ methods (the seed)' };
+  if (bin.includes(SEED_SERVICE))
+    return {
+      era: 'v3',
+      why: 'the bridge binary mentions mcpcontainer.ContainerService (no full method paths in it)',
+      guess: true,
+    };
+  if (nofollow)
+    return {
+      era: 'v0.18',
+      why: 'the bridge binary mentions ReadRawNoFollow (no full method paths in it)',
+      guess: true,
+    };
   return undefined;
 }

@@ -86,7 +86,11 @@ export async function hostResolvConf(dataRoot: string, systemd = SYSTEMD_RESOLV_
  * (internal/container/host.go@v0.18.0:52-76) falls back to `/etc/timezone`, then to the zone an
  * `/etc/localtime` symlink points at under /usr/share/zoneinfo/. `root` lets a test stand in for `/`.
  */
-export async function serverTimezone(rule: 'server-env' | 'server-detect', envTz: string | undefined, root = '/'): Promise<string | undefined> {
+export async function serverTimezone(
+  rule: 'server-env' | 'server-detect',
+  envTz: string | undefined,
+  root = '/',
+): Promise<string | undefined> {
   if (envTz) return envTz;
   if (rule === 'server-env') return undefined;
   const fromFile = (await readFile(join(root, 'etc/timezone'), 'utf8').catch(() => '')).trim();

@@ -5,23 +5,39 @@
  */
 export {
   type BridgeSource,
-  DEFAULT_BRIDGE_PATH_IN_IMAGE,
-  type ResolvedBridge,
   bridgeEraFromBinary,
+  DEFAULT_BRIDGE_PATH_IN_IMAGE,
   parseBridgeSource,
+  type ResolvedBridge,
   resolveBridge,
 } from './bridge-source.js';
 export { dialBridge } from './dial.js';
 export { hostResolvConf, serverTimezone } from './dirs.js';
-export { type ElfInfo, checkElf } from './elf.js';
-export { type KeptWorkspace, type SmokeReport, type SmokeRequest, botIdsFor, decideEra, defaultBotId, smokeMany, smokeOne } from './smoke.js';
-export { CONTAINERD_HOST_CONFIG, type SpecInput, type WorkspaceShape, containerName, workspaceShape, workspaceSpec } from './spec.js';
+export { checkElf, type ElfInfo } from './elf.js';
+export {
+  botIdsFor,
+  decideEra,
+  defaultBotId,
+  type KeptWorkspace,
+  type SmokeReport,
+  type SmokeRequest,
+  smokeMany,
+  smokeOne,
+} from './smoke.js';
+export {
+  CONTAINERD_HOST_CONFIG,
+  containerName,
+  type SpecInput,
+  type WorkspaceShape,
+  workspaceShape,
+  workspaceSpec,
+} from './spec.js';
 export {
   type FailureContext,
   type Service,
   type StopResult,
+  startWorkspace,
   type Workspace,
   type WorkspaceRequest,
   WorkspaceStartError,
-  startWorkspace,
 } from './workspace.js';

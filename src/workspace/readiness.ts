@@ -7,9 +7,7 @@ import type Dockerode from 'dockerode';
  * because …", or "never, because …". `waitFor` runs them in order each round, with backoff, until all
  * are ready, one gives up for good, or the deadline passes — and always says why it stopped.
  */
-export type ProbeResult<T = unknown> =
-  | { ready: true; value?: T }
-  | { ready: false; reason: string; final?: boolean };
+export type ProbeResult<T = unknown> = { ready: true; value?: T } | { ready: false; reason: string; final?: boolean };
 
 export interface Probe<T = unknown> {
   name: string;

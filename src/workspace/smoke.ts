@@ -1,18 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
+import { bridgeEraHint } from '../bridge/connect.js';
 import {
   PROBE_TEMPLATE,
+  runSmokeSuite,
+  runUserChecks,
   type SuiteExpectations,
   type UserChecks,
   type WireName,
-  runSmokeSuite,
-  runUserChecks,
 } from '../bridge/index.js';
-import { bridgeEraHint } from '../bridge/connect.js';
 import { type Check, type Status, worst } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
 import { docker } from '../core/docker.js';
-import { type Backend, type BridgeTls, type EraChoice, type EraHints, type EraJudgement, judgeEra } from '../core/era.js';
+import {
+  type Backend,
+  type BridgeTls,
+  type EraChoice,
+  type EraHints,
+  type EraJudgement,
+  judgeEra,
+} from '../core/era.js';
 import { errorMessage } from '../core/errors.js';
 import { engineUnreachable } from '../core/ledger.js';
 import { type Arch, formatPlatform } from '../core/platform.js';
@@ -21,7 +28,13 @@ import type { Libc } from '../image/types.js';
 import { readToolkitManifest } from '../toolkit/manifest.js';
 import { bridgeEraFromBinary } from './bridge-source.js';
 import { type WorkspaceShape, workspaceShape } from './spec.js';
-import { type FailureContext, type Workspace, type WorkspaceRequest, WorkspaceStartError, startWorkspace } from './workspace.js';
+import {
+  type FailureContext,
+  startWorkspace,
+  type Workspace,
+  type WorkspaceRequest,
+  WorkspaceStartError,
+} from './workspace.js';
 
 /** A workspace request (the probe template is added here) plus what the checks need. */
 export interface SmokeRequest extends Omit<WorkspaceRequest, 'image' | 'templates' | 'shape'> {
@@ -74,7 +87,14 @@ export interface SmokeReport {
    * Where the time went: runtime and socket dir, container create, start, bridge readiness, the checks
    * (including the SIGTERM stop), removal.
    */
-  timings?: { prepareMs: number; createMs: number; startMs: number; readyMs: number; suiteMs: number; cleanupMs: number };
+  timings?: {
+    prepareMs: number;
+    createMs: number;
+    startMs: number;
+    readyMs: number;
+    suiteMs: number;
+    cleanupMs: number;
+  };
   failureContext?: FailureContext;
   kept?: KeptWorkspace;
 }
@@ -83,7 +103,9 @@ export interface SmokeReport {
  * The era, decided once before anything is created (shared/design.md): the user's --memoh, else the image's
  * contract file (validation's hint), else what the bridge binary says about itself.
  */
-export async function decideEra(req: Pick<SmokeRequest, 'memoh' | 'backend' | 'imageHint' | 'bridgePath'>): Promise<{ judgement: EraJudgement; shape: WorkspaceShape }> {
+export async function decideEra(
+  req: Pick<SmokeRequest, 'memoh' | 'backend' | 'imageHint' | 'bridgePath'>,
+): Promise<{ judgement: EraJudgement; shape: WorkspaceShape }> {
   const choice = req.memoh ?? 'auto';
   const bridge = choice === 'auto' ? await bridgeEraFromBinary(req.bridgePath).catch(() => undefined) : undefined;
   const judgement = judgeEra(choice, { image: req.imageHint, bridge });
@@ -99,8 +121,16 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
   const started = performance.now();
   // Bad input (a backend the era never had) is refused before anything exists.
   const { judgement, shape } = await decideEra(req);
-  const base = { image: req.image, platform: formatPlatform(req.platform), botId: req.botId, memoh: judgement, backend: shape.backend };
-  const finish = (r: Omit<SmokeReport, 'image' | 'platform' | 'botId' | 'status' | 'durationMs' | 'memoh' | 'backend'>): SmokeReport => ({
+  const base = {
+    image: req.image,
+    platform: formatPlatform(req.platform),
+    botId: req.botId,
+    memoh: judgement,
+    backend: shape.backend,
+  };
+  const finish = (
+    r: Omit<SmokeReport, 'image' | 'platform' | 'botId' | 'status' | 'durationMs' | 'memoh' | 'backend'>,
+  ): SmokeReport => ({
     ...base,
     ...r,
     status: worst(r.checks.map((c) => c.status)),
@@ -108,7 +138,12 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
   });
   // Queued behind the concurrency limit when the run was interrupted: start nothing.
   if (ctx.signal.aborted) {
-    return finish({ service: null, checks: [{ id: 'workspace.interrupted', status: 'skip', detail: `not started: ${errorMessage(ctx.signal.reason)}` }] });
+    return finish({
+      service: null,
+      checks: [
+        { id: 'workspace.interrupted', status: 'skip', detail: `not started: ${errorMessage(ctx.signal.reason)}` },
+      ],
+    });
   }
   const early: Check[] = [];
   const runtimeToolkit = shape.toolkitFrom === 'runtime-dir';
@@ -126,7 +161,10 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
 
   let ws: Workspace;
   try {
-    ws = await startWorkspace({ ...req, image: req.resolved, shape, templates, toolkitDir: runtimeToolkit ? req.toolkitDir : undefined }, ctx);
+    ws = await startWorkspace(
+      { ...req, image: req.resolved, shape, templates, toolkitDir: runtimeToolkit ? req.toolkitDir : undefined },
+      ctx,
+    );
   } catch (err) {
     if (!(err instanceof WorkspaceStartError)) throw err;
     const check: Check = {
@@ -136,7 +174,11 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
       durationMs: Math.round(performance.now() - started),
       ...(err.fix ? { fix: err.fix } : {}),
     };
-    return finish({ service: null, checks: [...early, check], ...(err.context ? { failureContext: err.context } : {}) });
+    return finish({
+      service: null,
+      checks: [...early, check],
+      ...(err.context ? { failureContext: err.context } : {}),
+    });
   }
 
   const t1 = performance.now();
@@ -157,11 +199,16 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
     const libc = req.libc ?? (await detectLibc(ws, req.platform.arch));
     const expect: SuiteExpectations = { libc, era: shape.era, ...(templates ? { probeTemplate: PROBE_TEMPLATE } : {}) };
     if (toolkit) {
-      expect.toolkit = { nodeVersion: toolkit.node.version, npmVersion: toolkit.npm.version, uvVersion: toolkit.uv.version };
+      expect.toolkit = {
+        nodeVersion: toolkit.node.version,
+        npmVersion: toolkit.npm.version,
+        uvVersion: toolkit.uv.version,
+      };
       if (toolkit.fallback) expect.toolkit.fallback = toolkit.fallback;
     }
     // User checks run first: the suite ends by stopping the workspace (the SIGTERM check).
-    if (req.userChecks) checks.push(...(await abortable(runUserChecks(ws.connection, req.userChecks, ctx), ctx.signal)));
+    if (req.userChecks)
+      checks.push(...(await abortable(runUserChecks(ws.connection, req.userChecks, ctx), ctx.signal)));
     // Looked at just before the suite's own stop: a workspace that died under the checks is the one cause of
     // every failure after it, and the report should say so once instead of leaving it to fifty UNAVAILABLEs.
     const hooks = req.keep
@@ -176,7 +223,8 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
     checks.push(...(await abortable(runSmokeSuite(ws.connection, expect, hooks, ctx), ctx.signal)));
     if (checks.some((c) => c.status === 'fail')) failureContext = await ws.failureContext();
   } catch (err) {
-    if (ctx.signal.aborted) checks.push({ id: 'workspace.interrupted', status: 'fail', detail: errorMessage(ctx.signal.reason ?? err) });
+    if (ctx.signal.aborted)
+      checks.push({ id: 'workspace.interrupted', status: 'fail', detail: errorMessage(ctx.signal.reason ?? err) });
     else checks.push({ id: 'workspace.suite', status: 'fail', detail: `the suite stopped: ${errorMessage(err)}` });
     failureContext = await ws.failureContext().catch(() => undefined);
   }
@@ -188,7 +236,9 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
         id: 'workspace.alive',
         status: 'fail',
         detail: `${lost.why} while the checks ran; the failures after that follow from it`,
-        fix: lost.engine ? 'check the Docker engine (docker info) and run again' : 'read the container log: the bridge (PID 1) crashed or the container was killed',
+        fix: lost.engine
+          ? 'check the Docker engine (docker info) and run again'
+          : 'read the container log: the bridge (PID 1) crashed or the container was killed',
       });
     }
   }
@@ -208,7 +258,13 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
     };
   } else {
     const errors = await ws.remove();
-    if (errors.length) checks.push({ id: 'workspace.cleanup', status: 'warn', detail: errors.join('; '), fix: 'remove the leftovers by hand' });
+    if (errors.length)
+      checks.push({
+        id: 'workspace.cleanup',
+        status: 'warn',
+        detail: errors.join('; '),
+        fix: 'remove the leftovers by hand',
+      });
   }
   return finish({
     service: ws.connection.service,
@@ -221,7 +277,11 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
 }
 
 /** Several images × platforms, at most `concurrency` workspaces at once; results in request order. */
-export async function smokeMany(reqs: readonly SmokeRequest[], concurrency: number, ctx: StageContext): Promise<SmokeReport[]> {
+export async function smokeMany(
+  reqs: readonly SmokeRequest[],
+  concurrency: number,
+  ctx: StageContext,
+): Promise<SmokeReport[]> {
   // Every era and backend is judged before the first workspace starts: bad input stops the run with nothing to undo.
   await Promise.all(reqs.map((r) => decideEra(r)));
   const limit = pLimit(Math.max(1, concurrency));
@@ -242,7 +302,9 @@ export function botIdsFor(base: string, targets: readonly { image: string; arch:
   const used = new Set<string>();
   return targets.map(({ image, arch }) => {
     const name = image.replace(/@.*$/, '').split('/').pop() ?? 'image';
-    const slug = (name.includes(arch) ? name : `${name}-${arch}`).replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
+    const slug = (name.includes(arch) ? name : `${name}-${arch}`)
+      .replace(/[^A-Za-z0-9_-]+/g, '-')
+      .replace(/^-+|-+$/g, '');
     // 60 leaves room for a counter within Memoh's 64.
     const stem = `${base}-${slug}`.slice(0, 60).replace(/-+$/, '');
     let id = stem;
@@ -275,7 +337,9 @@ async function detectLibc(ws: Workspace, arch: Arch): Promise<Libc> {
 
 function where(ws: Workspace): string {
   const t = ws.target;
-  return t.kind === 'unix' ? 'over its socket' : `over TCP ${t.host}:${t.port}${t.tls?.mode === 'strict' ? ' (strict mTLS)' : ''}`;
+  return t.kind === 'unix'
+    ? 'over its socket'
+    : `over TCP ${t.host}:${t.port}${t.tls?.mode === 'strict' ? ' (strict mTLS)' : ''}`;
 }
 
 /**
@@ -293,7 +357,10 @@ export function eraAgreement(ws: Workspace, judged: EraJudgement): Check[] {
         id: 'workspace.era',
         status: 'fail',
         detail: `Memoh ${judged.era} dials ${ws.shape.wire}.ContainerService, but this bridge answers only as ${conn.service}.ContainerService${seen ? ` (${seen.why})` : ''}: it cannot work with a ${judged.era} workspace (era judged by ${judged.by}: ${judged.why})`,
-        fix: judged.era === 'v0.18' ? 'use the bridge of Memoh v0.18 (image:memohai/server:latest), or --memoh v3 for a seed-era setup' : 'use a seed-era bridge, or --memoh v0.18 with a v0.18 image',
+        fix:
+          judged.era === 'v0.18'
+            ? 'use the bridge of Memoh v0.18 (image:memohai/server:latest), or --memoh v3 for a seed-era setup'
+            : 'use a seed-era bridge, or --memoh v0.18 with a v0.18 image',
       },
     ];
   }
@@ -311,10 +378,18 @@ async function notRunning(ws: Workspace): Promise<Lost | undefined> {
   try {
     const s = (await docker().getContainer(ws.containerId).inspect()).State;
     if (s.Running) return undefined;
-    return { why: `the workspace container stopped (${s.Status}, exit code ${s.ExitCode}${s.OOMKilled ? ', OOM-killed' : ''})`, engine: false };
+    return {
+      why: `the workspace container stopped (${s.Status}, exit code ${s.ExitCode}${s.OOMKilled ? ', OOM-killed' : ''})`,
+      engine: false,
+    };
   } catch (err) {
     const engine = engineUnreachable(err);
-    return { why: engine ? `the Docker engine stopped answering (${errorMessage(err)})` : `the workspace container is gone (${errorMessage(err)})`, engine };
+    return {
+      why: engine
+        ? `the Docker engine stopped answering (${errorMessage(err)})`
+        : `the workspace container is gone (${errorMessage(err)})`,
+      engine,
+    };
   }
 }
 

@@ -114,7 +114,12 @@ const ERA_PARTS = {
     mounts: ['resolv-conf', 'bridge-file', 'socket-dir', 'mtls'],
     env: ['tz', 'socket-path', 'tls', 'home-xdg', 'skill-roots'],
     // `memoh.workspace=v3` is unchanged at v0.18; the resource labels are always written, "0" when unset.
-    labels: (botId: string) => ({ [LABEL_BOT_ID]: botId, [LABEL_WORKSPACE]: 'v3', [LABEL_CPU]: '0', [LABEL_MEMORY]: '0' }),
+    labels: (botId: string) => ({
+      [LABEL_BOT_ID]: botId,
+      [LABEL_WORKSPACE]: 'v3',
+      [LABEL_CPU]: '0',
+      [LABEL_MEMORY]: '0',
+    }),
     tz: 'server-detect',
     toolkitFrom: 'image',
     breakSwitchIn: 'socket-dir',
@@ -237,7 +242,12 @@ function envFor(kind: EnvKind, s: SpecInput): string[] {
           ]
         : [];
     case 'home-xdg':
-      return ['HOME=/data', 'XDG_CONFIG_HOME=/data/.config', 'XDG_DATA_HOME=/data/.local/share', 'XDG_CACHE_HOME=/data/.cache'];
+      return [
+        'HOME=/data',
+        'XDG_CONFIG_HOME=/data/.config',
+        'XDG_DATA_HOME=/data/.local/share',
+        'XDG_CACHE_HOME=/data/.cache',
+      ];
     case 'skill-roots':
       return ['MEMOH_SKILL_DISCOVERY_ROOTS=/data/.agents/skills:/root/.agents/skills'];
     case 'tcp-addr':

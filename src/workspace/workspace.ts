@@ -5,13 +5,28 @@ import { type BridgeConnection, BridgeNotReady } from '../bridge/index.js';
 import type { StageContext } from '../core/context.js';
 import { docker } from '../core/docker.js';
 import type { BridgeTarget, BridgeTls } from '../core/era.js';
-import { StageError, errorMessage } from '../core/errors.js';
-import { type LedgerEntry, engineUnreachable } from '../core/ledger.js';
+import { errorMessage, StageError } from '../core/errors.js';
+import { engineUnreachable, type LedgerEntry } from '../core/ledger.js';
 import type { Platform } from '../core/platform.js';
 import { dialBridge } from './dial.js';
-import { hostResolvConf, ledgeredTempDir, prepareDataRoot, populateRuntimeDir, prepareSocketDir, serverTimezone } from './dirs.js';
-import { type Probe, containerRunning, firstRpc, socketExists, waitFor } from './readiness.js';
-import { BRIDGE_TCP_PORT, SOCKET_FILE, type SpecInput, type WorkspaceShape, containerName, createRequest, workspaceSpec } from './spec.js';
+import {
+  hostResolvConf,
+  ledgeredTempDir,
+  populateRuntimeDir,
+  prepareDataRoot,
+  prepareSocketDir,
+  serverTimezone,
+} from './dirs.js';
+import { containerRunning, firstRpc, type Probe, socketExists, waitFor } from './readiness.js';
+import {
+  BRIDGE_TCP_PORT,
+  containerName,
+  createRequest,
+  SOCKET_FILE,
+  type SpecInput,
+  type WorkspaceShape,
+  workspaceSpec,
+} from './spec.js';
 
 export type Service = 'auto' | 'mcpcontainer' | 'bridgepb';
 
@@ -159,7 +174,8 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
       host.bridgePath = resolve(req.bridgePath);
     }
     if (shape.breakSwitchIn === 'socket-dir') {
-      for (const [file, content] of Object.entries(req.extraRuntimeFiles ?? {})) await writeFile(join(socketDir, file), content, { mode: 0o644 });
+      for (const [file, content] of Object.entries(req.extraRuntimeFiles ?? {}))
+        await writeFile(join(socketDir, file), content, { mode: 0o644 });
     }
   } catch (err) {
     return fail(new WorkspaceStartError(`preparing the workspace dirs failed: ${errorMessage(err)}`, 'prepare'));
@@ -167,7 +183,14 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
   const socketPath = join(socketDir, SOCKET_FILE);
   // sun_path holds 107 bytes: Memoh's client could not dial a longer socket path either.
   if (shape.transport === 'unix' && Buffer.byteLength(socketPath) > 107) {
-    return fail(new WorkspaceStartError(`the socket path ${socketPath} is longer than a Unix socket allows (107 bytes)`, 'prepare', undefined, 'use a shorter --bot-id or a shorter TMPDIR'));
+    return fail(
+      new WorkspaceStartError(
+        `the socket path ${socketPath} is longer than a Unix socket allows (107 bytes)`,
+        'prepare',
+        undefined,
+        'use a shorter --bot-id or a shorter TMPDIR',
+      ),
+    );
   }
 
   const spec = workspaceSpec(shape, {
@@ -199,7 +222,13 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
   try {
     await container.start();
   } catch (err) {
-    return fail(new WorkspaceStartError(`starting ${name} failed: ${errorMessage(err)}`, 'start', await describeFailure(container)));
+    return fail(
+      new WorkspaceStartError(
+        `starting ${name} failed: ${errorMessage(err)}`,
+        'start',
+        await describeFailure(container),
+      ),
+    );
   }
 
   const started = performance.now();
@@ -210,8 +239,20 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
   if (shape.transport === 'tcp') {
     // The engine binds the host port at start; an empty HostPort asked it to choose one.
     const port = await publishedPort(c);
-    if (!port) return fail(new WorkspaceStartError(`${name} started without its bridge port ${BRIDGE_TCP_PORT}/tcp published on 127.0.0.1`, 'start', await describeFailure(c)));
-    target = { kind: 'tcp', host: '127.0.0.1', port, tls: shape.tls && req.bridgeTls?.mode === 'strict' ? req.bridgeTls : undefined };
+    if (!port)
+      return fail(
+        new WorkspaceStartError(
+          `${name} started without its bridge port ${BRIDGE_TCP_PORT}/tcp published on 127.0.0.1`,
+          'start',
+          await describeFailure(c),
+        ),
+      );
+    target = {
+      kind: 'tcp',
+      host: '127.0.0.1',
+      port,
+      tls: shape.tls && req.bridgeTls?.mode === 'strict' ? req.bridgeTls : undefined,
+    };
   } else {
     target = { kind: 'unix', socketPath };
     waits.push(socketExists(socketPath));
@@ -223,7 +264,12 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
       (err) => err instanceof BridgeNotReady && !tlsRefused(err),
     ),
   );
-  const outcome = await waitFor(waits, { timeoutMs: req.timeoutSeconds * 1000, signal: ctx.signal, initialDelayMs: 50, maxDelayMs: 1000 });
+  const outcome = await waitFor(waits, {
+    timeoutMs: req.timeoutSeconds * 1000,
+    signal: ctx.signal,
+    initialDelayMs: 50,
+    maxDelayMs: 1000,
+  });
   if (!outcome.ready) {
     const why =
       outcome.why === 'timeout'
@@ -278,7 +324,9 @@ const tlsRefused = (err: unknown): boolean => err instanceof Error && TLS_REFUSE
 
 /** The host port the engine bound to the bridge's 9090/tcp on 127.0.0.1. */
 async function publishedPort(c: Dockerode.Container): Promise<number | undefined> {
-  const ports = (await c.inspect()).NetworkSettings.Ports as Record<string, { HostIp: string; HostPort: string }[] | null> | undefined;
+  const ports = (await c.inspect()).NetworkSettings.Ports as
+    | Record<string, { HostIp: string; HostPort: string }[] | null>
+    | undefined;
   const hostPort = ports?.[`${BRIDGE_TCP_PORT}/tcp`]?.find((b) => b.HostIp === '127.0.0.1')?.HostPort;
   const port = Number(hostPort);
   return Number.isInteger(port) && port > 0 ? port : undefined;
@@ -288,13 +336,29 @@ function createError(err: unknown, req: WorkspaceRequest, name: string): Workspa
   const msg = errorMessage(err);
   const code = (err as { statusCode?: number }).statusCode;
   if (code === 409) {
-    return new WorkspaceStartError(`a container named ${name} already exists`, 'create', undefined, `remove it (docker rm -f ${name}) or choose another --bot-id`, true);
+    return new WorkspaceStartError(
+      `a container named ${name} already exists`,
+      'create',
+      undefined,
+      `remove it (docker rm -f ${name}) or choose another --bot-id`,
+      true,
+    );
   }
   if (code === 404 && /platform/i.test(msg)) {
-    return new WorkspaceStartError(`${req.image} has no variant for the requested platform: ${msg}`, 'create', undefined, 'pull the image for that platform, or choose a --platform the image provides');
+    return new WorkspaceStartError(
+      `${req.image} has no variant for the requested platform: ${msg}`,
+      'create',
+      undefined,
+      'pull the image for that platform, or choose a --platform the image provides',
+    );
   }
   if (code === 404) {
-    return new WorkspaceStartError(`image ${req.image} is not in the engine: ${msg}`, 'create', undefined, `pull it first (docker pull --platform ${req.platform.os}/${req.platform.arch} ${req.image})`);
+    return new WorkspaceStartError(
+      `image ${req.image} is not in the engine: ${msg}`,
+      'create',
+      undefined,
+      `pull it first (docker pull --platform ${req.platform.os}/${req.platform.arch} ${req.image})`,
+    );
   }
   return new WorkspaceStartError(`creating ${name} failed: ${msg}`, 'create');
 }

@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XMLParser } from 'fast-xml-parser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { escapeRegExp } from '../../src/core/util.js';
 import type { RunReport } from '../../src/report/index.js';
 import { startMirror } from '../world/mirror/server.mjs';
 import { standinBridge } from '../world/paths.js';
-import { type RunnerFiles, parseFileCommand, postEnvFromState, runStep, runnerFiles, startStep } from './runner.js';
+import { parseFileCommand, postEnvFromState, type RunnerFiles, runnerFiles, runStep, startStep } from './runner.js';
 
 type Mirror = Awaited<ReturnType<typeof startMirror>>;
 let mirror: Mirror;
@@ -16,7 +17,9 @@ const cleanup: RunnerFiles[] = [];
 // Other test files may run workspaces at the same time: count only those of this file's bot ids.
 const botId = `fidelity-${randomBytes(3).toString('hex')}`;
 const workspaces = () =>
-  execFileSync('docker', ['ps', '-aq', '--filter', 'label=memoh.workspace', '--filter', `name=workspace-${botId}`], { encoding: 'utf8' }).trim();
+  execFileSync('docker', ['ps', '-aq', '--filter', 'label=memoh.workspace', '--filter', `name=workspace-${botId}`], {
+    encoding: 'utf8',
+  }).trim();
 const ourTemp = () => readdirSync(tmpdir()).filter((n) => /^memoh-(run|runtime|workspace|toolkit)-/.test(n));
 
 function worldInputs(cacheDir: string): Record<string, string> {
@@ -50,7 +53,11 @@ function files(): RunnerFiles {
 describe('the Action under the runner, on Node 24', () => {
   it('mode plan writes the matrix output and nothing else runs', async () => {
     const f = files();
-    const r = await runStep('main', f, { mode: 'plan', images: 'debian:bookworm-slim\nalpine:3.22', platforms: 'linux/amd64,linux/arm64' });
+    const r = await runStep('main', f, {
+      mode: 'plan',
+      images: 'debian:bookworm-slim\nalpine:3.22',
+      platforms: 'linux/amd64,linux/arm64',
+    });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const out = parseFileCommand(readFileSync(f.output, 'utf8'));
     expect(JSON.parse(out.matrix!)).toEqual({
@@ -76,7 +83,11 @@ describe('the Action under the runner, on Node 24', () => {
   it('a full run: outputs, summary, reports and annotations agree; post removes everything', async () => {
     const f = files();
     const before = ourTemp();
-    const main = await runStep('main', f, { ...worldInputs(`${f.dir}/cache`), images: 'memoh-test/debian:amd64\nmemoh-test/noshell:amd64', pull: 'never' });
+    const main = await runStep('main', f, {
+      ...worldInputs(`${f.dir}/cache`),
+      images: 'memoh-test/debian:amd64\nmemoh-test/noshell:amd64',
+      pull: 'never',
+    });
     const out = parseFileCommand(readFileSync(f.output, 'utf8'));
     // The no-shell image fails validation, so the job fails, and its smoke row is skipped with the reason.
     expect(out.result, main.stdout).toBe('failure');
@@ -87,17 +98,25 @@ describe('the Action under the runner, on Node 24', () => {
     // suite catches it, it is named, and it is the only thing short of a pass.
     const smoke = rowOf('memoh-test/debian:amd64', 'smoke');
     expect(smoke?.memoh).toBe('v3');
-    const notPassed = smoke?.checks.filter((c) => c.status !== 'pass' && c.status !== 'skip').map((c) => `${c.id} ${c.status}`);
-    expect(['exec.reaper-race warn'], JSON.stringify(notPassed)).toEqual(expect.arrayContaining(notPassed ?? ['no smoke row']));
+    const notPassed = smoke?.checks
+      .filter((c) => c.status !== 'pass' && c.status !== 'skip')
+      .map((c) => `${c.id} ${c.status}`);
+    expect(['exec.reaper-race warn'], JSON.stringify(notPassed)).toEqual(
+      expect.arrayContaining(notPassed ?? ['no smoke row']),
+    );
     expect(rowOf('memoh-test/noshell:amd64', 'validate')?.status).toBe('fail');
     expect(rowOf('memoh-test/noshell:amd64', 'smoke')?.skipped).toMatch(/validation failed \(.*image\.shell/);
     expect(out['toolkit-path']).toMatch(/toolkit\/amd64$/);
 
     // Summary, annotations, JSON and JUnit tell the same story, check by check.
     const summary = readFileSync(f.summary, 'utf8');
-    const junit = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(readFileSync(out.junit!, 'utf8'));
+    const junit = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(
+      readFileSync(out.junit!, 'utf8'),
+    );
     const suites = [junit.testsuites.testsuite].flat() as { name: string; testcase?: unknown }[];
-    const cases: Record<string, unknown>[] = suites.flatMap((s) => [s.testcase ?? []].flat().map((c) => ({ suite: s.name, ...(c as Record<string, unknown>) })));
+    const cases: Record<string, unknown>[] = suites.flatMap((s) =>
+      [s.testcase ?? []].flat().map((c) => ({ suite: s.name, ...(c as Record<string, unknown>) })),
+    );
     const checks = report.rows.flatMap((r) => r.checks.map((c) => ({ row: r, c })));
     expect(cases).toHaveLength(checks.length);
     for (const { row, c } of checks) {
@@ -106,7 +125,7 @@ describe('the Action under the runner, on Node 24', () => {
       expect('failure' in tc!).toBe(c.status === 'fail');
       expect('skipped' in tc!).toBe(c.status === 'skip');
       const title = commandProperty(`${c.id} (${row.image} ${row.platform} ${row.stage})`);
-      const annotated = new RegExp(`::${c.status === 'fail' ? 'error' : 'warning'} title=${escape(title)}::`);
+      const annotated = new RegExp(`::${c.status === 'fail' ? 'error' : 'warning'} title=${escapeRegExp(title)}::`);
       expect(annotated.test(main.stdout), `${c.id} annotation`).toBe(c.status === 'fail' || c.status === 'warn');
       if (c.status === 'fail' || c.status === 'warn') expect(summary).toContain(`\`${c.id}\``);
     }
@@ -121,7 +140,11 @@ describe('the Action under the runner, on Node 24', () => {
   it('main killed midway: the post step still removes every container and directory', async () => {
     const f = files();
     const before = ourTemp();
-    const step = startStep('main', f, { ...worldInputs(`${f.dir}/cache`), images: 'memoh-test/debian:amd64', pull: 'never' });
+    const step = startStep('main', f, {
+      ...worldInputs(`${f.dir}/cache`),
+      images: 'memoh-test/debian:amd64',
+      pull: 'never',
+    });
     // Kill it the moment its workspace container exists (as a cancelled job's runner would, but harder).
     const deadline = Date.now() + 120_000;
     while (!workspaces() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
@@ -143,8 +166,4 @@ describe('the Action under the runner, on Node 24', () => {
 /** How the runner's workflow-command protocol escapes a property value. */
 function commandProperty(s: string): string {
   return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/:/g, '%3A').replace(/,/g, '%2C');
-}
-
-function escape(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { BRANDING_COLORS, branding, inputs, outputs } from '../../src/action/meta.js';
-import { loadUserChecks } from '../../src/bridge/index.js';
 import type { ExecResult } from '../../src/bridge/client.js';
+import { loadUserChecks } from '../../src/bridge/index.js';
 import { type CommandCheck, judgeExec } from '../../src/bridge/runner.js';
 import { FIELDS } from '../../src/config/schema.js';
 import { REPO } from '../world/paths.js';
@@ -64,13 +64,29 @@ describe("the README's checks file", () => {
 
   it('is a valid checks file: every check of the example loads', () => {
     const { checks } = loadUserChecks('checks.toml', example);
-    expect(checks.map((c) => c.id)).toEqual(['user.node-works', 'user.npm-pinned', 'user.reads-stdin', 'user.toolkit-node', 'user.data-is-a-dir', 'user.no-leftover-socket']);
+    expect(checks.map((c) => c.id)).toEqual([
+      'user.node-works',
+      'user.npm-pinned',
+      'user.reads-stdin',
+      'user.toolkit-node',
+      'user.data-is-a-dir',
+      'user.no-leftover-socket',
+    ]);
   });
 
   it('its command checks pass on the output the README says they expect, and fail on another', () => {
     const { checks } = loadUserChecks('checks.toml', example);
-    const exec = (stdout: string): ExecResult => ({ stdout: Buffer.from(stdout), stderr: Buffer.alloc(0), exitCode: 0, messages: [], afterExit: 0, exitMessages: 1, ms: 1 });
-    const judge = (id: string, stdout: string) => judgeExec(checks.find((c) => c.id === id) as CommandCheck, exec(stdout)).status;
+    const exec = (stdout: string): ExecResult => ({
+      stdout: Buffer.from(stdout),
+      stderr: Buffer.alloc(0),
+      exitCode: 0,
+      messages: [],
+      afterExit: 0,
+      exitMessages: 1,
+      ms: 1,
+    });
+    const judge = (id: string, stdout: string) =>
+      judgeExec(checks.find((c) => c.id === id) as CommandCheck, exec(stdout)).status;
     expect(judge('user.node-works', 'v24.14.0\n')).toBe('pass');
     expect(judge('user.npm-pinned', '10.9.2\nhello\n')).toBe('pass');
     expect(judge('user.reads-stdin', '       2\n')).toBe('pass');
@@ -80,8 +96,29 @@ describe("the README's checks file", () => {
 
   it("names the keys the loader allows, and the unknown-key error it shows is the loader's", () => {
     const section = readme.split('## Checks file')[1]!.split('\n## ')[0]!;
-    const tables = section.split('\n').filter((l) => l.startsWith('| ')).map((l) => l.split(' | ')[0]).join('\n');
-    for (const key of ['name', 'command', 'stdout', 'stderr', 'not_stdout', 'not_stderr', 'exit_code', 'env', 'work_dir', 'stdin', 'timeout', 'path', 'exists', 'is_dir', 'mode', 'contents']) {
+    const tables = section
+      .split('\n')
+      .filter((l) => l.startsWith('| '))
+      .map((l) => l.split(' | ')[0])
+      .join('\n');
+    for (const key of [
+      'name',
+      'command',
+      'stdout',
+      'stderr',
+      'not_stdout',
+      'not_stderr',
+      'exit_code',
+      'env',
+      'work_dir',
+      'stdin',
+      'timeout',
+      'path',
+      'exists',
+      'is_dir',
+      'mode',
+      'contents',
+    ]) {
       expect(tables, key).toContain(`\`${key}\``);
     }
     expect(() => loadUserChecks('checks.toml', '[[command]]\nname = "a"\ncommand = "true"\nstdot = "x"\n')).toThrow(

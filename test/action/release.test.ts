@@ -16,7 +16,13 @@ const work = join(root, 'work');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const git = (...args: string[]) => execFileSync('git', args, { cwd: work, encoding: 'utf8' }).trim();
-const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
+const env = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 't',
+  GIT_AUTHOR_EMAIL: 't@t',
+  GIT_COMMITTER_NAME: 't',
+  GIT_COMMITTER_EMAIL: 't@t',
+};
 function commitAndTag(tag: string): string {
   writeFileSync(join(work, 'file'), tag);
   execFileSync('git', ['commit', '-qam', tag], { cwd: work, env });
@@ -30,7 +36,8 @@ function move(tag: string) {
   return r.stdout;
 }
 /** What v1 points at on the remote, as a user's `uses: …@v1` resolves it. */
-const remoteMajor = (major = 'v1') => execFileSync('git', ['rev-parse', `${major}^{commit}`], { cwd: remote, encoding: 'utf8' }).trim();
+const remoteMajor = (major = 'v1') =>
+  execFileSync('git', ['rev-parse', `${major}^{commit}`], { cwd: remote, encoding: 'utf8' }).trim();
 
 beforeAll(() => {
   execFileSync('git', ['init', '-q', '--bare', remote]);
@@ -73,7 +80,9 @@ describe('the major tag follows each v1.x.y release', () => {
     expect(wf.on.release.types).toEqual(['published']);
     expect(wf.on.push.tags).toEqual(['v*.*.*']);
     expect(wf.permissions.contents).toBe('write');
-    const runs = Object.values(wf.jobs).flatMap((j) => j.steps.map((s) => s.run ?? '')).join('\n');
+    const runs = Object.values(wf.jobs)
+      .flatMap((j) => j.steps.map((s) => s.run ?? ''))
+      .join('\n');
     expect(runs).toContain('bash scripts/move-major-tag.sh "$TAG"');
   });
 });

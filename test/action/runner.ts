@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO, node24 } from '../world/paths.js';
+import { node24, REPO } from '../world/paths.js';
 
 /**
  * Runs dist/main.js and dist/post.js the way the Actions runner does: inputs as INPUT_* variables,
@@ -78,12 +78,19 @@ export function startStep(
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d));
   child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const done = new Promise<StepResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  const done = new Promise<StepResult>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
   return { child, done };
 }
 
 /** `main` then, as the runner does after any outcome, `post` with the state main saved. */
-export async function runStep(script: 'main' | 'post', files: RunnerFiles, inputs: Record<string, string>, extra: Record<string, string> = {}) {
+export async function runStep(
+  script: 'main' | 'post',
+  files: RunnerFiles,
+  inputs: Record<string, string>,
+  extra: Record<string, string> = {},
+) {
   return startStep(script, files, inputs, extra).done;
 }
 

@@ -5,17 +5,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BridgeNotReady, connectBridge, type BridgeConnection } from '../../src/bridge/connect.js';
-import { runChecks } from '../../src/bridge/runner.js';
 import { BridgeCallError } from '../../src/bridge/client.js';
-import { CONTRACT_SUITE_IDS, TEMPLATES, bootstrapTemplates, memohBridgeError, workspaceContractChecks } from '../../src/bridge/suite-contract.js';
+import { type BridgeConnection, BridgeNotReady, connectBridge } from '../../src/bridge/connect.js';
+import { runChecks } from '../../src/bridge/runner.js';
+import {
+  bootstrapTemplates,
+  CONTRACT_SUITE_IDS,
+  memohBridgeError,
+  TEMPLATES,
+  workspaceContractChecks,
+} from '../../src/bridge/suite-contract.js';
 import type { Check } from '../../src/core/check.js';
 import { docker } from '../../src/core/docker.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { platformOf } from '../../src/core/platform.js';
 import { silentReporter } from '../../src/core/reporter.js';
 import { REQUIRED_EXECUTABLES, validateImages } from '../../src/image/index.js';
-import { IMAGES, IMAGE_FACTS, type ImageFacts, type ImageKey } from '../world/images.js';
+import { IMAGE_FACTS, IMAGES, type ImageFacts, type ImageKey } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 
 /**
@@ -69,7 +75,10 @@ async function startWorkspace(image: string, tini: boolean): Promise<Workspace> 
       } catch (err) {
         if (!(err instanceof BridgeNotReady) || i >= 200) throw err;
       }
-      if (!conn && i >= 200) throw new Error(`no bridge socket within 10 s; logs:\n${(await container.logs({ stdout: true, stderr: true })).toString()}`);
+      if (!conn && i >= 200)
+        throw new Error(
+          `no bridge socket within 10 s; logs:\n${(await container.logs({ stdout: true, stderr: true })).toString()}`,
+        );
       if (!conn) await new Promise((r) => setTimeout(r, 50));
     }
   } catch (err) {
@@ -135,7 +144,10 @@ describe('the good workspace image, through the v0.18 stand-in', () => {
 
   it('passes every contract rule and replays the bootstrap', () => {
     expect(checks.map((c) => c.id)).toEqual([...CONTRACT_SUITE_IDS]);
-    expect(checks.filter((c) => c.status !== 'pass'), JSON.stringify(checks, null, 1)).toEqual([]);
+    expect(
+      checks.filter((c) => c.status !== 'pass'),
+      JSON.stringify(checks, null, 1),
+    ).toEqual([]);
     expect(byId(checks, 'contract.executables').detail).toContain('all 12 runtime executables');
   });
 
@@ -144,10 +156,12 @@ describe('the good workspace image, through the v0.18 stand-in', () => {
       const out = await ws.exec(`stat -c %a /data/${t.path} && cat /data/${t.path}`);
       expect(out, t.path).toBe(`600\n${t.content}`);
     }
-    expect(byId(checks, 'bootstrap.templates').detail).toMatch(/^Mkdir \/data; wrote 7 \(\.memoh\/hooks\.json, \.memoh\/skills\/hooks-setup\/SKILL\.md, /);
+    expect(byId(checks, 'bootstrap.templates').detail).toMatch(
+      /^Mkdir \/data; wrote 7 \(\.memoh\/hooks\.json, \.memoh\/skills\/hooks-setup\/SKILL\.md, /,
+    );
   });
 
-  it("a second bootstrap of /data keeps the create-only files and rewrites only the managed skills", async () => {
+  it('a second bootstrap of /data keeps the create-only files and rewrites only the managed skills', async () => {
     await ws.conn.client.writeFile('/data/MEMORY.md', 'mine\n');
     const log = await bootstrapTemplates(ws.conn.client, '/data');
     expect(log.written).toEqual(['.memoh/skills/hooks-setup/SKILL.md', '.memoh/skills/skill-creator/SKILL.md']);
@@ -157,10 +171,19 @@ describe('the good workspace image, through the v0.18 stand-in', () => {
 
   it('the bridge and the archive API see the same modes: Stat over RPC, os.FileMode.String() of the image at rest, stat -L in the container', async () => {
     const [report] = await validateImages(
-      { images: [IMAGES.workspaceAmd64], platforms: [platformOf('amd64')], registry: '', pull: 'never', concurrency: 1, memoh: 'v0.18' },
+      {
+        images: [IMAGES.workspaceAmd64],
+        platforms: [platformOf('amd64')],
+        registry: '',
+        pull: 'never',
+        concurrency: 1,
+        memoh: 'v0.18',
+      },
       { ...ctx(), ledger: new CleanupLedger(docker) },
     );
-    expect(report!.checks.find((c) => c.id === 'image.contract-executables')?.detail).toBe(byId(checks, 'contract.executables').detail);
+    expect(report!.checks.find((c) => c.id === 'image.contract-executables')?.detail).toBe(
+      byId(checks, 'contract.executables').detail,
+    );
     for (const path of REQUIRED_EXECUTABLES) {
       const e = await ws.conn.client.stat(path);
       expect(e.mode, path).toBe((await ws.exec(`stat -L -c %A ${path}`)).trim());
@@ -199,7 +222,14 @@ describe.each([
 
   it('validate, at rest, says the same', async () => {
     const [report] = await validateImages(
-      { images: [IMAGES[key]], platforms: [platformOf('amd64')], registry: '', pull: 'never', concurrency: 1, memoh: 'v0.18' },
+      {
+        images: [IMAGES[key]],
+        platforms: [platformOf('amd64')],
+        registry: '',
+        pull: 'never',
+        concurrency: 1,
+        memoh: 'v0.18',
+      },
       { ...ctx(), ledger: new CleanupLedger(docker) },
     );
     const atRest = report!.checks.find((c) => c.id === imageId)!;

@@ -1,15 +1,45 @@
 import { describe, expect, it } from 'vitest';
-import { bridgeEraHint, type BridgeTraits } from '../../src/bridge/connect.js';
-import { EraRules, RULES, dateBridge, type RuleName } from '../../src/bridge/eras.js';
+import { type BridgeTraits, bridgeEraHint } from '../../src/bridge/connect.js';
+import { dateBridge, EraRules, RULES, type RuleName } from '../../src/bridge/eras.js';
 import { suiteCheckIds } from '../../src/bridge/index.js';
 
 // Traits as reflection reports them for each release family (memoh-current.md §1).
 const seed: BridgeTraits = { wire: 'mcpcontainer', reflection: 'v1alpha', methods: 10 };
-const v062: BridgeTraits = { wire: 'bridgepb', reflection: 'v1', methods: 10, execEnvFields: false, listDirMaxEntries: false };
-const v083: BridgeTraits = { wire: 'bridgepb', reflection: 'v1', methods: 11, execEnvFields: false, listDirMaxEntries: false };
-const v010: BridgeTraits = { wire: 'bridgepb', reflection: 'v1', methods: 12, execEnvFields: false, listDirMaxEntries: false };
-const v015: BridgeTraits = { wire: 'bridgepb', reflection: 'v1', methods: 12, execEnvFields: true, listDirMaxEntries: false };
-const v018: BridgeTraits = { wire: 'bridgepb', reflection: 'v1', methods: 14, execEnvFields: true, listDirMaxEntries: true };
+const v062: BridgeTraits = {
+  wire: 'bridgepb',
+  reflection: 'v1',
+  methods: 10,
+  execEnvFields: false,
+  listDirMaxEntries: false,
+};
+const v083: BridgeTraits = {
+  wire: 'bridgepb',
+  reflection: 'v1',
+  methods: 11,
+  execEnvFields: false,
+  listDirMaxEntries: false,
+};
+const v010: BridgeTraits = {
+  wire: 'bridgepb',
+  reflection: 'v1',
+  methods: 12,
+  execEnvFields: false,
+  listDirMaxEntries: false,
+};
+const v015: BridgeTraits = {
+  wire: 'bridgepb',
+  reflection: 'v1',
+  methods: 12,
+  execEnvFields: true,
+  listDirMaxEntries: false,
+};
+const v018: BridgeTraits = {
+  wire: 'bridgepb',
+  reflection: 'v1',
+  methods: 14,
+  execEnvFields: true,
+  listDirMaxEntries: true,
+};
 const blind: BridgeTraits = { wire: 'bridgepb', reflection: 'none' };
 
 describe('the bridge dates itself', () => {
@@ -22,15 +52,31 @@ describe('the bridge dates itself', () => {
     [v018, 'v0.18.0', 'v0.18.0'],
   ] as const)('%o → %s … %s', (traits, lo, hi) => {
     const d = dateBridge('v0.18', traits);
-    const steps = ['seed', 'v0.6.0', 'v0.6.2', 'v0.7.0', 'v0.8.3', 'v0.10.0', 'v0.13.0', 'v0.15.0', 'v0.17.0', 'v0.18.0'];
+    const steps = [
+      'seed',
+      'v0.6.0',
+      'v0.6.2',
+      'v0.7.0',
+      'v0.8.3',
+      'v0.10.0',
+      'v0.13.0',
+      'v0.15.0',
+      'v0.17.0',
+      'v0.18.0',
+    ];
     expect([steps[d.lo], steps[d.hi]]).toEqual([lo, hi]);
     expect(d.fromEra).toBe(false);
   });
 
   it('without reflection the judged era stands in, said to be a guess', () => {
-    expect(dateBridge('v0.18', blind)).toMatchObject({ fromEra: true, why: 'bridgepb without reflection: v0.18 assumed' });
+    expect(dateBridge('v0.18', blind)).toMatchObject({
+      fromEra: true,
+      why: 'bridgepb without reflection: v0.18 assumed',
+    });
     expect(dateBridge('v3', undefined)).toMatchObject({ lo: 0, hi: 0, fromEra: true });
-    expect(new EraRules('v0.18', blind).note('signalExit')).toBe(' [era a guess: bridgepb without reflection: v0.18 assumed]');
+    expect(new EraRules('v0.18', blind).note('signalExit')).toBe(
+      ' [era a guess: bridgepb without reflection: v0.18 assumed]',
+    );
   });
 
   it('era hints: mcpcontainer → v3; bridgepb with 14 methods → v0.18; fewer → v0.18, a guess', () => {
@@ -67,7 +113,9 @@ describe('the era table', () => {
     expect(r.verdict('sortedWalk')).toBe('either'); // undated change
     expect(r.verdict('tini')).toBe('new'); // the workspace follows the judged era
     expect(r.pick('firstStdin', 'BC', 'ABC')).toEqual(['BC', 'ABC']);
-    expect(r.note('firstStdin')).toMatch(/^ \[first-message stdin .*: the bridge \(bridgepb, 12 methods, .*v0\.10\.0–v0\.13\.0\) may or may not have it; either accepted\]$/);
+    expect(r.note('firstStdin')).toMatch(
+      /^ \[first-message stdin .*: the bridge \(bridgepb, 12 methods, .*v0\.10\.0–v0\.13\.0\) may or may not have it; either accepted\]$/,
+    );
     expect(r.note('signalExit')).toBe('');
   });
 });
@@ -82,9 +130,21 @@ describe('the suite per era', () => {
     expect(now).not.toContain('templates.seeded');
     expect(now).not.toContain('mounts.runtime-readonly');
     const added = [
-      'listdir.paging', 'listdir.collapse', 'listdir.max-entries', 'write.atomic', 'writeraw.abort', 'nofollow.read',
-      'nofollow.write', 'tunnel.loopback', 'reversehttp.roundtrip', 'exec.clean-env', 'exec.unset-env', 'exec.group-kill',
-      'workspace.tini', 'templates.not-seeded', 'mounts.bridge-readonly',
+      'listdir.paging',
+      'listdir.collapse',
+      'listdir.max-entries',
+      'write.atomic',
+      'writeraw.abort',
+      'nofollow.read',
+      'nofollow.write',
+      'tunnel.loopback',
+      'reversehttp.roundtrip',
+      'exec.clean-env',
+      'exec.unset-env',
+      'exec.group-kill',
+      'workspace.tini',
+      'templates.not-seeded',
+      'mounts.bridge-readonly',
     ];
     for (const id of added) {
       expect(now, id).toContain(id);

@@ -4,16 +4,16 @@ import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
-import { PROBE_TEMPLATE, type BridgeConnection } from '../../src/bridge/index.js';
+import { type BridgeConnection, PROBE_TEMPLATE } from '../../src/bridge/index.js';
 import type { Check } from '../../src/core/check.js';
 import { docker } from '../../src/core/docker.js';
 import type { Backend, Era } from '../../src/core/era.js';
+import { CleanupLedger } from '../../src/core/ledger.js';
 import { platformOf } from '../../src/core/platform.js';
+import { silentReporter } from '../../src/core/reporter.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
 import { startWorkspace } from '../../src/workspace/workspace.js';
 import { IMAGES } from '../world/images.js';
-import { CleanupLedger } from '../../src/core/ledger.js';
-import { silentReporter } from '../../src/core/reporter.js';
 import { standinBridge } from '../world/paths.js';
 
 /**
@@ -30,7 +30,6 @@ export interface StandinWorkspace {
   logs(): Promise<string>;
   remove(): Promise<void>;
 }
-
 
 export async function startStandin(
   opts: { image?: string; breaks?: string[]; env?: string[]; waitForSocket?: boolean; toolkitDir?: string } = {},
@@ -76,7 +75,8 @@ export async function startStandin(
   }
   const c = container;
   const socketPath = join(socketDir, 'bridge.sock');
-  const logs = async (): Promise<string> => (await c.logs({ stdout: true, stderr: true, follow: false })).toString('utf8');
+  const logs = async (): Promise<string> =>
+    (await c.logs({ stdout: true, stderr: true, follow: false })).toString('utf8');
   if (opts.waitForSocket !== false) {
     const deadline = Date.now() + 15_000;
     while (!existsSync(socketPath)) {
@@ -112,7 +112,11 @@ export async function startStandin(
 }
 
 // The ledger needs the engine to remove what startWorkspace registers (without it a container stays behind).
-export const ctx = () => ({ reporter: silentReporter, ledger: new CleanupLedger(docker), signal: new AbortController().signal });
+export const ctx = () => ({
+  reporter: silentReporter,
+  ledger: new CleanupLedger(docker),
+  signal: new AbortController().signal,
+});
 
 export interface WorkspaceStandin extends StandinWorkspace {
   era: Era;
@@ -166,5 +170,7 @@ export async function startWorkspaceStandin(
 export const NOT_RUN = ['toolkit.node', 'toolkit.npm', 'toolkit.uv', 'toolkit.musl-selection', 'exec.default-timeout'];
 
 export function table(checks: Check[]): string {
-  return checks.map((c) => `${c.status.padEnd(4)} ${c.id.padEnd(26)} ${String(c.durationMs).padStart(6)} ms  ${c.detail}`).join('\n');
+  return checks
+    .map((c) => `${c.status.padEnd(4)} ${c.id.padEnd(26)} ${String(c.durationMs).padStart(6)} ms  ${c.detail}`)
+    .join('\n');
 }

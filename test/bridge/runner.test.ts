@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { suiteCheckIds } from '../../src/bridge/index.js';
 import type { BridgeClient, ExecResult } from '../../src/bridge/client.js';
+import { EraRules } from '../../src/bridge/eras.js';
+import { suiteCheckIds } from '../../src/bridge/index.js';
 import { type CheckSpec, judgeExec, permissionBits, runChecks } from '../../src/bridge/runner.js';
+import { reaperVerdict } from '../../src/bridge/suite-exec.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { recordingReporter } from '../../src/core/reporter.js';
-import { reaperVerdict } from '../../src/bridge/suite-exec.js';
-import { EraRules } from '../../src/bridge/eras.js';
 
 const result = (exitCode: number | undefined, stdout = '', stderr = ''): ExecResult => ({
   stdout: Buffer.from(stdout),
@@ -29,23 +29,42 @@ describe('the built-in suite', () => {
 
 describe('reaper race verdict', () => {
   const v3 = new EraRules('v3', { wire: 'mcpcontainer', reflection: 'v1alpha', methods: 10 });
-  const v018 = new EraRules('v0.18', { wire: 'bridgepb', reflection: 'v1', methods: 14, execEnvFields: true, listDirMaxEntries: true });
+  const v018 = new EraRules('v0.18', {
+    wire: 'bridgepb',
+    reflection: 'v1',
+    methods: 14,
+    execEnvFields: true,
+    listDirMaxEntries: true,
+  });
   it('all exact → pass', () => {
-    expect(reaperVerdict([3, 3, 3, 3], 3, 8, 400, v3)).toEqual({ status: 'pass', detail: '4/4 exact at 8 in parallel (0.4 s)' });
+    expect(reaperVerdict([3, 3, 3, 3], 3, 8, 400, v3)).toEqual({
+      status: 'pass',
+      detail: '4/4 exact at 8 in parallel (0.4 s)',
+    });
   });
   it('only -1s → the named warning with the count where the bridge has its own reaper (v3)', () => {
     const v = reaperVerdict([3, -1, 3, -1, 3, 3, 3, 3], 3, 8, 400, v3);
     expect(v.status).toBe('warn');
-    expect(v.detail).toBe('2/8 Execs of "exit 3" (25 %) reported -1 at 8 in parallel (0.4 s): the PID-1 reaper race of v3 bridges (contract §5 item 41)');
+    expect(v.detail).toBe(
+      '2/8 Execs of "exit 3" (25 %) reported -1 at 8 in parallel (0.4 s): the PID-1 reaper race of v3 bridges (contract §5 item 41)',
+    );
   });
   it('only -1s → a failure for a v0.18 bridge (tini reaps; nothing to race with)', () => {
     const v = reaperVerdict([3, -1, 3, 3], 3, 32, 400, v018);
     expect(v.status).toBe('fail');
-    expect(v.detail).toMatch(/^1\/4 Execs of "exit 3" \(25 %\) reported -1 at 32 in parallel \(0\.4 s\): a v0\.18 bridge has no reaper/);
+    expect(v.detail).toMatch(
+      /^1\/4 Execs of "exit 3" \(25 %\) reported -1 at 32 in parallel \(0\.4 s\): a v0\.18 bridge has no reaper/,
+    );
   });
   it('any other wrong code or a missing EXIT → fail', () => {
-    expect(reaperVerdict([3, 0, -1, 3], 3, 2, 100, v3)).toMatchObject({ status: 'fail', detail: '1/4 Execs of "exit 3" reported 0 at 2 in parallel (0.1 s)' });
-    expect(reaperVerdict([undefined, 3], 3, 2, 100, v3)).toMatchObject({ status: 'fail', detail: '1/2 Execs of "exit 3" reported no EXIT within 10 s at 2 in parallel (0.1 s)' });
+    expect(reaperVerdict([3, 0, -1, 3], 3, 2, 100, v3)).toMatchObject({
+      status: 'fail',
+      detail: '1/4 Execs of "exit 3" reported 0 at 2 in parallel (0.1 s)',
+    });
+    expect(reaperVerdict([undefined, 3], 3, 2, 100, v3)).toMatchObject({
+      status: 'fail',
+      detail: '1/2 Execs of "exit 3" reported no EXIT within 10 s at 2 in parallel (0.1 s)',
+    });
   });
 });
 
@@ -57,7 +76,9 @@ describe('command check judgement', () => {
   it('every broken expectation is named', () => {
     const v = judgeExec(spec, result(2, 'no\n', 'an error\n'));
     expect(v.status).toBe('fail');
-    expect(v.detail).toBe('stdout "no\\n" does not match /^ok$/m; stderr "an error\\n" matches /error/; exit code 2, expected 0 (exit 2, stdout "no", stderr "an error")');
+    expect(v.detail).toBe(
+      'stdout "no\\n" does not match /^ok$/m; stderr "an error\\n" matches /error/; exit code 2, expected 0 (exit 2, stdout "no", stderr "an error")',
+    );
   });
   it('-1 with everything else right is the reaper race: a warning, not a failure', () => {
     const v = judgeExec(spec, result(-1, 'ok\n'));
@@ -124,7 +145,12 @@ describe('the runner: waiting checks together, everything else alone', () => {
         return { status: 'pass', detail: id };
       },
     });
-    const checks = await runChecks(client, [alone('t.first'), waiting('t.a', a, b), waiting('t.b', b, a), alone('t.last')], ctx, { work: '/data' });
+    const checks = await runChecks(
+      client,
+      [alone('t.first'), waiting('t.a', a, b), waiting('t.b', b, a), alone('t.last')],
+      ctx,
+      { work: '/data' },
+    );
     expect(checks.map((c) => `${c.id} ${c.status}`)).toEqual(['t.first pass', 't.a pass', 't.b pass', 't.last pass']);
     expect(events.slice(0, 2)).toEqual(['t.first start', 't.first end']);
     expect(new Set(events.slice(2, 6))).toEqual(new Set(['t.a start', 't.b start', 't.a end', 't.b end']));

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { PROBE_TEMPLATE, runSmokeSuite } from '../../src/bridge/index.js';
 import { EraRules } from '../../src/bridge/eras.js';
+import { PROBE_TEMPLATE, runSmokeSuite } from '../../src/bridge/index.js';
 import { reaperVerdict } from '../../src/bridge/suite-exec.js';
 import { ctx, startWorkspaceStandin, table, type WorkspaceStandin } from './fixture.js';
 
@@ -11,7 +11,13 @@ import { ctx, startWorkspaceStandin, table, type WorkspaceStandin } from './fixt
  * such a copy, kills it, and names it. The stand-in's `exec-fork-stuck` break makes the same copy natively.
  */
 const v3 = new EraRules('v3', { wire: 'mcpcontainer', reflection: 'v1alpha', methods: 10 });
-const v018 = new EraRules('v0.18', { wire: 'bridgepb', reflection: 'v1', methods: 14, execEnvFields: true, listDirMaxEntries: true });
+const v018 = new EraRules('v0.18', {
+  wire: 'bridgepb',
+  reflection: 'v1',
+  methods: 14,
+  execEnvFields: true,
+  listDirMaxEntries: true,
+});
 
 describe('race verdict with a stuck fork', () => {
   const codes = [3, undefined, -1, undefined, 3];
@@ -29,10 +35,16 @@ describe('race verdict with a stuck fork', () => {
   });
   it('natively: a failure that names the copy', () => {
     const v = reaperVerdict([3, undefined], 3, 32, 10_000, v3, { pids: [7, 9], emulated: false });
-    expect(v).toMatchObject({ status: 'fail', detail: expect.stringMatching(/forked child 7, 9 never reached exec and held their output pipes \(killed\)$/) });
+    expect(v).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/forked child 7, 9 never reached exec and held their output pipes \(killed\)$/),
+    });
   });
   it('without a stuck copy, an Exec without EXIT stays a plain failure', () => {
-    expect(reaperVerdict([3, undefined], 3, 32, 10_000, v3)).toMatchObject({ status: 'fail', detail: '1/2 Execs of "exit 3" reported no EXIT within 10 s at 32 in parallel (10.0 s)' });
+    expect(reaperVerdict([3, undefined], 3, 32, 10_000, v3)).toMatchObject({
+      status: 'fail',
+      detail: '1/2 Execs of "exit 3" reported no EXIT within 10 s at 32 in parallel (10.0 s)',
+    });
   });
 });
 
@@ -40,7 +52,9 @@ describe('a stand-in whose fork gets stuck (exec-fork-stuck), in a real workspac
   let ws: WorkspaceStandin | undefined;
   afterAll(async () => ws?.remove());
 
-  it('the race check finds the copy and kills it, so the bridge still stops gracefully on SIGTERM', { timeout: 120_000 }, async () => {
+  it('the race check finds the copy and kills it, so the bridge still stops gracefully on SIGTERM', {
+    timeout: 120_000,
+  }, async () => {
     ws = await startWorkspaceStandin({ era: 'v3', breaks: ['exec-fork-stuck'] });
     const checks = await runSmokeSuite(
       ws.connection,
@@ -52,10 +66,15 @@ describe('a stand-in whose fork gets stuck (exec-fork-stuck), in a real workspac
     const by = Object.fromEntries(checks.map((c) => [c.id, c]));
     expect(by['exec.reaper-race'], table(checks)).toMatchObject({
       status: 'fail',
-      detail: expect.stringMatching(/^\d+\/\d+ Execs of "exit 3" got no EXIT within 10 s .*: the bridge's forked child \d+ never reached exec and held their output pipes \(killed\)$/),
+      detail: expect.stringMatching(
+        /^\d+\/\d+ Execs of "exit 3" got no EXIT within 10 s .*: the bridge's forked child \d+ never reached exec and held their output pipes \(killed\)$/,
+      ),
     });
     // Without the kill the graceful stop would wait for the held Execs until Memoh's SIGKILL (exit 137).
-    expect(by['lifecycle.sigterm'], table(checks)).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^exit 0 after \d\.\d s/) });
+    expect(by['lifecycle.sigterm'], table(checks)).toMatchObject({
+      status: 'pass',
+      detail: expect.stringMatching(/^exit 0 after \d\.\d s/),
+    });
     expect(await ws.logs()).toMatch(/exec-fork-stuck: a copy of the bridge that never reaches exec/);
   });
 });

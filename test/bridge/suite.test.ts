@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type BridgeConnection,
   loadUserChecks,
   PROBE_TEMPLATE,
   runSmokeSuite,
   runUserChecks,
   suiteCheckIds,
-  type BridgeConnection,
 } from '../../src/bridge/index.js';
 import { ctx, NOT_RUN, startWorkspaceStandin, table, type WorkspaceStandin } from './fixture.js';
 
@@ -92,7 +92,12 @@ describe.each([
     expect(conn.service).toBe('mcpcontainer');
     expect(conn.traits).toMatchObject({ wire: 'mcpcontainer', reflection: 'v1alpha', methods: 10 });
     const t0 = performance.now();
-    const checks = await runSmokeSuite(conn, { era: 'v3', libc, probeTemplate: PROBE_TEMPLATE }, { stopWorkspace: () => ws.stop() }, ctx());
+    const checks = await runSmokeSuite(
+      conn,
+      { era: 'v3', libc, probeTemplate: PROBE_TEMPLATE },
+      { stopWorkspace: () => ws.stop() },
+      ctx(),
+    );
     const ms = Math.round(performance.now() - t0);
     console.log(`${image}: suite took ${ms} ms\n${table(checks)}`);
     expect(checks.map((c) => c.id)).toEqual(suiteCheckIds('v3'));
@@ -124,14 +129,32 @@ describe.each(['containerd', 'docker'] as const)('against the healthy v0.18 stan
     const conn = ws.connection;
     expect(conn.service).toBe('bridgepb');
     expect(conn.target?.kind).toBe(backend === 'docker' ? 'tcp' : 'unix');
-    expect(conn.traits).toMatchObject({ wire: 'bridgepb', reflection: 'v1', methods: 14, execEnvFields: true, listDirMaxEntries: true });
-    const checks = await runSmokeSuite(conn, { era: 'v0.18', libc: 'glibc' }, { stopWorkspace: () => ws.stop() }, ctx());
+    expect(conn.traits).toMatchObject({
+      wire: 'bridgepb',
+      reflection: 'v1',
+      methods: 14,
+      execEnvFields: true,
+      listDirMaxEntries: true,
+    });
+    const checks = await runSmokeSuite(
+      conn,
+      { era: 'v0.18', libc: 'glibc' },
+      { stopWorkspace: () => ws.stop() },
+      ctx(),
+    );
     console.log(`v0.18 ${backend}:\n${table(checks)}`);
     expect(checks.map((c) => c.id)).toEqual(suiteCheckIds('v0.18', conn.traits, { target: conn.target }));
     const bad = checks.filter((c) => (NOT_RUN.includes(c.id) ? c.status !== 'skip' : c.status !== 'pass'));
     expect(table(bad)).toBe('');
     expect(checks.filter((c) => c.status === 'pass').length).toBeGreaterThanOrEqual(40);
-    for (const id of ['workspace.tini', 'nofollow.write', 'tunnel.loopback', 'reversehttp.roundtrip', 'exec.group-kill', 'contract.executables']) {
+    for (const id of [
+      'workspace.tini',
+      'nofollow.write',
+      'tunnel.loopback',
+      'reversehttp.roundtrip',
+      'exec.group-kill',
+      'contract.executables',
+    ]) {
       expect(checks.find((c) => c.id === id)?.status, id).toBe('pass');
     }
     expect(checks.find((c) => c.id === 'exec.reaper-race')?.detail).toMatch(/^(\d+)\/\1 exact at 32 in parallel/);

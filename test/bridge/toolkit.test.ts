@@ -26,31 +26,42 @@ describe('toolkit checks with a real toolkit', () => {
   it.each([
     ['debian', 'memoh-test/debian:amd64', 'glibc'],
     ['musl', 'memoh-test/musl:amd64', 'musl'],
-  ] as const)('%s', async (_n, image, libc) => {
-    let ws: WorkspaceStandin | undefined;
-    try {
-      ws = await startWorkspaceStandin({ era: 'v3', image: `docker.io/${image}`, toolkitDir: join(dir, 'toolkit') });
-      const m = toolkit.manifest;
-      const checks = await runSmokeSuite(
-        ws.connection,
-        { era: 'v3', libc, probeTemplate: PROBE_TEMPLATE, toolkit: { nodeVersion: m.node.version, npmVersion: m.npm.version, uvVersion: m.uv.version } },
-        {},
-        ctx(),
-        { only: TOOLKIT_CHECKS },
-      );
-      console.log(table(checks));
-      const by = Object.fromEntries(checks.map((c) => [c.id, c]));
-      expect(checks.filter((c) => c.status !== 'pass')).toEqual([]);
-      expect(by['toolkit.node']!.detail).toBe(`node --version → v${m.node.version} (/opt/memoh/toolkit/bin/node)`);
-      expect(by['toolkit.npm']!.detail).toBe(`npm --version → ${m.npm.version} (/opt/memoh/toolkit/bin/npm)`);
-      expect(by['toolkit.uv']!.detail).toMatch(new RegExp(`^uv --version → uv ${m.uv.version.replace(/\./g, '\\.')}`));
-      expect(by['toolkit.musl-selection']!.detail).toBe(
-        libc === 'musl'
-          ? 'musl image: the wrapper runs node-musl, LD_LIBRARY_PATH=/opt/memoh/toolkit/node-musl/runtime-lib:/smoke-keep'
-          : 'glibc image: the wrapper runs node-glibc',
-      );
-    } finally {
-      await ws?.remove();
-    }
-  }, 120_000);
+  ] as const)(
+    '%s',
+    async (_n, image, libc) => {
+      let ws: WorkspaceStandin | undefined;
+      try {
+        ws = await startWorkspaceStandin({ era: 'v3', image: `docker.io/${image}`, toolkitDir: join(dir, 'toolkit') });
+        const m = toolkit.manifest;
+        const checks = await runSmokeSuite(
+          ws.connection,
+          {
+            era: 'v3',
+            libc,
+            probeTemplate: PROBE_TEMPLATE,
+            toolkit: { nodeVersion: m.node.version, npmVersion: m.npm.version, uvVersion: m.uv.version },
+          },
+          {},
+          ctx(),
+          { only: TOOLKIT_CHECKS },
+        );
+        console.log(table(checks));
+        const by = Object.fromEntries(checks.map((c) => [c.id, c]));
+        expect(checks.filter((c) => c.status !== 'pass')).toEqual([]);
+        expect(by['toolkit.node']!.detail).toBe(`node --version → v${m.node.version} (/opt/memoh/toolkit/bin/node)`);
+        expect(by['toolkit.npm']!.detail).toBe(`npm --version → ${m.npm.version} (/opt/memoh/toolkit/bin/npm)`);
+        expect(by['toolkit.uv']!.detail).toMatch(
+          new RegExp(`^uv --version → uv ${m.uv.version.replace(/\./g, '\\.')}`),
+        );
+        expect(by['toolkit.musl-selection']!.detail).toBe(
+          libc === 'musl'
+            ? 'musl image: the wrapper runs node-musl, LD_LIBRARY_PATH=/opt/memoh/toolkit/node-musl/runtime-lib:/smoke-keep'
+            : 'glibc image: the wrapper runs node-glibc',
+        );
+      } finally {
+        await ws?.remove();
+      }
+    },
+    120_000,
+  );
 });

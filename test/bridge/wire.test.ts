@@ -1,14 +1,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  type BridgeConnection,
   BridgeNotReady,
   connectBridge,
   NoContainerService,
   PROBE_TEMPLATE,
   runSmokeSuite,
   suiteCheckIds,
-  type BridgeConnection,
 } from '../../src/bridge/index.js';
-import { ctx, startStandin, type StandinWorkspace } from './fixture.js';
+import { ctx, type StandinWorkspace, startStandin } from './fixture.js';
 
 const started: StandinWorkspace[] = [];
 const open: BridgeConnection[] = [];
@@ -42,10 +42,14 @@ describe('wire-name detection', () => {
     const auto = await connect(ws, 'auto');
     expect(auto.service).toBe('bridgepb');
     expect((await auto.client.listDir('/')).some((e) => e.path === 'data')).toBe(true);
-    const err = await connectBridge(ws.socketPath, { service: 'mcpcontainer', deadlineMs: 5000 }).catch((e: unknown) => e);
+    const err = await connectBridge(ws.socketPath, { service: 'mcpcontainer', deadlineMs: 5000 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(NoContainerService);
     expect((err as NoContainerService).tried).toEqual(['mcpcontainer']);
-    expect((err as Error).message).toMatch(/mcpcontainer\.ContainerService gave UNIMPLEMENTED \(forced by --service mcpcontainer/);
+    expect((err as Error).message).toMatch(
+      /mcpcontainer\.ContainerService gave UNIMPLEMENTED \(forced by --service mcpcontainer/,
+    );
   });
 
   it('wire-none: NoContainerService naming both names tried', async () => {
@@ -53,14 +57,18 @@ describe('wire-name detection', () => {
     const err = await connectBridge(ws.socketPath, { service: 'auto', deadlineMs: 5000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NoContainerService);
     expect((err as NoContainerService).tried).toEqual(['mcpcontainer', 'bridgepb']);
-    expect((err as Error).message).toContain('mcpcontainer.ContainerService and bridgepb.ContainerService gave UNIMPLEMENTED');
+    expect((err as Error).message).toContain(
+      'mcpcontainer.ContainerService and bridgepb.ContainerService gave UNIMPLEMENTED',
+    );
   });
 });
 
 describe('not ready', () => {
   it('no socket file: BridgeNotReady (retryable), at once', async () => {
     const t0 = Date.now();
-    const err = await connectBridge('/tmp/memoh-no-such-dir/bridge.sock', { service: 'auto', deadlineMs: 5000 }).catch((e: unknown) => e);
+    const err = await connectBridge('/tmp/memoh-no-such-dir/bridge.sock', { service: 'auto', deadlineMs: 5000 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(BridgeNotReady);
     expect((err as Error).message).toContain('does not exist yet');
     expect(Date.now() - t0).toBeLessThan(1000);
@@ -70,7 +78,9 @@ describe('not ready', () => {
     const ws = await standin({ breaks: ['no-listen'], env: ['STANDIN_NO_LISTEN_SECONDS=20'], waitForSocket: false });
     await new Promise((r) => setTimeout(r, 1000));
     expect((await ws.container.inspect()).State.Running).toBe(true);
-    await expect(connectBridge(ws.socketPath, { service: 'auto', deadlineMs: 2000 })).rejects.toBeInstanceOf(BridgeNotReady);
+    await expect(connectBridge(ws.socketPath, { service: 'auto', deadlineMs: 2000 })).rejects.toBeInstanceOf(
+      BridgeNotReady,
+    );
   });
 
   it('a socket file nobody listens on: BridgeNotReady (UNAVAILABLE), not NoContainerService', async () => {
@@ -87,7 +97,12 @@ describe('a bridge that dies mid-suite (STANDIN_CRASH_AFTER)', () => {
     const ws = await standin({ env: ['STANDIN_CRASH_AFTER=40'] });
     const conn = await connect(ws, 'auto');
     const t0 = performance.now();
-    const checks = await runSmokeSuite(conn, { libc: 'glibc', probeTemplate: PROBE_TEMPLATE }, { stopWorkspace: () => ws.stop() }, ctx());
+    const checks = await runSmokeSuite(
+      conn,
+      { libc: 'glibc', probeTemplate: PROBE_TEMPLATE },
+      { stopWorkspace: () => ws.stop() },
+      ctx(),
+    );
     const ms = performance.now() - t0;
     expect(checks.map((c) => c.id)).toEqual(suiteCheckIds());
     const firstFail = checks.findIndex((c) => c.status === 'fail');
@@ -96,7 +111,8 @@ describe('a bridge that dies mid-suite (STANDIN_CRASH_AFTER)', () => {
     expect(checks.slice(0, firstFail).every((c) => c.status === 'pass' || c.id === 'exec.default-timeout')).toBe(true);
     const after = checks.slice(firstFail).filter((c) => c.status === 'fail');
     expect(after.length).toBeGreaterThan(20);
-    for (const c of after.filter((x) => x.id !== 'lifecycle.sigterm')) expect(c.detail, c.id).toMatch(/UNAVAILABLE|Connection dropped|ECONNREFUSED/);
+    for (const c of after.filter((x) => x.id !== 'lifecycle.sigterm'))
+      expect(c.detail, c.id).toMatch(/UNAVAILABLE|Connection dropped|ECONNREFUSED/);
     expect(ms).toBeLessThan(30_000);
   });
 });

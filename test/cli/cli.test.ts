@@ -12,7 +12,8 @@ describe('memoh-workspace CLI', () => {
   it('--help lists every command and exits 0', () => {
     const r = run(['--help']);
     expect(r.status).toBe(0);
-    for (const c of ['run', 'toolkit', 'validate', 'smoke', 'mirror', 'doctor']) expect(r.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+    for (const c of ['run', 'toolkit', 'validate', 'smoke', 'mirror', 'doctor'])
+      expect(r.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
   });
 
   it('--version prints the package version', () => {
@@ -82,7 +83,11 @@ describe("plan --config with Memoh's config files", () => {
   };
   const plan = (args: string[]) => {
     const r = run(['plan', '--platform', 'linux/amd64', ...args]);
-    return { ...r, images: r.status === 0 ? (JSON.parse(r.stdout) as { include: { image: string }[] }).include.map((i) => i.image) : [] };
+    return {
+      ...r,
+      images:
+        r.status === 0 ? (JSON.parse(r.stdout) as { include: { image: string }[] }).include.map((i) => i.image) : [],
+    };
   };
   const files = [
     ['seed.app.example.toml', 'debian:bookworm-slim'],
@@ -116,10 +121,15 @@ describe("plan --config with Memoh's config files", () => {
 
   it("Memoh's refusals are exit 2 with the key and the fix", () => {
     const both = join(dir, 'both.toml');
-    writeFileSync(both, '[server]\naddr = ":8080"\n[container]\nbackend = "docker"\ndefault_image = "a:1"\n[workspace]\ndefault_image = "b:2"\n');
+    writeFileSync(
+      both,
+      '[server]\naddr = ":8080"\n[container]\nbackend = "docker"\ndefault_image = "a:1"\n[workspace]\ndefault_image = "b:2"\n',
+    );
     const r1 = plan(['--config', both]);
     expect(r1.status).toBe(2);
-    expect(r1.stderr).toMatch(/both\.toml \[container\] default_image: workspace keys are set in both \[container\] and \[workspace\].*Fix: move the \[workspace\] keys into \[container\]/);
+    expect(r1.stderr).toMatch(
+      /both\.toml \[container\] default_image: workspace keys are set in both \[container\] and \[workspace\].*Fix: move the \[workspace\] keys into \[container\]/,
+    );
     const mcp = join(dir, 'mcp.toml');
     writeFileSync(mcp, '[server]\naddr = ":8080"\n[mcp]\nimage = "memohai/mcp:latest"\n');
     const r2 = plan(['--config', mcp]);
@@ -138,15 +148,33 @@ describe("plan --config with Memoh's config files", () => {
 
 describe('mirror --compose with the default image, from dist/', () => {
   it("pairs Memoh's compose services and adds the workspace default image, by the overlay's registry or --registry", () => {
-    const args = ['mirror', '--compose', join(REPO, 'test/mirror/fixtures/docker-compose.yml'), '--overlay', join(REPO, 'test/mirror/fixtures/docker-compose.cn.yml'), '--dry-run', '--json'];
+    const args = [
+      'mirror',
+      '--compose',
+      join(REPO, 'test/mirror/fixtures/docker-compose.yml'),
+      '--overlay',
+      join(REPO, 'test/mirror/fixtures/docker-compose.cn.yml'),
+      '--dry-run',
+      '--json',
+    ];
     const r = run(args);
     expect(r.status, r.stderr).toBe(0);
-    const pairs = (JSON.parse(r.stdout) as { pairs: { label: string; mirror: { ref: string }; upstream: { ref: string } }[] }).pairs;
+    const pairs = (
+      JSON.parse(r.stdout) as { pairs: { label: string; mirror: { ref: string }; upstream: { ref: string } }[] }
+    ).pairs;
     expect(pairs.map((p) => p.label)).toEqual(['postgres', 'migrate', 'server', 'web', 'memohai/workspace:debian']);
-    expect(pairs.at(-1)).toMatchObject({ mirror: { ref: 'memoh.cn/memohai/workspace:debian' }, upstream: { ref: 'docker.io/memohai/workspace:debian' } });
+    expect(pairs.at(-1)).toMatchObject({
+      mirror: { ref: 'memoh.cn/memohai/workspace:debian' },
+      upstream: { ref: 'docker.io/memohai/workspace:debian' },
+    });
     const other = run([...args, '--registry', 'mirror.example', '--default-image', 'debian:bookworm-slim']);
     expect(other.status, other.stderr).toBe(0);
-    const last = (JSON.parse(other.stdout) as { pairs: { mirror: { ref: string }; upstream: { ref: string } }[] }).pairs.at(-1);
-    expect(last).toMatchObject({ mirror: { ref: 'mirror.example/debian:bookworm-slim' }, upstream: { ref: 'docker.io/library/debian:bookworm-slim' } });
+    const last = (
+      JSON.parse(other.stdout) as { pairs: { mirror: { ref: string }; upstream: { ref: string } }[] }
+    ).pairs.at(-1);
+    expect(last).toMatchObject({
+      mirror: { ref: 'mirror.example/debian:bookworm-slim' },
+      upstream: { ref: 'docker.io/library/debian:bookworm-slim' },
+    });
   });
 });

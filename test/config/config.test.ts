@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   BRIDGE_TLS_FILES,
-  type Layer,
-  SERVER_TLS_FILES,
   defaultLayer,
   fileLayer,
+  type Layer,
   mirrorImages,
   optionsFromFace,
   presetLayer,
   resolveOptions,
+  SERVER_TLS_FILES,
 } from '../../src/config/index.js';
 import { FIELDS, fieldPath } from '../../src/config/schema.js';
 import { InputError } from '../../src/core/errors.js';
@@ -79,7 +79,7 @@ describe('layers', () => {
     expect(e.fix).toMatch(/1 to 16/);
   });
 
-  it("reads a Memoh config.toml as it is: its [workspace], the registry on the default image only", () => {
+  it('reads a Memoh config.toml as it is: its [workspace], the registry on the default image only', () => {
     const memoh = file(
       'config.toml',
       '[server]\naddr = ":8080"\n[postgres]\nhost = "db"\n[workspace]\nregistry = "memoh.cn"\ndefault_image = "alpine:3.20"\nsnapshotter = "overlayfs"\ndata_root = "/opt/memoh/data"\nruntime_dir = "/opt/memoh/runtime"\n',
@@ -178,10 +178,46 @@ const memohFile = (name: string, registry = false): string => {
 
 describe("Memoh's config files as they are", () => {
   const cases = [
-    ['seed.app.example.toml', { backend: 'containerd', defaultImage: 'debian:bookworm-slim', dataRoot: 'data', snapshotter: 'overlayfs', cniBinDir: '/opt/cni/bin', cniConfDir: '/etc/cni/net.d' }],
-    ['seed.app.docker.toml', { backend: 'containerd', defaultImage: 'debian:bookworm-slim', dataRoot: '/opt/memoh/data', runtimeDir: '/opt/memoh/runtime', bridgePath: '/opt/memoh/runtime/bridge' }],
-    ['v0.18.app.example.toml', { backend: 'docker', defaultImage: 'memohai/workspace:debian', dataRoot: 'data', bridgePath: '/opt/memoh/runtime/bridge', imagePullPolicy: 'if_not_present' }],
-    ['v0.18.app.docker.toml', { backend: 'containerd', defaultImage: 'memohai/workspace:debian', dataRoot: '/opt/memoh/data', runtimeDir: '/opt/memoh/runtime' }],
+    [
+      'seed.app.example.toml',
+      {
+        backend: 'containerd',
+        defaultImage: 'debian:bookworm-slim',
+        dataRoot: 'data',
+        snapshotter: 'overlayfs',
+        cniBinDir: '/opt/cni/bin',
+        cniConfDir: '/etc/cni/net.d',
+      },
+    ],
+    [
+      'seed.app.docker.toml',
+      {
+        backend: 'containerd',
+        defaultImage: 'debian:bookworm-slim',
+        dataRoot: '/opt/memoh/data',
+        runtimeDir: '/opt/memoh/runtime',
+        bridgePath: '/opt/memoh/runtime/bridge',
+      },
+    ],
+    [
+      'v0.18.app.example.toml',
+      {
+        backend: 'docker',
+        defaultImage: 'memohai/workspace:debian',
+        dataRoot: 'data',
+        bridgePath: '/opt/memoh/runtime/bridge',
+        imagePullPolicy: 'if_not_present',
+      },
+    ],
+    [
+      'v0.18.app.docker.toml',
+      {
+        backend: 'containerd',
+        defaultImage: 'memohai/workspace:debian',
+        dataRoot: '/opt/memoh/data',
+        runtimeDir: '/opt/memoh/runtime',
+      },
+    ],
   ] as const;
   for (const [name, want] of cases) {
     it(`${name}: its workspace settings, the rest ignored`, () => {
@@ -219,7 +255,13 @@ describe("Memoh's config files as they are", () => {
   });
 
   it('legacy [workspace] is read into [container], and errors name it', () => {
-    const cfg = fileLayer(file('legacy.toml', '[log]\nlevel = "info"\n[container]\nbackend = "docker"\n[workspace]\ndefault_image = "alpine:3.22"\nimage_pull_policy = "never"\nregistry = 5\n'), '--config');
+    const cfg = fileLayer(
+      file(
+        'legacy.toml',
+        '[log]\nlevel = "info"\n[container]\nbackend = "docker"\n[workspace]\ndefault_image = "alpine:3.22"\nimage_pull_policy = "never"\nregistry = 5\n',
+      ),
+      '--config',
+    );
     expect(cfg.values.get('container.default_image')).toBe('alpine:3.22');
     expect(cfg.values.get('container.backend')).toBe('docker');
     const e = inputErr(() => resolveOptions([cfg]));
@@ -228,41 +270,85 @@ describe("Memoh's config files as they are", () => {
   });
 
   it('workspace keys in both [container] and [workspace] are an error, as in Memoh', () => {
-    for (const key of ['default_image = "a:1"', 'cni_bin_dir = "/x"', 'bridge_path = "/b"', 'image_pull_policy = "always"']) {
-      const e = inputErr(() => fileLayer(file('both.toml', `[server]\naddr = ":8080"\n[container]\nbackend = "docker"\n${key}\n[workspace]\ndefault_image = "b:2"\n`), '--config'));
+    for (const key of [
+      'default_image = "a:1"',
+      'cni_bin_dir = "/x"',
+      'bridge_path = "/b"',
+      'image_pull_policy = "always"',
+    ]) {
+      const e = inputErr(() =>
+        fileLayer(
+          file(
+            'both.toml',
+            `[server]\naddr = ":8080"\n[container]\nbackend = "docker"\n${key}\n[workspace]\ndefault_image = "b:2"\n`,
+          ),
+          '--config',
+        ),
+      );
       expect(e.input).toBe(`both.toml [container] ${key.split(' ')[0]}`);
       expect(e.problem).toMatch(/both \[container\] and \[workspace\]/);
       expect(e.fix).toMatch(/remove \[workspace\]/);
     }
     // Our own file follows the same rule.
-    expect(() => fileLayer(file('both2.toml', '[container]\nregistry = "a.b"\n[workspace]\nregistry = "c.d"\n'), '--config')).toThrow(/both \[container\] and \[workspace\]/);
+    expect(() =>
+      fileLayer(file('both2.toml', '[container]\nregistry = "a.b"\n[workspace]\nregistry = "c.d"\n'), '--config'),
+    ).toThrow(/both \[container\] and \[workspace\]/);
   });
 
   it('[mcp] is always an error, in a Memoh file and in ours', () => {
-    for (const text of ['[server]\naddr = ":8080"\n[mcp]\nimage = "memohai/mcp:latest"\n', '[mcp]\nimage = "x"\n[workspace]\ndefault_image = "y"\n']) {
+    for (const text of [
+      '[server]\naddr = ":8080"\n[mcp]\nimage = "memohai/mcp:latest"\n',
+      '[mcp]\nimage = "x"\n[workspace]\ndefault_image = "y"\n',
+    ]) {
       const e = inputErr(() => fileLayer(file('mcp.toml', text), '--config'));
       expect(e.input).toBe('mcp.toml [mcp]');
       expect(e.fix).toMatch(/\[container\]/);
     }
   });
 
-  it("our own file: [container] or the old [workspace]; unknown keys and top-level keys are errors", () => {
-    const ours = resolveOptions([fileLayer(file('ours.toml', 'instance_id = "abc"\n[container]\ndefault_image = "alpine:3.22"\n[run]\nmemoh = "v3"\n'), '--config')]);
+  it('our own file: [container] or the old [workspace]; unknown keys and top-level keys are errors', () => {
+    const ours = resolveOptions([
+      fileLayer(
+        file('ours.toml', 'instance_id = "abc"\n[container]\ndefault_image = "alpine:3.22"\n[run]\nmemoh = "v3"\n'),
+        '--config',
+      ),
+    ]);
     expect(ours.run.images).toEqual(['alpine:3.22']);
     expect(ours.run.memoh).toBe('v3');
-    const old = resolveOptions([fileLayer(file('old.toml', '[workspace]\nregistry = "memoh.cn"\n[run]\nconcurrency = 3\n'), '--config')]);
+    const old = resolveOptions([
+      fileLayer(file('old.toml', '[workspace]\nregistry = "memoh.cn"\n[run]\nconcurrency = 3\n'), '--config'),
+    ]);
     expect(old.run.images).toEqual(['memoh.cn/memohai/workspace:debian']);
-    expect(inputErr(() => fileLayer(file('typo.toml', '[container]\nbakend = "docker"\n'), '--config')).input).toBe('typo.toml [container] bakend');
-    expect(inputErr(() => fileLayer(file('typo2.toml', '[workspace]\nbackend = "docker"\n'), '--config')).input).toBe('typo2.toml [workspace] backend');
+    expect(inputErr(() => fileLayer(file('typo.toml', '[container]\nbakend = "docker"\n'), '--config')).input).toBe(
+      'typo.toml [container] bakend',
+    );
+    expect(inputErr(() => fileLayer(file('typo2.toml', '[workspace]\nbackend = "docker"\n'), '--config')).input).toBe(
+      'typo2.toml [workspace] backend',
+    );
     // A misspelt section beside [container] does not make our file Memoh's.
-    expect(inputErr(() => fileLayer(file('typo3.toml', '[container]\nbackend = "docker"\n[toolkt]\nnode_version = "24"\n[run]\nconcurrency = 2\n'), '--config')).input).toBe('typo3.toml [toolkt]');
-    const top = inputErr(() => fileLayer(file('top.toml', 'node_version = "24"\n[toolkit]\nnpm_version = "10.9.2"\n'), '--config'));
+    expect(
+      inputErr(() =>
+        fileLayer(
+          file(
+            'typo3.toml',
+            '[container]\nbackend = "docker"\n[toolkt]\nnode_version = "24"\n[run]\nconcurrency = 2\n',
+          ),
+          '--config',
+        ),
+      ).input,
+    ).toBe('typo3.toml [toolkt]');
+    const top = inputErr(() =>
+      fileLayer(file('top.toml', 'node_version = "24"\n[toolkit]\nnpm_version = "10.9.2"\n'), '--config'),
+    );
     expect(top.input).toBe('top.toml node_version');
     expect(top.fix).toMatch(/instance_id/);
   });
 
-  it("image_pull_policy maps to our pull as Memoh reads it; the later source wins", () => {
-    const withPolicy = (v: string) => resolveOptions([fileLayer(file('p.toml', `[server]\naddr = ":1"\n[container]\nimage_pull_policy = "${v}"\n`), '--config')]);
+  it('image_pull_policy maps to our pull as Memoh reads it; the later source wins', () => {
+    const withPolicy = (v: string) =>
+      resolveOptions([
+        fileLayer(file('p.toml', `[server]\naddr = ":1"\n[container]\nimage_pull_policy = "${v}"\n`), '--config'),
+      ]);
     expect(withPolicy('always').run.pull).toBe('always');
     expect(withPolicy('never').run.pull).toBe('never');
     expect(withPolicy('if_not_present').run.pull).toBe('missing');
@@ -274,7 +360,11 @@ describe("Memoh's config files as they are", () => {
     // A flag after the file wins; inside one file of ours, [run] pull wins.
     const cfg = fileLayer(file('p2.toml', '[container]\nimage_pull_policy = "never"\n'), '--config');
     expect(resolveOptions([cfg, flags({ 'run.pull': 'always' })]).run.pull).toBe('always');
-    expect(resolveOptions([fileLayer(file('p3.toml', '[container]\nimage_pull_policy = "never"\n[run]\npull = "always"\n'), '--config')]).run.pull).toBe('always');
+    expect(
+      resolveOptions([
+        fileLayer(file('p3.toml', '[container]\nimage_pull_policy = "never"\n[run]\npull = "always"\n'), '--config'),
+      ]).run.pull,
+    ).toBe('always');
   });
 
   it('memoh takes auto, v3 or v0.18, nothing else', () => {
@@ -317,11 +407,15 @@ describe("strict bridge mTLS from Memoh's keys", () => {
       instanceId: '0b6c5a4e-7f1d-4c3b-9a2e-5d8f1e2c3b4a',
       serverName: 'memoh-bridge.0b6c5a4e-7f1d-4c3b-9a2e-5d8f1e2c3b4a.bridge.memoh.internal',
     });
-    expect(resolveOptions([strict({ 'bridge_tls.server_name': 'bridge.example' })]).bridgeTls?.serverName).toBe('bridge.example');
+    expect(resolveOptions([strict({ 'bridge_tls.server_name': 'bridge.example' })]).bridgeTls?.serverName).toBe(
+      'bridge.example',
+    );
   });
 
   it('disabled ignores the other keys', () => {
-    expect(resolveOptions([strict({ 'bridge_tls.mode': 'disabled', 'bridge_tls.bridge_dir': '/nonexistent' })]).bridgeTls).toBeUndefined();
+    expect(
+      resolveOptions([strict({ 'bridge_tls.mode': 'disabled', 'bridge_tls.bridge_dir': '/nonexistent' })]).bridgeTls,
+    ).toBeUndefined();
   });
 
   it('strict without instance_id, or with a bad one, names the key', () => {
@@ -343,23 +437,37 @@ describe("strict bridge mTLS from Memoh's keys", () => {
     expect(e.input).toBe('--bridge-tls-bridge-dir');
     expect(e.problem).toMatch(/also holds server-client\.key/);
     const missing = makeDir('bridge-missing', BRIDGE_TLS_FILES.slice(0, 2));
-    expect(inputErr(() => resolveOptions([strict({ 'bridge_tls.bridge_dir': missing })])).problem).toMatch(/lacks server-client-ca\.crt/);
+    expect(inputErr(() => resolveOptions([strict({ 'bridge_tls.bridge_dir': missing })])).problem).toMatch(
+      /lacks server-client-ca\.crt/,
+    );
   });
 
   it('server_dir needs the client files, and must differ from bridge_dir', () => {
     const noKey = makeDir('server-nokey', ['server-client.crt', 'bridge-server-ca.crt']);
-    expect(inputErr(() => resolveOptions([strict({ 'bridge_tls.server_dir': noKey })])).problem).toMatch(/lacks server-client\.key/);
+    expect(inputErr(() => resolveOptions([strict({ 'bridge_tls.server_dir': noKey })])).problem).toMatch(
+      /lacks server-client\.key/,
+    );
     const both = makeDir('both', [...SERVER_TLS_FILES, ...BRIDGE_TLS_FILES]);
-    const e = inputErr(() => resolveOptions([strict({ 'bridge_tls.server_dir': both, 'bridge_tls.bridge_dir': both })]));
+    const e = inputErr(() =>
+      resolveOptions([strict({ 'bridge_tls.server_dir': both, 'bridge_tls.bridge_dir': both })]),
+    );
     // The same dir holds more than the bridge's three files: refused before the equality rule.
     expect(e.input).toBe('--bridge-tls-bridge-dir');
     const same = makeDir('same', BRIDGE_TLS_FILES);
-    const e2 = inputErr(() => resolveOptions([strict({ 'bridge_tls.server_dir': same, 'bridge_tls.bridge_dir': same })]));
+    const e2 = inputErr(() =>
+      resolveOptions([strict({ 'bridge_tls.server_dir': same, 'bridge_tls.bridge_dir': same })]),
+    );
     expect(e2.problem).toMatch(/lacks server-client\.crt/);
   });
 
   it("Memoh's file sets strict mode with its own keys; a missing dir is named in the file's words", () => {
-    const cfg = fileLayer(file('strict.toml', `instance_id = "inst-1"\n[server]\naddr = ":8080"\n[container]\nbackend = "docker"\n[bridge_tls]\nmode = "strict"\nserver_dir = "${join(tls, 'server')}"\nbridge_dir = "${join(tls, 'nope')}"\n`), '--config');
+    const cfg = fileLayer(
+      file(
+        'strict.toml',
+        `instance_id = "inst-1"\n[server]\naddr = ":8080"\n[container]\nbackend = "docker"\n[bridge_tls]\nmode = "strict"\nserver_dir = "${join(tls, 'server')}"\nbridge_dir = "${join(tls, 'nope')}"\n`,
+      ),
+      '--config',
+    );
     makeDir('server', SERVER_TLS_FILES);
     const e = inputErr(() => resolveOptions([cfg]));
     expect(e.input).toBe('strict.toml [bridge_tls] bridge_dir');
@@ -369,12 +477,33 @@ describe("strict bridge mTLS from Memoh's keys", () => {
   it("Memoh's environment overrides apply after the config file, before flags", () => {
     const server = makeDir('server', SERVER_TLS_FILES);
     const bridge = makeDir('bridge', BRIDGE_TLS_FILES);
-    const env = { HOME: '/home/u', MEMOH_BRIDGE_TLS_MODE: 'strict', MEMOH_INSTANCE_ID: 'env-inst', MEMOH_BRIDGE_TLS_SERVER_DIR: server, MEMOH_BRIDGE_TLS_BRIDGE_DIR: bridge };
+    const env = {
+      HOME: '/home/u',
+      MEMOH_BRIDGE_TLS_MODE: 'strict',
+      MEMOH_INSTANCE_ID: 'env-inst',
+      MEMOH_BRIDGE_TLS_SERVER_DIR: server,
+      MEMOH_BRIDGE_TLS_BRIDGE_DIR: bridge,
+    };
     const face = (values: Map<string, unknown>) =>
-      optionsFromFace({ preset: '', presetInput: '--preset', config: file('c.toml', 'instance_id = "file-inst"\n'), configInput: '--config', values, origin: (f) => `--${f.flag}` }, env);
+      optionsFromFace(
+        {
+          preset: '',
+          presetInput: '--preset',
+          config: file('c.toml', 'instance_id = "file-inst"\n'),
+          configInput: '--config',
+          values,
+          origin: (f) => `--${f.flag}`,
+        },
+        env,
+      );
     expect(face(new Map()).bridgeTls?.instanceId).toBe('env-inst');
     expect(face(new Map([['instance_id', 'flag-inst']])).bridgeTls?.instanceId).toBe('flag-inst');
-    const e = inputErr(() => optionsFromFace({ preset: '', presetInput: '', config: '', configInput: '', values: new Map(), origin: (f) => `--${f.flag}` }, { ...env, MEMOH_BRIDGE_TLS_MODE: 'sometimes' }));
+    const e = inputErr(() =>
+      optionsFromFace(
+        { preset: '', presetInput: '', config: '', configInput: '', values: new Map(), origin: (f) => `--${f.flag}` },
+        { ...env, MEMOH_BRIDGE_TLS_MODE: 'sometimes' },
+      ),
+    );
     expect(e.input).toBe('environment MEMOH_BRIDGE_TLS_MODE');
   });
 });

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerEntry } from '../../src/core/ledger.js';
-import { postEnvFromState, runStep, runnerFiles, startStep } from '../action/runner.js';
+import { postEnvFromState, runnerFiles, runStep, startStep } from '../action/runner.js';
 import { ensureBuilt } from '../smoke/cli.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import {
@@ -92,7 +92,17 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to `memoh-workspace run`', (si
     const archives = join(work, `cache-${sig}`, 'archives');
     const partial = () => (existsSync(archives) ? readdirSync(archives).filter((n) => n.startsWith('.tmp-')) : []);
     mirror.fault(GLIBC, 'slow', { times: 1, bytesPerSecond: 4 << 20 });
-    const run = startRun(work, bot('toolkit'), [...mirrorFlags(mirror), '--cache-dir', join(work, `cache-${sig}`), '--image', 'memoh-test/debian:amd64', '--pull', 'never', '--bridge', BRIDGE]);
+    const run = startRun(work, bot('toolkit'), [
+      ...mirrorFlags(mirror),
+      '--cache-dir',
+      join(work, `cache-${sig}`),
+      '--image',
+      'memoh-test/debian:amd64',
+      '--pull',
+      'never',
+      '--bridge',
+      BRIDGE,
+    ]);
     // Mid-transfer: the slowed Node.js tarball is being served into a toolkit temp dir and the archive cache.
     await until('the Node.js tarball to be downloading', 30_000, () => toolkitTempDir(run.tmp) && partial().length > 0);
     const at = await interrupt(run, sig);
@@ -106,7 +116,17 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to `memoh-workspace run`', (si
     let pid: number | undefined;
     const watch = firstValidateContainer(() => pid);
     try {
-      const run = startRun(work, bot('validate'), ['--toolkit', toolkit, ...IMAGES.flatMap((i) => ['--image', i]), '--concurrency', '1', '--pull', 'never', '--bridge', BRIDGE]);
+      const run = startRun(work, bot('validate'), [
+        '--toolkit',
+        toolkit,
+        ...IMAGES.flatMap((i) => ['--image', i]),
+        '--concurrency',
+        '1',
+        '--pull',
+        'never',
+        '--bridge',
+        BRIDGE,
+      ]);
       pid = run.pid;
       const name = await within('a validation container', 30_000, watch.seen);
       const at = await interrupt(run, sig);
@@ -119,10 +139,20 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to `memoh-workspace run`', (si
   });
 
   it('during the smoke stage: the workspace container, its socket dir and runtime dir are removed', async () => {
-    const run = startRun(work, bot('smoke'), ['--toolkit', toolkit, '--image', 'memoh-test/debian:amd64', '--pull', 'never', '--bridge', BRIDGE]);
+    const run = startRun(work, bot('smoke'), [
+      '--toolkit',
+      toolkit,
+      '--image',
+      'memoh-test/debian:amd64',
+      '--pull',
+      'never',
+      '--bridge',
+      BRIDGE,
+    ]);
     const name = `workspace-${run.botId}`;
     // SIGINT in the middle of the suite; SIGTERM as soon as the container runs (while the bridge comes up).
-    if (sig === 'SIGINT') await until('the bridge suite to start', 60_000, () => run.stderr().includes('── bridge smoke suite'));
+    if (sig === 'SIGINT')
+      await until('the bridge suite to start', 60_000, () => run.stderr().includes('── bridge smoke suite'));
     else await until('the workspace container to run', 60_000, () => containerStatus(name) === 'running');
     expect(readdirSync(run.tmp).filter((n) => /^memoh-(run|runtime)-/.test(n))).toHaveLength(2);
     await interrupt(run, sig);

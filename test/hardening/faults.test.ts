@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { docker } from '../../src/core/docker.js';
 import { CleanupLedger, undo } from '../../src/core/ledger.js';
 import { recordingReporter } from '../../src/core/reporter.js';
-import { docker } from '../../src/core/docker.js';
 import { runPipeline } from '../../src/pipeline.js';
 import { describeFailure } from '../../src/workspace/workspace.js';
 import { ensureBuilt } from '../smoke/cli.js';
@@ -109,7 +109,21 @@ function olderToolkit(out: string): string {
 async function failedToolkitRun(label: string, cacheDir: string, out: string) {
   const previous = olderToolkit(out);
   const before = snapshot(previous);
-  const run = startRun(work, `${prefix}-${label}`, [...mirrorFlags(mirror), ...GZ, '--cache-dir', cacheDir, '--out', out, '--image', IMAGE, '--pull', 'never', '--bridge', BRIDGE, '--json']);
+  const run = startRun(work, `${prefix}-${label}`, [
+    ...mirrorFlags(mirror),
+    ...GZ,
+    '--cache-dir',
+    cacheDir,
+    '--out',
+    out,
+    '--image',
+    IMAGE,
+    '--pull',
+    'never',
+    '--bridge',
+    BRIDGE,
+    '--json',
+  ]);
   const r = await run.finished(60_000);
   expect(r.status, r.stderr).toBe(1);
   const rep = report(r.stdout);
@@ -123,10 +137,13 @@ async function failedToolkitRun(label: string, cacheDir: string, out: string) {
 }
 
 const tempBeside = (dir: string) => readdirSync(join(dir, '..')).filter((n) => n.startsWith('.amd64.'));
-const seen = (file: string) => mirror.requests.filter((q) => q.path.endsWith(`/${file}`)).map((q) => q.fault ?? q.status);
+const seen = (file: string) =>
+  mirror.requests.filter((q) => q.path.endsWith(`/${file}`)).map((q) => q.fault ?? q.status);
 
 describe('mirror faults during a full run', () => {
-  it('500 once, a reset inside the Node.js tarball, a truncated uv, a slow musl Node.js: each retried, the run passes', { timeout: 240_000 }, async () => {
+  it('500 once, a reset inside the Node.js tarball, a truncated uv, a slow musl Node.js: each retried, the run passes', {
+    timeout: 240_000,
+  }, async () => {
     mirror.requests.length = 0;
     mirror.fault(only(NPM), '500', { times: 1 });
     mirror.fault(only(GLIBC), 'reset', { times: 1, bytes: 4 << 20 });
@@ -135,10 +152,20 @@ describe('mirror faults during a full run', () => {
     const run = startRun(work, `${prefix}-mirror`, [
       ...mirrorFlags(mirror),
       ...GZ,
-      '--cache-dir', join(work, 'cache-full'),
-      '--out', join(work, 'full'),
+      '--cache-dir',
+      join(work, 'cache-full'),
+      '--out',
+      join(work, 'full'),
       // A musl image too: run builds only the flavours its images need, and the musl Node.js is faulted.
-      '--image', IMAGE, '--image', MUSL_IMAGE, '--pull', 'never', '--bridge', BRIDGE, '--json',
+      '--image',
+      IMAGE,
+      '--image',
+      MUSL_IMAGE,
+      '--pull',
+      'never',
+      '--bridge',
+      BRIDGE,
+      '--json',
     ]);
     const r = await run.finished(180_000);
     expect(r.status, r.stderr).toBe(0);
@@ -155,18 +182,28 @@ describe('mirror faults during a full run', () => {
     expect(r.stderr).toMatch(new RegExp(`${esc(GLIBC)}: connection lost after \\d+ of \\d+ bytes.*retrying in`));
     expect(r.stderr).toMatch(new RegExp(`${esc(UV)}: (connection lost|truncated transfer).*retrying in`));
     // The toolkit that passed is the real one, byte for byte what the mirror serves.
-    const manifest = JSON.parse(readFileSync(join(work, 'full', 'toolkit', 'amd64', 'toolkit.json'), 'utf8')) as { artefacts: { name: string; sha256: string }[] };
-    expect(manifest.artefacts.find((a) => a.name === 'node-glibc')?.sha256).toBe(fileSha256(join(mirror.root, 'node', `v${V}`, GLIBC)));
-    expect(manifest.artefacts.find((a) => a.name === 'uv')?.sha256).toBe(fileSha256(join(mirror.root, 'uv', 'releases', 'download', '0.9.5', UV)));
+    const manifest = JSON.parse(readFileSync(join(work, 'full', 'toolkit', 'amd64', 'toolkit.json'), 'utf8')) as {
+      artefacts: { name: string; sha256: string }[];
+    };
+    expect(manifest.artefacts.find((a) => a.name === 'node-glibc')?.sha256).toBe(
+      fileSha256(join(mirror.root, 'node', `v${V}`, GLIBC)),
+    );
+    expect(manifest.artefacts.find((a) => a.name === 'uv')?.sha256).toBe(
+      fileSha256(join(mirror.root, 'uv', 'releases', 'download', '0.9.5', UV)),
+    );
     expect(leftovers(run)).toEqual({ containers: [], temp: [] });
   });
 
   it('truncated on every attempt: bounded retries, then toolkit.build names the file and --uv-mirror; smoke is skipped; --out is untouched', async () => {
-    const cacheDir = await seededCache('cache-truncated', [`sha256-${fileSha256(join(mirror.root, 'uv', 'releases', 'download', '0.9.5', UV))}`]);
+    const cacheDir = await seededCache('cache-truncated', [
+      `sha256-${fileSha256(join(mirror.root, 'uv', 'releases', 'download', '0.9.5', UV))}`,
+    ]);
     mirror.requests.length = 0;
     mirror.fault(only(UV), 'truncate');
     const { build } = await failedToolkitRun('trunc', cacheDir, join(work, 'truncated'));
-    expect(build.detail).toMatch(new RegExp(`^${esc(UV)}: download failed after 4 attempts: .*\\(http://127\\.0\\.0\\.1:\\d+/uv/`));
+    expect(build.detail).toMatch(
+      new RegExp(`^${esc(UV)}: download failed after 4 attempts: .*\\(http://127\\.0\\.0\\.1:\\d+/uv/`),
+    );
     expect(build.fix).toMatch(/--uv-mirror/);
     // Four attempts; one may die on a pooled connection the server had closed, before reaching it.
     expect(seen(UV).length).toBeGreaterThanOrEqual(3);
@@ -179,31 +216,44 @@ describe('mirror faults during a full run', () => {
   it.each([
     ['answers nothing at all', NPM, 'npm-registry/npm/-/', 'hang'],
     ['stops sending mid-body', GLIBC, `node/v${V}/`, 'stall'],
-  ] as const)('a mirror that %s: toolkit.build fails within its deadline, naming the file', async (_what, file, dir, kind) => {
-    const served = join(mirror.root, dir, file);
-    const cacheDir = await seededCache(`cache-${kind}`, [file === NPM ? `sha512-${fileSha256(served, 'sha512')}` : `sha256-${fileSha256(served)}`]);
-    const options = optionsFor(mirror, {
-      'run.images': [IMAGE],
-      'run.platforms': ['linux/amd64'],
-      'run.pull': 'never',
-      'smoke.bridge': BRIDGE,
-      'smoke.bot_id': `${prefix}-${kind}`,
-      'toolkit.cache_dir': cacheDir,
-    });
-    options.toolkit = Object.assign({}, options.toolkit, { retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 100, idleTimeoutMs: 1000 } });
-    mirror.fault(only(file), kind);
-    const ledger = new CleanupLedger(docker);
-    const out = join(work, `silent-${kind}`);
-    const t = performance.now();
-    const { report: rep } = await runPipeline({ options, mode: 'run', workDir: out }, { reporter: recordingReporter(), ledger, signal: new AbortController().signal });
-    expect(performance.now() - t).toBeLessThan(15_000);
-    expect(rep.result).toBe('failure');
-    const build = checkOf(rowOf(rep, 'toolkit', 'toolkit'), 'toolkit.build');
-    expect(build.detail).toMatch(new RegExp(`^${esc(file)}: download failed after 2 attempts: no data for 1 s`));
-    expect(rowOf(rep, IMAGE, 'smoke').status).toBe('skip');
-    expect(existsSync(join(out, 'toolkit')) ? readdirSync(join(out, 'toolkit')) : [], 'no toolkit, no temp dir').toEqual([]);
-    expect(ledger.entries()).toEqual([]);
-  });
+  ] as const)(
+    'a mirror that %s: toolkit.build fails within its deadline, naming the file',
+    async (_what, file, dir, kind) => {
+      const served = join(mirror.root, dir, file);
+      const cacheDir = await seededCache(`cache-${kind}`, [
+        file === NPM ? `sha512-${fileSha256(served, 'sha512')}` : `sha256-${fileSha256(served)}`,
+      ]);
+      const options = optionsFor(mirror, {
+        'run.images': [IMAGE],
+        'run.platforms': ['linux/amd64'],
+        'run.pull': 'never',
+        'smoke.bridge': BRIDGE,
+        'smoke.bot_id': `${prefix}-${kind}`,
+        'toolkit.cache_dir': cacheDir,
+      });
+      options.toolkit = Object.assign({}, options.toolkit, {
+        retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 100, idleTimeoutMs: 1000 },
+      });
+      mirror.fault(only(file), kind);
+      const ledger = new CleanupLedger(docker);
+      const out = join(work, `silent-${kind}`);
+      const t = performance.now();
+      const { report: rep } = await runPipeline(
+        { options, mode: 'run', workDir: out },
+        { reporter: recordingReporter(), ledger, signal: new AbortController().signal },
+      );
+      expect(performance.now() - t).toBeLessThan(15_000);
+      expect(rep.result).toBe('failure');
+      const build = checkOf(rowOf(rep, 'toolkit', 'toolkit'), 'toolkit.build');
+      expect(build.detail).toMatch(new RegExp(`^${esc(file)}: download failed after 2 attempts: no data for 1 s`));
+      expect(rowOf(rep, IMAGE, 'smoke').status).toBe('skip');
+      expect(
+        existsSync(join(out, 'toolkit')) ? readdirSync(join(out, 'toolkit')) : [],
+        'no toolkit, no temp dir',
+      ).toEqual([]);
+      expect(ledger.entries()).toEqual([]);
+    },
+  );
 });
 
 describe('the workspace dies under the suite', () => {
@@ -218,13 +268,25 @@ describe('the workspace dies under the suite', () => {
     } finally {
       execFileSync('docker', ['rm', '-f', base], { stdio: 'ignore' });
     }
-    const run = startRun(work, `${prefix}-crash`, ['--toolkit', await toolkit(), '--image', tag, '--pull', 'never', '--bridge', BRIDGE, '--json']);
+    const run = startRun(work, `${prefix}-crash`, [
+      '--toolkit',
+      await toolkit(),
+      '--image',
+      tag,
+      '--pull',
+      'never',
+      '--bridge',
+      BRIDGE,
+      '--json',
+    ]);
     const r = await run.finished(60_000);
     expect(r.status, r.stderr).toBe(1);
     const smoke = rowOf(report(r.stdout), tag, 'smoke');
     expect(smoke.status).toBe('fail');
     expect(smoke.checks[1]).toMatchObject({ id: 'workspace.alive', status: 'fail' });
-    expect(smoke.checks[1]?.detail).toMatch(/^the workspace container stopped \(exited, exit code 2\) while the checks ran/);
+    expect(smoke.checks[1]?.detail).toMatch(
+      /^the workspace container stopped \(exited, exit code 2\) while the checks ran/,
+    );
     expect(smoke.failureContext?.logs.join('\n')).toMatch(/STANDIN_CRASH_AFTER reached/);
     expect(r.ms).toBeLessThan(30_000);
     expect(leftovers(run)).toEqual({ containers: [], temp: [] });
@@ -233,9 +295,25 @@ describe('the workspace dies under the suite', () => {
   it('the workspace container killed (docker kill) during a user check: workspace.alive says exit code 137', async () => {
     const checks = join(work, 'hold.toml');
     writeFileSync(checks, '[[command]]\nname = "hold"\ncommand = "sleep 3; echo held"\nstdout = "held"\n');
-    const run = startRun(work, `${prefix}-kill`, ['--toolkit', await toolkit(), '--image', IMAGE, '--pull', 'never', '--bridge', BRIDGE, '--checks', checks, '--json']);
+    const run = startRun(work, `${prefix}-kill`, [
+      '--toolkit',
+      await toolkit(),
+      '--image',
+      IMAGE,
+      '--pull',
+      'never',
+      '--bridge',
+      BRIDGE,
+      '--checks',
+      checks,
+      '--json',
+    ]);
     const name = `workspace-${run.botId}`;
-    await until('the user checks to start', 60_000, () => run.stderr().includes('── user checks') && containerStatus(name) === 'running');
+    await until(
+      'the user checks to start',
+      60_000,
+      () => run.stderr().includes('── user checks') && containerStatus(name) === 'running',
+    );
     execFileSync('docker', ['kill', name], { stdio: 'ignore' });
     const r = await run.finished(60_000);
     expect(r.status, r.stderr).toBe(1);
@@ -254,21 +332,46 @@ describe('the workspace dies under the suite', () => {
       [
         // Waits (at most 10 s) for the limit the test sets; its exit code is not asserted (a long Exec may lose the
         // reaper race), the short check after it is.
-        '[[command]]', 'name = "wait-for-limit"', `command = "i=0; while [ \\"$(${LIMIT})\\" != 134217728 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done"`,
-        '[[command]]', 'name = "limit-set"', `command = "${LIMIT}"`, 'stdout = "^134217728\\\\s*$"',
-        '[[command]]', 'name = "allocate"', 'command = "head -c 400m /dev/zero | tail | wc -c"', 'stdout = "^419430400\\\\s*$"',
+        '[[command]]',
+        'name = "wait-for-limit"',
+        `command = "i=0; while [ \\"$(${LIMIT})\\" != 134217728 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done"`,
+        '[[command]]',
+        'name = "limit-set"',
+        `command = "${LIMIT}"`,
+        'stdout = "^134217728\\\\s*$"',
+        '[[command]]',
+        'name = "allocate"',
+        'command = "head -c 400m /dev/zero | tail | wc -c"',
+        'stdout = "^419430400\\\\s*$"',
       ].join('\n'),
     );
-    const run = startRun(work, `${prefix}-oom`, ['--toolkit', await toolkit(), '--image', IMAGE, '--pull', 'never', '--bridge', BRIDGE, '--checks', checks, '--json']);
+    const run = startRun(work, `${prefix}-oom`, [
+      '--toolkit',
+      await toolkit(),
+      '--image',
+      IMAGE,
+      '--pull',
+      'never',
+      '--bridge',
+      BRIDGE,
+      '--checks',
+      checks,
+      '--json',
+    ]);
     const name = `workspace-${run.botId}`;
     await until('the workspace container to run', 60_000, () => containerStatus(name) === 'running');
     // Memoh sets no memory limit; the engine can add one to the running container (cgroup v1 and v2 alike).
     try {
-      execFileSync('docker', ['update', '--memory', '128m', '--memory-swap', '128m', name], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+      execFileSync('docker', ['update', '--memory', '128m', '--memory-swap', '128m', name], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+      });
     } catch (err) {
       run.kill('SIGTERM');
       await run.finished(60_000);
-      ctx.skip(`this engine cannot limit a running container's memory: ${String((err as { stderr?: string }).stderr ?? err).trim()}`);
+      ctx.skip(
+        `this engine cannot limit a running container's memory: ${String((err as { stderr?: string }).stderr ?? err).trim()}`,
+      );
     }
     const r = await run.finished(60_000);
     expect(r.status, r.stderr).toBe(1);
@@ -293,7 +396,9 @@ describe('a full disk under the toolkit', () => {
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'tmpfs', disk], { stdio: ['ignore', 'ignore', 'pipe'] });
     } catch (err) {
-      ctx.skip(`cannot mount a small tmpfs here (needs root): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`);
+      ctx.skip(
+        `cannot mount a small tmpfs here (needs root): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`,
+      );
     }
     try {
       const { build, stderr } = await failedToolkitRun('disk', cacheDir, disk);
@@ -316,21 +421,47 @@ describe('the Docker engine goes away', () => {
     const absent = new Dockerode({ socketPath: join(work, 'no-engine.sock') });
     const waits: string[] = [];
     const t = performance.now();
-    await expect(undo({ kind: 'container', id: 'c0ffee', name: 'workspace-never-back' }, () => absent, { engineWaitMs: 2000, onWait: (m) => waits.push(m) })).rejects.toThrow(
+    await expect(
+      undo({ kind: 'container', id: 'c0ffee', name: 'workspace-never-back' }, () => absent, {
+        engineWaitMs: 2000,
+        onWait: (m) => waits.push(m),
+      }),
+    ).rejects.toThrow(
       /^the Docker engine did not answer for 2 s \(connect ENOENT .*no-engine\.sock\); once it is back: docker rm -f workspace-never-back$/,
     );
     expect(performance.now() - t).toBeGreaterThan(1500);
     expect(performance.now() - t).toBeLessThan(5000);
-    expect(waits).toEqual([expect.stringMatching(/^the Docker engine does not answer \(connect ENOENT .*\): waiting up to 2 s to remove container workspace-never-back$/)]);
+    expect(waits).toEqual([
+      expect.stringMatching(
+        /^the Docker engine does not answer \(connect ENOENT .*\): waiting up to 2 s to remove container workspace-never-back$/,
+      ),
+    ]);
     // And a workspace whose engine is silent is not reported as "gone": nobody knows.
-    expect((await describeFailure(absent.getContainer('c0ffee'))).state).toMatch(/^unknown: the Docker engine does not answer \(connect ENOENT/);
+    expect((await describeFailure(absent.getContainer('c0ffee'))).state).toMatch(
+      /^unknown: the Docker engine does not answer \(connect ENOENT/,
+    );
   });
 
   // Last in this file: it stops the daemon every other test needs, and always starts it again.
-  it('the daemon stopped mid-suite and started again: workspace.alive names the engine, exit 1, the removal waits for the engine and nothing is left', { timeout: 240_000 }, async (ctx) => {
+  it('the daemon stopped mid-suite and started again: workspace.alive names the engine, exit 1, the removal waits for the engine and nothing is left', {
+    timeout: 240_000,
+  }, async (ctx) => {
     const pid = process.getuid?.() === 0 ? dockerdPid() : undefined;
-    if (!pid) return ctx.skip('not root, or no dockerd behind /var/run/docker.pid (test/world/engine.sh starts one): cannot stop and restart the engine');
-    const run = startRun(work, `${prefix}-engine`, ['--toolkit', await toolkit(), '--image', IMAGE, '--pull', 'never', '--bridge', BRIDGE, '--json']);
+    if (!pid)
+      return ctx.skip(
+        'not root, or no dockerd behind /var/run/docker.pid (test/world/engine.sh starts one): cannot stop and restart the engine',
+      );
+    const run = startRun(work, `${prefix}-engine`, [
+      '--toolkit',
+      await toolkit(),
+      '--image',
+      IMAGE,
+      '--pull',
+      'never',
+      '--bridge',
+      BRIDGE,
+      '--json',
+    ]);
     const waiting = /the Docker engine does not answer \(.*\): waiting up to 30 s to remove container workspace-/;
     await until('the bridge suite to start', 60_000, () => run.stderr().includes('── bridge smoke suite'));
     let downMs = 0;
@@ -357,7 +488,9 @@ describe('the Docker engine goes away', () => {
     expect(r.status, r.stderr).toBe(1);
     const smoke = rowOf(report(r.stdout), IMAGE, 'smoke');
     expect(smoke.status).toBe('fail');
-    expect(checkOf(smoke, 'workspace.alive').detail).toMatch(/^the Docker engine stopped answering \(connect (ENOENT|ECONNREFUSED) .*docker\.sock\) while the checks ran/);
+    expect(checkOf(smoke, 'workspace.alive').detail).toMatch(
+      /^the Docker engine stopped answering \(connect (ENOENT|ECONNREFUSED) .*docker\.sock\) while the checks ran/,
+    );
     expect(smoke.failureContext?.state).toMatch(/^unknown: the Docker engine does not answer/);
     // The removal waited for the engine to come back instead of leaving the container behind.
     expect(smoke.checks.some((c) => c.id === 'workspace.cleanup')).toBe(false);
@@ -382,5 +515,10 @@ async function engineAnswers(): Promise<void> {
 /** test/world/engine.sh starts dockerd when none answers and waits (bounded) until it does. */
 async function restartEngine(): Promise<void> {
   execFileSync('bash', [join(REPO, 'test', 'world', 'engine.sh')], { stdio: 'ignore', timeout: 120_000 });
-  await until('the engine to answer', 60_000, () => engineAnswers().then(() => true, () => false));
+  await until('the engine to answer', 60_000, () =>
+    engineAnswers().then(
+      () => true,
+      () => false,
+    ),
+  );
 }

@@ -20,7 +20,18 @@ export const BRIDGE = standinBridge('amd64');
 
 export function mirrorFlags(m: Mirror): string[] {
   const u = m.urls;
-  return ['--node-mirror', u.node, '--node-musl-mirror', u.nodeMusl, '--npm-mirror', u.npm, '--uv-mirror', u.uv, '--alpine-mirror', u.alpine];
+  return [
+    '--node-mirror',
+    u.node,
+    '--node-musl-mirror',
+    u.nodeMusl,
+    '--npm-mirror',
+    u.npm,
+    '--uv-mirror',
+    u.uv,
+    '--alpine-mirror',
+    u.alpine,
+  ];
 }
 
 export interface CliRun {
@@ -56,7 +67,11 @@ export function startRun(work: string, botId: string, args: string[], env: NodeJ
       const late = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           cli.child.kill('SIGKILL');
-          reject(new Error(`the CLI did not end within ${ms / 1000} s (a hang); stderr:\n${cli.output().stderr.slice(-3000)}`));
+          reject(
+            new Error(
+              `the CLI did not end within ${ms / 1000} s (a hang); stderr:\n${cli.output().stderr.slice(-3000)}`,
+            ),
+          );
         }, ms);
       });
       try {
@@ -86,7 +101,9 @@ export function checkOf(row: { checks: { id: string; status: string; detail: str
 }
 
 function docker(args: string[]): string[] {
-  return execFileSync('docker', args, { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean);
+  return execFileSync('docker', args, { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] })
+    .split('\n')
+    .filter(Boolean);
 }
 
 /**
@@ -95,7 +112,16 @@ function docker(args: string[]): string[] {
  */
 export function leftovers(run: Pick<CliRun, 'botId' | 'tmp' | 'pid'>): { containers: string[]; temp: string[] } {
   const containers = [
-    ...docker(['ps', '-a', '--filter', 'label=memoh.workspace', '--filter', `name=workspace-${run.botId}`, '--format', '{{.Names}}']),
+    ...docker([
+      'ps',
+      '-a',
+      '--filter',
+      'label=memoh.workspace',
+      '--filter',
+      `name=workspace-${run.botId}`,
+      '--format',
+      '{{.Names}}',
+    ]),
     ...docker(['ps', '-a', '--filter', `label=memoh.validate.pid=${run.pid}`, '--format', '{{.Names}}']),
   ];
   return { containers, temp: existsSync(run.tmp) ? readdirSync(run.tmp) : [] };
@@ -146,9 +172,13 @@ export async function within<T>(what: string, ms: number, p: Promise<T>): Promis
  */
 export function firstValidateContainer(pid: () => number | undefined): { seen: Promise<string>; stop: () => void } {
   const format = '{{.Actor.Attributes.name}} {{index .Actor.Attributes "memoh.validate.pid"}}';
-  const p = spawn('docker', ['events', '--filter', 'label=memoh.validate', '--filter', 'event=create', '--format', format], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const p = spawn(
+    'docker',
+    ['events', '--filter', 'label=memoh.validate', '--filter', 'event=create', '--format', format],
+    {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
   const seen = new Promise<string>((resolve, reject) => {
     let buf = '';
     p.stdout.on('data', (d: Buffer) => {
@@ -171,9 +201,18 @@ export function firstValidateContainer(pid: () => number | undefined): { seen: P
  * .tar.xz on a busy machine (a cache seeded by such a build would then hold the other format).
  */
 export function optionsFor(m: Mirror, values: Record<string, unknown> = {}): Options {
-  const mirrors = { 'mirrors.node': m.urls.node, 'mirrors.node_musl': m.urls.nodeMusl, 'mirrors.npm': m.urls.npm, 'mirrors.uv': m.urls.uv, 'mirrors.alpine': m.urls.alpine };
+  const mirrors = {
+    'mirrors.node': m.urls.node,
+    'mirrors.node_musl': m.urls.nodeMusl,
+    'mirrors.npm': m.urls.npm,
+    'mirrors.uv': m.urls.uv,
+    'mirrors.alpine': m.urls.alpine,
+  };
   const pinned = { 'toolkit.archive_format': 'gz' };
-  return resolveOptions([{ origin: (f) => `test ${f.key}`, values: new Map(Object.entries({ ...mirrors, ...pinned, ...values })) }], {});
+  return resolveOptions(
+    [{ origin: (f) => `test ${f.key}`, values: new Map(Object.entries({ ...mirrors, ...pinned, ...values })) }],
+    {},
+  );
 }
 
 /**

@@ -10,9 +10,9 @@ import { ImageFiles } from '../../src/image/files.js';
 import { validateImages } from '../../src/image/index.js';
 import { CONTAINERD_CAPS, workspaceShape } from '../../src/workspace/spec.js';
 import { startWorkspace } from '../../src/workspace/workspace.js';
+import { leftoverContainers, privateTmp, removeContainers, testContext } from '../workspace/helpers.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
-import { leftoverContainers, privateTmp, removeContainers, testContext } from '../workspace/helpers.js';
 
 /**
  * Least privilege, read from the engine and from inside the container: a workspace gets Memoh's mounts and
@@ -37,30 +37,57 @@ afterAll(() => {
 });
 
 function names(filter: string): string[] {
-  return execFileSync('docker', ['ps', '-a', '--filter', filter, '--format', '{{.Names}}'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  return execFileSync('docker', ['ps', '-a', '--filter', filter, '--format', '{{.Names}}'], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
 }
 
 const sh = (...argv: string[]): string => execFileSync('docker', argv, { encoding: 'utf8' });
 /** One field of /proc/<pid>/status (CapEff is a hex mask). */
-const field = (status: string, name: string): string => new RegExp(`^${name}:\\s*(\\S+)$`, 'm').exec(status)?.[1] ?? `(no ${name} in ${status.slice(0, 80)})`;
+const field = (status: string, name: string): string =>
+  new RegExp(`^${name}:\\s*(\\S+)$`, 'm').exec(status)?.[1] ?? `(no ${name} in ${status.slice(0, 80)})`;
 const capEff = (status: string): string => field(status, 'CapEff');
 /** containerd's capability set as a mask, from the capability numbers in linux/capability.h. */
 const CAP_BITS: Record<(typeof CONTAINERD_CAPS)[number], number> = {
-  CHOWN: 0, DAC_OVERRIDE: 1, FOWNER: 3, FSETID: 4, KILL: 5, SETGID: 6, SETUID: 7, SETPCAP: 8,
-  NET_BIND_SERVICE: 10, NET_RAW: 13, SYS_CHROOT: 18, MKNOD: 27, AUDIT_WRITE: 29, SETFCAP: 31,
+  CHOWN: 0,
+  DAC_OVERRIDE: 1,
+  FOWNER: 3,
+  FSETID: 4,
+  KILL: 5,
+  SETGID: 6,
+  SETUID: 7,
+  SETPCAP: 8,
+  NET_BIND_SERVICE: 10,
+  NET_RAW: 13,
+  SYS_CHROOT: 18,
+  MKNOD: 27,
+  AUDIT_WRITE: 29,
+  SETFCAP: 31,
 };
-const CONTAINERD_MASK = CONTAINERD_CAPS.reduce((m, c) => m | (1n << BigInt(CAP_BITS[c])), 0n).toString(16).padStart(16, '0');
+const CONTAINERD_MASK = CONTAINERD_CAPS.reduce((m, c) => m | (1n << BigInt(CAP_BITS[c])), 0n)
+  .toString(16)
+  .padStart(16, '0');
 
 /** What containerd's defaults look like on the engine and at run time, for either era. */
 function expectContainerdDefaults(hc: Record<string, unknown>, status: string): void {
   expect(hc.Privileged).toBe(false);
   expect(hc.CapDrop).toEqual(['ALL']);
   expect(hc.CapAdd).toEqual([...CONTAINERD_CAPS]);
-  expect(hc.SecurityOpt).toEqual(['no-new-privileges:true', 'seccomp=unconfined', 'apparmor=unconfined', 'label=disable']);
+  expect(hc.SecurityOpt).toEqual([
+    'no-new-privileges:true',
+    'seccomp=unconfined',
+    'apparmor=unconfined',
+    'label=disable',
+  ]);
   expect(hc.Ulimits).toEqual([{ Name: 'nofile', Soft: 1024, Hard: 1024 }]);
   expect(hc.Init).toBe(false);
   expect(CONTAINERD_MASK).toBe('00000000a80425fb');
-  expect({ eff: capEff(status), bnd: field(status, 'CapBnd'), inh: field(status, 'CapInh'), amb: field(status, 'CapAmb') }).toEqual({
+  expect({
+    eff: capEff(status),
+    bnd: field(status, 'CapBnd'),
+    inh: field(status, 'CapInh'),
+    amb: field(status, 'CapAmb'),
+  }).toEqual({
     eff: CONTAINERD_MASK,
     bnd: CONTAINERD_MASK,
     inh: '0000000000000000',
@@ -73,7 +100,10 @@ describe('a workspace container has least privilege', () => {
   it("v3: containerd's capabilities and settings, no devices, no engine socket; only the socket dir is writable", async () => {
     // A toolkit, so its extra mount is covered too.
     const tk = join(tmp.dir, 'tk');
-    execFileSync('sh', ['-c', `mkdir -p ${tk}/bin && printf '#!/bin/sh\\n' > ${tk}/bin/node && chmod 755 ${tk}/bin/node && echo '{}' > ${tk}/toolkit.json`]);
+    execFileSync('sh', [
+      '-c',
+      `mkdir -p ${tk}/bin && printf '#!/bin/sh\\n' > ${tk}/bin/node && chmod 755 ${tk}/bin/node && echo '{}' > ${tk}/toolkit.json`,
+    ]);
     const ctx = testContext();
     onTestFinished(() => rmSync(tk, { recursive: true, force: true }));
     const ws = await startWorkspace(
@@ -93,7 +123,10 @@ describe('a workspace container has least privilege', () => {
     try {
       const info = await docker().getContainer(ws.containerId).inspect();
       const hc = info.HostConfig;
-      expectContainerdDefaults(hc as unknown as Record<string, unknown>, sh('exec', ws.containerName, 'cat', '/proc/1/status'));
+      expectContainerdDefaults(
+        hc as unknown as Record<string, unknown>,
+        sh('exec', ws.containerName, 'cat', '/proc/1/status'),
+      );
       expect(hc.Devices ?? []).toEqual([]);
       expect(hc.DeviceRequests ?? []).toEqual([]);
       expect(hc.DeviceCgroupRules ?? []).toEqual([]);
@@ -107,7 +140,9 @@ describe('a workspace container has least privilege', () => {
       const plain = await docker().getContainer(plainId).inspect();
       sh('rm', plainId);
       const modes = (h: typeof hc) => {
-        const { NetworkMode, IpcMode, PidMode, UTSMode, UsernsMode, CgroupnsMode } = h as typeof hc & { CgroupnsMode?: string };
+        const { NetworkMode, IpcMode, PidMode, UTSMode, UsernsMode, CgroupnsMode } = h as typeof hc & {
+          CgroupnsMode?: string;
+        };
         return { NetworkMode, IpcMode, PidMode, UTSMode, UsernsMode, CgroupnsMode };
       };
       expect(modes(hc)).toEqual(modes(plain.HostConfig));
@@ -115,7 +150,11 @@ describe('a workspace container has least privilege', () => {
 
       // Exactly Memoh's mounts, and only /run/memoh read-write.
       const mounts = info.Mounts.map((m) => ({ dst: m.Destination, src: m.Source, rw: m.RW }));
-      expect(mounts.map((m) => m.dst).sort()).toEqual(['/etc/localtime', '/opt/memoh', '/opt/memoh/toolkit', '/run/memoh'].filter((d) => d !== '/etc/localtime' || existsSync('/etc/localtime')).sort());
+      expect(mounts.map((m) => m.dst).sort()).toEqual(
+        ['/etc/localtime', '/opt/memoh', '/opt/memoh/toolkit', '/run/memoh']
+          .filter((d) => d !== '/etc/localtime' || existsSync('/etc/localtime'))
+          .sort(),
+      );
       const byDst = Object.fromEntries(mounts.map((m) => [m.dst, m]));
       expect(byDst['/opt/memoh']).toEqual({ dst: '/opt/memoh', src: ws.runtimeDir, rw: false });
       expect(byDst['/run/memoh']).toEqual({ dst: '/run/memoh', src: ws.socketDir, rw: true });
@@ -124,18 +163,31 @@ describe('a workspace container has least privilege', () => {
       expect(Object.keys(info.Config.Volumes ?? {})).toEqual([]);
 
       // containerd's set is Docker's default set, made explicit: not one capability more than a plain container.
-      const defaultCaps = capEff(sh('run', '--rm', '--name', control, '--entrypoint', '', IMAGES.debianAmd64, 'cat', '/proc/1/status'));
+      const defaultCaps = capEff(
+        sh('run', '--rm', '--name', control, '--entrypoint', '', IMAGES.debianAmd64, 'cat', '/proc/1/status'),
+      );
       expect(defaultCaps).toBe(CONTAINERD_MASK);
-      expect(sh('exec', ws.containerName, 'sh', '-c', 'ls /var/run/docker.sock /run/docker.sock 2>&1 || true')).not.toMatch(/^\/(var\/)?run\/docker\.sock$/m);
+      expect(
+        sh('exec', ws.containerName, 'sh', '-c', 'ls /var/run/docker.sock /run/docker.sock 2>&1 || true'),
+      ).not.toMatch(/^\/(var\/)?run\/docker\.sock$/m);
 
       // The socket dir on the host: root's, 0750 (what Memoh creates); the runtime dir is only readable.
       const sd = statSync(ws.socketDir);
-      expect({ mode: (sd.mode & 0o7777).toString(8), uid: sd.uid, gid: sd.gid }).toEqual({ mode: '750', uid: 0, gid: 0 });
+      expect({ mode: (sd.mode & 0o7777).toString(8), uid: sd.uid, gid: sd.gid }).toEqual({
+        mode: '750',
+        uid: 0,
+        gid: 0,
+      });
       expect((statSync(ws.runtimeDir!).mode & 0o7777).toString(8)).toBe('755');
 
       // Root inside cannot write the runtime dir (or the toolkit), through the bridge's own Exec.
       const client = ws.connection.client;
-      for (const cmd of ['touch /opt/memoh/x', 'mkdir /opt/memoh/d', 'touch /opt/memoh/toolkit/x', 'chmod 777 /opt/memoh/toolkit/bin/node']) {
+      for (const cmd of [
+        'touch /opt/memoh/x',
+        'mkdir /opt/memoh/d',
+        'touch /opt/memoh/toolkit/x',
+        'chmod 777 /opt/memoh/toolkit/bin/node',
+      ]) {
         const r = await client.exec({ command: `id -u; ${cmd}` });
         expect(r.stdout.toString(), cmd).toBe('0\n');
         expect(r.exitCode, cmd).toBe(1);
@@ -164,26 +216,40 @@ describe('a v0.18 workspace has least privilege too', () => {
     keep: false,
   };
 
-  it("containerd backend: the same settings; only the bridge file, resolv.conf and the socket dir mounted, only /run/memoh writable", async () => {
+  it('containerd backend: the same settings; only the bridge file, resolv.conf and the socket dir mounted, only /run/memoh writable', async () => {
     const ctx = testContext();
-    const ws = await startWorkspace({ ...v018, shape: workspaceShape('v0.18', 'containerd'), botId: `${prefix}-v18c` }, ctx);
+    const ws = await startWorkspace(
+      { ...v018, shape: workspaceShape('v0.18', 'containerd'), botId: `${prefix}-v18c` },
+      ctx,
+    );
     try {
       const info = await docker().getContainer(ws.containerId).inspect();
       const hc = info.HostConfig;
       // PID 1 is tini now; the bridge is its child and an Exec's shell the bridge's: all hold the same set.
-      expectContainerdDefaults(hc as unknown as Record<string, unknown>, sh('exec', ws.containerName, 'cat', '/proc/1/status'));
+      expectContainerdDefaults(
+        hc as unknown as Record<string, unknown>,
+        sh('exec', ws.containerName, 'cat', '/proc/1/status'),
+      );
       const r = await ws.connection.client.exec({ command: 'cat /proc/self/status' });
       expectContainerdDefaults(hc as unknown as Record<string, unknown>, r.stdout.toString());
       expect([hc.Devices ?? [], hc.Binds ?? [], hc.PortBindings ?? {}]).toEqual([[], [], {}]);
-      const mounts = info.Mounts.map((m) => ({ dst: m.Destination, rw: m.RW })).sort((a, b) => a.dst.localeCompare(b.dst));
+      const mounts = info.Mounts.map((m) => ({ dst: m.Destination, rw: m.RW })).sort((a, b) =>
+        a.dst.localeCompare(b.dst),
+      );
       expect(mounts).toEqual([
         { dst: '/etc/resolv.conf', rw: false },
         { dst: '/opt/memoh/bridge', rw: false },
         { dst: '/run/memoh', rw: true },
       ]);
-      expect(info.Mounts.filter((m) => /docker\.sock|containerd\.sock/.test(`${m.Source} ${m.Destination}`))).toEqual([]);
+      expect(info.Mounts.filter((m) => /docker\.sock|containerd\.sock/.test(`${m.Source} ${m.Destination}`))).toEqual(
+        [],
+      );
       // Root inside cannot replace the bridge or resolv.conf (the image's own /opt/memoh is its layer: writable).
-      for (const cmd of ['rm -f /opt/memoh/bridge', 'mv /opt/memoh/bridge /opt/memoh/b2', 'echo x >> /etc/resolv.conf']) {
+      for (const cmd of [
+        'rm -f /opt/memoh/bridge',
+        'mv /opt/memoh/bridge /opt/memoh/b2',
+        'echo x >> /etc/resolv.conf',
+      ]) {
         const x = await ws.connection.client.exec({ command: `id -u; ${cmd}` });
         expect(x.stdout.toString(), cmd).toBe('0\n');
         expect(x.exitCode, cmd).not.toBe(0);
@@ -198,13 +264,20 @@ describe('a v0.18 workspace has least privilege too', () => {
 
   it("docker backend: Docker's defaults, the bridge port published on loopback only", async () => {
     const ctx = testContext();
-    const ws = await startWorkspace({ ...v018, shape: workspaceShape('v0.18', 'docker'), botId: `${prefix}-v18d` }, ctx);
+    const ws = await startWorkspace(
+      { ...v018, shape: workspaceShape('v0.18', 'docker'), botId: `${prefix}-v18d` },
+      ctx,
+    );
     try {
       const info = await docker().getContainer(ws.containerId).inspect();
       expect(info.HostConfig.Privileged).toBe(false);
       expect(info.HostConfig.CapAdd ?? []).toEqual([]);
       expect(info.HostConfig.PortBindings).toEqual({ '9090/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] });
-      expect(Object.values(info.NetworkSettings.Ports).flat().map((b) => b?.HostIp)).toEqual(['127.0.0.1']);
+      expect(
+        Object.values(info.NetworkSettings.Ports)
+          .flat()
+          .map((b) => b?.HostIp),
+      ).toEqual(['127.0.0.1']);
       // A plain container's capabilities: nothing added.
       expect(capEff(sh('exec', ws.containerName, 'cat', '/proc/1/status'))).toBe(CONTAINERD_MASK);
     } finally {
@@ -218,7 +291,17 @@ describe('a v0.18 workspace has least privilege too', () => {
 function containerEvents(sinceS: number, untilS: number): { action: string; name: string; id: string }[] {
   const out = execFileSync(
     'docker',
-    ['events', '--since', String(sinceS), '--until', String(untilS), '--filter', 'type=container', '--format', '{{json .}}'],
+    [
+      'events',
+      '--since',
+      String(sinceS),
+      '--until',
+      String(untilS),
+      '--filter',
+      'type=container',
+      '--format',
+      '{{json .}}',
+    ],
     { encoding: 'utf8', timeout: 20_000 },
   );
   return out
@@ -241,10 +324,13 @@ describe('validation never runs an image', () => {
         try {
           const s = (await docker().getContainer(name).inspect()).State;
           // 'removing' is the ledger's removal under way.
-          states.push(`${s.Status === 'removing' ? 'created' : s.Status} started=${s.StartedAt} exit=${s.ExitCode} error=${s.Error}`);
+          states.push(
+            `${s.Status === 'removing' ? 'created' : s.Status} started=${s.StartedAt} exit=${s.ExitCode} error=${s.Error}`,
+          );
         } catch (err) {
           if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-          if (states.length > 0 || !ctx.ledger.entries().some((e) => e.kind === 'container' && e.name === name)) return states;
+          if (states.length > 0 || !ctx.ledger.entries().some((e) => e.kind === 'container' && e.name === name))
+            return states;
         }
         await new Promise((r) => setTimeout(r, 15));
       }
@@ -252,12 +338,19 @@ describe('validation never runs an image', () => {
     };
     ctx.ledger.onChange((entries) => {
       for (const e of entries) {
-        if (e.kind === 'container' && e.name?.startsWith('memoh-validate-') && !watched.has(e.name)) watched.set(e.name, watch(e.name));
+        if (e.kind === 'container' && e.name?.startsWith('memoh-validate-') && !watched.has(e.name))
+          watched.set(e.name, watch(e.name));
       }
     });
     const since = Math.floor(Date.now() / 1000) - 1;
     const reports = await validateImages(
-      { images: [IMAGES.debianAmd64, IMAGES.muslAmd64, IMAGES.noshellAmd64], platforms: [platformOf('amd64')], registry: '', pull: 'never', concurrency: 2 },
+      {
+        images: [IMAGES.debianAmd64, IMAGES.muslAmd64, IMAGES.noshellAmd64],
+        platforms: [platformOf('amd64')],
+        registry: '',
+        pull: 'never',
+        concurrency: 2,
+      },
       ctx,
     );
     // Each image's files were read (through its created container).
@@ -268,7 +361,9 @@ describe('validation never runs an image', () => {
     await new Promise((r) => setTimeout(r, until * 1000 - Date.now() + 50));
     const events = containerEvents(since, until);
 
-    expect(events.filter((e) => e.name === control).map((e) => e.action)).toEqual(expect.arrayContaining(['create', 'start', 'destroy']));
+    expect(events.filter((e) => e.name === control).map((e) => e.action)).toEqual(
+      expect.arrayContaining(['create', 'start', 'destroy']),
+    );
     const seen = new Set(watched.keys());
     expect(seen.size).toBe(3);
     for (const [name, states] of watched) {
@@ -277,19 +372,26 @@ describe('validation never runs an image', () => {
       expect(new Set(all), name).toEqual(new Set(['created started=0001-01-01T00:00:00Z exit=0 error=']));
     }
     const ours = events.filter((e) => seen.has(e.name));
-    const actions = (a: string) => ours.filter((e) => e.action === a).map((e) => e.name).sort();
+    const actions = (a: string) =>
+      ours
+        .filter((e) => e.action === a)
+        .map((e) => e.name)
+        .sort();
     expect(actions('create')).toEqual([...seen].sort());
     expect(actions('destroy')).toEqual([...seen].sort());
     expect(ours.filter((e) => /^(start|restart|exec_start|attach|unpause)/.test(e.action))).toEqual([]);
     expect(ctx.ledger.entries()).toEqual([]);
-    for (const name of seen) await expect(docker().getContainer(name).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    for (const name of seen)
+      await expect(docker().getContainer(name).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it('the container that reads an image is created, never started, without network, and removed', async () => {
     const ctx = testContext();
     const image = await docker().getImage(IMAGES.debianAmd64).inspect();
     const files = await ImageFiles.open(image.Id, ctx);
-    const entry = ctx.ledger.entries().find((e): e is Extract<LedgerEntry, { kind: 'container' }> => e.kind === 'container');
+    const entry = ctx.ledger
+      .entries()
+      .find((e): e is Extract<LedgerEntry, { kind: 'container' }> => e.kind === 'container');
     expect(entry?.name).toMatch(/^memoh-validate-[0-9a-f]{12}$/);
     try {
       expect((await files.lstat('/etc/os-release'))?.kind).toBe('symlink');

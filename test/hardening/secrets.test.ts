@@ -1,16 +1,16 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIELDS } from '../../src/config/schema.js';
 import { inputs as ACTION_INPUTS } from '../../src/action/meta.js';
+import { FIELDS } from '../../src/config/schema.js';
 import { addSecret, credentialsIn, redact, redactDeep } from '../../src/core/redact.js';
-import { type RunReport } from '../../src/report/index.js';
-import { type RunnerFiles, parseFileCommand, runStep, runnerFiles } from '../action/runner.js';
+import type { RunReport } from '../../src/report/index.js';
+import { parseFileCommand, type RunnerFiles, runnerFiles, runStep } from '../action/runner.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { CLI, standinBridge } from '../world/paths.js';
 import { mirrorFlags } from './harness.js';
@@ -60,13 +60,24 @@ function expectNoSecret(where: string, text: string): void {
 }
 
 function cli(args: string[], opts: { input?: string; timeout?: number } = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: root, encoding: 'utf8', input: opts.input, env: cliEnv(), timeout: opts.timeout ?? 30_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    input: opts.input,
+    env: cliEnv(),
+    timeout: opts.timeout ?? 30_000,
+  });
   return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 
 /** The same, not blocking this process: for runs that talk to a server this process serves. */
 async function cliAsync(args: string[], opts: { input?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: root, env: { ...cliEnv(), ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeout ?? 60_000 });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: root,
+    env: { ...cliEnv(), ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+    timeout: opts.timeout ?? 60_000,
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d));
   child.stderr.on('data', (d: Buffer) => (out += d));
@@ -82,7 +93,9 @@ const HOSTISH = new Set(['registry', 'upstream', 'insecure-registry', 'image', '
 
 describe('the redactor', () => {
   it('masks userinfo with and without a scheme, up to the last @ of the authority', () => {
-    expect(redact('"https://user:p@ss@host/x" and http://tok3n@h:5000/')).toBe('"https://***@host/x" and http://***@h:5000/');
+    expect(redact('"https://user:p@ss@host/x" and http://tok3n@h:5000/')).toBe(
+      '"https://***@host/x" and http://***@h:5000/',
+    );
     expect(redact('--image: "user:pw@host/x" is not valid')).toBe('--image: "***@host/x" is not valid');
     expect(redact('--bridge: "image:user:pw@host/x"')).toBe('--bridge: "***@host/x"');
     expect(redact('pull user:pw@myhost:5000/x')).toBe('pull ***@myhost:5000/x');
@@ -90,7 +103,14 @@ describe('the redactor', () => {
 
   it('leaves digests, e-mail addresses, scp-style git remotes and plain references alone', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
-    for (const text of [`debian:bookworm@${digest}`, 'memoh-test/debian:amd64@sha256:29654d92e1a4', `docker.io/library/debian:12@${digest}`, 'bob@example.com', 'git@github.com:org/repo', 'memoh.cn/postgres:18 ↔ docker.io/library/postgres:18']) {
+    for (const text of [
+      `debian:bookworm@${digest}`,
+      'memoh-test/debian:amd64@sha256:29654d92e1a4',
+      `docker.io/library/debian:12@${digest}`,
+      'bob@example.com',
+      'git@github.com:org/repo',
+      'memoh.cn/postgres:18 ↔ docker.io/library/postgres:18',
+    ]) {
       expect(redact(text)).toBe(text);
     }
   });
@@ -105,17 +125,32 @@ describe('the redactor', () => {
   });
 
   it('finds the credential of a URL to register: the password, else a lone token', () => {
-    expect(credentialsIn('https://bob:s%40cret-1@h/ and https://ghp_token123@github.com/x')).toEqual(['s%40cret-1', 's@cret-1', 'ghp_token123']);
+    expect(credentialsIn('https://bob:s%40cret-1@h/ and https://ghp_token123@github.com/x')).toEqual([
+      's%40cret-1',
+      's@cret-1',
+      'ghp_token123',
+    ]);
     expect(credentialsIn('https://u:ab@h/')).toEqual([]); // too short to mask everywhere: the URL pattern covers it
   });
 
   it('redacts every string of a report, keys included, and keeps its shape', () => {
-    const report = { rows: [{ image: 'https://u:x@h/i', n: 1, ok: true, none: null }], facts: { 'https://u:x@h': 'v' } };
-    expect(redactDeep(report)).toEqual({ rows: [{ image: 'https://***@h/i', n: 1, ok: true, none: null }], facts: { 'https://***@h': 'v' } });
+    const report = {
+      rows: [{ image: 'https://u:x@h/i', n: 1, ok: true, none: null }],
+      facts: { 'https://u:x@h': 'v' },
+    };
+    expect(redactDeep(report)).toEqual({
+      rows: [{ image: 'https://***@h/i', n: 1, ok: true, none: null }],
+      facts: { 'https://***@h': 'v' },
+    });
   });
 
   it('handles 100 kB of hostile text in one pass (bounded patterns, no quadratic backtracking)', () => {
-    for (const text of ['a.'.repeat(50_000), 'a:b,'.repeat(25_000), `"${'a'.repeat(100_000)}`, `https://${'a:'.repeat(50_000)}`]) {
+    for (const text of [
+      'a.'.repeat(50_000),
+      'a:b,'.repeat(25_000),
+      `"${'a'.repeat(100_000)}`,
+      `https://${'a:'.repeat(50_000)}`,
+    ]) {
       expect(redact(text).length).toBeGreaterThan(0);
     }
   });
@@ -192,9 +227,24 @@ describe('a password the registry echoes back is masked', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it('mirror --password-stdin: the registry said it, the output does not', async () => {
-    const r = await cliAsync(['mirror', '--registry', host, '--upstream', host, '--image', 'debian:12', '--username', 'bob', '--password-stdin', '--json'], {
-      input: `${SECRET}\n`,
-    });
+    const r = await cliAsync(
+      [
+        'mirror',
+        '--registry',
+        host,
+        '--upstream',
+        host,
+        '--image',
+        'debian:12',
+        '--username',
+        'bob',
+        '--password-stdin',
+        '--json',
+      ],
+      {
+        input: `${SECRET}\n`,
+      },
+    );
     expect(r.status, r.out).toBe(1);
     // The registry's words are shown, its quote of the password is not.
     expect(r.out).toContain('credentials bob:*** rejected');
@@ -202,7 +252,19 @@ describe('a password the registry echoes back is masked', () => {
   });
 
   it('mirror --password: the same, and the warning to prefer stdin', async () => {
-    const r = await cliAsync(['mirror', '--registry', host, '--upstream', host, '--image', 'debian:12', '--username', 'bob', '--password', SECRET]);
+    const r = await cliAsync([
+      'mirror',
+      '--registry',
+      host,
+      '--upstream',
+      host,
+      '--image',
+      'debian:12',
+      '--username',
+      'bob',
+      '--password',
+      SECRET,
+    ]);
     expect(r.status, r.out).toBe(1);
     expect(r.out).toMatch(/prefer --password-stdin/);
     expect(r.out).toContain('credentials bob:*** rejected');
@@ -212,8 +274,13 @@ describe('a password the registry echoes back is masked', () => {
   it('credentials from the Docker config: the same', async () => {
     const dockerConfig = join(root, 'docker-with-auths');
     mkdirSync(dockerConfig);
-    writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [host]: { auth: Buffer.from(`bob:${SECRET}`).toString('base64') } } }));
-    const r = await cliAsync(['mirror', '--registry', host, '--upstream', host, '--image', 'debian:12'], { env: { DOCKER_CONFIG: dockerConfig } });
+    writeFileSync(
+      join(dockerConfig, 'config.json'),
+      JSON.stringify({ auths: { [host]: { auth: Buffer.from(`bob:${SECRET}`).toString('base64') } } }),
+    );
+    const r = await cliAsync(['mirror', '--registry', host, '--upstream', host, '--image', 'debian:12'], {
+      env: { DOCKER_CONFIG: dockerConfig },
+    });
     expect(r.status, r.out).toBe(1);
     expect(r.out).toContain('credentials bob:*** rejected');
     expectNoSecret('output', r.out);
@@ -227,7 +294,9 @@ describe('the Action never prints a credential it was given, and masks it with t
     return f;
   }
   const everything = (f: RunnerFiles, r: { stdout: string; stderr: string }) =>
-    [withoutMaskCommands(r.stdout), r.stderr, readFileSync(f.summary, 'utf8'), readFileSync(f.output, 'utf8')].join('\n');
+    [withoutMaskCommands(r.stdout), r.stderr, readFileSync(f.summary, 'utf8'), readFileSync(f.output, 'utf8')].join(
+      '\n',
+    );
 
   // Every declared input, in mode plan (inputs are all judged; nothing runs). `mode` itself, in its own case.
   for (const input of ACTION_INPUTS.map((i) => i.name)) {
@@ -257,7 +326,14 @@ describe('the Action never prints a credential it was given, and masks it with t
     // The password is also the tag of an image that is not there: the image reference is echoed in every
     // renderer (rows, check details, annotation titles), so each must mask it.
     const image = `memoh-test/nothere:${SECRET}`;
-    const r = await runStep('main', f, { mode: 'validate', images: image, platforms: 'linux/amd64', pull: 'never', 'registry-username': 'bob', 'registry-password': SECRET });
+    const r = await runStep('main', f, {
+      mode: 'validate',
+      images: image,
+      platforms: 'linux/amd64',
+      pull: 'never',
+      'registry-username': 'bob',
+      'registry-password': SECRET,
+    });
     const out = parseFileCommand(readFileSync(f.output, 'utf8'));
     expect(out.result, r.stdout + r.stderr).toBe('failure');
     const report = readFileSync(out.report!, 'utf8');
@@ -268,7 +344,14 @@ describe('the Action never prints a credential it was given, and masks it with t
     expect(junit).toContain('memoh-test/nothere:***');
     expect(summary).toContain('memoh-test/nothere:***');
     expect(r.stdout).toMatch(/::error title=[^\n]*memoh-test\/nothere%3A\*\*\*/);
-    for (const [where, text] of Object.entries({ stdout: withoutMaskCommands(r.stdout), stderr: r.stderr, report, junit, summary })) expectNoSecret(where, text);
+    for (const [where, text] of Object.entries({
+      stdout: withoutMaskCommands(r.stdout),
+      stderr: r.stderr,
+      report,
+      junit,
+      summary,
+    }))
+      expectNoSecret(where, text);
   });
 });
 
@@ -277,12 +360,12 @@ describe('a run whose checks print credentials: reports, JUnit and summary of th
   beforeAll(async () => {
     mirror = await startMirror();
   });
+  const botId = `secrets-${randomBytes(3).toString('hex')}`;
   afterAll(async () => {
     await mirror?.close();
-  });
-  const botId = `secrets-${randomBytes(3).toString('hex')}`;
-  afterAll(() => {
-    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `name=workspace-${botId}`], { encoding: 'utf8' }).trim();
+    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `name=workspace-${botId}`], {
+      encoding: 'utf8',
+    }).trim();
     if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')]);
   });
 
@@ -304,9 +387,30 @@ describe('a run whose checks print credentials: reports, JUnit and summary of th
     );
     const out = join(root, 'cli-reports');
     const args = [
-      'run', '--memoh', 'v3', '--bot-id', botId, '--platform', 'linux/amd64', '--image', 'memoh-test/debian:amd64', '--pull', 'never',
-      '--bridge', standinBridge('amd64'), '--cache-dir', join(root, 'cache'), ...mirrorFlags(mirror), '--checks', checks,
-      '--report', `${out}.json`, '--junit', `${out}.xml`, '--summary', `${out}.md`,
+      'run',
+      '--memoh',
+      'v3',
+      '--bot-id',
+      botId,
+      '--platform',
+      'linux/amd64',
+      '--image',
+      'memoh-test/debian:amd64',
+      '--pull',
+      'never',
+      '--bridge',
+      standinBridge('amd64'),
+      '--cache-dir',
+      join(root, 'cache'),
+      ...mirrorFlags(mirror),
+      '--checks',
+      checks,
+      '--report',
+      `${out}.json`,
+      '--junit',
+      `${out}.xml`,
+      '--summary',
+      `${out}.md`,
     ];
     // In the background: the loopback mirror this process serves must keep answering.
     const { status: code, out: text } = await cliAsync(args, { timeout: 300_000 });
@@ -320,7 +424,12 @@ describe('a run whose checks print credentials: reports, JUnit and summary of th
     expect(whole?.detail).toContain('token ***');
     expect(whole?.detail).toContain('https://***@registry.example/');
     expect(cut?.detail).toContain(`${filler} ***…`);
-    for (const [where, t] of Object.entries({ output: text, report, junit: readFileSync(`${out}.xml`, 'utf8'), summary: readFileSync(`${out}.md`, 'utf8') })) {
+    for (const [where, t] of Object.entries({
+      output: text,
+      report,
+      junit: readFileSync(`${out}.xml`, 'utf8'),
+      summary: readFileSync(`${out}.md`, 'utf8'),
+    })) {
       expectNoSecret(where, t);
     }
   });

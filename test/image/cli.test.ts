@@ -24,7 +24,9 @@ describe('memoh-workspace validate: exit codes and output', () => {
   it('0 when every check passes; one line per check', async () => {
     const r = await run('--image', IMAGES.debianAmd64, ...amd);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^pass {2}memoh-test\/debian:amd64 \(docker\.io\/memoh-test\/debian:amd64\) linux\/amd64: glibc, user root, Memoh v3: --memoh v3/);
+    expect(r.stdout).toMatch(
+      /^pass {2}memoh-test\/debian:amd64 \(docker\.io\/memoh-test\/debian:amd64\) linux\/amd64: glibc, user root, Memoh v3: --memoh v3/,
+    );
     expect(r.stdout).toMatch(/^ {2}pass {2}image\.shell {17}\/bin\/sh → \/usr\/bin\/dash/m);
     expect(r.stdout).toMatch(/1 image×platform checked in \d+\.\ds: 1 pass, 0 warn, 0 fail\n$/);
   });
@@ -42,7 +44,19 @@ describe('memoh-workspace validate: exit codes and output', () => {
   });
 
   it('--json prints the typed reports on stdout only', async () => {
-    const r = await run('--image', IMAGES.muslArm64, '--image', IMAGES.debianAmd64, '--platform', 'linux/arm64', '--pull', 'never', '--memoh', 'v3', '--json');
+    const r = await run(
+      '--image',
+      IMAGES.muslArm64,
+      '--image',
+      IMAGES.debianAmd64,
+      '--platform',
+      'linux/arm64',
+      '--pull',
+      'never',
+      '--memoh',
+      'v3',
+      '--json',
+    );
     expect(r.code).toBe(1);
     const reports = JSON.parse(r.stdout) as ImageReport[];
     expect(reports.map((x) => [x.image.input, x.status, x.libc])).toEqual([
@@ -54,7 +68,9 @@ describe('memoh-workspace validate: exit codes and output', () => {
   it('--pull never on an absent image: 1, fast, with the fix', async () => {
     const r = await run('--image', 'memoh-test/absent:nope', ...amd);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`FAIL  ${'image.pull'.padEnd(26)}  docker.io/memoh-test/absent:nope is not present locally and --pull never forbids pulling it`);
+    expect(r.stdout).toContain(
+      `FAIL  ${'image.pull'.padEnd(26)}  docker.io/memoh-test/absent:nope is not present locally and --pull never forbids pulling it`,
+    );
     expect(r.stdout).toContain('fix: pull it, or load it with docker load, or use --pull missing');
     expect(r.ms).toBeLessThan(5000);
   });
@@ -65,7 +81,10 @@ describe('memoh-workspace validate: exit codes and output', () => {
     const r = await run('--config', memoh, ...amd);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`pass  ${IMAGES.muslAmd64} (docker.io/${IMAGES.muslAmd64}) linux/amd64: musl`);
-    await writeFile(memoh, `[server]\naddr = ":8080"\n\n[workspace]\nregistry = "127.0.0.1:5999"\ndefault_image = "${IMAGES.muslAmd64}"\n`);
+    await writeFile(
+      memoh,
+      `[server]\naddr = ":8080"\n\n[workspace]\nregistry = "127.0.0.1:5999"\ndefault_image = "${IMAGES.muslAmd64}"\n`,
+    );
     const mirrored = await run('--config', memoh, ...amd);
     expect(mirrored.code).toBe(1);
     // REGISTRY/IMAGE as Memoh builds it: no docker.io, no library/
@@ -92,13 +111,15 @@ describe('memoh-workspace validate: exit codes and output', () => {
   });
 });
 
-describe('memoh-workspace validate: the v0.18 era (Memoh\'s workspace contract)', () => {
+describe("memoh-workspace validate: the v0.18 era (Memoh's workspace contract)", () => {
   const v018 = ['--platform', 'linux/amd64', '--pull', 'never'];
 
   it('the good workspace image passes with the default era (auto), which names v0.18 from the contract', async () => {
     const r = await run('--image', IMAGES.workspaceAmd64, ...v018);
     expect(r.code, r.stdout).toBe(0);
-    expect(r.stdout).toContain('Memoh v0.18: the image carries /opt/memoh/workspace-contract.json with contract_version 2');
+    expect(r.stdout).toContain(
+      'Memoh v0.18: the image carries /opt/memoh/workspace-contract.json with contract_version 2',
+    );
     expect(r.stdout).toMatch(/^ {2}pass {2}image\.contract-executables {2}all 12 runtime executables are executable/m);
     expect(r.stdout).not.toMatch(/remove \/opt\/memoh\b(?!\/bridge)/);
   });
@@ -108,22 +129,33 @@ describe('memoh-workspace validate: the v0.18 era (Memoh\'s workspace contract)'
     ['workspaceContractV1', 'image.contract-version', 'contract version 1, want 2'],
     ['workspaceMusl', 'image.contract-platform', 'unsupported libc "musl"'],
     ['workspaceNoTini', 'image.contract-executables', 'stat runtime executable /usr/bin/tini: not found'],
-    ['workspaceNoExec', 'image.contract-executables', 'runtime executable is not executable: /opt/memoh/toolkit/bin/uv'],
-  ] as const)('--memoh v0.18: %s exits 1 with a FAIL line from %s in Memoh\'s words, and a fix', async (key, id, words) => {
-    const r = await run('--image', IMAGES[key], ...v018, '--memoh', 'v0.18');
-    expect(r.code, r.stdout).toBe(1);
-    const lines = r.stdout.split('\n');
-    const at = lines.findIndex((l) => l.startsWith(`  FAIL  ${id.padEnd(26)}  workspace image is incompatible: ${words}`));
-    expect(at, r.stdout).toBeGreaterThan(0);
-    expect(lines[at + 1]).toMatch(/^ {36}fix: \S/);
-    expect(lines.filter((l) => l.startsWith('  FAIL'))).toHaveLength(1);
-  });
+    [
+      'workspaceNoExec',
+      'image.contract-executables',
+      'runtime executable is not executable: /opt/memoh/toolkit/bin/uv',
+    ],
+  ] as const)(
+    "--memoh v0.18: %s exits 1 with a FAIL line from %s in Memoh's words, and a fix",
+    async (key, id, words) => {
+      const r = await run('--image', IMAGES[key], ...v018, '--memoh', 'v0.18');
+      expect(r.code, r.stdout).toBe(1);
+      const lines = r.stdout.split('\n');
+      const at = lines.findIndex((l) =>
+        l.startsWith(`  FAIL  ${id.padEnd(26)}  workspace image is incompatible: ${words}`),
+      );
+      expect(at, r.stdout).toBeGreaterThan(0);
+      expect(lines[at + 1]).toMatch(/^ {36}fix: \S/);
+      expect(lines.filter((l) => l.startsWith('  FAIL'))).toHaveLength(1);
+    },
+  );
 
   it('a pre-contract image with nothing naming the era: v0.18 assumed, the refusal a warning (exit 0; 1 with --fail-on warning)', async () => {
     const r = await run('--image', IMAGES.debianAmd64, ...v018);
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toContain("Memoh v0.18 (a guess): nothing tells the era: today's Memoh (v0.18) assumed");
-    expect(r.stdout).toMatch(/^ {2}WARN {2}image\.contract {14}workspace image is incompatible: read contract: not found: /m);
+    expect(r.stdout).toMatch(
+      /^ {2}WARN {2}image\.contract {14}workspace image is incompatible: read contract: not found: /m,
+    );
     expect((await run('--image', IMAGES.debianAmd64, ...v018, '--fail-on', 'warning')).code).toBe(1);
   });
 
@@ -133,14 +165,27 @@ describe('memoh-workspace validate: the v0.18 era (Memoh\'s workspace contract)'
     const [report] = JSON.parse(r.stdout) as ImageReport[];
     expect(report!.era).toMatchObject({ era: 'v0.18', by: 'image', guess: false });
     expect(report!.eraHint?.why).toContain('a Memoh v0.17 image');
-    expect(report!.contract).toEqual({ version: 1, incompatible: 'workspace image is incompatible: contract version 1, want 2' });
+    expect(report!.contract).toEqual({
+      version: 1,
+      incompatible: 'workspace image is incompatible: contract version 1, want 2',
+    });
   });
 });
 
 describe('memoh-workspace validate: interrupted', () => {
   it('SIGINT mid-run: exits 130 and no container labelled memoh.validate survives', async () => {
     const images = Object.values(IMAGES).flatMap((i) => ['--image', i]);
-    const { child, done } = start([...images, '--platform', 'linux/amd64', '--platform', 'linux/arm64', '--pull', 'never', '--concurrency', '2']);
+    const { child, done } = start([
+      ...images,
+      '--platform',
+      'linux/amd64',
+      '--platform',
+      'linux/arm64',
+      '--pull',
+      'never',
+      '--concurrency',
+      '2',
+    ]);
     const pid = child.pid!;
     let exited = false;
     void done.then(() => (exited = true));

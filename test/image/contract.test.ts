@@ -10,9 +10,8 @@ import {
   CONTRACT_PATH,
   CONTRACT_READ_LIMIT,
   type ContractRead,
-  type ExecutableStat,
-  REQUIRED_EXECUTABLES,
   decodeContract,
+  type ExecutableStat,
   evaluateContract,
   goFileMode,
   goModeString,
@@ -21,6 +20,7 @@ import {
   isExecutableEntry,
   judgeContractFile,
   judgeExecutables,
+  REQUIRED_EXECUTABLES,
 } from '../../src/image/contract.js';
 import { REPO, WORLD_DIR } from '../world/paths.js';
 
@@ -123,11 +123,40 @@ const L = 1 << 27;
 const U = 1 << 23;
 const G = 1 << 22;
 const T = 1 << 20;
-const MODE_CASES: number[] = [0o755, 0o644, 0, D | 0o755, L | 0o777, U | 0o755, (U | G | 0o755) >>> 0, T | 0o755, (D | T | 0o1777) >>> 0, 1 << 25, 1 << 24, (1 << 26) | (1 << 21) | 0o620, 1 << 19, 1 << 30, 0xffffffff];
+const MODE_CASES: number[] = [
+  0o755,
+  0o644,
+  0,
+  D | 0o755,
+  L | 0o777,
+  U | 0o755,
+  (U | G | 0o755) >>> 0,
+  T | 0o755,
+  (D | T | 0o1777) >>> 0,
+  1 << 25,
+  1 << 24,
+  (1 << 26) | (1 << 21) | 0o620,
+  1 << 19,
+  1 << 30,
+  0xffffffff,
+];
 // Deterministic spread over all 32 bits (a small LCG: no Math.random in a test).
-for (let x = 12345, k = 0; k < 64; k++) MODE_CASES.push((x = (Math.imul(x, 1103515245) + 12345) >>> 0));
+for (let x = 12345, k = 0; k < 64; k++) {
+  x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+  MODE_CASES.push(x);
+}
 
-const TRIM_CASES = [' linux ', '\tglibc\n', '\u0085linux\u0085', '\ufefflinux', '\u00a0linux\u3000', '\u200blinux', 'lin ux', '', '\v\f\r'];
+const TRIM_CASES = [
+  ' linux ',
+  '\tglibc\n',
+  '\u0085linux\u0085',
+  '\ufefflinux',
+  '\u00a0linux\u3000',
+  '\u200blinux',
+  'lin ux',
+  '',
+  '\v\f\r',
+];
 
 class Oracle {
   private readonly lines: AsyncIterableIterator<string>;
@@ -136,7 +165,9 @@ class Oracle {
     this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
     child.stderr.on('data', (d) => (this.stderr += String(d)));
   }
-  async ask(req: object): Promise<{ error?: string; contract?: Record<string, unknown>; mode?: string; isDir?: boolean; text?: string }> {
+  async ask(
+    req: object,
+  ): Promise<{ error?: string; contract?: Record<string, unknown>; mode?: string; isDir?: boolean; text?: string }> {
     this.child.stdin.write(`${JSON.stringify(req)}\n`);
     const { value, done } = await this.lines.next();
     if (done) throw new Error(`the Go oracle exited: ${this.stderr}`);
@@ -157,7 +188,14 @@ describe('Go semantics, checked against Go itself', () => {
     const bin = join(dir, 'oracle');
     await promisify(execFile)(GO, ['build', '-C', join(REPO, 'test/image/go-oracle'), '-o', bin, '.'], {
       // The build cache lives with the test world's other caches: a cold one costs ~40 s of compiling the std library.
-      env: { ...process.env, GOCACHE: process.env.GOCACHE || join(WORLD_DIR, 'go-oracle-cache'), GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', GOPROXY: 'off', CGO_ENABLED: '0' },
+      env: {
+        ...process.env,
+        GOCACHE: process.env.GOCACHE || join(WORLD_DIR, 'go-oracle-cache'),
+        GOFLAGS: '-mod=mod',
+        GOTOOLCHAIN: 'local',
+        GOPROXY: 'off',
+        CGO_ENABLED: '0',
+      },
     });
     oracle = new Oracle(spawn(bin, [], { stdio: ['pipe', 'pipe', 'pipe'] }));
   }, 120_000);
@@ -176,14 +214,21 @@ describe('Go semantics, checked against Go itself', () => {
       if (go.error !== undefined) expect(ours, label).toEqual({ error: go.error });
       else {
         // The oracle writes the struct back with its own json tags: the contract's field names.
-        const c = go.contract as { contract_version: number; platform: { os: string; libc: string }; paths: { toolkit: string; scripts: string } };
-        expect(ours, label).toEqual({ contract: { contractVersion: c.contract_version, platform: c.platform, paths: c.paths } });
+        const c = go.contract as {
+          contract_version: number;
+          platform: { os: string; libc: string };
+          paths: { toolkit: string; scripts: string };
+        };
+        expect(ours, label).toEqual({
+          contract: { contractVersion: c.contract_version, platform: c.platform, paths: c.paths },
+        });
       }
     }
   });
 
-  it("renders every mode as os.FileMode.String() does (type letters, two of them for setuid+setgid)", async () => {
-    for (const mode of MODE_CASES.map((m) => m >>> 0)) expect(goModeString(mode), `0x${mode.toString(16)}`).toBe((await oracle.ask({ kind: 'mode', mode })).mode);
+  it('renders every mode as os.FileMode.String() does (type letters, two of them for setuid+setgid)', async () => {
+    for (const mode of MODE_CASES.map((m) => m >>> 0))
+      expect(goModeString(mode), `0x${mode.toString(16)}`).toBe((await oracle.ask({ kind: 'mode', mode })).mode);
     expect(goModeString((U | G | 0o755) >>> 0)).toBe('ugrwxr-xr-x');
   });
 
@@ -214,12 +259,21 @@ describe('Go semantics, checked against Go itself', () => {
     expect(judged).toBe(modes.length + 2);
     // Memoh's rule on those modes: setuid+setgid is 11 characters and fails; setuid alone passes.
     const verdict = (m: number) => isExecutableEntry(false, goModeString(goFileMode(0o100000 | m)));
-    expect([0o755, 0o4755, 0o2755, 0o1755, 0o100, 0o010, 0o001].map(verdict)).toEqual([true, true, true, true, true, true, true]);
+    expect([0o755, 0o4755, 0o2755, 0o1755, 0o100, 0o010, 0o001].map(verdict)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
     expect([0o6755, 0o644, 0o4644, 0o000].map(verdict)).toEqual([false, false, false, false]);
   });
 
   it('trims as strings.TrimSpace does (keeps U+FEFF, drops U+0085)', async () => {
-    for (const text of TRIM_CASES) expect(goTrimSpace(text), JSON.stringify(text)).toBe((await oracle.ask({ kind: 'trim', text })).text);
+    for (const text of TRIM_CASES)
+      expect(goTrimSpace(text), JSON.stringify(text)).toBe((await oracle.ask({ kind: 'trim', text })).text);
   });
 });
 
@@ -229,15 +283,36 @@ describe("Memoh's rules, in Memoh's order", () => {
   const variant = (patch: (c: typeof good) => unknown) => file(JSON.stringify(patch(structuredClone(good))));
 
   it('a good contract passes the file rules', () => {
-    expect(rules(file(GOOD))).toEqual(['contract:pass', 'contract-version:pass', 'contract-platform:pass', 'contract-paths:pass']);
-    expect(judgeContractFile(file(GOOD)).contract).toEqual({ contractVersion: 2, platform: { os: 'linux', libc: 'glibc' }, paths: { toolkit: '/opt/memoh/toolkit', scripts: '/opt/memoh/scripts' } });
+    expect(rules(file(GOOD))).toEqual([
+      'contract:pass',
+      'contract-version:pass',
+      'contract-platform:pass',
+      'contract-paths:pass',
+    ]);
+    expect(judgeContractFile(file(GOOD)).contract).toEqual({
+      contractVersion: 2,
+      platform: { os: 'linux', libc: 'glibc' },
+      paths: { toolkit: '/opt/memoh/toolkit', scripts: '/opt/memoh/scripts' },
+    });
   });
 
   it('a missing file fails the first rule in Memoh words; the rest are skipped because Memoh stops there', () => {
-    const read: ContractRead = { ok: false, missing: true, error: `not found: open: open ${CONTRACT_PATH}: no such file or directory` };
+    const read: ContractRead = {
+      ok: false,
+      missing: true,
+      error: `not found: open: open ${CONTRACT_PATH}: no such file or directory`,
+    };
     const out = judgeContractFile(read).outcomes;
-    expect(out.map((o) => `${o.rule}:${o.status}`)).toEqual(['contract:fail', 'contract-version:skip', 'contract-platform:skip', 'contract-paths:skip', 'contract-executables:skip']);
-    expect(out[0]!.memoh).toBe(`workspace image is incompatible: read contract: not found: open: open ${CONTRACT_PATH}: no such file or directory`);
+    expect(out.map((o) => `${o.rule}:${o.status}`)).toEqual([
+      'contract:fail',
+      'contract-version:skip',
+      'contract-platform:skip',
+      'contract-paths:skip',
+      'contract-executables:skip',
+    ]);
+    expect(out[0]!.memoh).toBe(
+      `workspace image is incompatible: read contract: not found: open: open ${CONTRACT_PATH}: no such file or directory`,
+    );
     expect(out[0]!.fix).toMatch(/memohai\/workspace:debian.*--memoh v3/);
     expect(out[1]!.detail).toMatch(/^not checked: Memoh stops at the first failure \(contract\)/);
   });
@@ -256,37 +331,61 @@ describe("Memoh's rules, in Memoh's order", () => {
     expect(rules(file(padded))[0]).toBe('contract:pass');
     expect(judgeContractFile(file(padded)).outcomes[0]!.detail).toContain(`read as the first ${CONTRACT_READ_LIMIT}`);
     const long = JSON.stringify({ ...good, note: 'x'.repeat(CONTRACT_READ_LIMIT) });
-    expect(failure(file(long))).toMatchObject({ rule: 'contract', memoh: 'workspace image is incompatible: decode contract: unexpected end of JSON input' });
+    expect(failure(file(long))).toMatchObject({
+      rule: 'contract',
+      memoh: 'workspace image is incompatible: decode contract: unexpected end of JSON input',
+    });
     expect(failure(file(long))?.detail).toContain(`only the first ${CONTRACT_READ_LIMIT} of its`);
   });
 
   it('unknown fields are ignored and missing ones are zero values (so an empty object fails on the version)', () => {
-    expect(rules(variant((c) => ({ ...c, extra: [1], platform: { ...c.platform, arch: 'amd64' } })))).not.toContain('contract:fail');
-    expect(failure(file('{}'))).toMatchObject({ rule: 'contract-version', memoh: 'workspace image is incompatible: contract version 0, want 2' });
+    expect(rules(variant((c) => ({ ...c, extra: [1], platform: { ...c.platform, arch: 'amd64' } })))).not.toContain(
+      'contract:fail',
+    );
+    expect(failure(file('{}'))).toMatchObject({
+      rule: 'contract-version',
+      memoh: 'workspace image is incompatible: contract version 0, want 2',
+    });
     expect(failure(file('null'))?.rule).toBe('contract-version');
   });
 
   it('version 1 is a v0.17 image, refused; any other version is refused too', () => {
     const v1 = failure(variant((c) => ({ ...c, contract_version: 1 })))!;
-    expect(v1).toMatchObject({ rule: 'contract-version', memoh: 'workspace image is incompatible: contract version 1, want 2' });
+    expect(v1).toMatchObject({
+      rule: 'contract-version',
+      memoh: 'workspace image is incompatible: contract version 1, want 2',
+    });
     expect(v1.detail).toContain('a v0.17 image');
-    expect(failure(variant((c) => ({ ...c, contract_version: 3 })))?.memoh).toBe('workspace image is incompatible: contract version 3, want 2');
+    expect(failure(variant((c) => ({ ...c, contract_version: 3 })))?.memoh).toBe(
+      'workspace image is incompatible: contract version 3, want 2',
+    );
   });
 
   it('platform: os linux and libc glibc, trimmed and case-insensitive; musl is refused', () => {
-    expect(rules(variant((c) => ({ ...c, platform: { os: ' Linux\n', libc: '\tGLIBC ' } })))).toContain('contract-platform:pass');
+    expect(rules(variant((c) => ({ ...c, platform: { os: ' Linux\n', libc: '\tGLIBC ' } })))).toContain(
+      'contract-platform:pass',
+    );
     expect(failure(variant((c) => ({ ...c, platform: { os: 'darwin', libc: 'glibc' } })))?.memoh).toBe(
       'workspace image is incompatible: unsupported operating system "darwin"',
     );
     const musl = failure(variant((c) => ({ ...c, platform: { os: 'linux', libc: 'musl' } })))!;
-    expect(musl).toMatchObject({ rule: 'contract-platform', memoh: 'workspace image is incompatible: unsupported libc "musl"' });
+    expect(musl).toMatchObject({
+      rule: 'contract-platform',
+      memoh: 'workspace image is incompatible: unsupported libc "musl"',
+    });
     expect(musl.fix).toMatch(/only glibc/);
-    expect(failure(variant((c) => ({ ...c, platform: { os: 'linux', libc: '\ufeffglibc' } })))?.memoh).toBe('workspace image is incompatible: unsupported libc "\ufeffglibc"');
-    expect(failure(variant((c) => ({ ...c, platform: { os: 'linux' } })))?.memoh).toBe('workspace image is incompatible: unsupported libc ""');
+    expect(failure(variant((c) => ({ ...c, platform: { os: 'linux', libc: '\ufeffglibc' } })))?.memoh).toBe(
+      'workspace image is incompatible: unsupported libc "\ufeffglibc"',
+    );
+    expect(failure(variant((c) => ({ ...c, platform: { os: 'linux' } })))?.memoh).toBe(
+      'workspace image is incompatible: unsupported libc ""',
+    );
   });
 
   it('paths: exact after trimming, case-sensitive, toolkit before scripts', () => {
-    expect(rules(variant((c) => ({ ...c, paths: { toolkit: ' /opt/memoh/toolkit ', scripts: '/opt/memoh/scripts\n' } })))).toContain('contract-paths:pass');
+    expect(
+      rules(variant((c) => ({ ...c, paths: { toolkit: ' /opt/memoh/toolkit ', scripts: '/opt/memoh/scripts\n' } }))),
+    ).toContain('contract-paths:pass');
     expect(failure(variant((c) => ({ ...c, paths: { toolkit: '/opt/memoh/toolkit/', scripts: 'x' } })))?.memoh).toBe(
       'workspace image is incompatible: toolkit path "/opt/memoh/toolkit/"',
     );
@@ -305,14 +404,18 @@ describe("Memoh's rules, in Memoh's order", () => {
     broken[5] = { ok: true, isDir: false, mode: 'ugrwxr-xr-x' };
     broken[11] = { ok: true, isDir: true, mode: 'drwxr-xr-x' };
     const out = judgeExecutables(broken);
-    expect(out.memoh).toBe('workspace image is incompatible: stat runtime executable /usr/bin/tini: not found: not found');
+    expect(out.memoh).toBe(
+      'workspace image is incompatible: stat runtime executable /usr/bin/tini: not found: not found',
+    );
     expect(out.detail).toContain('4 of 12 fail: /usr/bin/tini missing, /opt/memoh/toolkit/bin/uv mode -rw-r--r--');
     expect(out.detail).toContain('mode ugrwxr-xr-x: 11 characters');
     expect(out.detail).toContain('/opt/memoh/scripts/desktop-style.sh a directory');
     expect(out.fix).toMatch(/apt-get install tini/);
     const second = [...stats];
     second[8] = { ok: true, isDir: false, mode: '-rw-------' };
-    expect(judgeExecutables(second).memoh).toBe('workspace image is incompatible: runtime executable is not executable: /opt/memoh/toolkit/display/bin/a11y-cli');
+    expect(judgeExecutables(second).memoh).toBe(
+      'workspace image is incompatible: runtime executable is not executable: /opt/memoh/toolkit/display/bin/a11y-cli',
+    );
   });
 
   it('the mode rule: ten characters, x/s/t at 3, 6 or 9, no directory', () => {
@@ -352,14 +455,29 @@ describe("Memoh's rules, in Memoh's order", () => {
 describe('the era an image tells', () => {
   const missing: ContractRead = { ok: false, missing: true, error: 'not found' };
   it('contract 2 → v0.18; contract 1 → v0.17, judged by v0.18 rules; odd or broken contract → v0.18 guessed', () => {
-    expect(imageEraHint(file(GOOD), { exists: true })).toEqual({ era: 'v0.18', why: expect.stringContaining('contract_version 2') });
-    expect(imageEraHint(file('{"contract_version":1}'), { exists: true })).toMatchObject({ era: 'v0.18', why: expect.stringMatching(/v0\.17 image.*refuse/) });
+    expect(imageEraHint(file(GOOD), { exists: true })).toEqual({
+      era: 'v0.18',
+      why: expect.stringContaining('contract_version 2'),
+    });
+    expect(imageEraHint(file('{"contract_version":1}'), { exists: true })).toMatchObject({
+      era: 'v0.18',
+      why: expect.stringMatching(/v0\.17 image.*refuse/),
+    });
     expect(imageEraHint(file('{"contract_version":7}'), { exists: true })).toMatchObject({ era: 'v0.18', guess: true });
-    expect(imageEraHint(file('{'), { exists: true })).toMatchObject({ era: 'v0.18', guess: true, why: expect.stringContaining('does not decode') });
+    expect(imageEraHint(file('{'), { exists: true })).toMatchObject({
+      era: 'v0.18',
+      guess: true,
+      why: expect.stringContaining('does not decode'),
+    });
   });
   it("no contract: v3 guessed only for a /opt/memoh shaped like the seed's runtime dir", () => {
-    expect(imageEraHint(missing, { exists: true, isDir: true, entries: ['bridge', 'templates', 'toolkit'] })).toMatchObject({ era: 'v3', guess: true });
-    expect(imageEraHint(missing, { exists: true, isDir: true, entries: ['bridge', 'toolkit'] })).toMatchObject({ era: 'v3', guess: true });
+    expect(
+      imageEraHint(missing, { exists: true, isDir: true, entries: ['bridge', 'templates', 'toolkit'] }),
+    ).toMatchObject({ era: 'v3', guess: true });
+    expect(imageEraHint(missing, { exists: true, isDir: true, entries: ['bridge', 'toolkit'] })).toMatchObject({
+      era: 'v3',
+      guess: true,
+    });
     expect(imageEraHint(missing, { exists: true, isDir: true, entries: ['mcp-server', 'bin'] })).toBeUndefined();
     expect(imageEraHint(missing, { exists: false })).toBeUndefined();
   });

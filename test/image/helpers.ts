@@ -10,7 +10,12 @@ export async function leftovers(pid: number): Promise<string[]> {
 }
 
 /** Waits until `cond` holds, polling; fails with `what` after `ms`. */
-export async function until(cond: () => Promise<boolean> | boolean, ms: number, what: string, every = 20): Promise<void> {
+export async function until(
+  cond: () => Promise<boolean> | boolean,
+  ms: number,
+  what: string,
+  every = 20,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
@@ -27,7 +32,10 @@ export interface Ran {
 }
 
 /** Starts the built CLI's `validate` (dist/cli.js); `done` settles when it exits (killed after 60 s). */
-export function startCli(args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; done: Promise<Ran> } {
+export function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { child: ChildProcess; done: Promise<Ran> } {
   const started = performance.now();
   const child = spawn(process.execPath, [CLI, 'validate', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';

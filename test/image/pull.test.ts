@@ -87,14 +87,28 @@ describe('pulling from a registry that wants a login', () => {
 
     const ctx = context();
     const [pulled] = await validateImages(request('missing'), ctx);
-    expect(pullCheck(pulled)).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^pulled \d+\.\d MB for linux\/amd64 in \d+\.\ds: sha256:/) });
+    expect(pullCheck(pulled)).toMatchObject({
+      status: 'pass',
+      detail: expect.stringMatching(/^pulled \d+\.\d MB for linux\/amd64 in \d+\.\ds: sha256:/),
+    });
     expect(pulled?.status).toBe('pass');
     expect(pulled?.libc).toBe('musl');
     const progress = ctx.reporter.lines.filter((l) => l.level === 'progress').map((l) => l.message);
     // bytes and percent per layer, and the layer's completion
-    expect(progress.some((m) => /^pull 127\.0\.0\.1:\d+\/memoh-test\/validate-pull:\d+ [0-9a-f]{12}: \d+\.\d MB \/ 3\.0 MB \(\d+%\)$/.test(m)), progress.join('\n')).toBe(true);
-    expect(progress.some((m) => m.endsWith('3.0 MB downloaded (100%)')), progress.join('\n')).toBe(true);
-    expect(ctx.reporter.lines).toContainEqual({ level: 'info', message: `pulling ${ref} for linux/amd64 (with registry credentials)` });
+    expect(
+      progress.some((m) =>
+        /^pull 127\.0\.0\.1:\d+\/memoh-test\/validate-pull:\d+ [0-9a-f]{12}: \d+\.\d MB \/ 3\.0 MB \(\d+%\)$/.test(m),
+      ),
+      progress.join('\n'),
+    ).toBe(true);
+    expect(
+      progress.some((m) => m.endsWith('3.0 MB downloaded (100%)')),
+      progress.join('\n'),
+    ).toBe(true);
+    expect(ctx.reporter.lines).toContainEqual({
+      level: 'info',
+      message: `pulling ${ref} for linux/amd64 (with registry credentials)`,
+    });
     // the credentials never reach the reporter
     const said = JSON.stringify(ctx.reporter.lines);
     expect(said).not.toContain(creds.password);
@@ -111,7 +125,9 @@ describe('pulling from a registry that wants a login', () => {
     const c = pullCheck(r);
     expect(c?.status).toBe('fail');
     expect(c?.detail).toMatch(/no basic auth credentials|unauthorized|authentication required/i);
-    expect(c?.fix, c?.detail).toBe(`log in to ${registry.host} (docker login ${registry.host}; credentials are read from the Docker config), or check the name`);
+    expect(c?.fix, c?.detail).toBe(
+      `log in to ${registry.host} (docker login ${registry.host}; credentials are read from the Docker config), or check the name`,
+    );
   });
 
   it('the CLI takes the credentials from the Docker config (DOCKER_CONFIG) and prints no secret', async () => {
@@ -121,7 +137,10 @@ describe('pulling from a registry that wants a login', () => {
     await mkdir(config, { recursive: true });
     const auth = Buffer.from(`${creds.user}:${creds.password}`).toString('base64');
     await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth } } }));
-    const { child, done } = startCli(['--image', ref, '--platform', 'linux/amd64', '--pull', 'always', '--memoh', 'v3'], { ...process.env, DOCKER_CONFIG: config });
+    const { child, done } = startCli(
+      ['--image', ref, '--platform', 'linux/amd64', '--pull', 'always', '--memoh', 'v3'],
+      { ...process.env, DOCKER_CONFIG: config },
+    );
     const r = await done;
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/pass {2}image\.pull {18}pulled 3\.0 MB/);

@@ -28,7 +28,11 @@ describe("Memoh's image reference rules", () => {
     const r = resolveImage(`debian@${digest}`);
     expect(r).toMatchObject({ resolved: `docker.io/library/debian@${digest}`, repository: 'library/debian', digest });
     expect(r.tag).toBeUndefined();
-    expect(resolveImage(`ghcr.io/o/i:1@${digest}`)).toMatchObject({ tag: '1', digest, resolved: `ghcr.io/o/i:1@${digest}` });
+    expect(resolveImage(`ghcr.io/o/i:1@${digest}`)).toMatchObject({
+      tag: '1',
+      digest,
+      resolved: `ghcr.io/o/i:1@${digest}`,
+    });
   });
 
   it('with a registry mirror: REGISTRY/IMAGE, not normalised (no library/, no docker.io)', () => {
@@ -41,7 +45,10 @@ describe("Memoh's image reference rules", () => {
     expect(resolveImage('user/name', 'memoh.cn').resolved).toBe('memoh.cn/user/name:latest');
     expect(resolveImage('img:1', '127.0.0.1:5000').resolved).toBe('127.0.0.1:5000/img:1');
     // Memoh prefixes even a reference that names its own registry.
-    expect(resolveImage('ghcr.io/org/img:1', 'memoh.cn')).toMatchObject({ resolved: 'memoh.cn/ghcr.io/org/img:1', repository: 'ghcr.io/org/img' });
+    expect(resolveImage('ghcr.io/org/img:1', 'memoh.cn')).toMatchObject({
+      resolved: 'memoh.cn/ghcr.io/org/img:1',
+      repository: 'ghcr.io/org/img',
+    });
   });
 
   it('normalise() is the bare rule without tags', () => {
@@ -52,23 +59,42 @@ describe("Memoh's image reference rules", () => {
     expect(normalise('localhost/c')).toBe('localhost/c');
   });
 
-  it.each(['UPPER', 'Debian:1', 'a b', '$(rm -rf /)', '`id`', 'x;rm -rf /', '../x', './x', '/abs', 'a//b', 'debian:', ':tag', '-x', 'a/-b', '', 'x'.repeat(600), `debian@sha256:${'z'.repeat(64)}`, 'a\nb'])(
-    'rejects %j as an input error naming the input',
+  it.each([
+    'UPPER',
+    'Debian:1',
+    'a b',
+    '$(rm -rf /)',
+    '`id`',
+    'x;rm -rf /',
+    '../x',
+    './x',
+    '/abs',
+    'a//b',
+    'debian:',
+    ':tag',
+    '-x',
+    'a/-b',
+    '',
+    'x'.repeat(600),
+    `debian@sha256:${'z'.repeat(64)}`,
+    'a\nb',
+  ])('rejects %j as an input error naming the input', (bad) => {
+    let err: unknown;
+    try {
+      resolveImage(bad, '', '--image');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).input).toBe('--image');
+    expect((err as InputError).message).toMatch(/not a valid image reference.*Fix:/);
+  });
+
+  it.each(['https://memoh.cn', 'memoh.cn/path', 'a b', 'memoh.cn:port', '$(id)', '-memoh.cn'])(
+    'rejects registry %j',
     (bad) => {
-      let err: unknown;
-      try {
-        resolveImage(bad, '', '--image');
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(InputError);
-      expect((err as InputError).input).toBe('--image');
-      expect((err as InputError).message).toMatch(/not a valid image reference.*Fix:/);
+      expect(() => resolveImage('debian', bad)).toThrow(InputError);
+      expect(() => resolveImage('debian', bad)).toThrow(/registry: .*not a registry host/);
     },
   );
-
-  it.each(['https://memoh.cn', 'memoh.cn/path', 'a b', 'memoh.cn:port', '$(id)', '-memoh.cn'])('rejects registry %j', (bad) => {
-    expect(() => resolveImage('debian', bad)).toThrow(InputError);
-    expect(() => resolveImage('debian', bad)).toThrow(/registry: .*not a registry host/);
-  });
 });

@@ -9,8 +9,15 @@ import { CleanupLedger } from '../../src/core/ledger.js';
 import { type Platform, platformOf } from '../../src/core/platform.js';
 import { recordingReporter } from '../../src/core/reporter.js';
 import { ImageFiles } from '../../src/image/files.js';
-import { CHECK_IDS, CONTRACT_CHECK_IDS, type ImageReport, type ToolkitRef, type ValidateRequest, validateImages } from '../../src/image/index.js';
-import { DEFAULT_IMAGE_ALIAS, IMAGES, IMAGE_FACTS, IMAGE_KEYS } from '../world/images.js';
+import {
+  CHECK_IDS,
+  CONTRACT_CHECK_IDS,
+  type ImageReport,
+  type ToolkitRef,
+  type ValidateRequest,
+  validateImages,
+} from '../../src/image/index.js';
+import { DEFAULT_IMAGE_ALIAS, IMAGE_FACTS, IMAGE_KEYS, IMAGES } from '../world/images.js';
 import { leftovers } from './helpers.js';
 
 const amd64 = platformOf('amd64');
@@ -40,7 +47,8 @@ describe('validate against the test-world images (--pull never, --memoh v3)', ()
   let reports: ImageReport[];
   let elapsedMs: number;
   const ctx = context();
-  const find = (image: string, p: Platform) => reports.find((r) => r.image.input === image && r.platform.arch === p.arch);
+  const find = (image: string, p: Platform) =>
+    reports.find((r) => r.image.input === image && r.platform.arch === p.arch);
 
   beforeAll(async () => {
     const started = performance.now();
@@ -66,10 +74,14 @@ describe('validate against the test-world images (--pull never, --memoh v3)', ()
       const r = find(facts.tag, platformOf(facts.arch));
       expect(r?.libc, facts.tag).toBe(facts.libc);
     }
-    expect(check(find(IMAGES.muslAmd64, amd64), 'image.libc').detail).toContain('musl (loader /lib/ld-musl-x86_64.so.1)');
+    expect(check(find(IMAGES.muslAmd64, amd64), 'image.libc').detail).toContain(
+      'musl (loader /lib/ld-musl-x86_64.so.1)',
+    );
     expect(check(find(IMAGES.muslArm64, arm64), 'image.libc').detail).toContain('/lib/ld-musl-aarch64.so.1');
     // merged /usr: /lib64 and /lib are links into /usr; the chain is shown
-    expect(check(find(IMAGES.debianAmd64, amd64), 'image.libc').detail).toMatch(/glibc \(loader \/lib64\/ld-linux-x86-64\.so\.2 → \/usr\/lib\/x86_64-linux-gnu\//);
+    expect(check(find(IMAGES.debianAmd64, amd64), 'image.libc').detail).toMatch(
+      /glibc \(loader \/lib64\/ld-linux-x86-64\.so\.2 → \/usr\/lib\/x86_64-linux-gnu\//,
+    );
   });
 
   it('Debian (glibc) passes, and so does the embedded default debian:bookworm-slim', () => {
@@ -86,20 +98,29 @@ describe('validate against the test-world images (--pull never, --memoh v3)', ()
     for (const image of [IMAGES.debianArm64, IMAGES.muslArm64]) {
       expect(find(image, arm64)?.status).toBe('pass');
       const wrong = find(image, amd64)!;
-      expect(check(wrong, 'image.platform')).toMatchObject({ status: 'fail', detail: 'the image is linux/arm64/v8, not linux/amd64' });
+      expect(check(wrong, 'image.platform')).toMatchObject({
+        status: 'fail',
+        detail: 'the image is linux/arm64/v8, not linux/amd64',
+      });
       expect(check(wrong, 'image.platform').fix).toMatch(/--pull always/);
       expect(wrong.actual).toEqual({ os: 'linux', arch: 'arm64', variant: 'v8' });
     }
     for (const image of [IMAGES.debianAmd64, IMAGES.muslAmd64]) {
       expect(find(image, amd64)?.status).toBe('pass');
-      expect(check(find(image, arm64), 'image.platform')).toMatchObject({ status: 'fail', detail: 'the image is linux/amd64, not linux/arm64' });
+      expect(check(find(image, arm64), 'image.platform')).toMatchObject({
+        status: 'fail',
+        detail: 'the image is linux/amd64, not linux/arm64',
+      });
     }
   });
 
   it('the no-shell image fails image.shell with its reason (and has no C library)', () => {
     const r = find(IMAGES.noshellAmd64, amd64)!;
     expect(r.status).toBe('fail');
-    expect(check(r, 'image.shell')).toMatchObject({ status: 'fail', detail: expect.stringMatching(/^no \/bin\/sh: Exec runs every command through \/bin\/sh -c/) });
+    expect(check(r, 'image.shell')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/^no \/bin\/sh: Exec runs every command through \/bin\/sh -c/),
+    });
     expect(check(r, 'image.shell').fix).toMatch(/POSIX shell/);
     expect(check(r, 'image.libc').status).toBe('warn');
     expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['image.shell']);
@@ -110,7 +131,10 @@ describe('validate against the test-world images (--pull never, --memoh v3)', ()
     expect(r.status).toBe('warn');
     expect(r.entrypoint).toEqual(['/usr/bin/false']);
     expect(r.user).toBe('1000:1000');
-    expect(check(r, 'image.entrypoint')).toMatchObject({ status: 'warn', detail: expect.stringContaining('ENTRYPOINT ["/usr/bin/false"]') });
+    expect(check(r, 'image.entrypoint')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('ENTRYPOINT ["/usr/bin/false"]'),
+    });
     const user = check(r, 'image.user');
     expect(user.status).toBe('warn');
     expect(user.detail).toContain('image USER is 1000:1000 (not root)');
@@ -125,7 +149,9 @@ describe('validate against the test-world images (--pull never, --memoh v3)', ()
     expect(r.status).toBe('warn');
     const hidden = check(r, 'image.hidden-mounts');
     expect(hidden.status).toBe('warn');
-    expect(hidden.detail).toMatch(/\/opt\/memoh holds 4 entries \(.*mcp-server.*\) hidden by the read-only runtime mount/);
+    expect(hidden.detail).toMatch(
+      /\/opt\/memoh holds 4 entries \(.*mcp-server.*\) hidden by the read-only runtime mount/,
+    );
     expect(hidden.detail).toMatch(/\/run\/memoh holds 1 entry \(README\)/);
     expect(check(r, 'image.data')).toMatchObject({ status: 'warn', detail: expect.stringContaining('VOLUME /data') });
   });
@@ -134,7 +160,10 @@ describe('validate against the test-world images (--pull never, --memoh v3)', ()
     const r = find(IMAGES.debianAmd64, amd64)!;
     expect(r.layers).toBe(1);
     expect(r.sizeBytes).toBeGreaterThan(50e6);
-    expect(check(r, 'image.size')).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^\d+\.\d MB in 1 layer$/) });
+    expect(check(r, 'image.size')).toMatchObject({
+      status: 'pass',
+      detail: expect.stringMatching(/^\d+\.\d MB in 1 layer$/),
+    });
   });
 
   it('leaves no container behind and an empty ledger', async () => {
@@ -173,30 +202,45 @@ describe('pull policy', () => {
     expect(pull.status).toBe('fail');
     expect(pull.detail).toMatch(/^pull of docker\.io\/memoh-test\/absent:nope for linux\/amd64 failed: \S/);
     expect(pull.fix).toBeTruthy();
-    expect(ctx.reporter.lines).toContainEqual({ level: 'info', message: 'pulling docker.io/memoh-test/absent:nope for linux/amd64' });
+    expect(ctx.reporter.lines).toContainEqual({
+      level: 'info',
+      message: 'pulling docker.io/memoh-test/absent:nope for linux/amd64',
+    });
   });
 
   it('--pull missing with only another platform present: tries the pull, then judges the local image', async () => {
     const ctx = context();
     // memoh-test/* exist nowhere but here: the pull fails, and the arm64 image present is what the platform check sees
     const [r] = await validateImages(request([IMAGES.debianArm64], [amd64], { pull: 'missing' }), ctx);
-    expect(check(r, 'image.pull')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^present locally as .*linux\/arm64\/v8\); pulling linux\/amd64 failed/) });
+    expect(check(r, 'image.pull')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringMatching(/^present locally as .*linux\/arm64\/v8\); pulling linux\/amd64 failed/),
+    });
     expect(check(r, 'image.platform').status).toBe('fail');
   });
 });
 
 describe('toolkit compatibility (--toolkit)', () => {
   // toolkit.json as the toolkit stage writes it; only arch and fallback matter here
-  const tk = (arch: 'amd64' | 'arm64', fallback: 'glibc' | null): ToolkitRef => ({ dir: `/toolkits/${arch}`, manifest: { arch, fallback } });
+  const tk = (arch: 'amd64' | 'arm64', fallback: 'glibc' | null): ToolkitRef => ({
+    dir: `/toolkits/${arch}`,
+    manifest: { arch, fallback },
+  });
 
   it('an arm64 musl image with a glibc-fallback node-musl fails with "install gcompat"; glibc images pass', async () => {
     const ctx = context();
-    const reports = await validateImages(request([IMAGES.muslArm64, IMAGES.debianArm64], [arm64], { toolkit: tk('arm64', 'glibc') }), ctx);
+    const reports = await validateImages(
+      request([IMAGES.muslArm64, IMAGES.debianArm64], [arm64], { toolkit: tk('arm64', 'glibc') }),
+      ctx,
+    );
     const musl = check(reports[0], 'image.toolkit');
     expect(musl.status).toBe('fail');
     expect(musl.detail).toContain('no /lib/ld-linux-aarch64.so.1');
     expect(musl.fix).toBe('install gcompat in the image (apk add gcompat)');
-    expect(check(reports[1], 'image.toolkit')).toMatchObject({ status: 'pass', detail: 'the wrappers pick node-glibc; it starts through /lib/ld-linux-aarch64.so.1' });
+    expect(check(reports[1], 'image.toolkit')).toMatchObject({
+      status: 'pass',
+      detail: 'the wrappers pick node-glibc; it starts through /lib/ld-linux-aarch64.so.1',
+    });
   });
 
   it('a musl image with a real musl node-musl passes; an image with no loader fails; other arches are skipped', async () => {
@@ -205,9 +249,18 @@ describe('toolkit compatibility (--toolkit)', () => {
       request([IMAGES.muslAmd64, IMAGES.noshellAmd64], [amd64, arm64], { toolkit: [tk('amd64', null)] }),
       ctx,
     );
-    expect(check(reports[0], 'image.toolkit')).toMatchObject({ status: 'pass', detail: expect.stringContaining('node-musl') });
-    expect(check(reports[1], 'image.toolkit')).toMatchObject({ status: 'skip', detail: 'no toolkit for arm64 given (have: amd64)' });
-    expect(check(reports[2], 'image.toolkit')).toMatchObject({ status: 'fail', detail: expect.stringContaining('node-glibc, and the image has no /lib64/ld-linux-x86-64.so.2') });
+    expect(check(reports[0], 'image.toolkit')).toMatchObject({
+      status: 'pass',
+      detail: expect.stringContaining('node-musl'),
+    });
+    expect(check(reports[1], 'image.toolkit')).toMatchObject({
+      status: 'skip',
+      detail: 'no toolkit for arm64 given (have: amd64)',
+    });
+    expect(check(reports[2], 'image.toolkit')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('node-glibc, and the image has no /lib64/ld-linux-x86-64.so.2'),
+    });
   });
 });
 
@@ -253,7 +306,11 @@ describe('odd images (built here from a few files with docker import)', () => {
   });
 
   afterAll(async () => {
-    for (const n of ['a', 'b']) await docker().getImage(tag(n)).remove({ force: true }).catch(() => {});
+    for (const n of ['a', 'b'])
+      await docker()
+        .getImage(tag(n))
+        .remove({ force: true })
+        .catch(() => {});
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -261,22 +318,46 @@ describe('odd images (built here from a few files with docker import)', () => {
     const ctx = context();
     const [r] = await validateImages(request([tag('a')], [amd64]), ctx);
     expect(check(r, 'image.shell')).toMatchObject({ status: 'fail', detail: expect.stringContaining('symlink loop') });
-    expect(check(r, 'image.data')).toMatchObject({ status: 'fail', detail: expect.stringContaining('/data is a regular file') });
-    expect(check(r, 'image.hidden-mounts')).toMatchObject({ status: 'warn', detail: expect.stringContaining('/opt/memoh is a symlink (→ /srv/memoh)') });
+    expect(check(r, 'image.data')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('/data is a regular file'),
+    });
+    expect(check(r, 'image.hidden-mounts')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('/opt/memoh is a symlink (→ /srv/memoh)'),
+    });
     expect(r?.libc).toBe('none');
     expect(await leftovers(process.pid)).toEqual([]);
   });
 
   it('B: a non-executable /bin/sh fails, two musl loaders warn, an empty /run/memoh is fine, USER 1000 cannot write a 0700 /data', async () => {
     const ctx = context();
-    const [r] = await validateImages(request([tag('b')], [amd64], { toolkit: { dir: '/tk', manifest: { arch: 'amd64', fallback: null } } }), ctx);
-    expect(check(r, 'image.shell')).toMatchObject({ status: 'fail', detail: expect.stringContaining('/bin/sh is not executable (mode 0644)') });
-    expect(check(r, 'image.libc')).toMatchObject({ status: 'warn', detail: expect.stringContaining('several musl loaders') });
+    const [r] = await validateImages(
+      request([tag('b')], [amd64], { toolkit: { dir: '/tk', manifest: { arch: 'amd64', fallback: null } } }),
+      ctx,
+    );
+    expect(check(r, 'image.shell')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('/bin/sh is not executable (mode 0644)'),
+    });
+    expect(check(r, 'image.libc')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('several musl loaders'),
+    });
     // the wrappers' glob matches twice, their test errors, they pick node-glibc, which has no loader here
-    expect(check(r, 'image.toolkit')).toMatchObject({ status: 'fail', detail: expect.stringContaining('the wrappers pick node-glibc') });
-    expect(check(r, 'image.hidden-mounts')).toMatchObject({ status: 'pass', detail: expect.stringContaining('/run/memoh exists, empty') });
+    expect(check(r, 'image.toolkit')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('the wrappers pick node-glibc'),
+    });
+    expect(check(r, 'image.hidden-mounts')).toMatchObject({
+      status: 'pass',
+      detail: expect.stringContaining('/run/memoh exists, empty'),
+    });
     expect(check(r, 'image.user').detail).toContain('write /data (owner 0, mode 0700: not writable by 1000)');
-    expect(check(r, 'image.data')).toMatchObject({ status: 'pass', detail: expect.stringContaining('VOLUMEs /cache are not mounted by Memoh') });
+    expect(check(r, 'image.data')).toMatchObject({
+      status: 'pass',
+      detail: expect.stringContaining('VOLUMEs /cache are not mounted by Memoh'),
+    });
   });
 });
 

@@ -7,7 +7,7 @@ import { parseChallenge } from '../../src/mirror/registry.js';
 import { IMAGES } from '../world/images.js';
 import { type LocalRegistry, pushImage, startRegistry } from '../world/registry.js';
 import { copy, ctx } from './helpers.js';
-import { type TokenRegistry, startTokenRegistry } from './token-service.js';
+import { startTokenRegistry, type TokenRegistry } from './token-service.js';
 
 /**
  * The registry protocol's two ways of asking for credentials, against real registries on loopback:
@@ -50,7 +50,9 @@ describe('mirror: basic auth', () => {
   });
 
   it('error 401 saying the credentials were not accepted, with a wrong password (never echoed)', async () => {
-    const r = await check(basic.host, { auth: { [basic.host]: { username: creds.user, password: 'wrong-password-xyz' } } });
+    const r = await check(basic.host, {
+      auth: { [basic.host]: { username: creds.user, password: 'wrong-password-xyz' } },
+    });
     expect(r.images[0]?.ref.failure?.httpStatus).toBe(401);
     expect(r.images[0]?.ref.detail).toContain('did not accept the credentials');
     expect(JSON.stringify(r)).not.toContain('wrong-password-xyz');
@@ -75,18 +77,30 @@ describe('mirror: bearer token flow (WWW-Authenticate challenge → token servic
 
   it('with credentials: the token request carries them (and they never appear in the report)', async () => {
     const before = bearer.tokens.requests.length;
-    const r = await check(bearer.host, { auth: { [bearer.host]: { username: bearer.user.user, password: bearer.user.password } } });
+    const r = await check(bearer.host, {
+      auth: { [bearer.host]: { username: bearer.user.user, password: bearer.user.password } },
+    });
     expect(r.images[0]?.status).toBe('in-sync');
-    expect(bearer.tokens.requests.slice(before)).toEqual([expect.objectContaining({ user: bearer.user.user, granted: true })]);
+    expect(bearer.tokens.requests.slice(before)).toEqual([
+      expect.objectContaining({ user: bearer.user.user, granted: true }),
+    ]);
     expect(JSON.stringify(r)).not.toContain(bearer.user.password);
   });
 
   it('with an identity token from the Docker config: the OAuth2 refresh-token form', async () => {
     const before = bearer.tokens.requests.length;
-    const r = await withDockerConfig({ auths: { [bearer.host]: { identitytoken: bearer.tokens.refreshToken } } }, () => check(bearer.host));
+    const r = await withDockerConfig({ auths: { [bearer.host]: { identitytoken: bearer.tokens.refreshToken } } }, () =>
+      check(bearer.host),
+    );
     expect(r.images[0]?.status).toBe('in-sync');
     expect(bearer.tokens.requests.slice(before)).toEqual([
-      { user: bearer.user.user, scopes: ['repository:app:pull'], service: bearer.tokens.service, granted: true, refresh: true },
+      {
+        user: bearer.user.user,
+        scopes: ['repository:app:pull'],
+        service: bearer.tokens.service,
+        granted: true,
+        refresh: true,
+      },
     ]);
     expect(JSON.stringify(r)).not.toContain(bearer.tokens.refreshToken);
   });
@@ -116,14 +130,28 @@ async function withDockerConfig<T>(config: unknown, fn: () => Promise<T>): Promi
 
 describe('WWW-Authenticate parsing', () => {
   it("reads Docker Hub's challenge, with commas inside quoted values", () => {
-    expect(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/debian:pull,push"')).toEqual({
+    expect(
+      parseChallenge(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/debian:pull,push"',
+      ),
+    ).toEqual({
       scheme: 'bearer',
-      params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/debian:pull,push' },
+      params: {
+        realm: 'https://auth.docker.io/token',
+        service: 'registry.docker.io',
+        scope: 'repository:library/debian:pull,push',
+      },
     });
   });
   it('reads Basic, prefers Bearer among several, and ignores schemes it does not speak', () => {
-    expect(parseChallenge('Basic realm="Registry Realm"')).toEqual({ scheme: 'basic', params: { realm: 'Registry Realm' } });
-    expect(parseChallenge('Negotiate abc, Basic realm="x", Bearer realm="https://t/token",service=s')).toEqual({ scheme: 'bearer', params: { realm: 'https://t/token', service: 's' } });
+    expect(parseChallenge('Basic realm="Registry Realm"')).toEqual({
+      scheme: 'basic',
+      params: { realm: 'Registry Realm' },
+    });
+    expect(parseChallenge('Negotiate abc, Basic realm="x", Bearer realm="https://t/token",service=s')).toEqual({
+      scheme: 'bearer',
+      params: { realm: 'https://t/token', service: 's' },
+    });
     expect(parseChallenge('Negotiate')).toBeUndefined();
     expect(parseChallenge('')).toBeUndefined();
   });

@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { IMAGES } from '../world/images.js';
+import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { CLI } from '../world/paths.js';
 import { type LocalRegistry, pushImage, run, startRegistry } from '../world/registry.js';
 import { copy } from './helpers.js';
@@ -13,7 +13,11 @@ import { copy } from './helpers.js';
  * preset and its overrides. Children are run asynchronously: the download mirror lives in this process.
  */
 const cli = (args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) =>
-  run(process.execPath, [CLI, 'mirror', ...args], { timeoutMs: 90_000, env: { ...process.env, ...opts.env }, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  run(process.execPath, [CLI, 'mirror', ...args], {
+    timeoutMs: 90_000,
+    env: { ...process.env, ...opts.env },
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
+  });
 
 let up: LocalRegistry;
 let mi: LocalRegistry;
@@ -23,7 +27,12 @@ let dir: string;
 const creds = { user: 'memoh', password: `cli-${process.pid}-${Date.now()}` };
 
 beforeAll(async () => {
-  [up, mi, locked, dl] = await Promise.all([startRegistry(), startRegistry(), startRegistry({ auth: creds }), startMirror()]);
+  [up, mi, locked, dl] = await Promise.all([
+    startRegistry(),
+    startRegistry(),
+    startRegistry({ auth: creds }),
+    startMirror(),
+  ]);
   dir = await mkdtemp(join(tmpdir(), 'memoh-mirror-cli-'));
   await pushImage(IMAGES.muslAmd64, up.host, 'library/app:1');
   await pushImage(IMAGES.noshellAmd64, up.host, 'library/app:2');
@@ -55,7 +64,9 @@ describe('memoh-workspace mirror (CLI)', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/^app:1: in-sync/m);
     expect(r.stdout).toMatch(/^app:2: stale/m);
-    expect(r.stdout).toMatch(/FAIL mirror\.linux\/amd64 +stale: mirror sha256:[0-9a-f]{64}, upstream sha256:[0-9a-f]{64}/);
+    expect(r.stdout).toMatch(
+      /FAIL mirror\.linux\/amd64 +stale: mirror sha256:[0-9a-f]{64}, upstream sha256:[0-9a-f]{64}/,
+    );
   });
 
   it('exit 2 naming the input on bad input', async () => {
@@ -81,7 +92,21 @@ describe('memoh-workspace mirror (CLI)', () => {
   });
 
   it('--downloads passes against the test world mirror and fails naming a removed file', async () => {
-    const flags = ['--downloads', '--arch', 'amd64', '--node-mirror', dl.urls.node, '--node-musl-mirror', dl.urls.nodeMusl, '--npm-mirror', dl.urls.npm, '--uv-mirror', dl.urls.uv, '--alpine-mirror', dl.urls.alpine];
+    const flags = [
+      '--downloads',
+      '--arch',
+      'amd64',
+      '--node-mirror',
+      dl.urls.node,
+      '--node-musl-mirror',
+      dl.urls.nodeMusl,
+      '--npm-mirror',
+      dl.urls.npm,
+      '--uv-mirror',
+      dl.urls.uv,
+      '--alpine-mirror',
+      dl.urls.alpine,
+    ];
     const ok = await cli(flags);
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^PASS downloads\.npm:/m);
@@ -89,7 +114,9 @@ describe('memoh-workspace mirror (CLI)', () => {
     try {
       const bad = await cli(flags);
       expect(bad.code).toBe(1);
-      expect(bad.stdout).toMatch(/^FAIL downloads\.node-musl\.amd64: node-v24\.14\.0-linux-x64-musl\.tar\.gz: .* HTTP 404/m);
+      expect(bad.stdout).toMatch(
+        /^FAIL downloads\.node-musl\.amd64: node-v24\.14\.0-linux-x64-musl\.tar\.gz: .* HTTP 404/m,
+      );
     } finally {
       dl.unhide();
     }
@@ -114,23 +141,41 @@ describe('the mainland-China preset', () => {
     });
     // The default image (today's memohai/workspace:debian) as written, paired with registry + "/" + it.
     expect(out.pairs[0].mirror.ref).toBe('memoh.cn/memohai/workspace:debian');
-    expect(out.pairs[0].upstream).toMatchObject({ ref: 'docker.io/memohai/workspace:debian', host: 'registry-1.docker.io' });
+    expect(out.pairs[0].upstream).toMatchObject({
+      ref: 'docker.io/memohai/workspace:debian',
+      host: 'registry-1.docker.io',
+    });
   });
 
   it('every preset value can be overridden from the command line', async () => {
     const r = await cli([
-      '--preset', 'cn', '--dry-run', '--json',
-      '--registry', 'mirror.example:5000',
-      '--node-mirror', 'https://n.example/node',
-      '--node-musl-mirror', 'https://n.example/musl',
-      '--npm-mirror', 'https://n.example/npm',
-      '--uv-mirror', 'https://n.example/uv',
-      '--alpine-mirror', 'https://n.example/alpine',
+      '--preset',
+      'cn',
+      '--dry-run',
+      '--json',
+      '--registry',
+      'mirror.example:5000',
+      '--node-mirror',
+      'https://n.example/node',
+      '--node-musl-mirror',
+      'https://n.example/musl',
+      '--npm-mirror',
+      'https://n.example/npm',
+      '--uv-mirror',
+      'https://n.example/uv',
+      '--alpine-mirror',
+      'https://n.example/alpine',
     ]);
     expect(r.code, r.stderr).toBe(0);
     const c = mirrorsOf(r.stdout);
     expect(c.workspace.registry).toBe('mirror.example:5000');
-    expect(c.toolkit.mirrors).toEqual({ node: 'https://n.example/node', nodeMusl: 'https://n.example/musl', npm: 'https://n.example/npm', uv: 'https://n.example/uv', alpine: 'https://n.example/alpine' });
+    expect(c.toolkit.mirrors).toEqual({
+      node: 'https://n.example/node',
+      nodeMusl: 'https://n.example/musl',
+      npm: 'https://n.example/npm',
+      uv: 'https://n.example/uv',
+      alpine: 'https://n.example/alpine',
+    });
   });
 
   it('every preset value can be overridden from the config file, and flags beat the file', async () => {
@@ -152,7 +197,13 @@ alpine = "https://f.example/alpine"
     const c = mirrorsOf(r.stdout);
     expect(c.workspace.registry).toBe('file.example');
     // npm = "" means the machine's npm registry again, not the preset's.
-    expect(c.toolkit.mirrors).toEqual({ node: 'https://f.example/node', nodeMusl: 'https://f.example/musl', npm: '', uv: 'https://f.example/uv', alpine: 'https://f.example/alpine' });
+    expect(c.toolkit.mirrors).toEqual({
+      node: 'https://f.example/node',
+      nodeMusl: 'https://f.example/musl',
+      npm: '',
+      uv: 'https://f.example/uv',
+      alpine: 'https://f.example/alpine',
+    });
     const both = await cli(['--preset', 'cn', '--config', file, '--registry', 'flag.example', '--dry-run', '--json']);
     expect(mirrorsOf(both.stdout).workspace.registry).toBe('flag.example');
   });

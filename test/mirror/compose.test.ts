@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
-import { checkMirrors, composePairs, mirrorRows } from '../../src/mirror/index.js';
 import { interpolate } from '../../src/mirror/compose.js';
+import { checkMirrors, composePairs, mirrorRows } from '../../src/mirror/index.js';
 import { IMAGES } from '../world/images.js';
 import { type LocalRegistry, pushImage, startRegistry } from '../world/registry.js';
 import { copy, ctx } from './helpers.js';
@@ -61,26 +61,43 @@ describe("mirror --compose docker-compose.yml --overlay docker/docker-compose.cn
     ]);
     const d = c.pairs.at(-1)!;
     expect(d.service).toBeUndefined();
-    expect(d.note).toMatch(/in no compose file.*memoh\.cn\/memohai\/workspace:debian.*the registry of docker-compose\.cn\.yml's images/);
+    expect(d.note).toMatch(
+      /in no compose file.*memoh\.cn\/memohai\/workspace:debian.*the registry of docker-compose\.cn\.yml's images/,
+    );
     // Optional services the overlay leaves to upstream are reported, not guessed.
     expect(c.unpaired.map((u) => u.service)).toEqual(['sparse', 'qdrant', 'browser']);
   });
 
   it("the configured registry, when given, is the default image's mirror, as Memoh builds it", () => {
-    const c = composePairs(BASE, OVERLAY, '', {}, { image: 'memohai/workspace:debian', registry: 'mirror.example:5000' });
+    const c = composePairs(
+      BASE,
+      OVERLAY,
+      '',
+      {},
+      { image: 'memohai/workspace:debian', registry: 'mirror.example:5000' },
+    );
     expect(c.pairs.at(-1)).toMatchObject({
       label: 'memohai/workspace:debian',
-      mirror: { ref: 'mirror.example:5000/memohai/workspace:debian', host: 'mirror.example:5000', repository: 'memohai/workspace' },
+      mirror: {
+        ref: 'mirror.example:5000/memohai/workspace:debian',
+        host: 'mirror.example:5000',
+        repository: 'memohai/workspace',
+      },
       upstream: { host: 'registry-1.docker.io', repository: 'memohai/workspace', reference: 'debian' },
     });
   });
 
   it('without a registry and an overlay of mixed registries, the default image is unpaired with the fix', async () => {
     const mixed = join(dir, 'mixed.cn.yml');
-    await writeFile(mixed, 'services:\n  postgres:\n    image: a.example/library/postgres:18-alpine\n  web:\n    image: b.example/memohai/web:latest\n');
+    await writeFile(
+      mixed,
+      'services:\n  postgres:\n    image: a.example/library/postgres:18-alpine\n  web:\n    image: b.example/memohai/web:latest\n',
+    );
     const c = composePairs(BASE, mixed, '', {}, DEFAULT);
     expect(c.pairs.map((p) => p.label)).toEqual(['postgres', 'web']);
-    expect(c.unpaired.find((u) => u.service === 'memohai/workspace:debian')?.reason).toMatch(/a\.example, b\.example.*give --registry/);
+    expect(c.unpaired.find((u) => u.service === 'memohai/workspace:debian')?.reason).toMatch(
+      /a\.example, b\.example.*give --registry/,
+    );
   });
 
   it('checks every pair against the registries: in sync, and a stale mirror', async () => {
@@ -95,14 +112,21 @@ describe("mirror --compose docker-compose.yml --overlay docker/docker-compose.cn
       ['memohai/workspace:debian', 'in-sync'],
     ]);
     const rows = mirrorRows(r);
-    expect(rows.filter((x) => x.image === 'qdrant').flatMap((x) => x.checks)).toEqual([expect.objectContaining({ id: 'mirror.compose', status: 'warn' })]);
+    expect(rows.filter((x) => x.image === 'qdrant').flatMap((x) => x.checks)).toEqual([
+      expect.objectContaining({ id: 'mirror.compose', status: 'warn' }),
+    ]);
     expect(rows.find((x) => x.image === 'web' && x.platform === 'linux/amd64')?.status).toBe('fail');
-    expect(rows.find((x) => x.image === 'memohai/workspace:debian' && x.platform === 'linux/amd64')?.status).toBe('pass');
+    expect(rows.find((x) => x.image === 'memohai/workspace:debian' && x.platform === 'linux/amd64')?.status).toBe(
+      'pass',
+    );
   });
 
   it('a service the base file only builds takes its upstream from the overlay path (R/X ↔ X)', async () => {
     const base = join(dir, 'build.yml');
-    await writeFile(base, 'services:\n  server:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile.server\n');
+    await writeFile(
+      base,
+      'services:\n  server:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile.server\n',
+    );
     const c = composePairs(base, overlay, up.host, {});
     const server = c.pairs.find((p) => p.service === 'server');
     expect(server?.upstream.ref).toBe(`${up.host}/memohai/server:latest`);
@@ -112,8 +136,13 @@ describe("mirror --compose docker-compose.yml --overlay docker/docker-compose.cn
   it('interpolates variables as compose does, from the environment', async () => {
     const base = join(dir, 'vars.yml');
     await writeFile(base, 'services:\n  web:\n    image: memohai/web:${MEMOH_WEB_TAG:-latest}\n');
-    expect(composePairs(base, overlay, up.host, {}).pairs.find((p) => p.service === 'web')?.upstream.ref).toBe(`${up.host}/memohai/web:latest`);
-    expect(composePairs(base, overlay, up.host, { MEMOH_WEB_TAG: '1.2' }).pairs.find((p) => p.service === 'web')?.upstream.ref).toBe(`${up.host}/memohai/web:1.2`);
+    expect(composePairs(base, overlay, up.host, {}).pairs.find((p) => p.service === 'web')?.upstream.ref).toBe(
+      `${up.host}/memohai/web:latest`,
+    );
+    expect(
+      composePairs(base, overlay, up.host, { MEMOH_WEB_TAG: '1.2' }).pairs.find((p) => p.service === 'web')?.upstream
+        .ref,
+    ).toBe(`${up.host}/memohai/web:1.2`);
     expect(interpolate('a$${B}${C:-d}${E-f}$G', { C: '', E: '' }, 'x')).toBe('a${B}d');
     expect(() => interpolate('${NEED:?set it}', {}, 'input x')).toThrow(/NEED is required: set it/);
   });
@@ -122,7 +151,16 @@ describe("mirror --compose docker-compose.yml --overlay docker/docker-compose.cn
     await writeFile(join(dir, 'extra.cn.yml'), `services:\n  sparse2:\n    image: ${mi.host}/memohai/sparse:latest\n`);
     const c = composePairs(BASE, join(dir, 'extra.cn.yml'), up.host, {});
     expect(c.pairs).toEqual([]);
-    expect(c.unpaired.map((u) => u.service)).toEqual(['sparse2', 'postgres', 'migrate', 'server', 'web', 'sparse', 'qdrant', 'browser']);
+    expect(c.unpaired.map((u) => u.service)).toEqual([
+      'sparse2',
+      'postgres',
+      'migrate',
+      'server',
+      'web',
+      'sparse',
+      'qdrant',
+      'browser',
+    ]);
   });
 
   it('input errors name the file and key', async () => {
@@ -134,6 +172,8 @@ describe("mirror --compose docker-compose.yml --overlay docker/docker-compose.cn
     expect(() => composePairs(BASE, join(dir, 'noservices.yml'), '', {})).toThrow(/no services mapping/);
     expect(() => composePairs(BASE, join(dir, 'badimage.yml'), '', {})).toThrow(InputError);
     expect(() => composePairs(BASE, join(dir, 'badimage.yml'), '', {})).toThrow(/services\.a\.image/);
-    expect(() => composePairs(BASE, OVERLAY, '', {}, { image: 'Not A Ref', registry: '' })).toThrow(/\[container\] default_image/);
+    expect(() => composePairs(BASE, OVERLAY, '', {}, { image: 'Not A Ref', registry: '' })).toThrow(
+      /\[container\] default_image/,
+    );
   });
 });

@@ -25,22 +25,30 @@ function toolkit(extra: [string, unknown][] = []): Options['toolkit'] {
 }
 
 const ctx = () => ({ reporter: recordingReporter(), ledger: new CleanupLedger(), signal: AbortSignal.timeout(60_000) });
-const byId = (checks: { id: string; status: string; detail: string }[]) => Object.fromEntries(checks.map((c) => [c.id, c]));
+const byId = (checks: { id: string; status: string; detail: string }[]) =>
+  Object.fromEntries(checks.map((c) => [c.id, c]));
 
 describe('mirror --downloads', () => {
   it('passes against the test world mirror, for both architectures, without downloading any archive', async () => {
     const before = m.requests.length;
     const r = await checkDownloads(toolkit(), ctx());
     const checks = byId(r.checks);
-    const ids = ['node-glibc', 'node-musl', 'uv', 'runtime-lib'].flatMap((g) => [`downloads.${g}.amd64`, `downloads.${g}.arm64`]).concat('downloads.npm');
+    const ids = ['node-glibc', 'node-musl', 'uv', 'runtime-lib']
+      .flatMap((g) => [`downloads.${g}.amd64`, `downloads.${g}.arm64`])
+      .concat('downloads.npm');
     expect(Object.keys(checks).sort()).toEqual(ids.sort());
     for (const id of ids) expect(checks[id]?.status, `${id}: ${checks[id]?.detail}`).toBe('pass');
     expect(r.plans.map((p) => p.node)).toEqual(['24.21.0', '24.21.0']);
-    expect(checks['downloads.node-glibc.arm64']?.detail).toContain('SHASUMS256.txt (Node.js glibc v24.21.0) lists node-v24.21.0-linux-arm64.tar.gz');
-    expect(checks['downloads.runtime-lib.amd64']?.detail).toMatch(/lists libgcc and libstdc\+\+; libgcc-.*\.apk served; libstdc\+\+-.*\.apk served/);
+    expect(checks['downloads.node-glibc.arm64']?.detail).toContain(
+      'SHASUMS256.txt (Node.js glibc v24.21.0) lists node-v24.21.0-linux-arm64.tar.gz',
+    );
+    expect(checks['downloads.runtime-lib.amd64']?.detail).toMatch(
+      /lists libgcc and libstdc\+\+; libgcc-.*\.apk served; libstdc\+\+-.*\.apk served/,
+    );
     // Archives were asked for with HEAD only; small index files with GET.
     const asked = m.requests.slice(before);
-    for (const a of asked.filter((x) => /\.(tar\.gz|tgz|apk)$/.test(x.path) && !x.path.endsWith('APKINDEX.tar.gz'))) expect(a.method, a.path).toBe('HEAD');
+    for (const a of asked.filter((x) => /\.(tar\.gz|tgz|apk)$/.test(x.path) && !x.path.endsWith('APKINDEX.tar.gz')))
+      expect(a.method, a.path).toBe('HEAD');
     expect(asked.some((a) => a.method === 'GET' && a.path === '/node-musl/index.json')).toBe(true);
   });
 
@@ -64,7 +72,9 @@ describe('mirror --downloads', () => {
     const shasums = '/node/v24.21.0/SHASUMS256.txt';
     const apkDir = '/alpine/v3.23/main/x86_64';
     const r0 = await checkDownloads(toolkit([['toolkit.arch', ['amd64']]]), ctx());
-    const libstdcxx = /(libstdc\+\+-[^ ;]+\.apk) served/.exec(byId(r0.checks)['downloads.runtime-lib.amd64']?.detail ?? '')?.[1];
+    const libstdcxx = /(libstdc\+\+-[^ ;]+\.apk) served/.exec(
+      byId(r0.checks)['downloads.runtime-lib.amd64']?.detail ?? '',
+    )?.[1];
     expect(libstdcxx).toBeTruthy();
     m.hide(shasums);
     m.hide(`${apkDir}/${libstdcxx}`);
@@ -97,8 +107,17 @@ describe('mirror --downloads', () => {
   it('skips the checksum files when verification is off, as the toolkit does', async () => {
     m.hide('/uv/releases/download/0.9.5/uv-x86_64-unknown-linux-musl.tar.gz.sha256');
     try {
-      const r = await checkDownloads(toolkit([['toolkit.arch', ['amd64']], ['toolkit.verify', false]]), ctx());
-      expect(r.checks.every((c) => c.status === 'pass'), JSON.stringify(r.checks)).toBe(true);
+      const r = await checkDownloads(
+        toolkit([
+          ['toolkit.arch', ['amd64']],
+          ['toolkit.verify', false],
+        ]),
+        ctx(),
+      );
+      expect(
+        r.checks.every((c) => c.status === 'pass'),
+        JSON.stringify(r.checks),
+      ).toBe(true);
       expect(r.files.some((f) => f.file.endsWith('.sha256'))).toBe(false);
     } finally {
       m.unhide();

@@ -1,13 +1,21 @@
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { recordingReporter } from '../../src/core/reporter.js';
-import { type RegistryAuth, fetchManifest, run } from '../world/registry.js';
+import { fetchManifest, type RegistryAuth, run } from '../world/registry.js';
 
-export const ctx = () => ({ reporter: recordingReporter(), ledger: new CleanupLedger(), signal: AbortSignal.timeout(90_000) });
+export const ctx = () => ({
+  reporter: recordingReporter(),
+  ledger: new CleanupLedger(),
+  signal: AbortSignal.timeout(90_000),
+});
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 /** Registry-to-registry copy of every platform (digests kept: nothing is recompressed); faster than from the daemon. */
-export async function copy(from: string, to: string, creds?: { src?: RegistryAuth; dest?: RegistryAuth }): Promise<void> {
+export async function copy(
+  from: string,
+  to: string,
+  creds?: { src?: RegistryAuth; dest?: RegistryAuth },
+): Promise<void> {
   const args = ['--insecure-policy', 'copy', '--all', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false'];
   args.push(...(creds?.src ? ['--src-creds', `${creds.src.user}:${creds.src.password}`] : ['--src-no-creds']));
   args.push(...(creds?.dest ? ['--dest-creds', `${creds.dest.user}:${creds.dest.password}`] : ['--dest-no-creds']));
@@ -33,7 +41,13 @@ export async function child(registryUrl: string, repo: string, tag: string, arch
  * A multi-platform image the way buildx pushes one: the per-platform manifests already in the repo,
  * then an OCI image index PUT to the tag (the registry accepts it once the manifests it names exist).
  */
-export async function putIndex(registryUrl: string, repo: string, tag: string, children: Child[], auth?: string): Promise<string> {
+export async function putIndex(
+  registryUrl: string,
+  repo: string,
+  tag: string,
+  children: Child[],
+  auth?: string,
+): Promise<string> {
   const body = JSON.stringify({
     schemaVersion: 2,
     mediaType: OCI_INDEX,
@@ -41,7 +55,10 @@ export async function putIndex(registryUrl: string, repo: string, tag: string, c
       mediaType: c.mediaType,
       digest: c.digest,
       size: c.size,
-      platform: c.arch === 'arm64' ? { architecture: 'arm64', os: 'linux', variant: 'v8' } : { architecture: 'amd64', os: 'linux' },
+      platform:
+        c.arch === 'arm64'
+          ? { architecture: 'arm64', os: 'linux', variant: 'v8' }
+          : { architecture: 'amd64', os: 'linux' },
     })),
   });
   const res = await fetch(`${registryUrl}/v2/${repo}/manifests/${tag}`, {
@@ -57,7 +74,10 @@ export async function putIndex(registryUrl: string, repo: string, tag: string, c
 
 /** Removes a manifest from a repo (the registry runs with delete enabled). */
 export async function deleteManifest(registryUrl: string, repo: string, digest: string): Promise<void> {
-  const res = await fetch(`${registryUrl}/v2/${repo}/manifests/${digest}`, { method: 'DELETE', signal: AbortSignal.timeout(15_000) });
+  const res = await fetch(`${registryUrl}/v2/${repo}/manifests/${digest}`, {
+    method: 'DELETE',
+    signal: AbortSignal.timeout(15_000),
+  });
   await res.arrayBuffer();
   if (res.status !== 202) throw new Error(`DELETE ${repo}@${digest}: HTTP ${res.status}`);
 }

@@ -6,13 +6,30 @@ import { imagePair } from '../../src/mirror/index.js';
 describe('image pairs, resolved as Memoh does', () => {
   it('memoh.cn/postgres:18-alpine ↔ docker.io/library/postgres:18-alpine on registry-1.docker.io', () => {
     const p = imagePair('postgres:18-alpine', 'memoh.cn', '');
-    expect(p.mirror).toEqual({ ref: 'memoh.cn/postgres:18-alpine', host: 'memoh.cn', repository: 'postgres', reference: '18-alpine' });
-    expect(p.upstream).toEqual({ ref: 'docker.io/library/postgres:18-alpine', host: 'registry-1.docker.io', repository: 'library/postgres', reference: '18-alpine' });
+    expect(p.mirror).toEqual({
+      ref: 'memoh.cn/postgres:18-alpine',
+      host: 'memoh.cn',
+      repository: 'postgres',
+      reference: '18-alpine',
+    });
+    expect(p.upstream).toEqual({
+      ref: 'docker.io/library/postgres:18-alpine',
+      host: 'registry-1.docker.io',
+      repository: 'library/postgres',
+      reference: '18-alpine',
+    });
   });
 
   it('user images, other registries, implicit latest and digests', () => {
-    expect(imagePair('memohai/server', 'memoh.cn', '').upstream).toMatchObject({ ref: 'docker.io/memohai/server:latest', repository: 'memohai/server', reference: 'latest' });
-    expect(imagePair('memohai/server', 'memoh.cn', '').mirror).toMatchObject({ ref: 'memoh.cn/memohai/server:latest', repository: 'memohai/server' });
+    expect(imagePair('memohai/server', 'memoh.cn', '').upstream).toMatchObject({
+      ref: 'docker.io/memohai/server:latest',
+      repository: 'memohai/server',
+      reference: 'latest',
+    });
+    expect(imagePair('memohai/server', 'memoh.cn', '').mirror).toMatchObject({
+      ref: 'memoh.cn/memohai/server:latest',
+      repository: 'memohai/server',
+    });
     const ghcr = imagePair('ghcr.io/org/img:1', 'memoh.cn', '');
     expect(ghcr.upstream).toMatchObject({ host: 'ghcr.io', repository: 'org/img', reference: '1' });
     expect(ghcr.mirror).toMatchObject({ host: 'memoh.cn', repository: 'ghcr.io/org/img' });
@@ -22,7 +39,10 @@ describe('image pairs, resolved as Memoh does', () => {
 
   it('every Docker Hub alias speaks to registry-1.docker.io with library/ for official images', () => {
     for (const alias of ['docker.io', 'index.docker.io', 'registry-1.docker.io']) {
-      expect(imagePair(`${alias}/debian:12`, 'memoh.cn', '').upstream).toMatchObject({ host: 'registry-1.docker.io', repository: 'library/debian' });
+      expect(imagePair(`${alias}/debian:12`, 'memoh.cn', '').upstream).toMatchObject({
+        host: 'registry-1.docker.io',
+        repository: 'library/debian',
+      });
     }
   });
 
@@ -45,8 +65,10 @@ describe('image pairs, resolved as Memoh does', () => {
 
 describe('plain HTTP only for loopback or registries marked insecure', () => {
   it('loopback hosts, with or without a port', () => {
-    for (const h of ['localhost', 'localhost:5000', '127.0.0.1:5000', '127.1.2.3', '[::1]:5000', '::1']) expect(isLoopback(h), h).toBe(true);
-    for (const h of ['memoh.cn', '10.0.0.1:5000', '128.0.0.1', 'localhost.example.com']) expect(isLoopback(h), h).toBe(false);
+    for (const h of ['localhost', 'localhost:5000', '127.0.0.1:5000', '127.1.2.3', '[::1]:5000', '::1'])
+      expect(isLoopback(h), h).toBe(true);
+    for (const h of ['memoh.cn', '10.0.0.1:5000', '128.0.0.1', 'localhost.example.com'])
+      expect(isLoopback(h), h).toBe(false);
   });
   it('https everywhere else, unless --insecure-registry names the host', () => {
     expect(schemeFor('memoh.cn', [])).toBe('https');

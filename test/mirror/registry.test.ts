@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platformOf } from '../../src/core/platform.js';
-import { type ImageResult, type MirrorRequest, checkMirrors, imagePair, mirrorRows } from '../../src/mirror/index.js';
+import { checkMirrors, type ImageResult, imagePair, type MirrorRequest, mirrorRows } from '../../src/mirror/index.js';
 import { IMAGES } from '../world/images.js';
 import { type LocalRegistry, pushImage, startRegistry } from '../world/registry.js';
 import { type Child, child, copy, ctx, deleteManifest, putIndex } from './helpers.js';
@@ -39,7 +39,10 @@ beforeAll(async () => {
   ] as const) {
     await copy(from, to);
   }
-  upChildren = [await child(up.url, 'library/multi', 'amd64', 'amd64'), await child(up.url, 'library/multi', 'arm64', 'arm64')];
+  upChildren = [
+    await child(up.url, 'library/multi', 'amd64', 'amd64'),
+    await child(up.url, 'library/multi', 'arm64', 'arm64'),
+  ];
   const miChildren = [await child(mi.url, 'multi', 'amd64', 'amd64'), await child(mi.url, 'multi', 'arm64', 'arm64')];
   for (const tag of ['1', '2', '3']) await putIndex(up.url, 'library/multi', tag, upChildren);
   await putIndex(mi.url, 'multi', '1', miChildren);
@@ -59,7 +62,10 @@ afterAll(async () => {
 });
 
 async function check(image: string, opts: Partial<MirrorRequest> = {}): Promise<ImageResult> {
-  const r = await checkMirrors({ pairs: [imagePair(image, mi.host, up.host)], platforms: 'all', insecure: [], ...opts }, ctx());
+  const r = await checkMirrors(
+    { pairs: [imagePair(image, mi.host, up.host)], platforms: 'all', insecure: [], ...opts },
+    ctx(),
+  );
   expect(r.images).toHaveLength(1);
   return r.images[0]!;
 }
@@ -72,8 +78,20 @@ describe('mirror: single-platform images', () => {
     expect(r.mirror).toMatchObject({ ref: `${mi.host}/app:1`, host: mi.host, repository: 'app', reference: '1' });
     expect(r.upstream).toMatchObject({ ref: `${up.host}/library/app:1`, repository: 'library/app' });
     expect(r.status).toBe('in-sync');
-    expect(r.ref).toMatchObject({ status: 'in-sync', upstreamDigest: pushed.amd, mirrorDigest: pushed.amd, upstreamKind: 'manifest' });
-    expect(r.platforms).toEqual([expect.objectContaining({ platform: 'linux/amd64', status: 'in-sync', upstreamDigest: pushed.amd, mirrorDigest: pushed.amd })]);
+    expect(r.ref).toMatchObject({
+      status: 'in-sync',
+      upstreamDigest: pushed.amd,
+      mirrorDigest: pushed.amd,
+      upstreamKind: 'manifest',
+    });
+    expect(r.platforms).toEqual([
+      expect.objectContaining({
+        platform: 'linux/amd64',
+        status: 'in-sync',
+        upstreamDigest: pushed.amd,
+        mirrorDigest: pushed.amd,
+      }),
+    ]);
   });
 
   it('stale, with both digests, when the mirror tag is re-pushed with a different image', async () => {
@@ -84,8 +102,14 @@ describe('mirror: single-platform images', () => {
     expect(r.ref).toMatchObject({ status: 'stale', upstreamDigest: pushed.amd, mirrorDigest: pushed.other });
     expect(r.ref.detail).toContain(pushed.amd);
     expect(r.ref.detail).toContain(pushed.other);
-    expect(platform(r, 'linux/amd64')).toMatchObject({ status: 'stale', upstreamDigest: pushed.amd, mirrorDigest: pushed.other });
-    const checks = mirrorRows({ platforms: 'all', images: [r], unpaired: [], status: r.status, durationMs: 0 }).flatMap((x) => x.checks);
+    expect(platform(r, 'linux/amd64')).toMatchObject({
+      status: 'stale',
+      upstreamDigest: pushed.amd,
+      mirrorDigest: pushed.other,
+    });
+    const checks = mirrorRows({ platforms: 'all', images: [r], unpaired: [], status: r.status, durationMs: 0 }).flatMap(
+      (x) => x.checks,
+    );
     expect(checks.map((c) => [c.id, c.status])).toEqual([
       ['mirror.ref', 'fail'],
       ['mirror.linux/amd64', 'fail'],
@@ -102,7 +126,10 @@ describe('mirror: single-platform images', () => {
   });
 
   it('upstream-missing when upstream lacks the tag, saying what the mirror has', async () => {
-    const gone = await checkMirrors({ pairs: [imagePair('app:404', mi.host, up.host)], platforms: 'all', insecure: [] }, ctx());
+    const gone = await checkMirrors(
+      { pairs: [imagePair('app:404', mi.host, up.host)], platforms: 'all', insecure: [] },
+      ctx(),
+    );
     expect(gone.images[0]).toMatchObject({ status: 'upstream-missing', ref: { status: 'upstream-missing' } });
     const asked = await check('app:1', { platforms: [platformOf('arm64')] });
     expect(asked.status).toBe('upstream-missing');
@@ -150,7 +177,13 @@ describe('mirror: multi-platform index (amd64 + arm64)', () => {
     expect(r.platforms.map((p) => [p.platform, p.status])).toEqual([['linux/amd64', 'in-sync']]);
     expect(r.status).toBe('in-sync');
     expect(r.ref).toMatchObject({ status: 'stale', decisive: false });
-    const checks = mirrorRows({ platforms: ['linux/amd64'], images: [r], unpaired: [], status: r.status, durationMs: 0 }).flatMap((x) => x.checks);
+    const checks = mirrorRows({
+      platforms: ['linux/amd64'],
+      images: [r],
+      unpaired: [],
+      status: r.status,
+      durationMs: 0,
+    }).flatMap((x) => x.checks);
     expect(checks.map((c) => [c.id, c.status])).toEqual([
       ['mirror.ref', 'warn'],
       ['mirror.linux/amd64', 'pass'],
@@ -160,7 +193,11 @@ describe('mirror: multi-platform index (amd64 + arm64)', () => {
   it('stale for arm64 only when the mirror index names another arm64 manifest', async () => {
     const r = await check('multi:3');
     expect(platform(r, 'linux/amd64')?.status).toBe('in-sync');
-    expect(platform(r, 'linux/arm64')).toMatchObject({ status: 'stale', upstreamDigest: upChildren[1]!.digest, mirrorDigest: pushed.other });
+    expect(platform(r, 'linux/arm64')).toMatchObject({
+      status: 'stale',
+      upstreamDigest: upChildren[1]!.digest,
+      mirrorDigest: pushed.other,
+    });
     expect(r.status).toBe('stale');
   });
 
@@ -174,7 +211,10 @@ describe('mirror: multi-platform index (amd64 + arm64)', () => {
 
   it('checks many images at once with bounded concurrency', async () => {
     const images = ['app:1', 'app:3', 'multi:1', 'multi:2', 'multi:3', 'multi4:4'];
-    const r = await checkMirrors({ pairs: images.map((i) => imagePair(i, mi.host, up.host)), platforms: 'all', insecure: [], concurrency: 2 }, ctx());
+    const r = await checkMirrors(
+      { pairs: images.map((i) => imagePair(i, mi.host, up.host)), platforms: 'all', insecure: [], concurrency: 2 },
+      ctx(),
+    );
     expect(r.images.map((i) => [i.label, i.status])).toEqual([
       ['app:1', 'in-sync'],
       ['app:3', 'missing'],
@@ -190,7 +230,10 @@ describe('mirror: multi-platform index (amd64 + arm64)', () => {
 describe('mirror: registry errors', () => {
   it('error with the cause when a registry does not answer', async () => {
     await withStoppedRegistry(async (host) => {
-      const r = await checkMirrors({ pairs: [imagePair('app:1', host, up.host)], platforms: 'all', insecure: [], retries: 1, timeoutMs: 3_000 }, ctx());
+      const r = await checkMirrors(
+        { pairs: [imagePair('app:1', host, up.host)], platforms: 'all', insecure: [], retries: 1, timeoutMs: 3_000 },
+        ctx(),
+      );
       const img = r.images[0]!;
       expect(img.status).toBe('error');
       expect(img.ref.failure?.httpStatus).toBe(0);

@@ -2,10 +2,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REGISTRY_BIN, freePort } from '../world/registry.js';
+import { freePort, REGISTRY_BIN } from '../world/registry.js';
 
 /**
  * STAND-IN for Docker Hub's token service (auth.docker.io): a loopback HTTP server that issues
@@ -29,10 +29,31 @@ export interface TokenService {
   close(): Promise<void>;
 }
 
-export async function startTokenService(dir: string, user: { username: string; password: string }): Promise<TokenService> {
+export async function startTokenService(
+  dir: string,
+  user: { username: string; password: string },
+): Promise<TokenService> {
   const keyFile = join(dir, 'token.key');
   const certFile = join(dir, 'token.crt');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=memoh-test-token-service'], { stdio: 'ignore', timeout: 30_000 });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=memoh-test-token-service',
+    ],
+    { stdio: 'ignore', timeout: 30_000 },
+  );
   const key = createPrivateKey(readFileSync(keyFile));
   const der = readFileSync(certFile, 'utf8').replace(/-----[^-]+-----|\s/g, '');
   const service = 'memoh-test-registry';
@@ -54,12 +75,24 @@ export async function startTokenService(dir: string, user: { username: string; p
         const form = new URLSearchParams(body);
         const ok = form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === refreshToken;
         const scopes = form.getAll('scope');
-        requests.push({ ...(ok ? { user: user.username } : {}), scopes, service: form.get('service'), granted: ok, refresh: true });
+        requests.push({
+          ...(ok ? { user: user.username } : {}),
+          scopes,
+          service: form.get('service'),
+          granted: ok,
+          refresh: true,
+        });
         if (!ok) {
-          res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ details: 'invalid refresh token' }));
+          res
+            .writeHead(401, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ details: 'invalid refresh token' }));
           return;
         }
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: issue(user.username, form.get('service') ?? '', scopes), expires_in: 300 }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({ access_token: issue(user.username, form.get('service') ?? '', scopes), expires_in: 300 }),
+          );
       });
       return;
     }
@@ -68,8 +101,15 @@ export async function startTokenService(dir: string, user: { username: string; p
     if (auth?.startsWith('Basic ')) {
       const [u, ...rest] = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':');
       if (u !== user.username || rest.join(':') !== user.password) {
-        requests.push({ user: u, scopes: url.searchParams.getAll('scope'), service: url.searchParams.get('service'), granted: false });
-        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ details: 'incorrect username or password' }));
+        requests.push({
+          user: u,
+          scopes: url.searchParams.getAll('scope'),
+          service: url.searchParams.get('service'),
+          granted: false,
+        });
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ details: 'incorrect username or password' }));
         return;
       }
       who = u;
@@ -77,7 +117,9 @@ export async function startTokenService(dir: string, user: { username: string; p
     const scopes = url.searchParams.getAll('scope');
     requests.push({ ...(who ? { user: who } : {}), scopes, service: url.searchParams.get('service'), granted: true });
     const token = issue(who, url.searchParams.get('service') ?? '', scopes);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
   });
   /** A JWT the registry verifies against certFile; anonymous callers get pull only. */
   function issue(who: string | undefined, aud: string, scopes: string[]): string {
@@ -89,7 +131,16 @@ export async function startTokenService(dir: string, user: { username: string; p
     const now = Math.floor(Date.now() / 1000);
     const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const head = b64({ alg: 'RS256', typ: 'JWT', x5c: [der] });
-    const body = b64({ iss: issuer, sub: who ?? '', aud, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access });
+    const body = b64({
+      iss: issuer,
+      sub: who ?? '',
+      aud,
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: randomBytes(8).toString('hex'),
+      access,
+    });
     return `${head}.${body}.${sign('sha256', Buffer.from(`${head}.${body}`), key).toString('base64url')}`;
   }
 
@@ -134,7 +185,9 @@ export async function startTokenRegistry(): Promise<TokenRegistry> {
     log: { level: 'error', accesslog: { disabled: true } },
     storage: { filesystem: { rootdirectory: join(dir, 'data') }, delete: { enabled: true } },
     http: { addr: host, secret: randomBytes(16).toString('hex') },
-    auth: { token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, rootcertbundle: tokens.certFile } },
+    auth: {
+      token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, rootcertbundle: tokens.certFile },
+    },
   };
   await writeFile(join(dir, 'config.yml'), JSON.stringify(config));
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_')));

@@ -4,9 +4,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SmokeReport } from '../../src/workspace/index.js';
+import { leftoverContainers, privateTmp, removeContainers } from '../workspace/helpers.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
-import { leftoverContainers, privateTmp, removeContainers } from '../workspace/helpers.js';
 import { type CliResult, containerState, ensureBuilt, runCli, startCli } from './cli.js';
 import { ARM64_NODE, buildTestToolkit } from './toolkit.js';
 
@@ -43,7 +43,14 @@ beforeAll(async () => {
   // A user check through --checks: the toolkit's real Node answers inside the workspace.
   writeFileSync(
     join(tmp.dir, 'checks.toml'),
-    ['[[command]]', 'name = "node-version"', 'command = "node --version"', "stdout = '^v24\\.14\\.0\\n$'", 'exit_code = 0', ''].join('\n'),
+    [
+      '[[command]]',
+      'name = "node-version"',
+      'command = "node --version"',
+      "stdout = '^v24\\.14\\.0\\n$'",
+      'exit_code = 0',
+      '',
+    ].join('\n'),
   );
 }, 600_000);
 
@@ -63,12 +70,29 @@ afterAll(() => {
 });
 
 describe('memoh-workspace smoke', () => {
-  it('passes the whole suite in Debian and musl amd64 at once, with the toolkit\'s real Node', { timeout: 300_000 }, () => {
+  it("passes the whole suite in Debian and musl amd64 at once, with the toolkit's real Node", {
+    timeout: 300_000,
+  }, () => {
     const r = runCli(
       [
-        'smoke', '--image', 'memoh-test/debian:amd64', '--image', 'memoh-test/musl:amd64', '--concurrency', '2',
-        '--bridge', standinBridge('amd64'), '--toolkit', toolkits.amd64, '--checks', join(tmp.dir, 'checks.toml'),
-        '--bot-id', `${botPrefix}-a`, '--pull', 'never', '--json',
+        'smoke',
+        '--image',
+        'memoh-test/debian:amd64',
+        '--image',
+        'memoh-test/musl:amd64',
+        '--concurrency',
+        '2',
+        '--bridge',
+        standinBridge('amd64'),
+        '--toolkit',
+        toolkits.amd64,
+        '--checks',
+        join(tmp.dir, 'checks.toml'),
+        '--bot-id',
+        `${botPrefix}-a`,
+        '--pull',
+        'never',
+        '--json',
       ],
       env,
       280_000,
@@ -96,8 +120,18 @@ describe('memoh-workspace smoke', () => {
     (backend) => {
       const r = runCli(
         [
-          'smoke', '--image', IMAGES.workspaceAmd64, '--bridge', standinBridge('amd64', 'v0.18'), '--backend', backend,
-          '--bot-id', `${botPrefix}-v18${backend[0]}`, '--pull', 'never', '--json',
+          'smoke',
+          '--image',
+          IMAGES.workspaceAmd64,
+          '--bridge',
+          standinBridge('amd64', 'v0.18'),
+          '--backend',
+          backend,
+          '--bot-id',
+          `${botPrefix}-v18${backend[0]}`,
+          '--pull',
+          'never',
+          '--json',
         ],
         env,
         170_000,
@@ -110,17 +144,37 @@ describe('memoh-workspace smoke', () => {
       expect(rep.backend).toBe(backend);
       expect(rep.service).toBe('bridgepb');
       expect(rep.checks.filter((c) => c.status === 'pass').length).toBeGreaterThanOrEqual(40);
-      for (const id of ['workspace.tini', 'nofollow.read', 'reversehttp.roundtrip', 'contract.executables', 'exec.reaper-race']) {
+      for (const id of [
+        'workspace.tini',
+        'nofollow.read',
+        'reversehttp.roundtrip',
+        'contract.executables',
+        'exec.reaper-race',
+      ]) {
         expect(check(rep, id)?.status, id).toBe('pass');
       }
     },
   );
 
-  it('passes the v0.18 suite on arm64 under emulation: tini seen through qemu, NoFollow without openat2 a warning', { timeout: 400_000 }, () => {
+  it('passes the v0.18 suite on arm64 under emulation: tini seen through qemu, NoFollow without openat2 a warning', {
+    timeout: 400_000,
+  }, () => {
     const r = runCli(
       [
-        'smoke', '--image', IMAGES.workspaceArm64, '--platform', 'linux/arm64', '--bridge', standinBridge('arm64', 'v0.18'),
-        '--bot-id', `${botPrefix}-v18arm`, '--pull', 'never', '--timeout', '300', '--json',
+        'smoke',
+        '--image',
+        IMAGES.workspaceArm64,
+        '--platform',
+        'linux/arm64',
+        '--bridge',
+        standinBridge('arm64', 'v0.18'),
+        '--bot-id',
+        `${botPrefix}-v18arm`,
+        '--pull',
+        'never',
+        '--timeout',
+        '300',
+        '--json',
       ],
       env,
       390_000,
@@ -138,14 +192,32 @@ describe('memoh-workspace smoke', () => {
   });
 
   it('refuses a wrong-arch bridge up front: exit 2, no container, no temp dir', () => {
-    const r = runCli(['smoke', '--image', 'memoh-test/debian:amd64', '--bridge', standinBridge('arm64'), '--bot-id', `${botPrefix}-w`], env, 60_000);
+    const r = runCli(
+      ['smoke', '--image', 'memoh-test/debian:amd64', '--bridge', standinBridge('arm64'), '--bot-id', `${botPrefix}-w`],
+      env,
+      60_000,
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/error: --bridge: .*bridge-linux-arm64 is an ELF for aarch64, not for linux\/amd64/);
     expect(containerState(`workspace-${botPrefix}-w`)).toBeUndefined();
   });
 
   it('refuses a toolkit of the wrong architecture and a bad bot id with exit 2', () => {
-    const a = runCli(['smoke', '--image', 'memoh-test/debian:arm64', '--platform', 'linux/arm64', '--bridge', standinBridge('arm64'), '--toolkit', toolkits.amd64], env, 60_000);
+    const a = runCli(
+      [
+        'smoke',
+        '--image',
+        'memoh-test/debian:arm64',
+        '--platform',
+        'linux/arm64',
+        '--bridge',
+        standinBridge('arm64'),
+        '--toolkit',
+        toolkits.amd64,
+      ],
+      env,
+      60_000,
+    );
     expect(a.status).toBe(2);
     expect(a.stderr).toMatch(/--toolkit: no toolkit for linux\/arm64 \(have: amd64\)/);
     const b = runCli(['smoke', '--bridge', standinBridge('amd64'), '--bot-id', '../etc'], env, 60_000);
@@ -153,13 +225,29 @@ describe('memoh-workspace smoke', () => {
     expect(b.stderr).toMatch(/--bot-id: "..\/etc" is not a valid bot id/);
   });
 
-  it('Ctrl-C mid-suite removes the container, socket dir and runtime dir and exits 130', { timeout: 120_000 }, async () => {
+  it('Ctrl-C mid-suite removes the container, socket dir and runtime dir and exits 130', {
+    timeout: 120_000,
+  }, async () => {
     const bot = `${botPrefix}-int`;
     const name = `workspace-${bot}`;
-    const cli = startCli(['smoke', '--image', 'memoh-test/debian:amd64', '--bridge', standinBridge('amd64'), '--bot-id', bot, '--pull', 'never'], env);
+    const cli = startCli(
+      [
+        'smoke',
+        '--image',
+        'memoh-test/debian:amd64',
+        '--bridge',
+        standinBridge('amd64'),
+        '--bot-id',
+        bot,
+        '--pull',
+        'never',
+      ],
+      env,
+    );
     // Mid-suite: the suite group has started (the bridge answered) and the container is running.
     const deadline = Date.now() + 60_000;
-    while (!/bridge smoke suite/.test(cli.output().stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!/bridge smoke suite/.test(cli.output().stderr) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect(containerState(name)).toBe('running');
     await new Promise((r) => setTimeout(r, 1000));
     cli.child.kill('SIGINT');
@@ -172,7 +260,22 @@ describe('memoh-workspace smoke', () => {
 
   it('--keep leaves the workspace running and prints how to reach and remove it', { timeout: 120_000 }, () => {
     const bot = `${botPrefix}-keep`;
-    const r = runCli(['smoke', '--image', 'memoh-test/debian:amd64', '--bridge', standinBridge('amd64'), '--bot-id', bot, '--pull', 'never', '--keep'], env, 110_000);
+    const r = runCli(
+      [
+        'smoke',
+        '--image',
+        'memoh-test/debian:amd64',
+        '--bridge',
+        standinBridge('amd64'),
+        '--bot-id',
+        bot,
+        '--pull',
+        'never',
+        '--keep',
+      ],
+      env,
+      110_000,
+    );
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/skip\s+lifecycle\.sigterm/);
     expect(containerState(`workspace-${bot}`)).toBe('running');
@@ -186,13 +289,32 @@ describe('memoh-workspace smoke', () => {
     expect(execSync(`ls -A ${cliTmp}`, { encoding: 'utf8' })).toBe('');
   });
 
-  it('passes in Debian and musl arm64 under emulation, with the arm64 toolkit\'s real Node', { timeout: 900_000 }, async () => {
+  it("passes in Debian and musl arm64 under emulation, with the arm64 toolkit's real Node", {
+    timeout: 900_000,
+  }, async () => {
     await buildTestToolkit('arm64', toolkits.arm64);
     const r = runCli(
       [
-        'smoke', '--image', 'memoh-test/debian:arm64', '--image', 'memoh-test/musl:arm64', '--concurrency', '2',
-        '--platform', 'linux/arm64', '--bridge', standinBridge('arm64'),
-        '--toolkit', toolkits.arm64, '--bot-id', `${botPrefix}-arm`, '--pull', 'never', '--timeout', '300', '--json',
+        'smoke',
+        '--image',
+        'memoh-test/debian:arm64',
+        '--image',
+        'memoh-test/musl:arm64',
+        '--concurrency',
+        '2',
+        '--platform',
+        'linux/arm64',
+        '--bridge',
+        standinBridge('arm64'),
+        '--toolkit',
+        toolkits.arm64,
+        '--bot-id',
+        `${botPrefix}-arm`,
+        '--pull',
+        'never',
+        '--timeout',
+        '300',
+        '--json',
       ],
       env,
       850_000,

@@ -3,11 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { formatReports } from '../../src/cli/commands/smoke.js';
 import { platformOf } from '../../src/core/platform.js';
 import { type SmokeRequest, smokeMany, smokeOne } from '../../src/workspace/index.js';
-import { standinBridge } from '../world/paths.js';
 import { guardedFile, testContext } from '../workspace/helpers.js';
+import { standinBridge } from '../world/paths.js';
 
 const { prefix } = guardedFile('smoke-one', 'onetest');
-
 
 const request = (over: Partial<SmokeRequest>): SmokeRequest => ({
   image: 'memoh-test/debian:amd64',
@@ -57,14 +56,18 @@ describe('smokeOne', () => {
     const ctx = testContext();
     ctx.abort.abort(new Error('interrupted by SIGINT'));
     const report = await smokeOne(request({}), ctx);
-    expect(report.checks).toEqual([{ id: 'workspace.interrupted', status: 'skip', detail: 'not started: interrupted by SIGINT' }]);
+    expect(report.checks).toEqual([
+      { id: 'workspace.interrupted', status: 'skip', detail: 'not started: interrupted by SIGINT' },
+    ]);
     expect(ctx.ledger.entries()).toEqual([]);
   });
 
   it('runs several at once, bounded, each in its own workspace', { timeout: 120_000 }, async () => {
     const ctx = testContext();
     const breakFile = { 'standin-break': 'no-listen' };
-    const reqs = [1, 2, 3].map((i) => request({ botId: `${prefix}-m${i}`, extraRuntimeFiles: breakFile, timeoutSeconds: 2 }));
+    const reqs = [1, 2, 3].map((i) =>
+      request({ botId: `${prefix}-m${i}`, extraRuntimeFiles: breakFile, timeoutSeconds: 2 }),
+    );
     const t0 = performance.now();
     const reports = await smokeMany(reqs, 3, ctx);
     const ms = performance.now() - t0;

@@ -2,9 +2,9 @@ import { resolveOptions } from '../../src/config/index.js';
 import type { Arch } from '../../src/core/platform.js';
 import { buildToolkit } from '../../src/toolkit/index.js';
 import type { ToolkitResult } from '../../src/toolkit/types.js';
-import { startMirror } from '../world/mirror/server.mjs';
 import { mirrorLayer } from '../toolkit/helpers.js';
 import { testContext } from '../workspace/helpers.js';
+import { startMirror } from '../world/mirror/server.mjs';
 
 /**
  * A real toolkit for `arch`, built by the toolkit stage from the test world's loopback mirror. The mirror

@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI } from '../world/paths.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
+import { CLI } from '../world/paths.js';
 import { rmrf, snapshot, tempDir } from './helpers.js';
 
 let mirror: Mirror;
@@ -25,7 +25,9 @@ afterAll(async () => {
 /** Async (the mirror serves from this process, so a blocking spawnSync would starve it). */
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'toolkit', ...args], { env: { ...process.env, XDG_CACHE_HOME: join(work, 'xdg') } });
+    const child = spawn(process.execPath, [CLI, 'toolkit', ...args], {
+      env: { ...process.env, XDG_CACHE_HOME: join(work, 'xdg') },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -40,18 +42,43 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
 }
 
 const mirrors = () => [
-  '--node-mirror', mirror.urls.node, '--node-musl-mirror', mirror.urls.nodeMusl, '--npm-mirror', mirror.urls.npm,
-  '--uv-mirror', mirror.urls.uv, '--alpine-mirror', mirror.urls.alpine,
+  '--node-mirror',
+  mirror.urls.node,
+  '--node-musl-mirror',
+  mirror.urls.nodeMusl,
+  '--npm-mirror',
+  mirror.urls.npm,
+  '--uv-mirror',
+  mirror.urls.uv,
+  '--alpine-mirror',
+  mirror.urls.alpine,
 ];
 
 describe('memoh-workspace toolkit', () => {
   it('builds (exit 0), prints the result as JSON, and a second run is served from the cache', async () => {
     const out = join(work, 'tk');
-    const args = ['--out', out, '--arch', 'amd64', '--node-version', '24.14.0', '--cache-dir', join(work, 'cache'), '--json', ...mirrors()];
+    const args = [
+      '--out',
+      out,
+      '--arch',
+      'amd64',
+      '--node-version',
+      '24.14.0',
+      '--cache-dir',
+      join(work, 'cache'),
+      '--json',
+      ...mirrors(),
+    ];
     const r = await cli(args);
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
-    expect(result).toMatchObject({ dir: out, arch: 'amd64', fromCache: false, fallback: null, manifest: { node: { version: '24.14.0' }, npm: { version: '10.9.2' } } });
+    expect(result).toMatchObject({
+      dir: out,
+      arch: 'amd64',
+      fromCache: false,
+      fallback: null,
+      manifest: { node: { version: '24.14.0' }, npm: { version: '10.9.2' } },
+    });
     expect(JSON.parse(readFileSync(join(out, 'toolkit.json'), 'utf8'))).toEqual(result.manifest);
     mirror.requests.length = 0;
     const again = await cli(args);
@@ -71,9 +98,21 @@ describe('memoh-workspace toolkit', () => {
     const before = snapshot(out);
     mirror.hide('/node/v24.14.0/SHASUMS256.txt');
     try {
-      const r = await cli(['--out', out, '--arch', 'amd64', '--node-version', '24.14.0', '--cache-dir', join(work, 'cache-fail'), ...mirrors()]);
+      const r = await cli([
+        '--out',
+        out,
+        '--arch',
+        'amd64',
+        '--node-version',
+        '24.14.0',
+        '--cache-dir',
+        join(work, 'cache-fail'),
+        ...mirrors(),
+      ]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/error: SHASUMS256\.txt \(Node\.js glibc v24\.14\.0\): http:\/\/127\.0\.0\.1:\d+\/node\/v24\.14\.0\/SHASUMS256\.txt does not exist \(HTTP 404\)/);
+      expect(r.stderr).toMatch(
+        /error: SHASUMS256\.txt \(Node\.js glibc v24\.14\.0\): http:\/\/127\.0\.0\.1:\d+\/node\/v24\.14\.0\/SHASUMS256\.txt does not exist \(HTTP 404\)/,
+      );
       expect(r.stderr).toMatch(/fix: .*--node-mirror/);
       expect(r.stdout).toBe('');
     } finally {
@@ -85,14 +124,28 @@ describe('memoh-workspace toolkit', () => {
   it('the arm64 musl fallback shows in the output: a warning on stderr, the summary line, the JSON', async () => {
     mirror.setOmitMuslArm64(['24.21.0']);
     try {
-      const args = ['--out', join(work, 'arm64'), '--arch', 'arm64', '--node-version', '24.21.0', '--cache-dir', join(work, 'cache-arm64'), ...mirrors()];
+      const args = [
+        '--out',
+        join(work, 'arm64'),
+        '--arch',
+        'arm64',
+        '--node-version',
+        '24.21.0',
+        '--cache-dir',
+        join(work, 'cache-arm64'),
+        ...mirrors(),
+      ];
       const r = await cli([...args, '--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ arch: 'arm64', fallback: 'glibc', manifest: { fallback: 'glibc' } });
-      expect(r.stderr).toMatch(/warning: .*no linux-arm64-musl build of Node\.js v24\.21\.0: node-musl holds the glibc build .*gcompat/);
+      expect(r.stderr).toMatch(
+        /warning: .*no linux-arm64-musl build of Node\.js v24\.21\.0: node-musl holds the glibc build .*gcompat/,
+      );
       const plain = await cli(args);
       expect(plain.stdout).toMatch(/node-musl = glibc build \(fallback\)/);
-      expect(plain.stdout).toMatch(/ {2}WARN {2}toolkit\.node-musl .*\n {8}.*fix: musl arm64 images need a glibc loader/);
+      expect(plain.stdout).toMatch(
+        / {2}WARN {2}toolkit\.node-musl .*\n {8}.*fix: musl arm64 images need a glibc loader/,
+      );
     } finally {
       mirror.setOmitMuslArm64([]);
     }

@@ -8,7 +8,16 @@ import { linkTree } from '../../src/toolkit/cache.js';
 import { buildToolkit } from '../../src/toolkit/index.js';
 import type { ToolkitRequest } from '../../src/toolkit/types.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
-import { type TestContext, corruptedSha256, fileSha256, request, rmrf, snapshot, tempDir, testContext } from './helpers.js';
+import {
+  corruptedSha256,
+  fileSha256,
+  request,
+  rmrf,
+  snapshot,
+  type TestContext,
+  tempDir,
+  testContext,
+} from './helpers.js';
 
 let mirror: Mirror;
 let work: string;
@@ -67,13 +76,18 @@ function expectUnchanged(c: { out: string; before: string[]; ctx: TestContext })
 describe('transient faults are retried into a complete toolkit', () => {
   it('HTTP 500 once, a truncated transfer and a stalled one (three artefacts, one build): each retried, the build succeeds', async () => {
     const npmTgz = served('npm-registry/npm/-/npm-10.9.2.tgz');
-    const c = setup([`sha512-${fileSha256(npmTgz, 'sha512')}`, archiveOf(`uv/releases/download/0.9.5/${UV}`), archiveOf(`node-musl/v${V}/${MUSL}`)]);
+    const c = setup([
+      `sha512-${fileSha256(npmTgz, 'sha512')}`,
+      archiveOf(`uv/releases/download/0.9.5/${UV}`),
+      archiveOf(`node-musl/v${V}/${MUSL}`),
+    ]);
     const f500 = mirror.fault(only('npm-10.9.2.tgz'), '500', { times: 1 });
     mirror.fault(only(UV), 'truncate', { times: 1 });
     mirror.fault(only(MUSL), 'stall', { times: 1 });
     const r = await buildToolkit(c.req, c.ctx);
     expect(f500.hits).toBe(1);
-    const seen = (file: string) => mirror.requests.filter((q) => q.path.endsWith(`/${file}`)).map((q) => q.fault ?? q.status);
+    const seen = (file: string) =>
+      mirror.requests.filter((q) => q.path.endsWith(`/${file}`)).map((q) => q.fault ?? q.status);
     expect(seen('npm-10.9.2.tgz')).toEqual(['500', 200]);
     expect(seen(UV)).toEqual(['truncate', 200]);
     expect(seen(MUSL)).toEqual(['stall', 200]);
@@ -103,7 +117,9 @@ describe('progress', () => {
     const t0 = performance.now();
     await buildToolkit(c.req, c.ctx);
     const secs = (performance.now() - t0) / 1000;
-    const lines = c.ctx.reporter.lines.filter((l) => l.level === 'progress' && l.message.startsWith(`${UV}: `)).map((l) => l.message);
+    const lines = c.ctx.reporter.lines
+      .filter((l) => l.level === 'progress' && l.message.startsWith(`${UV}: `))
+      .map((l) => l.message);
     expect(lines.length).toBeGreaterThanOrEqual(2);
     expect(lines.length).toBeLessThanOrEqual(Math.ceil(secs) + 1);
     for (const l of lines) expect(l).toMatch(/: \d+\.\d of 1\.4 MB \(\d+%\), \d+\.\d MB\/s/);
@@ -116,7 +132,9 @@ describe('hard failures name what to fix and leave the output dir as it was', ()
     const c = setup([archiveOf(`uv/releases/download/0.9.5/${UV}`)]);
     mirror.fault(only(UV), 'truncate');
     const err = (await buildToolkit(c.req, c.ctx).catch((e: unknown) => e)) as Error & { fix?: string };
-    expect(err.message).toMatch(new RegExp(`${UV}: download failed after 4 attempts: .*\\(http://127\\.0\\.0\\.1:\\d+/uv/`));
+    expect(err.message).toMatch(
+      new RegExp(`${UV}: download failed after 4 attempts: .*\\(http://127\\.0\\.0\\.1:\\d+/uv/`),
+    );
     expect(err.fix).toMatch(/--uv-mirror/);
     expect(mirror.requests.filter((q) => q.path.endsWith(UV))).toHaveLength(4);
     expectUnchanged(c);
@@ -127,7 +145,9 @@ describe('hard failures name what to fix and leave the output dir as it was', ()
     mirror.fault(only(MUSL), 'corrupt');
     const expected = fileSha256(served(`node-musl/v${V}/${MUSL}`));
     const actual = corruptedSha256(served(`node-musl/v${V}/${MUSL}`));
-    await expect(buildToolkit(c.req, c.ctx)).rejects.toThrow(`checksum mismatch for ${MUSL}: expected sha256 ${expected} (from SHASUMS256.txt), got ${actual}`);
+    await expect(buildToolkit(c.req, c.ctx)).rejects.toThrow(
+      `checksum mismatch for ${MUSL}: expected sha256 ${expected} (from SHASUMS256.txt), got ${actual}`,
+    );
     // Not retried (a whole, wrong file will be wrong again) and never cached.
     expect(mirror.requests.filter((q) => q.path.endsWith(MUSL))).toHaveLength(1);
     expect(existsSync(join(c.req.cacheDir, 'archives', `sha256-${actual}`))).toBe(false);
@@ -137,7 +157,9 @@ describe('hard failures name what to fix and leave the output dir as it was', ()
   it('a corrupted Alpine package fails its APKINDEX checksum', async () => {
     const c = setup();
     mirror.fault(only('libstdc++-14.2.0-r6.apk'), 'corrupt');
-    await expect(buildToolkit(c.req, c.ctx)).rejects.toThrow(/checksum mismatch for libstdc\+\+-14\.2\.0-r6\.apk.*expected sha(1|256) [0-9a-f]+ \(from APKINDEX\), got [0-9a-f]+/);
+    await expect(buildToolkit(c.req, c.ctx)).rejects.toThrow(
+      /checksum mismatch for libstdc\+\+-14\.2\.0-r6\.apk.*expected sha(1|256) [0-9a-f]+ \(from APKINDEX\), got [0-9a-f]+/,
+    );
     expectUnchanged(c);
   });
 
@@ -145,7 +167,9 @@ describe('hard failures name what to fix and leave the output dir as it was', ()
     const c = setup([archiveOf(`node/v${V}/${GLIBC}`)]);
     mirror.hide(`/node/v${V}/${GLIBC}`);
     const err = (await buildToolkit(c.req, c.ctx).catch((e: unknown) => e)) as Error & { fix?: string };
-    expect(err.message).toMatch(new RegExp(`${GLIBC}: http://127\\.0\\.0\\.1:\\d+/node/v${V}/${GLIBC} does not exist \\(HTTP 404\\)`));
+    expect(err.message).toMatch(
+      new RegExp(`${GLIBC}: http://127\\.0\\.0\\.1:\\d+/node/v${V}/${GLIBC} does not exist \\(HTTP 404\\)`),
+    );
     expect(err.fix).toMatch(/--node-mirror/);
     // A 404 is not retried.
     expect(mirror.requests.filter((q) => q.path.endsWith(GLIBC))).toHaveLength(1);
@@ -175,7 +199,9 @@ describe('hard failures name what to fix and leave the output dir as it was', ()
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'precious.txt'), 'mine\n');
     mirror.requests.length = 0;
-    await expect(buildToolkit(request(mirror, { out: dir, arch: 'amd64' }), testContext())).rejects.toThrow(/--out: .* is not empty and holds no toolkit/);
+    await expect(buildToolkit(request(mirror, { out: dir, arch: 'amd64' }), testContext())).rejects.toThrow(
+      /--out: .* is not empty and holds no toolkit/,
+    );
     expect(mirror.requests).toEqual([]);
     expect(readdirSync(dir)).toEqual(['precious.txt']);
   });
@@ -188,7 +214,9 @@ describe('the archive cache', () => {
     rmSync(cached);
     writeFileSync(cached, 'not the archive');
     const r = await buildToolkit(c.req, c.ctx);
-    expect(c.ctx.reporter.lines.some((l) => l.level === 'warn' && l.message.startsWith(`${UV}: cached copy unusable`))).toBe(true);
+    expect(
+      c.ctx.reporter.lines.some((l) => l.level === 'warn' && l.message.startsWith(`${UV}: cached copy unusable`)),
+    ).toBe(true);
     expect(mirror.requests.filter((q) => q.path.endsWith(UV))).toHaveLength(1);
     expect(fileSha256(cached)).toBe(r.manifest.artefacts.find((a) => a.name === 'uv')?.sha256);
   });

@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Layer, resolveOptions } from '../../src/config/index.js';
 import type { StageContext } from '../../src/core/context.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
-import { recordingReporter } from '../../src/core/reporter.js';
 import type { Arch } from '../../src/core/platform.js';
+import { recordingReporter } from '../../src/core/reporter.js';
 import type { ToolkitRequest } from '../../src/toolkit/types.js';
 import type { Mirror } from '../world/mirror/server.mjs';
 
@@ -35,7 +35,13 @@ export function request(mirror: Mirror, over: Partial<ToolkitRequest> & { out: s
   const o = resolveOptions([mirrorLayer(mirror)], {});
   // Quick retries: a test waits for the behaviour, not for production backoff. The archive format is pinned
   // to gz for tests about other things (their faults name .tar.gz files); line.test.ts tests the choice itself.
-  return { ...o.toolkit, cacheDir: '', retry: { baseDelayMs: 20, maxDelayMs: 100, idleTimeoutMs: 1500 }, archiveFormat: 'gz', ...over };
+  return {
+    ...o.toolkit,
+    cacheDir: '',
+    retry: { baseDelayMs: 20, maxDelayMs: 100, idleTimeoutMs: 1500 },
+    archiveFormat: 'gz',
+    ...over,
+  };
 }
 
 export function tempDir(label: string): string {
@@ -58,7 +64,10 @@ export function snapshot(dir: string): string[] {
       else if (s.isDirectory()) {
         out.push(`d ${r} ${(s.mode & 0o7777).toString(8)}`);
         visit(r);
-      } else out.push(`f ${r} ${(s.mode & 0o7777).toString(8)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
+      } else
+        out.push(
+          `f ${r} ${(s.mode & 0o7777).toString(8)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`,
+        );
     }
   };
   visit('');
@@ -66,13 +75,21 @@ export function snapshot(dir: string): string[] {
 }
 
 /** Runs a command in a throwaway container with the toolkit mounted where Memoh mounts it. */
-export function inImage(image: string, toolkit: string, cmd: string, opts: { env?: string[]; user?: string } = {}): { code: number; out: string } {
+export function inImage(
+  image: string,
+  toolkit: string,
+  cmd: string,
+  opts: { env?: string[]; user?: string } = {},
+): { code: number; out: string } {
   const args = ['run', '--rm', '--network', 'none', '-v', `${toolkit}:/opt/memoh/toolkit:ro`];
   for (const e of opts.env ?? []) args.push('-e', e);
   if (opts.user) args.push('--user', opts.user);
   args.push('--entrypoint', '/bin/sh', image, '-c', cmd);
   try {
-    return { code: 0, out: execFileSync('docker', args, { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] }) };
+    return {
+      code: 0,
+      out: execFileSync('docker', args, { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] }),
+    };
   } catch (err) {
     const e = err as { status?: number; stdout?: string; stderr?: string };
     return { code: e.status ?? -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };

@@ -11,13 +11,16 @@ import { buildToolkit, flavoursFor, normaliseFlavours } from '../../src/toolkit/
 import type { ToolkitResult } from '../../src/toolkit/types.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { CLI } from '../world/paths.js';
-import { type TestContext, fileSha256, request, rmrf, snapshot, tempDir, testContext } from './helpers.js';
+import { fileSha256, request, rmrf, snapshot, type TestContext, tempDir, testContext } from './helpers.js';
 
 let mirror: Mirror;
 let work: string;
 const V = '24.14.0';
 const served = (url: string) => join(mirror.root, new URL(url).pathname.replace(/^\//, ''));
-const nodeRequests = () => mirror.requests.filter((q) => /\/node-v[\d.]+-linux-[^/]+\.tar\.(gz|xz)$/.test(q.path)).map((q) => q.path.split('/').pop());
+const nodeRequests = () =>
+  mirror.requests
+    .filter((q) => /\/node-v[\d.]+-linux-[^/]+\.tar\.(gz|xz)$/.test(q.path))
+    .map((q) => q.path.split('/').pop());
 /** The toolkit's tree without its manifest (which names the archives it came from). */
 const tree = (dir: string) => snapshot(dir).filter((l) => !l.includes(' toolkit.json '));
 
@@ -44,28 +47,41 @@ describe('both formats, verified as strictly, extracted to the same tree', () =>
   beforeAll(async () => {
     for (const format of ['xz', 'gz'] as const) {
       mirror.requests.length = 0;
-      results[format] = await buildToolkit(request(mirror, { out: join(work, format), arch: 'amd64', archiveFormat: format }), testContext());
+      results[format] = await buildToolkit(
+        request(mirror, { out: join(work, format), arch: 'amd64', archiveFormat: format }),
+        testContext(),
+      );
       // Each build fetched its Node.js tarballs in its format only.
       expect(nodeRequests(), format).toEqual(
         expect.arrayContaining([`node-v${V}-linux-x64.tar.${format}`, `node-v${V}-linux-x64-musl.tar.${format}`]),
       );
-      expect(nodeRequests().every((f) => f?.endsWith(`.tar.${format}`)), format).toBe(true);
+      expect(
+        nodeRequests().every((f) => f?.endsWith(`.tar.${format}`)),
+        format,
+      ).toBe(true);
     }
   }, 300_000);
 
-  it.each(['xz', 'gz'] as const)('.tar.%s: each Node.js archive is the served file, checked against SHASUMS256.txt', (format) => {
-    const r = results[format] as ToolkitResult;
-    for (const name of ['node-glibc', 'node-musl']) {
-      const a = r.manifest.artefacts.find((x) => x.name === name);
-      expect(a?.file, name).toMatch(new RegExp(`\\.tar\\.${format}$`));
-      expect(a?.verifiedBy).toBe('SHASUMS256.txt');
-      expect(a?.sha256).toBe(fileSha256(served(a?.url ?? '')));
-    }
-    expect(r.manifest.archives).toEqual({ format, why: `asked for (archive format ${format})` });
-    expect(r.checks.find((c) => c.id === 'toolkit.archives')?.detail).toBe(`Node.js archives as .tar.${format}: asked for (archive format ${format})`);
-    expect(r.checks.every((c) => c.status === 'pass')).toBe(true);
-    expect(execFileSync(join(r.dir, 'node-glibc', 'bin', 'node'), ['--version'], { encoding: 'utf8' })).toBe(`v${V}\n`);
-  });
+  it.each(['xz', 'gz'] as const)(
+    '.tar.%s: each Node.js archive is the served file, checked against SHASUMS256.txt',
+    (format) => {
+      const r = results[format] as ToolkitResult;
+      for (const name of ['node-glibc', 'node-musl']) {
+        const a = r.manifest.artefacts.find((x) => x.name === name);
+        expect(a?.file, name).toMatch(new RegExp(`\\.tar\\.${format}$`));
+        expect(a?.verifiedBy).toBe('SHASUMS256.txt');
+        expect(a?.sha256).toBe(fileSha256(served(a?.url ?? '')));
+      }
+      expect(r.manifest.archives).toEqual({ format, why: `asked for (archive format ${format})` });
+      expect(r.checks.find((c) => c.id === 'toolkit.archives')?.detail).toBe(
+        `Node.js archives as .tar.${format}: asked for (archive format ${format})`,
+      );
+      expect(r.checks.every((c) => c.status === 'pass')).toBe(true);
+      expect(execFileSync(join(r.dir, 'node-glibc', 'bin', 'node'), ['--version'], { encoding: 'utf8' })).toBe(
+        `v${V}\n`,
+      );
+    },
+  );
 
   it('the two trees are byte for byte the same', () => {
     expect(tree(join(work, 'xz'))).toEqual(tree(join(work, 'gz')));
@@ -77,8 +93,12 @@ describe('both formats, verified as strictly, extracted to the same tree', () =>
     mirror.fault(new RegExp(`/${file.replace(/\./g, '\\.')}$`), 'corrupt');
     const out = join(work, 'corrupt');
     const expected = fileSha256(join(mirror.root, 'node-musl', `v${V}`, file));
-    await expect(buildToolkit(request(mirror, { out, arch: 'amd64', archiveFormat: 'xz', flavours: ['musl'] }), testContext())).rejects.toThrow(
-      new RegExp(`checksum mismatch for ${file.replace(/\./g, '\\.')}: expected sha256 ${expected} \\(from SHASUMS256\\.txt\\), got [0-9a-f]{64}`),
+    await expect(
+      buildToolkit(request(mirror, { out, arch: 'amd64', archiveFormat: 'xz', flavours: ['musl'] }), testContext()),
+    ).rejects.toThrow(
+      new RegExp(
+        `checksum mismatch for ${file.replace(/\./g, '\\.')}: expected sha256 ${expected} \\(from SHASUMS256\\.txt\\), got [0-9a-f]{64}`,
+      ),
     );
     expect(existsSync(out)).toBe(false);
   }, 120_000);
@@ -100,42 +120,70 @@ describe('the format is chosen by measuring the line', () => {
     const ctx = testContext();
     const build = buildToolkit(request(mirror, { out: join(work, 'slow'), arch: 'amd64', archiveFormat: 'auto' }), ctx);
     build.catch(() => {});
-    expect(await verdict(ctx)).toMatch(/as \.tar\.xz: the line is the bottleneck: \d+\.\d MB\/s measured from asking for node-v24\.14\.0-linux-x64(-musl)?\.tar\.xz to its first \d+\.\d MB/);
+    expect(await verdict(ctx)).toMatch(
+      /as \.tar\.xz: the line is the bottleneck: \d+\.\d MB\/s measured from asking for node-v24\.14\.0-linux-x64(-musl)?\.tar\.xz to its first \d+\.\d MB/,
+    );
     // The verdict is what this test is about: the rest of the transfer may go at loopback speed.
     mirror.setLine(undefined);
     const r = await build;
     expect(r.manifest.archives?.format).toBe('xz');
     // What was measured is recorded: which file, how many bytes, at what rate (a busy test machine can blur the
     // rate, never past the threshold: time this process was blocked is discounted by a third of the window at most).
-    expect(r.manifest.archives?.line).toMatchObject({ file: expect.stringMatching(/^node-v24\.14\.0-linux-x64(-musl)?\.tar\.xz$/), bytes: expect.any(Number) });
+    expect(r.manifest.archives?.line).toMatchObject({
+      file: expect.stringMatching(/^node-v24\.14\.0-linux-x64(-musl)?\.tar\.xz$/),
+      bytes: expect.any(Number),
+    });
     expect(r.manifest.archives?.line?.bytesPerSecond).toBeLessThan(32e6);
-    expect(r.manifest.artefacts.filter((a) => a.name.startsWith('node-')).map((a) => a.file)).toEqual([`node-v${V}-linux-x64.tar.xz`, `node-v${V}-linux-x64-musl.tar.xz`]);
+    expect(r.manifest.artefacts.filter((a) => a.name.startsWith('node-')).map((a) => a.file)).toEqual([
+      `node-v${V}-linux-x64.tar.xz`,
+      `node-v${V}-linux-x64-musl.tar.xz`,
+    ]);
     // The probe's transfer was kept: no Node.js tarball was fetched twice, and none as .tar.gz.
     expect(nodeRequests().sort()).toEqual([`node-v${V}-linux-x64-musl.tar.xz`, `node-v${V}-linux-x64.tar.xz`]);
-    expect(r.checks.find((c) => c.id === 'toolkit.archives')?.detail).toMatch(/^Node\.js archives as \.tar\.xz: the line is the bottleneck/);
+    expect(r.checks.find((c) => c.id === 'toolkit.archives')?.detail).toMatch(
+      /^Node\.js archives as \.tar\.xz: the line is the bottleneck/,
+    );
   }, 300_000);
 
   it('a fast line: .tar.gz, after a probe of the .tar.xz cut short', async () => {
     // Loopback on a loaded machine is still far above 2 MB/s; the default threshold (32 MB/s) is for real lines.
     const ctx = testContext();
-    const r = await buildToolkit(request(mirror, { out: join(work, 'fast'), arch: 'amd64', archiveFormat: 'auto', xzBelowBytesPerSecond: 2e6 }), ctx);
+    const r = await buildToolkit(
+      request(mirror, { out: join(work, 'fast'), arch: 'amd64', archiveFormat: 'auto', xzBelowBytesPerSecond: 2e6 }),
+      ctx,
+    );
     expect(r.manifest.archives?.format, r.manifest.archives?.why).toBe('gz');
-    expect(r.manifest.archives?.why).toMatch(/^the CPU is the bottleneck: \d+\.\d MB\/s measured from asking for node-v24\.14\.0-linux-x64(-musl)?\.tar\.xz to its first \d+\.\d MB/);
+    expect(r.manifest.archives?.why).toMatch(
+      /^the CPU is the bottleneck: \d+\.\d MB\/s measured from asking for node-v24\.14\.0-linux-x64(-musl)?\.tar\.xz to its first \d+\.\d MB/,
+    );
     // One .tar.xz was asked for: the probe. The glibc one (64 MB) is dropped after its first MBs and fetched as
     // .tar.gz; the musl stand-in (2 MB) may have been the probe and arrived whole, and then it is kept.
     const probe = mirror.requests.filter((q) => q.path.endsWith('.tar.xz'));
     expect(probe).toHaveLength(1);
-    const probedMusl = probe[0]?.path.endsWith(`node-v${V}-linux-x64-musl.tar.xz`) && r.manifest.archives?.why.includes('(all of it)');
+    const probedMusl =
+      probe[0]?.path.endsWith(`node-v${V}-linux-x64-musl.tar.xz`) && r.manifest.archives?.why.includes('(all of it)');
     const gz = [`node-v${V}-linux-x64.tar.gz`, ...(probedMusl ? [] : [`node-v${V}-linux-x64-musl.tar.gz`])];
-    expect(nodeRequests().filter((f) => f?.endsWith('.tar.gz')).sort()).toEqual(gz.sort());
+    expect(
+      nodeRequests()
+        .filter((f) => f?.endsWith('.tar.gz'))
+        .sort(),
+    ).toEqual(gz.sort());
     expect(r.manifest.artefacts.find((a) => a.name === 'node-glibc')?.file).toBe(`node-v${V}-linux-x64.tar.gz`);
-    expect((await verdict(ctx)).startsWith('toolkit amd64: Node.js archives as .tar.gz: the CPU is the bottleneck')).toBe(true);
+    expect(
+      (await verdict(ctx)).startsWith('toolkit amd64: Node.js archives as .tar.gz: the CPU is the bottleneck'),
+    ).toBe(true);
   }, 300_000);
 
   it('a mirror without the .tar.xz: .tar.gz, and the reason says so', async () => {
     mirror.hide(`/node-musl/v${V}/node-v${V}-linux-x64-musl.tar.xz`);
-    const r = await buildToolkit(request(mirror, { out: join(work, 'no-xz'), arch: 'amd64', archiveFormat: 'auto', flavours: ['musl'] }), testContext());
-    expect(r.manifest.archives).toEqual({ format: 'gz', why: `node-v${V}-linux-x64-musl.tar.xz is not on the mirror (HTTP 404): .tar.gz` });
+    const r = await buildToolkit(
+      request(mirror, { out: join(work, 'no-xz'), arch: 'amd64', archiveFormat: 'auto', flavours: ['musl'] }),
+      testContext(),
+    );
+    expect(r.manifest.archives).toEqual({
+      format: 'gz',
+      why: `node-v${V}-linux-x64-musl.tar.xz is not on the mirror (HTTP 404): .tar.gz`,
+    });
     expect(r.manifest.artefacts.find((a) => a.name === 'node-musl')?.file).toBe(`node-v${V}-linux-x64-musl.tar.gz`);
   }, 120_000);
 });
@@ -149,7 +197,27 @@ describe('without xz on the machine', () => {
     const bin = join(work, 'node-only-bin');
     mkdirSync(bin, { recursive: true });
     symlinkSync(process.execPath, join(bin, 'node'));
-    const args = [CLI, 'toolkit', '--json', '--out', out, '--arch', 'amd64', '--node-version', V, '--node-mirror', u.node, '--node-musl-mirror', u.nodeMusl, '--npm-mirror', u.npm, '--uv-mirror', u.uv, '--alpine-mirror', u.alpine];
+    const args = [
+      CLI,
+      'toolkit',
+      '--json',
+      '--out',
+      out,
+      '--arch',
+      'amd64',
+      '--node-version',
+      V,
+      '--node-mirror',
+      u.node,
+      '--node-musl-mirror',
+      u.nodeMusl,
+      '--npm-mirror',
+      u.npm,
+      '--uv-mirror',
+      u.uv,
+      '--alpine-mirror',
+      u.alpine,
+    ];
     // Async: the mirror serves from this process, so a blocking spawnSync would starve it.
     const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, args, { env: { PATH: bin, HOME: work } });
@@ -171,7 +239,9 @@ describe('flavours', () => {
     const out = join(work, 'glibc-only');
     const r = await buildToolkit(request(mirror, { out, arch: 'amd64', flavours: ['glibc'] }), testContext());
     // (uv's release asset is named ...-linux-musl too, and is in every toolkit.)
-    expect(mirror.requests.filter((q) => /\/node-musl\/|\/node-v[^/]*-musl\.tar\.|\/alpine\//.test(q.path))).toEqual([]);
+    expect(mirror.requests.filter((q) => /\/node-musl\/|\/node-v[^/]*-musl\.tar\.|\/alpine\//.test(q.path))).toEqual(
+      [],
+    );
     expect(mirror.requests.some((q) => q.path.endsWith('/uv-x86_64-unknown-linux-musl.tar.gz'))).toBe(true);
     expect(readdirSync(out).sort()).toEqual(['bin', 'node-glibc', 'toolkit.json', 'uv']);
     expect(r.flavours).toEqual(['glibc']);
@@ -179,11 +249,20 @@ describe('flavours', () => {
     expect(r.manifest.alpine.packages).toEqual({});
     expect(r.manifest.artefacts.map((a) => a.name)).toEqual(['node-glibc', 'npm', 'uv']);
     for (const id of ['toolkit.node-musl', 'toolkit.runtime-lib']) {
-      expect(r.checks.find((c) => c.id === id)).toMatchObject({ status: 'skip', detail: expect.stringMatching(/^the musl flavour was not built/) });
+      expect(r.checks.find((c) => c.id === id)).toMatchObject({
+        status: 'skip',
+        detail: expect.stringMatching(/^the musl flavour was not built/),
+      });
     }
     // This host has a musl loader (Debian's musl), so Memoh's wrappers would pick node-musl: run node-glibc itself.
     const nodeGlibc = join(out, 'node-glibc', 'bin', 'node');
-    expect(execFileSync(nodeGlibc, [join(out, 'node-glibc', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'), '--version'], { encoding: 'utf8' })).toBe('10.9.2\n');
+    expect(
+      execFileSync(
+        nodeGlibc,
+        [join(out, 'node-glibc', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'), '--version'],
+        { encoding: 'utf8' },
+      ),
+    ).toBe('10.9.2\n');
   }, 120_000);
 
   it('a musl-only build downloads no glibc Node.js; node-musl gets the pinned npm and runtime-lib', async () => {
@@ -191,7 +270,11 @@ describe('flavours', () => {
     const r = await buildToolkit(request(mirror, { out, arch: 'amd64', flavours: ['musl'] }), testContext());
     expect(mirror.requests.filter((q) => /\/node\/v/.test(q.path))).toEqual([]);
     expect(readdirSync(out).sort()).toEqual(['bin', 'node-musl', 'toolkit.json', 'uv']);
-    expect(readdirSync(join(out, 'node-musl', 'runtime-lib')).sort()).toEqual(['libgcc_s.so.1', 'libstdc++.so.6', 'libstdc++.so.6.0.33']);
+    expect(readdirSync(join(out, 'node-musl', 'runtime-lib')).sort()).toEqual([
+      'libgcc_s.so.1',
+      'libstdc++.so.6',
+      'libstdc++.so.6.0.33',
+    ]);
     expect(existsSync(join(out, 'node-musl', 'lib', 'node_modules', 'npm', 'package.json'))).toBe(true);
     expect(r.checks.find((c) => c.id === 'toolkit.node-glibc')?.status).toBe('skip');
   }, 120_000);
@@ -200,7 +283,10 @@ describe('flavours', () => {
     const out = join(work, 'musl-only-fallback');
     mirror.setOmitMuslArm64(['24.21.0']);
     try {
-      const r = await buildToolkit(request(mirror, { out, arch: 'arm64', nodeVersion: '24.21.0', flavours: ['musl'] }), testContext());
+      const r = await buildToolkit(
+        request(mirror, { out, arch: 'arm64', nodeVersion: '24.21.0', flavours: ['musl'] }),
+        testContext(),
+      );
       expect(r.fallback).toBe('glibc');
       expect(readdirSync(out).sort()).toEqual(['bin', 'node-musl', 'toolkit.json', 'uv']);
       expect(r.manifest.artefacts.map((a) => [a.name, a.file])).toEqual([
@@ -238,7 +324,15 @@ describe('the cache key is exact about flavours', () => {
   it('glibc-only is never served for musl; a full toolkit serves a request for fewer flavours', async () => {
     const cacheDir = join(work, 'cache');
     const build = (label: string, flavours?: ('glibc' | 'musl')[]) =>
-      buildToolkit(request(mirror, { out: join(work, `cache-${label}`), arch: 'amd64', cacheDir, ...(flavours ? { flavours } : {}) }), testContext());
+      buildToolkit(
+        request(mirror, {
+          out: join(work, `cache-${label}`),
+          arch: 'amd64',
+          cacheDir,
+          ...(flavours ? { flavours } : {}),
+        }),
+        testContext(),
+      );
 
     const glibc = await build('glibc', ['glibc']);
     expect(glibc.fromCache).toBe(false);

@@ -1,9 +1,9 @@
 // The toolkit's tar reader on real archives (made by the `tar` package and by hand): long names, strip and
 // filter as the toolkit uses them, and the archives it must refuse without writing outside its directory.
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { Header, create } from 'tar';
+import { create, Header } from 'tar';
 import { afterAll, describe, expect, it } from 'vitest';
 import { extractor } from '../../src/toolkit/untar.js';
 import { rmrf, tempDir } from './helpers.js';
@@ -12,11 +12,20 @@ const work = tempDir('untar');
 afterAll(() => rmrf(work));
 
 /** A hand-made archive: entries as the headers say, end blocks included. */
-function tarOf(entries: { path: string; type?: 'File' | 'SymbolicLink' | 'Directory' | 'Link'; body?: string; linkpath?: string }[]): Buffer {
+function tarOf(
+  entries: { path: string; type?: 'File' | 'SymbolicLink' | 'Directory' | 'Link'; body?: string; linkpath?: string }[],
+): Buffer {
   const parts: Buffer[] = [];
   for (const e of entries) {
     const body = Buffer.from(e.body ?? '');
-    const h = new Header({ path: e.path, type: e.type ?? 'File', size: body.length, mode: 0o644, linkpath: e.linkpath, mtime: new Date(0) });
+    const h = new Header({
+      path: e.path,
+      type: e.type ?? 'File',
+      size: body.length,
+      mode: 0o644,
+      linkpath: e.linkpath,
+      mtime: new Date(0),
+    });
     const block = Buffer.alloc(512);
     h.encode(block, 0);
     parts.push(block, body, Buffer.alloc((512 - (body.length % 512)) % 512));
@@ -48,7 +57,11 @@ describe('tar reader', () => {
     symlinkSync('bin/tool', join(src, 'pkg', 'tool-link'));
     const tgz = join(work, 'a.tgz');
     await create({ file: tgz, cwd: src, gzip: true, portable: true }, ['pkg']);
-    const dest = extract(gunzipSync(readFileSync(tgz)), { strip: 1, filter: (p) => !p.endsWith('skip.me'), chunk: 333 });
+    const dest = extract(gunzipSync(readFileSync(tgz)), {
+      strip: 1,
+      filter: (p) => !p.endsWith('skip.me'),
+      chunk: 333,
+    });
     expect(readFileSync(join(dest, long.slice(4)), 'utf8')).toBe('long\n');
     expect(lstatSync(join(dest, 'bin', 'tool')).mode & 0o777).toBe(0o755);
     expect(readlinkSync(join(dest, 'tool-link'))).toBe('bin/tool');
@@ -56,7 +69,12 @@ describe('tar reader', () => {
   });
 
   it('keeps hardlinks as hardlinks inside the tree', () => {
-    const dest = extract(tarOf([{ path: 'a.txt', body: 'same\n' }, { path: 'b.txt', type: 'Link', linkpath: 'a.txt' }]));
+    const dest = extract(
+      tarOf([
+        { path: 'a.txt', body: 'same\n' },
+        { path: 'b.txt', type: 'Link', linkpath: 'a.txt' },
+      ]),
+    );
     expect(lstatSync(join(dest, 'b.txt')).ino).toBe(lstatSync(join(dest, 'a.txt')).ino);
   });
 
@@ -65,10 +83,17 @@ describe('tar reader', () => {
     ['an absolute path', [{ path: '/tmp/evil.txt', body: 'x' }], /unsafe path in archive: \/tmp\/evil\.txt/],
     [
       'a file written through a symlink the archive made',
-      [{ path: 'out', type: 'SymbolicLink' as const, linkpath: '..' }, { path: 'out/evil.txt', body: 'x' }],
+      [
+        { path: 'out', type: 'SymbolicLink' as const, linkpath: '..' },
+        { path: 'out/evil.txt', body: 'x' },
+      ],
       /archive entry out\/evil\.txt leads through a symlink/,
     ],
-    ['a hardlink to outside the tree', [{ path: 'h', type: 'Link' as const, linkpath: '../../etc/passwd' }], /unsafe hardlink target/],
+    [
+      'a hardlink to outside the tree',
+      [{ path: 'h', type: 'Link' as const, linkpath: '../../etc/passwd' }],
+      /unsafe hardlink target/,
+    ],
   ])('refuses %s, writing nothing outside', (_what, entries, message) => {
     const before = readdirSync(work).length;
     expect(() => extract(tarOf(entries))).toThrow(message);

@@ -39,9 +39,17 @@ afterAll(() => {
 describe('parseBridgeSource', () => {
   it('reads the three kinds; image: defaults to where Memoh keeps the bridge', () => {
     expect(parseBridgeSource('./x')).toEqual({ kind: 'file', path: join(process.cwd(), 'x') });
-    expect(parseBridgeSource('image:memohai/server:latest')).toEqual({ kind: 'image', ref: 'memohai/server:latest', path: DEFAULT_BRIDGE_PATH_IN_IMAGE });
+    expect(parseBridgeSource('image:memohai/server:latest')).toEqual({
+      kind: 'image',
+      ref: 'memohai/server:latest',
+      path: DEFAULT_BRIDGE_PATH_IN_IMAGE,
+    });
     expect(DEFAULT_BRIDGE_PATH_IN_IMAGE).toBe('/opt/memoh/runtime/bridge');
-    expect(parseBridgeSource('image:localhost:5000/s:1:/usr/bin/bridge')).toEqual({ kind: 'image', ref: 'localhost:5000/s:1', path: '/usr/bin/bridge' });
+    expect(parseBridgeSource('image:localhost:5000/s:1:/usr/bin/bridge')).toEqual({
+      kind: 'image',
+      ref: 'localhost:5000/s:1',
+      path: '/usr/bin/bridge',
+    });
     expect(parseBridgeSource('source:/src/memoh')).toEqual({ kind: 'source', dir: '/src/memoh' });
   });
 
@@ -60,7 +68,9 @@ describe('resolveBridge', () => {
     expect(r.elf).toEqual({ arch: 'amd64', static: true });
     await r.release();
     expect(existsSync(standinBridge('amd64'))).toBe(true);
-    await expect(resolveBridge(standinBridge('arm64'), 'amd64', ctx)).rejects.toThrow(/--bridge: .* is an ELF for aarch64, not for linux\/amd64/);
+    await expect(resolveBridge(standinBridge('arm64'), 'amd64', ctx)).rejects.toThrow(
+      /--bridge: .* is an ELF for aarch64, not for linux\/amd64/,
+    );
     expect(ctx.ledger.entries()).toEqual([]);
   });
 
@@ -87,38 +97,51 @@ describe('resolveBridge', () => {
 
   it('image: refuses a missing path and a wrong-arch bridge, leaving nothing', async () => {
     const ctx = testContext();
-    await expect(resolveBridge(`image:${tag}:/no/such/bridge`, 'amd64', ctx)).rejects.toThrow(/--bridge: .* has no \/no\/such\/bridge/);
-    await expect(resolveBridge(`image:${tag}:/opt/memoh/bridge-arm64`, 'amd64', ctx)).rejects.toThrow(/ELF for aarch64, not for linux\/amd64/);
+    await expect(resolveBridge(`image:${tag}:/no/such/bridge`, 'amd64', ctx)).rejects.toThrow(
+      /--bridge: .* has no \/no\/such\/bridge/,
+    );
+    await expect(resolveBridge(`image:${tag}:/opt/memoh/bridge-arm64`, 'amd64', ctx)).rejects.toThrow(
+      /ELF for aarch64, not for linux\/amd64/,
+    );
     expect(ctx.ledger.entries()).toEqual([]);
     expect(leftoverContainers(NO_WORKSPACES, 'mine')).toEqual([]);
   });
 
-  it.skipIf(!existsSync(join(GO_DIR, 'go')))('source:DIR builds ./cmd/bridge static for the target arch', { timeout: 300_000 }, async () => {
-    const src = join(tmp.dir, 'gosrc');
-    mkdirSync(join(src, 'cmd/bridge'), { recursive: true });
-    writeFileSync(join(src, 'go.mod'), 'module example.com/fakememoh\n\ngo 1.21\n');
-    writeFileSync(join(src, 'cmd/bridge/main.go'), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("bridge") }\n');
-    const saved = { PATH: process.env.PATH, GOPROXY: process.env.GOPROXY, GOFLAGS: process.env.GOFLAGS };
-    process.env.PATH = `${GO_DIR}:${saved.PATH}`;
-    process.env.GOPROXY = 'off';
-    process.env.GOFLAGS = '-mod=mod';
-    try {
-      const ctx = testContext();
-      for (const arch of ['amd64', 'arm64'] as const) {
-        const r = await resolveBridge(`source:${src}`, arch, ctx);
-        expect(r.elf).toEqual({ arch, static: true });
-        await r.release();
+  it.skipIf(!existsSync(join(GO_DIR, 'go')))(
+    'source:DIR builds ./cmd/bridge static for the target arch',
+    { timeout: 300_000 },
+    async () => {
+      const src = join(tmp.dir, 'gosrc');
+      mkdirSync(join(src, 'cmd/bridge'), { recursive: true });
+      writeFileSync(join(src, 'go.mod'), 'module example.com/fakememoh\n\ngo 1.21\n');
+      writeFileSync(
+        join(src, 'cmd/bridge/main.go'),
+        'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("bridge") }\n',
+      );
+      const saved = { PATH: process.env.PATH, GOPROXY: process.env.GOPROXY, GOFLAGS: process.env.GOFLAGS };
+      process.env.PATH = `${GO_DIR}:${saved.PATH}`;
+      process.env.GOPROXY = 'off';
+      process.env.GOFLAGS = '-mod=mod';
+      try {
+        const ctx = testContext();
+        for (const arch of ['amd64', 'arm64'] as const) {
+          const r = await resolveBridge(`source:${src}`, arch, ctx);
+          expect(r.elf).toEqual({ arch, static: true });
+          await r.release();
+        }
+        expect(ctx.ledger.entries()).toEqual([]);
+        // Without Go on PATH, the user is told what to do instead.
+        process.env.PATH = '/nonexistent';
+        await expect(resolveBridge(`source:${src}`, 'amd64', ctx)).rejects.toThrow(
+          /--bridge: source: needs Go, and no `go` is on PATH/,
+        );
+        await expect(resolveBridge(`source:${tmp.dir}`, 'amd64', ctx)).rejects.toThrow(/has no cmd\/bridge/);
+      } finally {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
       }
-      expect(ctx.ledger.entries()).toEqual([]);
-      // Without Go on PATH, the user is told what to do instead.
-      process.env.PATH = '/nonexistent';
-      await expect(resolveBridge(`source:${src}`, 'amd64', ctx)).rejects.toThrow(/--bridge: source: needs Go, and no `go` is on PATH/);
-      await expect(resolveBridge(`source:${tmp.dir}`, 'amd64', ctx)).rejects.toThrow(/has no cmd\/bridge/);
-    } finally {
-      for (const [k, v] of Object.entries(saved)) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    }
-  });
+    },
+  );
 });

@@ -1,20 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BridgeConnection } from '../../src/bridge/connect.js';
 import { docker } from '../../src/core/docker.js';
 import { InputError } from '../../src/core/errors.js';
+import { platformOf } from '../../src/core/platform.js';
 import { bridgeEraFromBinary } from '../../src/workspace/bridge-source.js';
 import { FALLBACK_RESOLV_CONF, hostResolvConf, serverTimezone } from '../../src/workspace/dirs.js';
 import { decideEra, eraAgreement, smokeMany } from '../../src/workspace/smoke.js';
-import { platformOf } from '../../src/core/platform.js';
-import { testContext } from './helpers.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
 import type { Workspace } from '../../src/workspace/workspace.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
-import { privateTmp } from './helpers.js';
+import { privateTmp, testContext } from './helpers.js';
 
 const tmp = privateTmp('era');
 afterAll(() => tmp.restore());
@@ -64,7 +63,7 @@ describe("the server's TZ, by each era's rule (internal/container/host.go)", () 
   });
 });
 
-describe("resolv.conf as Memoh builds it (host.go@v0.18.0:17-49)", () => {
+describe('resolv.conf as Memoh builds it (host.go@v0.18.0:17-49)', () => {
   it("systemd-resolved's file when it exists", async () => {
     const d = dir();
     const systemd = join(d, 'resolved.conf');
@@ -91,7 +90,10 @@ describe('the era a bridge binary says it is, without running it', () => {
   const fake = (...parts: string[]): string => {
     const p = join(dir(), 'bridge');
     // Go packs string data back to back, without separators.
-    writeFileSync(p, Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), ...parts.map((x) => Buffer.from(x)), Buffer.alloc(64)]));
+    writeFileSync(
+      p,
+      Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), ...parts.map((x) => Buffer.from(x)), Buffer.alloc(64)]),
+    );
     return p;
   };
 
@@ -101,9 +103,15 @@ describe('the era a bridge binary says it is, without running it', () => {
       era: 'v0.18',
       why: expect.stringMatching(/ReadRawNoFollow RPC \(v0\.18\.0\)/),
     });
-    expect(await bridgeEraFromBinary(fake('xx/bridgepb.ContainerService/Tunnelyy'))).toMatchObject({ era: 'v0.18', guess: true, why: expect.stringMatching(/between the eras/) });
+    expect(await bridgeEraFromBinary(fake('xx/bridgepb.ContainerService/Tunnelyy'))).toMatchObject({
+      era: 'v0.18',
+      guess: true,
+      why: expect.stringMatching(/between the eras/),
+    });
     // The seed's Go package is named bridgepb too; only its method paths say mcpcontainer.
-    expect(await bridgeEraFromBinary(fake('bridgepb.ContainerServiceServer', '/mcpcontainer.ContainerService/ReadFile'))).toEqual({
+    expect(
+      await bridgeEraFromBinary(fake('bridgepb.ContainerServiceServer', '/mcpcontainer.ContainerService/ReadFile')),
+    ).toEqual({
       era: 'v3',
       why: expect.stringMatching(/only \/mcpcontainer/),
     });
@@ -120,13 +128,24 @@ describe('the era a bridge binary says it is, without running it', () => {
 describe('the era, decided once before the container exists', () => {
   const v3Bridge = standinBridge('amd64');
   it("the user's choice, then the image's contract, then the bridge binary, then today's Memoh as a guess", async () => {
-    expect((await decideEra({ memoh: 'v3', backend: 'containerd', bridgePath: v3Bridge })).judgement).toMatchObject({ era: 'v3', by: 'option' });
+    expect((await decideEra({ memoh: 'v3', backend: 'containerd', bridgePath: v3Bridge })).judgement).toMatchObject({
+      era: 'v3',
+      by: 'option',
+    });
     const image = { era: 'v0.18' as const, why: 'contract_version 2' };
     const byImage = await decideEra({ memoh: 'auto', backend: 'containerd', bridgePath: v3Bridge, imageHint: image });
     // The v3 stand-in disagrees: the image wins, said to be a guess, and the shape is v0.18's.
-    expect(byImage.judgement).toMatchObject({ era: 'v0.18', by: 'image', guess: true, why: expect.stringMatching(/contract_version 2; but .*mcpcontainer/) });
+    expect(byImage.judgement).toMatchObject({
+      era: 'v0.18',
+      by: 'image',
+      guess: true,
+      why: expect.stringMatching(/contract_version 2; but .*mcpcontainer/),
+    });
     expect(byImage.shape.args[0]).toBe('/usr/bin/tini');
-    expect((await decideEra({ memoh: 'auto', backend: 'containerd', bridgePath: v3Bridge })).judgement).toMatchObject({ era: 'v3', by: 'bridge' });
+    expect((await decideEra({ memoh: 'auto', backend: 'containerd', bridgePath: v3Bridge })).judgement).toMatchObject({
+      era: 'v3',
+      by: 'bridge',
+    });
     const nothing = await decideEra({ memoh: 'auto', backend: 'docker', bridgePath: join(dir(), 'missing') });
     expect(nothing.judgement).toMatchObject({ era: 'v0.18', by: 'default', guess: true });
     expect(nothing.shape.transport).toBe('tcp');
@@ -141,12 +160,32 @@ describe('the era, decided once before the container exists', () => {
   it('smokeMany refuses it before any workspace starts, even when other requests are fine', async () => {
     const ctx = testContext();
     const okId = `era-ok-${randomBytes(3).toString('hex')}`;
-    const base = { image: 'w', platform: platformOf('amd64'), timeoutSeconds: 30, service: 'auto' as const, keep: false };
+    const base = {
+      image: 'w',
+      platform: platformOf('amd64'),
+      timeoutSeconds: 30,
+      service: 'auto' as const,
+      keep: false,
+    };
     try {
       const err = await smokeMany(
         [
-          { ...base, resolved: `docker.io/${IMAGES.workspaceAmd64}`, bridgePath: standinBridge('amd64', 'v0.18'), botId: okId, memoh: 'v0.18', backend: 'docker' },
-          { ...base, resolved: `docker.io/${IMAGES.debianAmd64}`, bridgePath: v3Bridge, botId: `${okId}-bad`, memoh: 'v3', backend: 'docker' },
+          {
+            ...base,
+            resolved: `docker.io/${IMAGES.workspaceAmd64}`,
+            bridgePath: standinBridge('amd64', 'v0.18'),
+            botId: okId,
+            memoh: 'v0.18',
+            backend: 'docker',
+          },
+          {
+            ...base,
+            resolved: `docker.io/${IMAGES.debianAmd64}`,
+            bridgePath: v3Bridge,
+            botId: `${okId}-bad`,
+            memoh: 'v3',
+            backend: 'docker',
+          },
         ],
         2,
         ctx,
@@ -175,14 +214,22 @@ describe('the bridge as it describes itself, against the era the workspace was b
     expect(eraAgreement(ws('v3', 'mcpcontainer', 10), judged('v3'))).toEqual([]);
   });
 
-  it("a seed bridge in a v0.18 workspace cannot work: Memoh v0.18 dials bridgepb", () => {
+  it('a seed bridge in a v0.18 workspace cannot work: Memoh v0.18 dials bridgepb', () => {
     const [c] = eraAgreement(ws('v0.18', 'mcpcontainer', 10), judged('v0.18'));
-    expect(c).toMatchObject({ id: 'workspace.era', status: 'fail', detail: expect.stringMatching(/Memoh v0\.18 dials bridgepb.*answers only as mcpcontainer/) });
+    expect(c).toMatchObject({
+      id: 'workspace.era',
+      status: 'fail',
+      detail: expect.stringMatching(/Memoh v0\.18 dials bridgepb.*answers only as mcpcontainer/),
+    });
   });
 
   it('a bridgepb-only bridge in a v3 workspace cannot work either: the seed dials mcpcontainer', () => {
     const [c] = eraAgreement(ws('v3', 'bridgepb', 14), judged('v3'));
-    expect(c).toMatchObject({ id: 'workspace.era', status: 'fail', detail: expect.stringMatching(/Memoh v3 dials mcpcontainer.*answers only as bridgepb.*v0\.18/) });
+    expect(c).toMatchObject({
+      id: 'workspace.era',
+      status: 'fail',
+      detail: expect.stringMatching(/Memoh v3 dials mcpcontainer.*answers only as bridgepb.*v0\.18/),
+    });
     expect(c?.fix).toMatch(/seed-era bridge/);
   });
 });

@@ -2,14 +2,17 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { afterAll, expect } from 'vitest';
 import type { StageContext } from '../../src/core/context.js';
 import { docker } from '../../src/core/docker.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { recordingReporter } from '../../src/core/reporter.js';
-import { afterAll, expect } from 'vitest';
 
 /** A stage context for in-process tests: recording reporter, a ledger on the real engine, an abort handle. */
-export function testContext(): StageContext & { abort: AbortController; reporter: ReturnType<typeof recordingReporter> } {
+export function testContext(): StageContext & {
+  abort: AbortController;
+  reporter: ReturnType<typeof recordingReporter>;
+} {
   const abort = new AbortController();
   return { reporter: recordingReporter(), ledger: new CleanupLedger(docker), signal: abort.signal, abort };
 }
@@ -39,7 +42,9 @@ export function privateTmp(label: string): { dir: string; restore: () => void; l
  */
 export function leftoverContainers(botIdPrefix = '', copies: 'all' | 'mine' = 'all'): string[] {
   const ps = (filter: string) =>
-    execFileSync('docker', ['ps', '-a', '--filter', filter, '--format', '{{.Names}}'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    execFileSync('docker', ['ps', '-a', '--filter', filter, '--format', '{{.Names}}'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
   const workspaces = ps('label=memoh.workspace').filter((n) => n.startsWith(`workspace-${botIdPrefix}`));
   const copy = copies === 'mine' ? `memoh-bridge-copy-${process.pid}-` : 'memoh-bridge-copy-';
   return [...workspaces, ...ps(`name=${copy}`).filter((n) => n.startsWith(copy))];
@@ -53,7 +58,11 @@ export function removeContainers(names: string[]): void {
  * A test file's own TMPDIR and bot-id prefix, with an afterAll that removes what the file left and then fails
  * it for anything left: containers under the prefix, entries in its TMPDIR.
  */
-export function guardedFile(label: string, prefixStem: string, own: (entry: string) => boolean = () => false): { tmp: ReturnType<typeof privateTmp>; prefix: string } {
+export function guardedFile(
+  label: string,
+  prefixStem: string,
+  own: (entry: string) => boolean = () => false,
+): { tmp: ReturnType<typeof privateTmp>; prefix: string } {
   const tmp = privateTmp(label);
   const prefix = `${prefixStem}-${randomBytes(3).toString('hex')}`;
   afterAll(() => {

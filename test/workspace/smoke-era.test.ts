@@ -15,7 +15,6 @@ import { guardedFile, testContext } from './helpers.js';
  */
 const { prefix } = guardedFile('smoke-era', 'sera');
 
-
 const request = (era: Era, backend: Backend): SmokeRequest => {
   const v018 = era === 'v0.18';
   const image = v018 ? IMAGES.workspaceAmd64 : IMAGES.debianAmd64;
@@ -47,11 +46,20 @@ describe('smokeOne per era and backend', () => {
       const ctx = testContext();
       const r = await smokeOne(request(era, backend), ctx);
       const failed = r.checks
-        .filter((c) => c.status !== 'pass' && c.status !== 'skip' && !(c.status === 'warn' && (warned as readonly string[]).includes(c.id)))
+        .filter(
+          (c) =>
+            c.status !== 'pass' &&
+            c.status !== 'skip' &&
+            !(c.status === 'warn' && (warned as readonly string[]).includes(c.id)),
+        )
         .map((c) => `${c.id} ${c.status}: ${c.detail}`);
       expect(r.memoh).toMatchObject({ era, by });
       expect(r.backend).toBe(backend);
-      expect(r.checks[0]).toMatchObject({ id: 'workspace.ready', status: 'pass', detail: expect.stringContaining(`Memoh ${era}, ${backend} backend`) });
+      expect(r.checks[0]).toMatchObject({
+        id: 'workspace.ready',
+        status: 'pass',
+        detail: expect.stringContaining(`Memoh ${era}, ${backend} backend`),
+      });
       expect(r.checks.some((c) => c.id === 'workspace.era')).toBe(false);
       expect(failed).toEqual([]);
       expect(r.checks.length).toBeGreaterThanOrEqual(40);
@@ -61,12 +69,17 @@ describe('smokeOne per era and backend', () => {
 
   it('a bridge the chosen era cannot dial: a bridgepb-only bridge in a v3 workspace fails with the reason', async () => {
     const ctx = testContext();
-    const r = await smokeOne({ ...request('v3', 'containerd'), memoh: 'v3', extraRuntimeFiles: { 'standin-break': 'wire-bridgepb-only\n' } }, ctx);
+    const r = await smokeOne(
+      { ...request('v3', 'containerd'), memoh: 'v3', extraRuntimeFiles: { 'standin-break': 'wire-bridgepb-only\n' } },
+      ctx,
+    );
     expect(r.memoh).toMatchObject({ era: 'v3', by: 'option' });
     expect(r.service).toBe('bridgepb');
     expect(r.checks.find((c) => c.id === 'workspace.era')).toMatchObject({
       status: 'fail',
-      detail: expect.stringMatching(/^Memoh v3 dials mcpcontainer\.ContainerService, but this bridge answers only as bridgepb\.ContainerService/),
+      detail: expect.stringMatching(
+        /^Memoh v3 dials mcpcontainer\.ContainerService, but this bridge answers only as bridgepb\.ContainerService/,
+      ),
     });
     expect(r.status).toBe('fail');
     expect(ctx.ledger.entries()).toEqual([]);
@@ -75,7 +88,10 @@ describe('smokeOne per era and backend', () => {
   it('keep on the docker backend: the kept workspace says where its bridge listens, and one command removes it', async () => {
     const ctx = testContext();
     const r = await smokeOne({ ...request('v0.18', 'docker'), keep: true }, ctx);
-    expect(r.kept).toMatchObject({ containerName: `workspace-${r.botId}`, tcp: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+    expect(r.kept).toMatchObject({
+      containerName: `workspace-${r.botId}`,
+      tcp: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+    });
     expect(r.kept?.runtimeDir).toBeUndefined();
     expect(r.kept?.removeCommand).toMatch(/^docker rm -f workspace-\S+ && rm -rf \S+memoh-data-\w+$/);
     const dataRoot = r.kept!.removeCommand.split(' ').at(-1)!;
@@ -90,7 +106,10 @@ describe('smokeOne per era and backend', () => {
   it('a toolkit dir in the v0.18 era is not mounted, and the report says so', async () => {
     const ctx = testContext();
     const r = await smokeOne({ ...request('v0.18', 'containerd'), toolkitDir: '/nonexistent-toolkit' }, ctx);
-    expect(r.checks.find((c) => c.id === 'workspace.toolkit')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/not mounted: in Memoh v0\.18 the toolkit comes from the image/) });
+    expect(r.checks.find((c) => c.id === 'workspace.toolkit')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringMatching(/not mounted: in Memoh v0\.18 the toolkit comes from the image/),
+    });
     expect(ctx.ledger.entries()).toEqual([]);
   }, 120_000);
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { botIdsFor, defaultBotId } from '../../src/workspace/smoke.js';
-import { InputError } from '../../src/core/errors.js';
-import { containerName, createRequest, workspaceShape, workspaceSpec } from '../../src/workspace/spec.js';
 import { validateBotId } from '../../src/config/validate.js';
+import { InputError } from '../../src/core/errors.js';
+import { botIdsFor, defaultBotId } from '../../src/workspace/smoke.js';
+import { containerName, createRequest, workspaceShape, workspaceSpec } from '../../src/workspace/spec.js';
 
 // Memoh's v3 workspace spec (shared/bridge-contract.md §1–§2), in the Engine API's words.
 const base = {
@@ -42,7 +42,12 @@ describe('workspaceSpec, v3 on containerd (bridge-contract §1–§2)', () => {
 
   it("adds the toolkit read-only over the runtime dir's toolkit/ when one is given", () => {
     const withTk = workspaceSpec(v3, { ...base, toolkitDir: '/cache/toolkit-amd64' });
-    expect(withTk.HostConfig?.Mounts?.[2]).toEqual({ Type: 'bind', Source: '/cache/toolkit-amd64', Target: '/opt/memoh/toolkit', ReadOnly: true });
+    expect(withTk.HostConfig?.Mounts?.[2]).toEqual({
+      Type: 'bind',
+      Source: '/cache/toolkit-amd64',
+      Target: '/opt/memoh/toolkit',
+      ReadOnly: true,
+    });
   });
 
   it('mounts runtime dir ro at /opt/memoh, socket dir rw at /run/memoh, localtime ro when present, in that order', () => {
@@ -55,7 +60,10 @@ describe('workspaceSpec, v3 on containerd (bridge-contract §1–§2)', () => {
     // Binds would create missing sources silently; bind Mounts refuse them.
     expect(spec.HostConfig?.Binds).toBeUndefined();
     // Nothing of v0.18's: no bridge-file mount, no TLS even if given.
-    const tls = workspaceSpec(v3, { ...base, bridgeTls: { mode: 'strict', serverDir: '/s', bridgeDir: '/b', instanceId: 'i' } });
+    const tls = workspaceSpec(v3, {
+      ...base,
+      bridgeTls: { mode: 'strict', serverDir: '/s', bridgeDir: '/b', instanceId: 'i' },
+    });
     expect(tls.Env).toEqual(['BRIDGE_SOCKET_PATH=/run/memoh/bridge.sock']);
     expect(tls.HostConfig?.Mounts?.map((m) => m.Target)).toEqual(['/opt/memoh', '/run/memoh']);
   });
@@ -87,10 +95,27 @@ function expectContainerdDefaults(spec: ReturnType<typeof workspaceSpec>): void 
   expect(hc.Init).toBe(false);
   expect(hc.CapDrop).toEqual(['ALL']);
   expect(hc.CapAdd).toEqual([
-    'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID',
-    'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
+    'CHOWN',
+    'DAC_OVERRIDE',
+    'FSETID',
+    'FOWNER',
+    'MKNOD',
+    'NET_RAW',
+    'SETGID',
+    'SETUID',
+    'SETFCAP',
+    'SETPCAP',
+    'NET_BIND_SERVICE',
+    'SYS_CHROOT',
+    'KILL',
+    'AUDIT_WRITE',
   ]);
-  expect(hc.SecurityOpt).toEqual(['no-new-privileges:true', 'seccomp=unconfined', 'apparmor=unconfined', 'label=disable']);
+  expect(hc.SecurityOpt).toEqual([
+    'no-new-privileges:true',
+    'seccomp=unconfined',
+    'apparmor=unconfined',
+    'label=disable',
+  ]);
   expect(hc.Ulimits).toEqual([{ Name: 'nofile', Soft: 1024, Hard: 1024 }]);
   expect(hc.Tmpfs).toEqual({ '/run': 'rw,exec,dev,nosuid,strictatime,mode=755,size=65536k' });
   expect(hc.ShmSize).toBe(67108864);
@@ -101,7 +126,7 @@ const v018Input = {
   image: 'docker.io/memohai/workspace:debian',
   platform: base.platform,
   bridgePath: '/opt/memoh/runtime/bridge',
-  socketDir: '/srv/data/run/' + base.botId,
+  socketDir: `/srv/data/run/${base.botId}`,
   resolvConf: '/srv/data/resolv.conf',
 };
 const tls = { mode: 'strict' as const, serverDir: '/certs/server', bridgeDir: '/certs/bridge', instanceId: 'inst-1' };
@@ -144,7 +169,7 @@ describe('workspaceSpec, v0.18 on containerd (memoh-current §2)', () => {
     expect(spec.User).toBeUndefined();
   });
 
-  it("labels with the unchanged memoh.workspace=v3 and the resource labels, \"0\" when unset", () => {
+  it('labels with the unchanged memoh.workspace=v3 and the resource labels, "0" when unset', () => {
     expect(spec.Labels).toEqual(V018_LABELS);
   });
 
@@ -157,7 +182,12 @@ describe('workspaceSpec, v0.18 on containerd (memoh-current §2)', () => {
     expect(spec.HostConfig?.Mounts).toEqual(V018_MOUNTS);
     expect(spec.HostConfig?.Mounts?.some((m) => m.Target === '/opt/memoh')).toBe(false);
     // A toolkit dir or runtime dir given by mistake is not mounted: v0.18 images carry their own.
-    const extra = workspaceSpec(shape, { ...v018Input, toolkitDir: '/tk', runtimeDir: '/rt', localtime: '/etc/localtime' });
+    const extra = workspaceSpec(shape, {
+      ...v018Input,
+      toolkitDir: '/tk',
+      runtimeDir: '/rt',
+      localtime: '/etc/localtime',
+    });
     expect(extra.HostConfig?.Mounts).toEqual(V018_MOUNTS);
     expect(shape.toolkitFrom).toBe('image');
   });
@@ -165,7 +195,10 @@ describe('workspaceSpec, v0.18 on containerd (memoh-current §2)', () => {
   it('strict mTLS: the bridge dir ro at /run/memoh/mtls/bridge and BRIDGE_TLS_* after the socket path', () => {
     const s = workspaceSpec(shape, { ...v018Input, bridgeTls: tls });
     expect(s.Env).toEqual(['BRIDGE_SOCKET_PATH=/run/memoh/bridge.sock', ...TLS_ENV, ...ALWAYS_ENV]);
-    expect(s.HostConfig?.Mounts).toEqual([...V018_MOUNTS, { Type: 'bind', Source: '/certs/bridge', Target: '/run/memoh/mtls/bridge', ReadOnly: true }]);
+    expect(s.HostConfig?.Mounts).toEqual([
+      ...V018_MOUNTS,
+      { Type: 'bind', Source: '/certs/bridge', Target: '/run/memoh/mtls/bridge', ReadOnly: true },
+    ]);
     const off = workspaceSpec(shape, { ...v018Input, bridgeTls: { ...tls, mode: 'disabled' } });
     expect(off.Env).toEqual(['BRIDGE_SOCKET_PATH=/run/memoh/bridge.sock', ...ALWAYS_ENV]);
     expect(off.HostConfig?.Mounts).toEqual(V018_MOUNTS);
@@ -191,7 +224,8 @@ describe('workspaceSpec, v0.18 on the docker backend (memoh-current §2)', () =>
 
   it("has Docker's own defaults: none of the containerd settings", () => {
     const hc = spec.HostConfig!;
-    for (const k of ['Init', 'CapDrop', 'CapAdd', 'SecurityOpt', 'Ulimits', 'Tmpfs', 'ShmSize'] as const) expect(hc[k], k).toBeUndefined();
+    for (const k of ['Init', 'CapDrop', 'CapAdd', 'SecurityOpt', 'Ulimits', 'Tmpfs', 'ShmSize'] as const)
+      expect(hc[k], k).toBeUndefined();
     expect(hc.Privileged).toBe(false);
   });
 
@@ -206,7 +240,12 @@ describe('workspaceSpec, v0.18 on the docker backend (memoh-current §2)', () =>
     expect(spec.Labels).toEqual(V018_LABELS);
     expect(spec.HostConfig?.Mounts).toEqual(V018_MOUNTS);
     const s = workspaceSpec(shape, { ...v018Input, bridgeTls: tls });
-    expect(s.Env).toEqual(['BRIDGE_SOCKET_PATH=/run/memoh/bridge.sock', ...TLS_ENV, ...ALWAYS_ENV, 'BRIDGE_TCP_ADDR=:9090']);
+    expect(s.Env).toEqual([
+      'BRIDGE_SOCKET_PATH=/run/memoh/bridge.sock',
+      ...TLS_ENV,
+      ...ALWAYS_ENV,
+      'BRIDGE_TCP_ADDR=:9090',
+    ]);
   });
 
   it('v3 had no docker backend: a clear InputError naming --backend and --memoh', () => {
@@ -224,7 +263,9 @@ describe('workspaceSpec, v0.18 on the docker backend (memoh-current §2)', () =>
 
 describe('the era × backend table', () => {
   it('differs only where the references say: one shape per pair, chosen once', () => {
-    const pairs = (['v3', 'v0.18'] as const).flatMap((era) => (['containerd', 'docker'] as const).map((b) => [era, b] as const));
+    const pairs = (['v3', 'v0.18'] as const).flatMap((era) =>
+      (['containerd', 'docker'] as const).map((b) => [era, b] as const),
+    );
     const ok = pairs.filter(([e, b]) => !(e === 'v3' && b === 'docker'));
     expect(ok.map(([e, b]) => `${e}/${b}`)).toEqual(['v3/containerd', 'v0.18/containerd', 'v0.18/docker']);
     const shapes = ok.map(([e, b]) => workspaceShape(e, b));
@@ -248,7 +289,7 @@ describe('bot ids', () => {
     const ids = botIdsFor('smoke-12345678', [
       { image: 'memoh-test/debian:amd64', arch: 'amd64' },
       { image: 'memoh-test/debian:amd64', arch: 'amd64' },
-      { image: 'ghcr.io/a/b@sha256:' + 'a'.repeat(64), arch: 'arm64' },
+      { image: `ghcr.io/a/b@sha256:${'a'.repeat(64)}`, arch: 'arm64' },
       { image: 'x'.repeat(120), arch: 'amd64' },
     ]);
     expect(new Set(ids).size).toBe(4);

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connectBridgeTarget } from '../../src/bridge/connect.js';
@@ -10,7 +10,7 @@ import type { BridgeTls } from '../../src/core/era.js';
 import { platformOf } from '../../src/core/platform.js';
 import { FALLBACK_RESOLV_CONF, SYSTEMD_RESOLV_CONF, serverTimezone } from '../../src/workspace/dirs.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
-import { type WorkspaceRequest, WorkspaceStartError, startWorkspace } from '../../src/workspace/workspace.js';
+import { startWorkspace, type WorkspaceRequest, WorkspaceStartError } from '../../src/workspace/workspace.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 import { guardedFile, testContext } from './helpers.js';
@@ -37,7 +37,7 @@ const request = (over: Partial<WorkspaceRequest> = {}): WorkspaceRequest => ({
 
 /** Memoh's env, in its order, as a subsequence of what the engine holds (the image ENV is merged underneath). */
 function inOrder(env: string[], wanted: string[]): string[] {
-  return env.filter((e) => wanted.some((w) => e.startsWith(w.split('=')[0]! + '=')));
+  return env.filter((e) => wanted.some((w) => e.startsWith(`${w.split('=')[0]!}=`)));
 }
 
 describe('v0.18 on the containerd backend', () => {
@@ -45,7 +45,10 @@ describe('v0.18 on the containerd backend', () => {
     const ctx = testContext();
     const ws = await startWorkspace(request({ extraRuntimeFiles: { 'standin-break': 'none\n' } }), ctx);
     try {
-      expect(ctx.ledger.entries().map((e) => (e.kind === 'path' ? e.what : e.kind))).toEqual(['socket-dir', 'container']);
+      expect(ctx.ledger.entries().map((e) => (e.kind === 'path' ? e.what : e.kind))).toEqual([
+        'socket-dir',
+        'container',
+      ]);
       expect(ws.runtimeDir).toBeUndefined();
       expect(ws.target).toEqual({ kind: 'unix', socketPath: ws.socketPath });
       expect(ws.connection.service).toBe('bridgepb');
@@ -72,10 +75,19 @@ describe('v0.18 on the containerd backend', () => {
       ];
       expect(inOrder(info.Config.Env, memohEnv)).toEqual(memohEnv);
       expect(info.Config.Env).toContain('MEMOH_TOOLKIT_DIR=/opt/memoh/toolkit');
-      const hc = info.HostConfig as typeof info.HostConfig & { Init?: boolean; Tmpfs?: Record<string, string>; CapDrop?: string[] };
+      const hc = info.HostConfig as typeof info.HostConfig & {
+        Init?: boolean;
+        Tmpfs?: Record<string, string>;
+        CapDrop?: string[];
+      };
       expect(hc.Init).toBe(false);
       expect(hc.CapDrop).toEqual(['ALL']);
-      expect(hc.SecurityOpt).toEqual(['no-new-privileges:true', 'seccomp=unconfined', 'apparmor=unconfined', 'label=disable']);
+      expect(hc.SecurityOpt).toEqual([
+        'no-new-privileges:true',
+        'seccomp=unconfined',
+        'apparmor=unconfined',
+        'label=disable',
+      ]);
       expect(hc.Tmpfs).toEqual({ '/run': 'rw,exec,dev,nosuid,strictatime,mode=755,size=65536k' });
 
       // Mounts: resolv.conf and the bridge FILE read-only, the socket dir read-write; nothing over /opt/memoh.
@@ -138,7 +150,9 @@ contents = "nameserver"
 `,
       );
       const results = await runUserChecks(ws.connection, checks, ctx);
-      expect(results.map((r) => [r.id, r.status, r.status === 'pass' ? '' : r.detail])).toEqual(checks.checks.map((c) => [c.id, 'pass', '']));
+      expect(results.map((r) => [r.id, r.status, r.status === 'pass' ? '' : r.detail])).toEqual(
+        checks.checks.map((c) => [c.id, 'pass', '']),
+      );
 
       // tini forwards SIGTERM to the bridge; the bridge's exit is tini's.
       const stop = await ws.stop();
@@ -152,17 +166,24 @@ contents = "nameserver"
 
   it('the break switch reaches the v0.18 bridge through the socket dir: a bridge that never listens times out', async () => {
     const ctx = testContext();
-    const err = await startWorkspace(request({ extraRuntimeFiles: { 'standin-break': 'no-listen\n' }, timeoutSeconds: 3 }), ctx).catch((e: unknown) => e);
+    const err = await startWorkspace(
+      request({ extraRuntimeFiles: { 'standin-break': 'no-listen\n' }, timeoutSeconds: 3 }),
+      ctx,
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkspaceStartError);
     const e = err as WorkspaceStartError;
-    expect(e.message).toMatch(/did not answer within 3 s \(socket exists: no socket at .*\/run\/.*\/bridge\.sock yet\)/);
+    expect(e.message).toMatch(
+      /did not answer within 3 s \(socket exists: no socket at .*\/run\/.*\/bridge\.sock yet\)/,
+    );
     expect(e.context?.logs.join('\n')).toMatch(/deliberately NOT listening/);
     expect(ctx.ledger.entries()).toEqual([]);
   });
 
   it('an image without tini cannot start (Memoh v0.18 needs /usr/bin/tini); the reason is in the failure', async () => {
     const ctx = testContext();
-    const err = await startWorkspace(request({ image: `docker.io/${IMAGES.workspaceNoTini}` }), ctx).catch((e: unknown) => e);
+    const err = await startWorkspace(request({ image: `docker.io/${IMAGES.workspaceNoTini}` }), ctx).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(WorkspaceStartError);
     const e = err as WorkspaceStartError;
     expect(['start', 'ready']).toContain(e.phase);
@@ -180,12 +201,17 @@ describe('v0.18 on the docker backend', () => {
       expect(info.Path).toBe('/usr/bin/tini');
       expect(info.Args).toEqual(['-g', '--', '/opt/memoh/bridge']);
       expect(info.Config.Entrypoint).toBeNull();
-      expect(inOrder(info.Config.Env, ['BRIDGE_SOCKET_PATH=', 'MEMOH_SKILL_DISCOVERY_ROOTS=', 'BRIDGE_TCP_ADDR='])).toEqual([
+      expect(
+        inOrder(info.Config.Env, ['BRIDGE_SOCKET_PATH=', 'MEMOH_SKILL_DISCOVERY_ROOTS=', 'BRIDGE_TCP_ADDR=']),
+      ).toEqual([
         'BRIDGE_SOCKET_PATH=/run/memoh/bridge.sock',
         'MEMOH_SKILL_DISCOVERY_ROOTS=/data/.agents/skills:/root/.agents/skills',
         'BRIDGE_TCP_ADDR=:9090',
       ]);
-      const hc = info.HostConfig as typeof info.HostConfig & { Tmpfs?: Record<string, string>; CapDrop?: string[] | null };
+      const hc = info.HostConfig as typeof info.HostConfig & {
+        Tmpfs?: Record<string, string>;
+        CapDrop?: string[] | null;
+      };
       expect([hc.CapDrop ?? [], hc.CapAdd ?? [], hc.SecurityOpt ?? [], hc.Tmpfs ?? {}]).toEqual([[], [], [], {}]);
       const bound = info.NetworkSettings.Ports['9090/tcp'];
       expect(bound?.map((b) => b.HostIp)).toEqual(['127.0.0.1']);
@@ -207,9 +233,14 @@ describe('v0.18 on the docker backend', () => {
   it('keeps an image ENTRYPOINT: the argv goes to it as arguments', async () => {
     // entrypoint-user: ENTRYPOINT /usr/bin/false. Under the docker backend it receives tini's argv and exits 1.
     const ctx = testContext();
-    const err = await startWorkspace(request({ shape: workspaceShape('v0.18', 'docker'), image: `docker.io/${IMAGES.entrypointUserAmd64}`, keep: true }), ctx).catch(
-      (e: unknown) => e,
-    );
+    const err = await startWorkspace(
+      request({
+        shape: workspaceShape('v0.18', 'docker'),
+        image: `docker.io/${IMAGES.entrypointUserAmd64}`,
+        keep: true,
+      }),
+      ctx,
+    ).catch((e: unknown) => e);
     try {
       expect(err).toBeInstanceOf(WorkspaceStartError);
       expect((err as WorkspaceStartError).context).toMatchObject({ state: 'exited', exitCode: 1 });
@@ -241,7 +272,9 @@ describe('v0.18 on arm64 (qemu), both backends', () => {
         expect(ws.target.kind).toBe(backend === 'docker' ? 'tcp' : 'unix');
         const r = await ws.connection.client.exec({ command: "uname -m; tr '\\0' ' ' < /proc/1/cmdline" });
         // binfmt_misc with the P flag shows qemu and the original argv[0] first.
-        expect(r.stdout.toString()).toMatch(/^aarch64\n(\S*qemu\S* \/usr\/bin\/tini )?\/usr\/bin\/tini -g -- \/opt\/memoh\/bridge $/);
+        expect(r.stdout.toString()).toMatch(
+          /^aarch64\n(\S*qemu\S* \/usr\/bin\/tini )?\/usr\/bin\/tini -g -- \/opt\/memoh\/bridge $/,
+        );
       } finally {
         expect(await ws.remove()).toEqual([]);
       }
@@ -259,11 +292,57 @@ function makePki(dir: string, instance: string): { tls: BridgeTls; wrongClient: 
   mkdirSync(join(dir, 'server'), { recursive: true });
   mkdirSync(join(dir, 'bridge'), { recursive: true });
   mkdirSync(join(dir, 'wrong'), { recursive: true });
-  const ca = (name: string) => ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`);
+  const ca = (name: string) =>
+    ossl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+    );
   const leaf = (out: string, caName: string, cn: string, ext: string) => {
     writeFileSync(join(dir, `${cn}.ext`), ext);
-    ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${out}.key`, '-out', `${cn}.csr`, '-subj', `/CN=${cn}`);
-    ossl('x509', '-req', '-in', `${cn}.csr`, '-CA', `${caName}.crt`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-out', `${out}.crt`, '-days', '2', '-extfile', `${cn}.ext`);
+    ossl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${out}.key`,
+      '-out',
+      `${cn}.csr`,
+      '-subj',
+      `/CN=${cn}`,
+    );
+    ossl(
+      'x509',
+      '-req',
+      '-in',
+      `${cn}.csr`,
+      '-CA',
+      `${caName}.crt`,
+      '-CAkey',
+      `${caName}.key`,
+      '-CAcreateserial',
+      '-out',
+      `${out}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      `${cn}.ext`,
+    );
   };
   ca('bridge-server-ca');
   ca('server-client-ca');
@@ -273,13 +352,28 @@ function makePki(dir: string, instance: string): { tls: BridgeTls; wrongClient: 
     'bridge',
     `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:memoh-bridge.${instance}.bridge.memoh.internal,URI:spiffe://memoh/instance/${instance}/bridge\n`,
   );
-  leaf('server/server-client', 'server-client-ca', 'server', `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:spiffe://memoh/instance/${instance}/server\n`);
+  leaf(
+    'server/server-client',
+    'server-client-ca',
+    'server',
+    `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:spiffe://memoh/instance/${instance}/server\n`,
+  );
   // Signed by the right CA, with the ClientAuth EKU, but for another instance: the URI SAN is wrong.
-  leaf('wrong/server-client', 'server-client-ca', 'wrong', `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:spiffe://memoh/instance/other-${instance}/server\n`);
+  leaf(
+    'wrong/server-client',
+    'server-client-ca',
+    'wrong',
+    `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:spiffe://memoh/instance/other-${instance}/server\n`,
+  );
   execFileSync('cp', [join(dir, 'server-client-ca.crt'), join(dir, 'bridge/')]);
   execFileSync('cp', [join(dir, 'bridge-server-ca.crt'), join(dir, 'server/')]);
   execFileSync('cp', [join(dir, 'bridge-server-ca.crt'), join(dir, 'wrong/')]);
-  const tls: BridgeTls = { mode: 'strict', serverDir: join(dir, 'server'), bridgeDir: join(dir, 'bridge'), instanceId: instance };
+  const tls: BridgeTls = {
+    mode: 'strict',
+    serverDir: join(dir, 'server'),
+    bridgeDir: join(dir, 'bridge'),
+    instanceId: instance,
+  };
   return { tls, wrongClient: { ...tls, serverDir: join(dir, 'wrong') } };
 }
 
@@ -301,7 +395,10 @@ describe('v0.18 strict mTLS over the docker backend', () => {
           `BRIDGE_TLS_EXPECTED_CLIENT_URI=spiffe://memoh/instance/${instance}/server`,
         ]),
       );
-      expect(info.Mounts.find((m) => m.Destination === '/run/memoh/mtls/bridge')).toMatchObject({ Source: tls.bridgeDir, RW: false });
+      expect(info.Mounts.find((m) => m.Destination === '/run/memoh/mtls/bridge')).toMatchObject({
+        Source: tls.bridgeDir,
+        RW: false,
+      });
       expect((await ws.connection.client.stat('/opt/memoh/bridge')).isDir).toBe(false);
 
       const port = ws.target.kind === 'tcp' ? ws.target.port : 0;
@@ -311,7 +408,10 @@ describe('v0.18 strict mTLS over the docker backend', () => {
         ['a client certificate with the wrong URI SAN', wrongClient, /UNAVAILABLE.*bad certificate/],
         ['no TLS at all', undefined, /not answering: UNAVAILABLE/],
       ] as const) {
-        const err = await connectBridgeTarget({ kind: 'tcp', host: '127.0.0.1', port, tls: t }, { service: 'bridgepb', deadlineMs: 3000, traits: false }).then(
+        const err = await connectBridgeTarget(
+          { kind: 'tcp', host: '127.0.0.1', port, tls: t },
+          { service: 'bridgepb', deadlineMs: 3000, traits: false },
+        ).then(
           (c) => {
             c.close();
             return undefined;
@@ -331,7 +431,10 @@ describe('v0.18 strict mTLS over the docker backend', () => {
     const { wrongClient } = makePki(join(tmp.dir, 'pki2'), `inst2-${prefix}`);
     const ctx = testContext();
     const t0 = performance.now();
-    const err = await startWorkspace(request({ shape: workspaceShape('v0.18', 'docker'), bridgeTls: wrongClient, timeoutSeconds: 60 }), ctx).catch((e: unknown) => e);
+    const err = await startWorkspace(
+      request({ shape: workspaceShape('v0.18', 'docker'), bridgeTls: wrongClient, timeoutSeconds: 60 }),
+      ctx,
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkspaceStartError);
     const e = err as WorkspaceStartError;
     expect(e.phase).toBe('ready');

@@ -6,12 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { docker } from '../../src/core/docker.js';
 import { platformOf } from '../../src/core/platform.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
-import { type WorkspaceRequest, WorkspaceStartError, startWorkspace } from '../../src/workspace/workspace.js';
+import { startWorkspace, type WorkspaceRequest, WorkspaceStartError } from '../../src/workspace/workspace.js';
 import { standinBridge } from '../world/paths.js';
 import { guardedFile, testContext } from './helpers.js';
 
 const { tmp, prefix } = guardedFile('workspace', 'wstest');
-
 
 const request = (over: Partial<WorkspaceRequest> = {}): WorkspaceRequest => ({
   image: 'docker.io/memoh-test/debian:amd64',
@@ -26,15 +25,22 @@ const request = (over: Partial<WorkspaceRequest> = {}): WorkspaceRequest => ({
 });
 
 describe('startWorkspace', () => {
-  it('starts the container with Memoh\'s spec, answers over the socket, stops on SIGTERM, removes everything', async () => {
+  it("starts the container with Memoh's spec, answers over the socket, stops on SIGTERM, removes everything", async () => {
     const ctx = testContext();
-    const ws = await startWorkspace(request({ templates: [{ name: 'PROBE.md', content: 'hi\n' }], tz: 'Europe/Berlin' }), ctx);
+    const ws = await startWorkspace(
+      request({ templates: [{ name: 'PROBE.md', content: 'hi\n' }], tz: 'Europe/Berlin' }),
+      ctx,
+    );
     try {
       expect(ws.containerName).toBe(`workspace-${ws.botId}`);
       expect(ws.connection.service).toBe('mcpcontainer');
       expect(ws.readyMs).toBeGreaterThan(0);
       // Everything that exists is in the ledger: runtime dir, socket dir, container.
-      expect(ctx.ledger.entries().map((e) => (e.kind === 'path' ? e.what : e.kind))).toEqual(['runtime-dir', 'socket-dir', 'container']);
+      expect(ctx.ledger.entries().map((e) => (e.kind === 'path' ? e.what : e.kind))).toEqual([
+        'runtime-dir',
+        'socket-dir',
+        'container',
+      ]);
 
       const info = await docker().getContainer(ws.containerId).inspect();
       expect(info.Name).toBe(`/${ws.containerName}`);
@@ -42,7 +48,9 @@ describe('startWorkspace', () => {
       expect(info.Args).toEqual([]);
       expect(info.Config.Entrypoint).toBeNull();
       expect(info.Config.Labels).toMatchObject({ 'memoh.bot_id': ws.botId, 'memoh.workspace': 'v3' });
-      expect(info.Config.Env).toEqual(expect.arrayContaining(['TZ=Europe/Berlin', 'BRIDGE_SOCKET_PATH=/run/memoh/bridge.sock']));
+      expect(info.Config.Env).toEqual(
+        expect.arrayContaining(['TZ=Europe/Berlin', 'BRIDGE_SOCKET_PATH=/run/memoh/bridge.sock']),
+      );
       expect(info.HostConfig.Privileged).toBe(false);
       const mounts = Object.fromEntries(info.Mounts.map((m) => [m.Destination, { src: m.Source, rw: m.RW }]));
       expect(mounts['/opt/memoh']).toEqual({ src: ws.runtimeDir, rw: false });
@@ -58,7 +66,9 @@ describe('startWorkspace', () => {
       expect(statSync(ws.socketPath).isSocket()).toBe(true);
 
       // The bridge is PID 1 and took the template from the read-only runtime mount.
-      const top = execFileSync('docker', ['exec', ws.containerName, 'cat', '/proc/1/cmdline', '/data/PROBE.md'], { encoding: 'utf8' });
+      const top = execFileSync('docker', ['exec', ws.containerName, 'cat', '/proc/1/cmdline', '/data/PROBE.md'], {
+        encoding: 'utf8',
+      });
       expect(top).toBe('/opt/memoh/bridge\0hi\n');
       const st = await ws.connection.client.stat('/');
       expect(st.isDir).toBe(true);
@@ -78,15 +88,21 @@ describe('startWorkspace', () => {
 
   it('shows the toolkit at /opt/memoh/toolkit, read-only, without copying it', async () => {
     const tk = join(tmp.dir, 'tk');
-    execFileSync('sh', ['-c', `mkdir -p ${tk}/bin ${tk}/node-glibc/bin && printf '#!/bin/sh\\necho wrapped\\n' > ${tk}/bin/node && chmod 755 ${tk}/bin/node && ln -s ../../bin/node ${tk}/node-glibc/bin/node && echo '{}' > ${tk}/toolkit.json`]);
+    execFileSync('sh', [
+      '-c',
+      `mkdir -p ${tk}/bin ${tk}/node-glibc/bin && printf '#!/bin/sh\\necho wrapped\\n' > ${tk}/bin/node && chmod 755 ${tk}/bin/node && ln -s ../../bin/node ${tk}/node-glibc/bin/node && echo '{}' > ${tk}/toolkit.json`,
+    ]);
     const ctx = testContext();
     const ws = await startWorkspace(request({ toolkitDir: tk }), ctx);
     try {
       // The runtime dir holds only the mount point; the toolkit is not copied per workspace.
       expect(readdirSync(ws.runtimeDir!).sort()).toEqual(['bridge', 'toolkit']);
       expect(readdirSync(join(ws.runtimeDir!, 'toolkit'))).toEqual([]);
-      const sh = (cmd: string) => execFileSync('docker', ['exec', ws.containerName, 'sh', '-c', cmd], { encoding: 'utf8' });
-      expect(sh('/opt/memoh/toolkit/node-glibc/bin/node; ls /opt/memoh/toolkit')).toBe('wrapped\nbin\nnode-glibc\ntoolkit.json\n');
+      const sh = (cmd: string) =>
+        execFileSync('docker', ['exec', ws.containerName, 'sh', '-c', cmd], { encoding: 'utf8' });
+      expect(sh('/opt/memoh/toolkit/node-glibc/bin/node; ls /opt/memoh/toolkit')).toBe(
+        'wrapped\nbin\nnode-glibc\ntoolkit.json\n',
+      );
       expect(sh('touch /opt/memoh/toolkit/x 2>&1 || true')).toMatch(/Read-only file system/);
     } finally {
       await ws.remove();
@@ -100,7 +116,10 @@ describe('startWorkspace', () => {
     // cannot create its socket in the 0750 root-owned socket dir: exactly what Memoh would see.
     const ctx = testContext();
     const t0 = performance.now();
-    const err = await startWorkspace(request({ image: 'docker.io/memoh-test/entrypoint-user:amd64', timeoutSeconds: 60 }), ctx).catch((e: unknown) => e);
+    const err = await startWorkspace(
+      request({ image: 'docker.io/memoh-test/entrypoint-user:amd64', timeoutSeconds: 60 }),
+      ctx,
+    ).catch((e: unknown) => e);
     const ms = performance.now() - t0;
     expect(err).toBeInstanceOf(WorkspaceStartError);
     const e = err as WorkspaceStartError;
@@ -116,7 +135,10 @@ describe('startWorkspace', () => {
   it('a bridge that never listens fails readiness at the timeout, with the container still running and its logs', async () => {
     const ctx = testContext();
     const t0 = performance.now();
-    const err = await startWorkspace(request({ extraRuntimeFiles: { 'standin-break': 'no-listen\n' }, timeoutSeconds: 3 }), ctx).catch((e: unknown) => e);
+    const err = await startWorkspace(
+      request({ extraRuntimeFiles: { 'standin-break': 'no-listen\n' }, timeoutSeconds: 3 }),
+      ctx,
+    ).catch((e: unknown) => e);
     const ms = performance.now() - t0;
     expect(err).toBeInstanceOf(WorkspaceStartError);
     const e = err as WorkspaceStartError;
@@ -132,10 +154,14 @@ describe('startWorkspace', () => {
 
   it('an abort while waiting stops at once and removes everything', async () => {
     const ctx = testContext();
-    const p = startWorkspace(request({ extraRuntimeFiles: { 'standin-break': 'no-listen' }, timeoutSeconds: 60 }), ctx).catch((e: unknown) => e);
+    const p = startWorkspace(
+      request({ extraRuntimeFiles: { 'standin-break': 'no-listen' }, timeoutSeconds: 60 }),
+      ctx,
+    ).catch((e: unknown) => e);
     // Abort once the container exists (it is in the ledger).
     const deadline = Date.now() + 20_000;
-    while (!ctx.ledger.entries().some((e) => e.kind === 'container') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!ctx.ledger.entries().some((e) => e.kind === 'container') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 500));
     const t0 = performance.now();
     ctx.abort.abort(new Error('test abort'));
@@ -147,7 +173,10 @@ describe('startWorkspace', () => {
 
   it('keep: leaves container and dirs after a failure, registered in the ledger for whoever drains it', async () => {
     const ctx = testContext();
-    const err = await startWorkspace(request({ extraRuntimeFiles: { 'standin-break': 'no-listen' }, timeoutSeconds: 1, keep: true }), ctx).catch((e: unknown) => e);
+    const err = await startWorkspace(
+      request({ extraRuntimeFiles: { 'standin-break': 'no-listen' }, timeoutSeconds: 1, keep: true }),
+      ctx,
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkspaceStartError);
     const kinds = ctx.ledger.entries().map((e) => (e.kind === 'path' ? e.what : e.kind));
     expect(kinds).toEqual(['runtime-dir', 'socket-dir', 'container']);

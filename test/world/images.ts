@@ -134,7 +134,19 @@ export const WORKSPACE_REQUIRED_EXECUTABLES = [
 
 /** The wrappers in `/opt/memoh/toolkit/bin` of memohai/workspace v0.18.0 (§4). */
 export const WORKSPACE_TOOLKIT_WRAPPERS = [
-  'node', 'npm', 'npx', 'python', 'python3', 'pip', 'pip3', 'uv', 'uvx', 'codex', 'codex-acp', 'claude-agent-acp', 'hermes-acp',
+  'node',
+  'npm',
+  'npx',
+  'python',
+  'python3',
+  'pip',
+  'pip3',
+  'uv',
+  'uvx',
+  'codex',
+  'codex-acp',
+  'claude-agent-acp',
+  'hermes-acp',
 ] as const;
 
 /** Image ENV of memohai/workspace v0.18.0 (`Dockerfile.workspace@v0.18.0:53-56`; PATH keeps the base image's slot). */
@@ -180,7 +192,6 @@ export const SERVER_BRIDGE_PATH = '/opt/memoh/runtime/bridge' as const;
 const glibcAmd64 = '/lib64/ld-linux-x86-64.so.2';
 const glibcArm64 = '/lib/ld-linux-aarch64.so.1';
 
-
 const workspaceFiles = [
   WORKSPACE_CONTRACT_PATH,
   '/usr/bin/tini',
@@ -196,7 +207,14 @@ const workspaceFiles = [
   ...WORKSPACE_TOOLKIT_WRAPPERS.map((w) => `/opt/memoh/toolkit/bin/${w}`),
 ] as const;
 
-const workspaceConfig = { entrypoint: null, cmd: ['bash'], user: '', workingDir: '/data', volumes: [], env: WORKSPACE_ENV } as const;
+const workspaceConfig = {
+  entrypoint: null,
+  cmd: ['bash'],
+  user: '',
+  workingDir: '/data',
+  volumes: [],
+  env: WORKSPACE_ENV,
+} as const;
 
 const workspaceAmd64Base = {
   arch: 'amd64',
@@ -334,12 +352,7 @@ export const IMAGE_FACTS = {
       workingDir: '/data',
       volumes: ['/data'],
     },
-    files: [
-      '/opt/memoh/mcp-server',
-      '/opt/memoh/VERSION',
-      '/opt/memoh/templates/IDENTITY.md',
-      '/run/memoh/README',
-    ],
+    files: ['/opt/memoh/mcp-server', '/opt/memoh/VERSION', '/opt/memoh/templates/IDENTITY.md', '/run/memoh/README'],
   },
   workspaceAmd64: {
     ...workspaceAmd64Base,

@@ -4,7 +4,7 @@
  *
  * Every child process gets an argv array (no shell); every wait is bounded.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -205,7 +205,9 @@ async function startOnce(dir: string, opts: StartRegistryOptions): Promise<Local
     }
     if (Date.now() > deadline) {
       await kill();
-      throw new Error(`docker-registry on ${host} did not answer GET /v2/ within ${opts.readyTimeoutMs ?? 20_000} ms:\n${output}`);
+      throw new Error(
+        `docker-registry on ${host} did not answer GET /v2/ within ${opts.readyTimeoutMs ?? 20_000} ms:\n${output}`,
+      );
     }
     await sleep(100);
   }

@@ -16,6 +16,8 @@ import {
   IMAGE_KEYS,
   IMAGE_LIST,
   IMAGES,
+  type ImageFacts,
+  type ImageKey,
   RECIPE_LABEL,
   SERVER_BRIDGE_LABEL,
   SERVER_BRIDGE_PATH,
@@ -27,12 +29,10 @@ import {
   WORKSPACE_NPM_VERSION,
   WORKSPACE_REQUIRED_EXECUTABLES,
   WORKSPACE_TOOLKIT_WRAPPERS,
-  type ImageFacts,
-  type ImageKey,
   type WorkspaceFacts,
 } from './images.js';
 import { standinBridge } from './paths.js';
-import { fetchManifest, pushImage, startRegistry, type LocalRegistry } from './registry.js';
+import { fetchManifest, type LocalRegistry, pushImage, startRegistry } from './registry.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
@@ -211,13 +211,19 @@ describe('test-world images', () => {
   });
 
   it('debian amd64 is a Debian bookworm minbase', async () => {
-    const r = await run(IMAGES.debianAmd64, '/bin/sh', ['-c', '. /etc/os-release && echo "$ID $VERSION_CODENAME" && dpkg --print-architecture']);
+    const r = await run(IMAGES.debianAmd64, '/bin/sh', [
+      '-c',
+      '. /etc/os-release && echo "$ID $VERSION_CODENAME" && dpkg --print-architecture',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('debian bookworm\namd64\n');
   });
 
   it('debian arm64 is a Debian bookworm for arm64 (under qemu)', async () => {
-    const r = await run(IMAGES.debianArm64, '/bin/sh', ['-c', '. /etc/os-release && echo "$ID $VERSION_CODENAME" && dpkg --print-architecture']);
+    const r = await run(IMAGES.debianArm64, '/bin/sh', [
+      '-c',
+      '. /etc/os-release && echo "$ID $VERSION_CODENAME" && dpkg --print-architecture',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('debian bookworm\narm64\n');
   });
@@ -236,11 +242,18 @@ describe('workspace images shaped like memohai/workspace v0.18 (memoh-current.md
   const bash = (key: ImageKey, script: string) => run(facts(key).tag, '/bin/bash', ['-c', script]);
 
   /** Memoh's mode rule (contract.go@v0.18.0:114-126) on a `stat -c %A` string: not a directory, 10 characters, x/s/t at 3, 6 or 9. */
-  const memohExecutable = (mode: string) => mode.length === 10 && !mode.startsWith('d') && [3, 6, 9].some((i) => 'xst'.includes(mode[i]!));
+  const memohExecutable = (mode: string) =>
+    mode.length === 10 && !mode.startsWith('d') && [3, 6, 9].some((i) => 'xst'.includes(mode[i]!));
 
   it('lists the workspace images and one broken variant per contract rule', () => {
     expect(WORKSPACE_KEYS).toEqual(expect.arrayContaining(['workspaceAmd64', 'workspaceArm64']));
-    expect(BROKEN_KEYS.map((k) => ws(k).broken).sort()).toEqual(['contract-v1', 'libc-musl', 'no-contract', 'no-tini', 'noexec']);
+    expect(BROKEN_KEYS.map((k) => ws(k).broken).sort()).toEqual([
+      'contract-v1',
+      'libc-musl',
+      'no-contract',
+      'no-tini',
+      'noexec',
+    ]);
     for (const k of BROKEN_KEYS) expect(facts(k).arch).toBe('amd64');
     expect(WORKSPACE_REQUIRED_EXECUTABLES).toHaveLength(12);
   });
@@ -249,7 +262,9 @@ describe('workspace images shaped like memohai/workspace v0.18 (memoh-current.md
     const f = facts(key);
     const w = ws(key);
 
-    const carries = w.contract ? `contract v${w.contract.contract_version} (libc ${w.contract.platform.libc})` : 'no contract';
+    const carries = w.contract
+      ? `contract v${w.contract.contract_version} (libc ${w.contract.platform.libc})`
+      : 'no contract';
 
     it(`carries ${carries}, ${w.tini ? 'tini' : 'no tini'} and the required executables by Memoh's mode rule`, async () => {
       const script = [
@@ -308,7 +323,8 @@ describe('workspace images shaped like memohai/workspace v0.18 (memoh-current.md
       expect(lines).toContain('python Python 3.14.6 (memoh-test stand-in: not a real Python) ');
       // the noexec variant's uv wrapper is mode 0644: the shell refuses it (126), as Memoh's Stat rule would
       const uv = lines.find((l) => l.startsWith('uv '))!;
-      if (w.notExecutable.includes('/opt/memoh/toolkit/bin/uv')) expect(uv).toMatch(/^uv rc=126 .*uv: Permission denied $/);
+      if (w.notExecutable.includes('/opt/memoh/toolkit/bin/uv'))
+        expect(uv).toMatch(/^uv rc=126 .*uv: Permission denied $/);
       else expect(uv).toBe('uv rc=0 uv 0.9.5 (stand-in) ');
       expect(lines).toContain('codex codex 0.147.0 (memoh-test stand-in)');
       expect(lines).toContain('codex-acp codex-acp 1.2.0 (memoh-test stand-in)');
@@ -319,12 +335,14 @@ describe('workspace images shaped like memohai/workspace v0.18 (memoh-current.md
         'script display-apply-style.sh',
         'script display-prepare.sh',
       ]);
-      expect(lines.filter((l) => l.startsWith('wrapper '))).toEqual(w.notExecutable.includes('/opt/memoh/toolkit/bin/uv') ? ['wrapper uv'] : []);
+      expect(lines.filter((l) => l.startsWith('wrapper '))).toEqual(
+        w.notExecutable.includes('/opt/memoh/toolkit/bin/uv') ? ['wrapper uv'] : [],
+      );
       expect(lines.at(-1)).toBe(`python-gnu-${f.unameM}`);
     });
   });
 
-  it('Memoh\'s own CI smoke step (docker.yml@v0.18.0:200-217) passes the good images and misses what it does not check', async () => {
+  it("Memoh's own CI smoke step (docker.yml@v0.18.0:200-217) passes the good images and misses what it does not check", async () => {
     const step = [
       `grep -q '"contract_version": 2' ${WORKSPACE_CONTRACT_PATH}`,
       'ldd --version',
@@ -383,26 +401,31 @@ describe('workspace images shaped like memohai/workspace v0.18 (memoh-current.md
     });
   });
 
-  it('the toolkit wrappers behave as v0.18\'s: musl picked by `ls`, codex falls back on PATH, hermes-acp seeds its cache', async () => {
-    const r = await bash('workspaceAmd64', [
-      // a dangling musl loader link: v0.18's `ls` test sees it (the seed's `[ -f ]` did not), so node-musl is wanted
-      'ln -s /nowhere /lib/ld-musl-x86_64.so.1',
-      'node --version; echo "musl-node rc=$?"',
-      'rm /lib/ld-musl-x86_64.so.1',
-      'rm -r /opt/memoh/toolkit/acp/lib/node_modules/@openai/codex',
-      'printf "#!/bin/sh\\necho other codex \\"\\$@\\"\\n" > /usr/local/bin/codex; chmod 755 /usr/local/bin/codex',
-      'codex --version',
-      'rm /usr/local/bin/codex; codex --version; echo "no-codex rc=$?"',
-      'XDG_CACHE_HOME=/data/.cache hermes-acp --help',
-      'ls /data/.cache/memoh-hermes-acp/0.19.0',
-      'python3 -c "print(1)"; echo "python-c rc=$?"',
-    ].join('\n'));
+  it("the toolkit wrappers behave as v0.18's: musl picked by `ls`, codex falls back on PATH, hermes-acp seeds its cache", async () => {
+    const r = await bash(
+      'workspaceAmd64',
+      [
+        // a dangling musl loader link: v0.18's `ls` test sees it (the seed's `[ -f ]` did not), so node-musl is wanted
+        'ln -s /nowhere /lib/ld-musl-x86_64.so.1',
+        'node --version; echo "musl-node rc=$?"',
+        'rm /lib/ld-musl-x86_64.so.1',
+        'rm -r /opt/memoh/toolkit/acp/lib/node_modules/@openai/codex',
+        'printf "#!/bin/sh\\necho other codex \\"\\$@\\"\\n" > /usr/local/bin/codex; chmod 755 /usr/local/bin/codex',
+        'codex --version',
+        'rm /usr/local/bin/codex; codex --version; echo "no-codex rc=$?"',
+        'XDG_CACHE_HOME=/data/.cache hermes-acp --help',
+        'ls /data/.cache/memoh-hermes-acp/0.19.0',
+        'python3 -c "print(1)"; echo "python-c rc=$?"',
+      ].join('\n'),
+    );
     const out = r.stdout + r.stderr;
     expect(out).toMatch(/no Node\.js runtime at \/opt\/memoh\/toolkit\/node-musl/);
     expect(r.stdout).toContain('musl-node rc=127');
     expect(r.stdout).toContain('other codex --version');
     expect(r.stdout).toContain('no-codex rc=127');
-    expect(r.stdout).toContain('uv 0.9.5 (stand-in): would run --offline --from hermes-agent[acp,mcp]==0.19.0 hermes-acp --help');
+    expect(r.stdout).toContain(
+      'uv 0.9.5 (stand-in): would run --offline --from hermes-agent[acp,mcp]==0.19.0 hermes-acp --help',
+    );
     expect(r.stdout).toMatch(/uv-cache\nuv-tools/);
     // the Python stand-in runs no code, so nothing can mistake it for Python
     expect(r.stdout).toContain('python-c rc=2');
@@ -427,7 +450,9 @@ describe('workspace images shaped like memohai/workspace v0.18 (memoh-current.md
     const r = await run(IMAGES.serverAmd64, '/bin/busybox', ['sh', '-c', script]);
     expect(r.code, r.stderr).toBe(0);
     const host = readFileSync(labelled === 'bridge-linux-amd64' ? standinBridge('amd64') : v018);
-    expect(r.stdout).toBe(`755 ${host.length}\n${createHash('sha256').update(host).digest('hex')}  ${SERVER_BRIDGE_PATH}\n`);
+    expect(r.stdout).toBe(
+      `755 ${host.length}\n${createHash('sha256').update(host).digest('hex')}  ${SERVER_BRIDGE_PATH}\n`,
+    );
   });
 });
 
@@ -491,7 +516,9 @@ describe('local registries', () => {
     expect(m.digestHeader).toBe(m.bodyDigest);
     const manifest = JSON.parse(m.body.toString('utf8')) as { config: { digest: string } };
     const cfg = (await (
-      await fetch(`${reg.url}/v2/memoh-test/musl/blobs/${manifest.config.digest}`, { signal: AbortSignal.timeout(10_000) })
+      await fetch(`${reg.url}/v2/memoh-test/musl/blobs/${manifest.config.digest}`, {
+        signal: AbortSignal.timeout(10_000),
+      })
     ).json()) as { architecture: string; variant?: string };
     expect(cfg.architecture).toBe('arm64');
     expect(cfg.variant).toBe('v8');

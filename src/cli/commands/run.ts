@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT } from '../../core/errors.js';
 import { runPipeline } from '../../pipeline.js';
-import { toJUnit, toJson, toMarkdown, toText } from '../../report/index.js';
+import { toJson, toJUnit, toMarkdown, toText } from '../../report/index.js';
 import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand } from '../common.js';
 
 interface RunFlags extends Record<string, unknown> {
@@ -23,20 +23,20 @@ export function register(program: Command): void {
     .option('--report <file>', 'write the JSON report here')
     .option('--junit <file>', 'write a JUnit XML report here')
     .option('--summary <file>', 'write the Markdown summary here');
-  addFieldFlags(addCommonFlags(run), ['workspace', 'toolkit', 'mirrors', 'run', 'smoke', 'mirror']).action((flags: RunFlags) =>
-    runCommand(flags, async (ctx) => {
-      const options = optionsFromFlags(flags);
-      const workDir = flags.out ? resolve(flags.out) : mkdtempSync(join(tmpdir(), 'memoh-workspace-'));
-      mkdirSync(workDir, { recursive: true });
-      if (!flags.out && !options.smoke.keep) ctx.ledger.add({ kind: 'path', path: workDir, what: 'temp-dir' });
-      const { report } = await runPipeline({ options, mode: 'run', workDir }, ctx);
-      if (flags.report) writeFileSync(flags.report, toJson(report));
-      if (flags.junit) writeFileSync(flags.junit, toJUnit(report));
-      if (flags.summary) writeFileSync(flags.summary, toMarkdown(report));
-      if (flags.json) printJson(report);
-      else process.stdout.write(`${toText(report)}\n`);
-      return report.result === 'success' ? EXIT.ok : EXIT.failed;
-    }),
+  addFieldFlags(addCommonFlags(run), ['workspace', 'toolkit', 'mirrors', 'run', 'smoke', 'mirror']).action(
+    (flags: RunFlags) =>
+      runCommand(flags, async (ctx) => {
+        const options = optionsFromFlags(flags);
+        const workDir = flags.out ? resolve(flags.out) : mkdtempSync(join(tmpdir(), 'memoh-workspace-'));
+        mkdirSync(workDir, { recursive: true });
+        if (!flags.out && !options.smoke.keep) ctx.ledger.add({ kind: 'path', path: workDir, what: 'temp-dir' });
+        const { report } = await runPipeline({ options, mode: 'run', workDir }, ctx);
+        if (flags.report) writeFileSync(flags.report, toJson(report));
+        if (flags.junit) writeFileSync(flags.junit, toJUnit(report));
+        if (flags.summary) writeFileSync(flags.summary, toMarkdown(report));
+        if (flags.json) printJson(report);
+        else process.stdout.write(`${toText(report)}\n`);
+        return report.result === 'success' ? EXIT.ok : EXIT.failed;
+      }),
   );
-
 }

@@ -7,8 +7,7 @@ import type { SmokeReport } from '../../workspace/index.js';
 import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand } from '../common.js';
 
 export function register(program: Command): void {
-  const cmd = program
-    .command('smoke');
+  const cmd = program.command('smoke');
   addFieldFlags(cmd, ['smoke', 'run', 'workspace']);
   addCommonFlags(cmd).action(async (flags: Record<string, unknown>) => {
     await runCommand({ json: flags.json === true, keep: flags.keep === true }, async (ctx) => {
@@ -30,15 +29,20 @@ export function formatReports(reports: readonly SmokeReport[]): string {
   const lines: string[] = [];
   for (const r of reports) {
     const service = r.service ? `, ${r.service}` : '';
-    lines.push(`${MARK[r.status]}  ${r.image} ${r.platform}  (bot ${r.botId}${service}, ${(r.durationMs / 1000).toFixed(1)} s)`);
+    lines.push(
+      `${MARK[r.status]}  ${r.image} ${r.platform}  (bot ${r.botId}${service}, ${(r.durationMs / 1000).toFixed(1)} s)`,
+    );
     const width = Math.max(...r.checks.map((c) => c.id.length));
     for (const c of r.checks) {
       lines.push(`  ${MARK[c.status]}  ${c.id.padEnd(width)}  ${c.detail}`);
-      if (c.fix && (c.status === 'fail' || c.status === 'warn')) lines.push(`        ${' '.repeat(width)}  fix: ${c.fix}`);
+      if (c.fix && (c.status === 'fail' || c.status === 'warn'))
+        lines.push(`        ${' '.repeat(width)}  fix: ${c.fix}`);
     }
     if (r.failureContext) {
       const f = r.failureContext;
-      lines.push(`  container: ${f.state}${f.exitCode === null ? '' : `, exit code ${f.exitCode}`}; last ${f.logs.length} log lines:`);
+      lines.push(
+        `  container: ${f.state}${f.exitCode === null ? '' : `, exit code ${f.exitCode}`}; last ${f.logs.length} log lines:`,
+      );
       for (const l of f.logs) lines.push(`    | ${l}`);
     }
     lines.push('');

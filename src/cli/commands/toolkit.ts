@@ -17,7 +17,11 @@ export function register(program: Command): void {
       const options = optionsFromFlags({ ...flags, arch: flags.arch === undefined ? undefined : [flags.arch] });
       const [arch, ...more] = options.toolkit.arches;
       if (!arch || more.length) {
-        throw new InputError('--arch', `the configuration asks for ${options.toolkit.arches.join(' and ')}`, 'give one --arch: a toolkit holds one architecture');
+        throw new InputError(
+          '--arch',
+          `the configuration asks for ${options.toolkit.arches.join(' and ')}`,
+          'give one --arch: a toolkit holds one architecture',
+        );
       }
       const result = await buildToolkit({ ...options.toolkit, out: flags.out, arch }, ctx);
       if (flags.json) printJson(result);

@@ -9,7 +9,11 @@ import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand 
 export function register(program: Command): void {
   const cmd = program
     .command('validate')
-    .option('--toolkit <dir>', 'a built toolkit (holds toolkit.json): judge whether its node starts in each image (repeatable, one per arch)', collect);
+    .option(
+      '--toolkit <dir>',
+      'a built toolkit (holds toolkit.json): judge whether its node starts in each image (repeatable, one per arch)',
+      collect,
+    );
   addFieldFlags(cmd, ['workspace', 'run']);
   addCommonFlags(cmd);
   cmd.action((flags: Record<string, unknown> & { json?: boolean; toolkit?: string[] }) =>
@@ -38,7 +42,6 @@ export function register(program: Command): void {
   );
 }
 
-
 const label: Record<Status, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
 
 /** One block per image × platform: a headline, then one line per check (and its fix). */
@@ -48,14 +51,19 @@ export function formatReports(reports: ImageReport[], totalMs: number): string {
     const resolved = r.image.resolved === r.image.input ? '' : ` (${r.image.resolved})`;
     const era = r.era && `Memoh ${r.era.era}${r.era.guess ? ' (a guess)' : ''}: ${r.era.why}`;
     const facts = [r.libc, r.user && `user ${r.user}`, era].filter(Boolean).join(', ');
-    lines.push(`${label[r.status]}  ${r.image.input}${resolved} ${formatPlatform(r.platform)}${facts ? `: ${facts}` : ''} [${(r.durationMs / 1000).toFixed(1)}s]`);
+    lines.push(
+      `${label[r.status]}  ${r.image.input}${resolved} ${formatPlatform(r.platform)}${facts ? `: ${facts}` : ''} [${(r.durationMs / 1000).toFixed(1)}s]`,
+    );
     for (const c of r.checks) {
       lines.push(`  ${label[c.status].padEnd(4)}  ${c.id.padEnd(26)}  ${c.detail}`);
-      if (c.fix && (c.status === 'fail' || c.status === 'warn')) lines.push(`  ${''.padEnd(4)}  ${''.padEnd(26)}  fix: ${c.fix}`);
+      if (c.fix && (c.status === 'fail' || c.status === 'warn'))
+        lines.push(`  ${''.padEnd(4)}  ${''.padEnd(26)}  fix: ${c.fix}`);
     }
   }
   const n = (s: Status) => reports.filter((r) => r.status === s).length;
-  lines.push(`${reports.length} image×platform checked in ${(totalMs / 1000).toFixed(1)}s: ${n('pass')} pass, ${n('warn')} warn, ${n('fail')} fail`);
+  lines.push(
+    `${reports.length} image×platform checked in ${(totalMs / 1000).toFixed(1)}s: ${n('pass')} pass, ${n('warn')} warn, ${n('fail')} fail`,
+  );
   return `${lines.join('\n')}\n`;
 }
 

@@ -6,9 +6,9 @@
 //   node build.mjs node-index --dir DIR --meta FILE.json
 //   node build.mjs packument --tgz FILE --pkgjson FILE --out FILE [--time ISO]
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import fs from 'node:fs';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 const args = process.argv.slice(2);
 const cmd = args.shift();
@@ -21,7 +21,7 @@ const sha = (alg, buf, enc = 'hex') => createHash(alg).update(buf).digest(enc);
 
 // ---------------------------------------------------------------- tar (ustar + pax), enough for apk v2
 function octal(n, width) {
-  return n.toString(8).padStart(width - 1, '0') + '\0';
+  return `${n.toString(8).padStart(width - 1, '0')}\0`;
 }
 function header({ name, mode, size = 0, mtime, type = '0', linkname = '' }) {
   const b = Buffer.alloc(512);
@@ -47,7 +47,7 @@ function header({ name, mode, size = 0, mtime, type = '0', linkname = '' }) {
   b.write(prefix, 345, 155);
   let sum = 0;
   for (const x of b) sum += x;
-  b.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
   return b;
 }
 const pad = (buf) => Buffer.concat([buf, Buffer.alloc((512 - (buf.length % 512)) % 512)]);
@@ -63,12 +63,24 @@ function tar(entries, { mtime, end = true }) {
   const parts = [];
   for (const e of entries) {
     if (e.pax && Object.keys(e.pax).length) {
-      const rec = Buffer.from(Object.entries(e.pax).map(([k, v]) => paxRecord(k, v)).join(''));
-      parts.push(header({ name: `PaxHeaders/${path.posix.basename(e.name)}`, mode: 0o644, size: rec.length, mtime, type: 'x' }), pad(rec));
+      const rec = Buffer.from(
+        Object.entries(e.pax)
+          .map(([k, v]) => paxRecord(k, v))
+          .join(''),
+      );
+      parts.push(
+        header({ name: `PaxHeaders/${path.posix.basename(e.name)}`, mode: 0o644, size: rec.length, mtime, type: 'x' }),
+        pad(rec),
+      );
     }
-    if (e.type === 'dir') parts.push(header({ name: e.name.endsWith('/') ? e.name : `${e.name}/`, mode: e.mode ?? 0o755, mtime, type: '5' }));
-    else if (e.type === 'symlink') parts.push(header({ name: e.name, mode: 0o777, mtime, type: '2', linkname: e.target }));
-    else parts.push(header({ name: e.name, mode: e.mode ?? 0o644, size: e.data.length, mtime, type: '0' }), pad(e.data));
+    if (e.type === 'dir')
+      parts.push(
+        header({ name: e.name.endsWith('/') ? e.name : `${e.name}/`, mode: e.mode ?? 0o755, mtime, type: '5' }),
+      );
+    else if (e.type === 'symlink')
+      parts.push(header({ name: e.name, mode: 0o777, mtime, type: '2', linkname: e.target }));
+    else
+      parts.push(header({ name: e.name, mode: e.mode ?? 0o644, size: e.data.length, mtime, type: '0' }), pad(e.data));
   }
   if (end) parts.push(Buffer.alloc(1024));
   return Buffer.concat(parts);
@@ -121,7 +133,10 @@ function apkPackage({ name, desc, arch, files, depends, provides, epoch }) {
     '',
   ].join('\n');
   // control segment: tar WITHOUT end-of-archive blocks (abuild-tar --cut), so the segments concatenate into one tar
-  const controlGz = gzipSync(tar([{ name: '.PKGINFO', data: Buffer.from(pkginfo), mode: 0o644 }], { mtime: epoch, end: false }), { level: 9 });
+  const controlGz = gzipSync(
+    tar([{ name: '.PKGINFO', data: Buffer.from(pkginfo), mode: 0o644 }], { mtime: epoch, end: false }),
+    { level: 9 },
+  );
   const apk = Buffer.concat([controlGz, dataGz]); // unsigned: no signature segment
   const index = [
     `C:Q1${sha('sha1', controlGz, 'base64')}`,
@@ -196,7 +211,10 @@ function nodeIndex() {
   for (const m of meta) {
     const vdir = path.join(dir, m.version);
     if (!fs.existsSync(vdir)) continue;
-    const names = fs.readdirSync(vdir).filter((n) => n !== 'SHASUMS256.txt').sort();
+    const names = fs
+      .readdirSync(vdir)
+      .filter((n) => n !== 'SHASUMS256.txt')
+      .sort();
     const sums = names.map((n) => `${sha('sha256', fs.readFileSync(path.join(vdir, n)))}  ${n}\n`).join('');
     fs.writeFileSync(path.join(vdir, 'SHASUMS256.txt'), sums);
     const files = new Set();
@@ -208,15 +226,19 @@ function nodeIndex() {
   }
   const order = (v) => v.slice(1).split('.').map(Number);
   rows.sort((a, b) => {
-    const x = order(a.version), y = order(b.version);
+    const x = order(a.version),
+      y = order(b.version);
     for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return y[i] - x[i];
     return 0;
   });
   const keys = ['version', 'date', 'files', 'npm', 'v8', 'uv', 'zlib', 'openssl', 'modules', 'lts', 'security'];
   const ordered = rows.map((r) => Object.fromEntries(keys.map((k) => [k, r[k]])));
   fs.writeFileSync(path.join(dir, 'index.json'), `[\n${ordered.map((r) => JSON.stringify(r)).join(',\n')}\n]\n`);
-  const tab = ['version\tdate\tfiles\tnpm\tv8\tuv\tzlib\topenssl\tmodules\tlts\tsecurity']
-    .concat(ordered.map((r) => keys.map((k) => (Array.isArray(r[k]) ? r[k].join(',') : String(r[k] === false ? '-' : r[k]))).join('\t')));
+  const tab = ['version\tdate\tfiles\tnpm\tv8\tuv\tzlib\topenssl\tmodules\tlts\tsecurity'].concat(
+    ordered.map((r) =>
+      keys.map((k) => (Array.isArray(r[k]) ? r[k].join(',') : String(r[k] === false ? '-' : r[k]))).join('\t'),
+    ),
+  );
   fs.writeFileSync(path.join(dir, 'index.tab'), `${tab.join('\n')}\n`);
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureMirror, startMirror, worldDir, type Mirror } from './server.mjs';
+import { ensureMirror, type Mirror, startMirror, worldDir } from './server.mjs';
 
 const run = promisify(execFile);
 const HERE = new URL('.', import.meta.url).pathname;
@@ -27,7 +27,10 @@ interface Got {
 }
 
 /** One HTTP request on its own connection; never rejects: transport errors land in `error`. */
-function get(url: string, opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<Got> {
+function get(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Got> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const chunks: Buffer[] = [];
@@ -47,7 +50,9 @@ function get(url: string, opts: { method?: string; headers?: Record<string, stri
       res.on('error', (e) => done(e));
       res.on('aborted', () => done(Object.assign(new Error('response aborted'), { code: 'ECONNRESET' })));
     });
-    req.setTimeout(opts.timeoutMs ?? 60_000, () => req.destroy(Object.assign(new Error('client timeout'), { code: 'ETIMEDOUT' })));
+    req.setTimeout(opts.timeoutMs ?? 60_000, () =>
+      req.destroy(Object.assign(new Error('client timeout'), { code: 'ETIMEDOUT' })),
+    );
     req.on('error', (e) => done(e));
     req.end();
   });
@@ -154,14 +159,17 @@ describe('node/ (nodejs.org/dist layout, real binaries)', () => {
     expect(idx.map((r) => r.version)).toEqual(['v24.21.0', 'v24.14.0']);
     expect(idx[0]).toMatchObject({ files: ['linux-arm64', 'linux-x64'], lts: 'Krypton', security: false });
     expect(idx[1]).toMatchObject({ files: ['linux-x64'], lts: 'Krypton', modules: '137' });
-    for (const r of idx) expect(Object.keys(r)).toEqual(expect.arrayContaining(['date', 'npm', 'v8', 'uv', 'zlib', 'openssl']));
+    for (const r of idx)
+      expect(Object.keys(r)).toEqual(expect.arrayContaining(['date', 'npm', 'v8', 'uv', 'zlib', 'openssl']));
   }, 30_000);
 
   it('every file matches its SHASUMS256.txt line; v24.14.0 linux-x64 extracts and runs', async () => {
     for (const v of ['v24.14.0', 'v24.21.0']) {
       const sums = parseSums(await text(`${m.urls.node}/${v}/SHASUMS256.txt`));
       const expected = v === 'v24.14.0' ? ['linux-x64'] : ['linux-arm64', 'linux-x64'];
-      expect([...sums.keys()].sort()).toEqual(expected.flatMap((p) => [`node-${v}-${p}.tar.gz`, `node-${v}-${p}.tar.xz`]));
+      expect([...sums.keys()].sort()).toEqual(
+        expected.flatMap((p) => [`node-${v}-${p}.tar.gz`, `node-${v}-${p}.tar.xz`]),
+      );
       for (const [file, hex] of sums) {
         const r = await get(`${m.urls.node}/${v}/${file}`);
         expect(r.status).toBe(200);
@@ -191,7 +199,8 @@ describe('node-musl/ (unofficial-builds layout, stand-in node)', () => {
     for (const r of idx) {
       const sums = parseSums(await text(`${m.urls.nodeMusl}/${r.version}/SHASUMS256.txt`));
       expect(sums.size).toBe(r.files.length * 2);
-      for (const [file, hex] of sums) expect(sha256((await get(`${m.urls.nodeMusl}/${r.version}/${file}`)).body), file).toBe(hex);
+      for (const [file, hex] of sums)
+        expect(sha256((await get(`${m.urls.nodeMusl}/${r.version}/${file}`)).body), file).toBe(hex);
     }
   }, 60_000);
 
@@ -218,10 +227,14 @@ describe('node-musl/ (unofficial-builds layout, stand-in node)', () => {
     expect(e.stdout).toContain(`LD_LIBRARY_PATH=${env.LD_LIBRARY_PATH}`);
     expect(e.stdout).toContain('libstdc++.so.6.0.33 (Alpine libstdc++ 14.2.0-r6 x86_64)');
     // npm's `#!/usr/bin/env node` entry reaches the stand-in through PATH, as with the toolkit's npm wrapper
-    const npm = await run(join(dir, 'bin', 'npm'), ['--version'], { env: { ...env, PATH: `${join(dir, 'bin')}:${process.env.PATH}` } });
+    const npm = await run(join(dir, 'bin', 'npm'), ['--version'], {
+      env: { ...env, PATH: `${join(dir, 'bin')}:${process.env.PATH}` },
+    });
     expect(npm.stdout.trim()).toBe('11.9.0');
     // like the real musl node: without libstdc++/libgcc_s on the library path it does not start
-    const bare = await run(MUSL_LOADER_X64, [join(dir, 'bin', 'node'), '--version'], { env: { PATH: '/usr/bin:/bin' } }).catch((err) => err);
+    const bare = await run(MUSL_LOADER_X64, [join(dir, 'bin', 'node'), '--version'], {
+      env: { PATH: '/usr/bin:/bin' },
+    }).catch((err) => err);
     expect(bare).toBeInstanceOf(Error);
     expect(String(bare.stderr)).toContain('libstdc++.so.6');
   }, 60_000);
@@ -235,11 +248,22 @@ describe('node-musl/ (unofficial-builds layout, stand-in node)', () => {
       const lib = join(tmp, 'alpine-aarch64');
       await run('mkdir', ['-p', lib]);
       for (const pkg of ['libgcc', 'libstdc++']) {
-        writeFileSync(join(tmp, `a64-${pkg}.apk`), (await get(`${m.urls.alpine}/v3.23/main/aarch64/${pkg}-14.2.0-r6.apk`)).body);
+        writeFileSync(
+          join(tmp, `a64-${pkg}.apk`),
+          (await get(`${m.urls.alpine}/v3.23/main/aarch64/${pkg}-14.2.0-r6.apk`)).body,
+        );
         await run('tar', ['-xzf', join(tmp, `a64-${pkg}.apk`), '-C', lib]);
       }
       const node = join(tmp, 'node-v24.21.0-linux-arm64-musl', 'bin', 'node');
-      const { stdout } = await run(QEMU_ARM64, ['-L', ARM64_SYSROOT, '-E', `LD_LIBRARY_PATH=${join(lib, 'usr', 'lib')}`, node, '-e', '1']);
+      const { stdout } = await run(QEMU_ARM64, [
+        '-L',
+        ARM64_SYSROOT,
+        '-E',
+        `LD_LIBRARY_PATH=${join(lib, 'usr', 'lib')}`,
+        node,
+        '-e',
+        '1',
+      ]);
       expect(stdout).toContain('node-musl stand-in v24.21.0 (arm64, musl libc)');
       expect(stdout).toContain('(Alpine libgcc 14.2.0-r6 aarch64)');
     },
@@ -266,7 +290,16 @@ describe('npm-registry/', () => {
     await run('mkdir', ['-p', dest]);
     const { stdout } = await run(
       'npm',
-      ['pack', 'npm@10.9.2', `--registry=${m.urls.npm}/`, `--cache=${join(tmp, 'npm-cache')}`, '--no-update-notifier', '--json', '--pack-destination', dest],
+      [
+        'pack',
+        'npm@10.9.2',
+        `--registry=${m.urls.npm}/`,
+        `--cache=${join(tmp, 'npm-cache')}`,
+        '--no-update-notifier',
+        '--json',
+        '--pack-destination',
+        dest,
+      ],
       { timeout: 90_000 },
     );
     expect(JSON.parse(stdout)[0]).toMatchObject({ name: 'npm', version: '10.9.2' });
@@ -275,61 +308,83 @@ describe('npm-registry/', () => {
 });
 
 describe('uv/ (release assets, stand-in binaries)', () => {
-  it.each(['x86_64', 'aarch64'])('%s tarball matches its .sha256 and holds static uv + uvx', async (arch) => {
-    const name = `uv-${arch}-unknown-linux-musl`;
-    const base = `${m.urls.uv}/0.9.5/${name}.tar.gz`;
-    const tgz = await get(base);
-    const line = await text(`${base}.sha256`);
-    expect(line).toBe(`${sha256(tgz.body)}  ${name}.tar.gz\n`);
-    writeFileSync(join(tmp, `${name}.tar.gz`), tgz.body);
-    await run('tar', ['-xzf', join(tmp, `${name}.tar.gz`), '-C', tmp]);
-    const pre = arch === 'x86_64' ? [] : [QEMU_ARM64];
-    if (pre.length && !existsSync(QEMU_ARM64)) return;
-    const exec = (bin: string, args: string[]) => run(pre[0] ?? join(tmp, name, bin), pre.length ? [join(tmp, name, bin), ...args] : args);
-    expect((await exec('uv', ['--version'])).stdout).toBe('uv 0.9.5 (stand-in)\n');
-    expect((await exec('uvx', ['--version'])).stdout).toBe('uvx 0.9.5 (stand-in)\n');
-    expect((await exec('uv', ['tool', 'run', 'ruff', 'check'])).stdout).toBe('uv 0.9.5 (stand-in): would run ruff check\n');
-    const { stdout } = await run('file', ['-b', join(tmp, name, 'uv')]);
-    expect(stdout).toContain('statically linked');
-  }, 60_000);
+  it.each(['x86_64', 'aarch64'])(
+    '%s tarball matches its .sha256 and holds static uv + uvx',
+    async (arch) => {
+      const name = `uv-${arch}-unknown-linux-musl`;
+      const base = `${m.urls.uv}/0.9.5/${name}.tar.gz`;
+      const tgz = await get(base);
+      const line = await text(`${base}.sha256`);
+      expect(line).toBe(`${sha256(tgz.body)}  ${name}.tar.gz\n`);
+      writeFileSync(join(tmp, `${name}.tar.gz`), tgz.body);
+      await run('tar', ['-xzf', join(tmp, `${name}.tar.gz`), '-C', tmp]);
+      const pre = arch === 'x86_64' ? [] : [QEMU_ARM64];
+      if (pre.length && !existsSync(QEMU_ARM64)) return;
+      const exec = (bin: string, args: string[]) =>
+        run(pre[0] ?? join(tmp, name, bin), pre.length ? [join(tmp, name, bin), ...args] : args);
+      expect((await exec('uv', ['--version'])).stdout).toBe('uv 0.9.5 (stand-in)\n');
+      expect((await exec('uvx', ['--version'])).stdout).toBe('uvx 0.9.5 (stand-in)\n');
+      expect((await exec('uv', ['tool', 'run', 'ruff', 'check'])).stdout).toBe(
+        'uv 0.9.5 (stand-in): would run ruff check\n',
+      );
+      const { stdout } = await run('file', ['-b', join(tmp, name, 'uv')]);
+      expect(stdout).toContain('statically linked');
+    },
+    60_000,
+  );
 });
 
 describe('alpine/ (apk v2 packages + APKINDEX)', () => {
-  it.each(['x86_64', 'aarch64'])('%s: APKINDEX parses and C:, S:, datahash match each package', async (arch) => {
-    const base = `${m.urls.alpine}/v3.23/main/${arch}`;
-    const idx = readTar(gunzipSync((await get(`${base}/APKINDEX.tar.gz`)).body));
-    expect(idx.map((e) => e.name)).toEqual(['DESCRIPTION', 'APKINDEX']);
-    const blocks = idx[1]!.data
-      .toString('utf8')
-      .split('\n\n')
-      .filter((b) => b.trim())
-      .map((b) => Object.fromEntries(b.trim().split('\n').map((l) => [l.slice(0, 1), l.slice(2)])));
-    expect(blocks.map((b) => b.P)).toEqual(['libgcc', 'libstdc++']);
-    for (const b of blocks) {
-      for (const k of ['C', 'P', 'V', 'A', 'S', 'I', 'T', 'U', 'L', 'o', 'm', 't', 'c', 'D', 'p']) expect(b[k], `${b.P} ${k}:`).toBeTruthy();
-      expect(b.A).toBe(arch);
-      const apk = await get(`${base}/${b.P}-${b.V}.apk`);
-      expect(apk.status).toBe(200);
-      expect(apk.body.length).toBe(Number(b.S));
-      const [control, data, ...rest] = gzipMembers(apk.body);
-      expect(rest).toEqual([]);
-      expect(`Q1${createHash('sha1').update(control!).digest('base64')}`).toBe(b.C);
-      const pkginfo = readTar(gunzipSync(control!));
-      expect(pkginfo.map((e) => e.name)).toEqual(['.PKGINFO']);
-      const info = pkginfo[0]!.data.toString('utf8');
-      expect(info).toContain(`pkgname = ${b.P}\n`);
-      expect(info).toContain(`arch = ${arch}\n`);
-      expect(info).toContain(`datahash = ${sha256(data!)}\n`);
-      const files = readTar(gunzipSync(data!));
-      for (const f of files.filter((e) => e.type === '0')) {
-        expect(f.pax['APK-TOOLS.checksum.SHA1']).toBe(createHash('sha1').update(f.data).digest('hex'));
-        expect(f.data.readUInt16LE(18), `${f.name} e_machine`).toBe(arch === 'x86_64' ? 0x3e : 0xb7);
+  it.each(['x86_64', 'aarch64'])(
+    '%s: APKINDEX parses and C:, S:, datahash match each package',
+    async (arch) => {
+      const base = `${m.urls.alpine}/v3.23/main/${arch}`;
+      const idx = readTar(gunzipSync((await get(`${base}/APKINDEX.tar.gz`)).body));
+      expect(idx.map((e) => e.name)).toEqual(['DESCRIPTION', 'APKINDEX']);
+      const blocks = idx[1]!.data
+        .toString('utf8')
+        .split('\n\n')
+        .filter((b) => b.trim())
+        .map((b) =>
+          Object.fromEntries(
+            b
+              .trim()
+              .split('\n')
+              .map((l) => [l.slice(0, 1), l.slice(2)]),
+          ),
+        );
+      expect(blocks.map((b) => b.P)).toEqual(['libgcc', 'libstdc++']);
+      for (const b of blocks) {
+        for (const k of ['C', 'P', 'V', 'A', 'S', 'I', 'T', 'U', 'L', 'o', 'm', 't', 'c', 'D', 'p'])
+          expect(b[k], `${b.P} ${k}:`).toBeTruthy();
+        expect(b.A).toBe(arch);
+        const apk = await get(`${base}/${b.P}-${b.V}.apk`);
+        expect(apk.status).toBe(200);
+        expect(apk.body.length).toBe(Number(b.S));
+        const [control, data, ...rest] = gzipMembers(apk.body);
+        expect(rest).toEqual([]);
+        expect(`Q1${createHash('sha1').update(control!).digest('base64')}`).toBe(b.C);
+        const pkginfo = readTar(gunzipSync(control!));
+        expect(pkginfo.map((e) => e.name)).toEqual(['.PKGINFO']);
+        const info = pkginfo[0]!.data.toString('utf8');
+        expect(info).toContain(`pkgname = ${b.P}\n`);
+        expect(info).toContain(`arch = ${arch}\n`);
+        expect(info).toContain(`datahash = ${sha256(data!)}\n`);
+        const files = readTar(gunzipSync(data!));
+        for (const f of files.filter((e) => e.type === '0')) {
+          expect(f.pax['APK-TOOLS.checksum.SHA1']).toBe(createHash('sha1').update(f.data).digest('hex'));
+          expect(f.data.readUInt16LE(18), `${f.name} e_machine`).toBe(arch === 'x86_64' ? 0x3e : 0xb7);
+        }
+        const names = files.map((e) => (e.type === '2' ? `${e.name} -> ${e.linkname}` : e.name));
+        if (b.P === 'libgcc') expect(names).toContain('usr/lib/libgcc_s.so.1');
+        else
+          expect(names).toEqual(
+            expect.arrayContaining(['usr/lib/libstdc++.so.6 -> libstdc++.so.6.0.33', 'usr/lib/libstdc++.so.6.0.33']),
+          );
       }
-      const names = files.map((e) => (e.type === '2' ? `${e.name} -> ${e.linkname}` : e.name));
-      if (b.P === 'libgcc') expect(names).toContain('usr/lib/libgcc_s.so.1');
-      else expect(names).toEqual(expect.arrayContaining(['usr/lib/libstdc++.so.6 -> libstdc++.so.6.0.33', 'usr/lib/libstdc++.so.6.0.33']));
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 });
 
 describe('HTTP behaviour', () => {
@@ -454,9 +509,13 @@ describe('fault injection', () => {
     expect(sums).not.toContain('arm64');
     expect(sums).toContain('node-v24.21.0-linux-x64-musl.tar.xz');
     expect((await get(`${s.urls.nodeMusl}/v24.21.0/node-v24.21.0-linux-arm64-musl.tar.xz`)).status).toBe(404);
-    expect((await get(`${s.urls.nodeMusl}/v24.21.0/node-v24.21.0-linux-x64-musl.tar.xz`, { method: 'HEAD' })).status).toBe(200);
+    expect(
+      (await get(`${s.urls.nodeMusl}/v24.21.0/node-v24.21.0-linux-x64-musl.tar.xz`, { method: 'HEAD' })).status,
+    ).toBe(200);
     s.setOmitMuslArm64([]);
-    expect((await get(`${s.urls.nodeMusl}/v24.21.0/node-v24.21.0-linux-arm64-musl.tar.xz`, { method: 'HEAD' })).status).toBe(200);
+    expect(
+      (await get(`${s.urls.nodeMusl}/v24.21.0/node-v24.21.0-linux-arm64-musl.tar.xz`, { method: 'HEAD' })).status,
+    ).toBe(200);
     await s.close();
   }, 30_000);
 });
@@ -471,7 +530,10 @@ describe('line model (throttling)', () => {
     const s = await startMirror({ line: { bytesPerSecond: 1_000_000, latencyMs: 100 } });
     servers.push(s);
     const plain = await get(`${m.url}${GZ}`, { headers: range });
-    const [a, b] = await Promise.all([get(`${s.url}${GZ}`, { headers: range }), get(`${s.url}${GZ}`, { headers: range })]);
+    const [a, b] = await Promise.all([
+      get(`${s.url}${GZ}`, { headers: range }),
+      get(`${s.url}${GZ}`, { headers: range }),
+    ]);
     for (const r of [a, b]) {
       expect(r.status).toBe(206);
       expect(r.body.equals(plain.body)).toBe(true);
@@ -505,14 +567,20 @@ describe('line model (throttling)', () => {
   }, 30_000);
 
   it('refuses a line it cannot model', async () => {
-    await expect(startMirror({ line: { bytesPerSecond: -1 } })).rejects.toThrow(/bytesPerSecond must be a positive number/);
+    await expect(startMirror({ line: { bytesPerSecond: -1 } })).rejects.toThrow(
+      /bytesPerSecond must be a positive number/,
+    );
     await expect(startMirror({ line: { latencyMs: Number.NaN } })).rejects.toThrow(/latencyMs must be/);
     expect(() => m.setLine({ shared: true })).toThrow(/shared needs bytesPerSecond/);
     expect(m.line).toBeUndefined();
   });
 
   it('CLI: --rate, --shared and --latency start it on a line', async () => {
-    const child = spawn(process.execPath, [join(HERE, 'server.mjs'), '--rate', '5000000', '--shared', '--latency', '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [join(HERE, 'server.mjs'), '--rate', '5000000', '--shared', '--latency', '200'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       const line = await new Promise<string>((resolve, reject) => {
         let buf = '';
@@ -540,7 +608,9 @@ describe('line model (throttling)', () => {
 
 describe('CLI mode', () => {
   it('prints its URLs as one JSON line and serves until killed', async () => {
-    const child = spawn(process.execPath, [join(HERE, 'server.mjs'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [join(HERE, 'server.mjs'), '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
       const line = await new Promise<string>((resolve, reject) => {
         let buf = '';

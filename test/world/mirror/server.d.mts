@@ -95,7 +95,7 @@ export interface Mirror {
   /** Serve through this line from now on (undefined: loopback speed), transfers under way included; the new line starts idle. */
   setLine(line: LineModel | undefined): void;
   /** The line in force, if any. */
-  readonly line: Required<Pick<LineModel, 'shared' | 'latencyMs'>> & Pick<LineModel, 'bytesPerSecond'> | undefined;
+  readonly line: (Required<Pick<LineModel, 'shared' | 'latencyMs'>> & Pick<LineModel, 'bytesPerSecond'>) | undefined;
   /** Stops listening and destroys every open connection (also stalled / hanging ones). */
   close(): Promise<void>;
 }
@@ -119,4 +119,6 @@ export function defaultMirrorRoot(): string;
 /** ${MEMOH_WORLD_DIR}/node24/bin/node: the real Node 24.14.0 binary. */
 export function node24Path(): string;
 /** Validates a line model (throws on a bad rate or latency); undefined stays undefined. */
-export function checkLine(line: LineModel | undefined): Required<Pick<LineModel, 'shared' | 'latencyMs'>> & Pick<LineModel, 'bytesPerSecond'> | undefined;
+export function checkLine(
+  line: LineModel | undefined,
+): (Required<Pick<LineModel, 'shared' | 'latencyMs'>> & Pick<LineModel, 'bytesPerSecond'>) | undefined;

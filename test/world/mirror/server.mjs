@@ -211,7 +211,10 @@ export async function startMirror(options = {}) {
       const out = lines.map((l, i) => {
         const cols = l.split('\t');
         if (i === 0 || cols.length < 3 || !omitted.has(normVersion(cols[0]))) return l;
-        cols[2] = cols[2].split(',').filter((f) => f !== 'linux-arm64-musl').join(',');
+        cols[2] = cols[2]
+          .split(',')
+          .filter((f) => f !== 'linux-arm64-musl')
+          .join(',');
         return cols.join('\t');
       });
       return buf(out.join('\n'), 'text/plain; charset=utf-8');
@@ -220,7 +223,11 @@ export async function startMirror(options = {}) {
     if (m && omitted.has(m[1])) {
       const file = path.join(root, p);
       if (!fs.existsSync(file)) return { status: 404 };
-      const text = fs.readFileSync(file, 'utf8').split('\n').filter((l) => !l.includes('-linux-arm64-musl.')).join('\n');
+      const text = fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => !l.includes('-linux-arm64-musl.'))
+        .join('\n');
       return buf(text, 'text/plain; charset=utf-8');
     }
     // static file
@@ -259,10 +266,15 @@ export async function startMirror(options = {}) {
     });
     const finish = (status, body = '', headers = {}) => {
       entry.status = status;
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
+      res.writeHead(status, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        ...headers,
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return finish(405, 'method not allowed\n', { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return finish(405, 'method not allowed\n', { allow: 'GET, HEAD' });
 
     const f = takeFault(p);
     if (f) entry.fault = f.kind;
@@ -504,7 +516,11 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   const latency = val('--latency');
   const lineOpt =
     rate !== undefined || latency !== undefined
-      ? { bytesPerSecond: rate !== undefined ? Number(rate) : undefined, shared: argv.includes('--shared'), latencyMs: Number(latency ?? 0) }
+      ? {
+          bytesPerSecond: rate !== undefined ? Number(rate) : undefined,
+          shared: argv.includes('--shared'),
+          latencyMs: Number(latency ?? 0),
+        }
       : undefined;
   const m = await startMirror({ port, root: val('--root'), omitMuslArm64: omit ? omit.split(',') : [], line: lineOpt });
   // --fault MATCH=KIND[,times=N][,bytes=N][,bytesPerSecond=N][,delayMs=N]   (repeatable; MATCH is a substring)
