@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { StageContext } from '../../core/context.js';
-import { EXIT } from '../../core/errors.js';
+import { EXIT, exitFor } from '../../core/errors.js';
 import { checkMirrorPlan, mirrorCredentials, planMirror } from '../../mirror/index.js';
 import { formatMirror, formatMirrorPlan, resultOf } from '../../report/index.js';
 import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand } from '../common.js';
@@ -68,5 +68,5 @@ async function mirrorCommand(flags: MirrorFlags, ctx: StageContext): Promise<num
   } else {
     process.stdout.write(`${formatMirror(report, rows, downloads)}\n`);
   }
-  return result === 'success' ? EXIT.ok : EXIT.failed;
+  return exitFor(result);
 }

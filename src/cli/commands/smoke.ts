@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { EXIT } from '../../core/errors.js';
+import { exitFor } from '../../core/errors.js';
 import { runPipeline } from '../../pipeline.js';
 import { formatKept, formatSmokeReports, toText } from '../../report/index.js';
 import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand } from '../common.js';
@@ -19,7 +19,7 @@ export function register(program: Command): void {
       if (flags.json === true) printJson({ status: report.status, result: report.result, reports: smoke, report });
       else process.stdout.write(`${formatSmokeReports(smoke)}${toText(report)}\n`);
       for (const r of smoke) if (r.kept) ctx.reporter.info(formatKept(r));
-      return report.result === 'success' ? EXIT.ok : EXIT.failed;
+      return exitFor(report.result);
     });
   });
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { EXIT } from '../../core/errors.js';
+import { exitFor } from '../../core/errors.js';
 import { runPipeline } from '../../pipeline.js';
 import { formatImageReports } from '../../report/index.js';
 import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand } from '../common.js';
@@ -21,7 +21,7 @@ export function register(program: Command): void {
       const { report, images } = await runPipeline({ options, mode: 'validate', workDir: '' }, ctx);
       if (flags.json) printJson(images);
       else process.stdout.write(formatImageReports(images, report.durationMs));
-      return report.result === 'success' ? EXIT.ok : EXIT.failed;
+      return exitFor(report.result);
     }),
   );
 }
