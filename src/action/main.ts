@@ -37,9 +37,11 @@ async function main(): Promise<void> {
     // Saved on every change, so a post step after a killed main still knows what to remove.
     onLedgerChange: (entries) => state.saveLedger(entries),
   });
+  // Set once the body ran to its end: an error (or a signal) removes everything now, keep or not; the
+  // post step retries whatever is left in state.
   let keep = false;
   let finished = false;
-  const code = await session.run(
+  await session.run(
     async (ctx) => {
       const inputs = readInputs();
       await publish(inputs, await runPipeline(await pipelineRequest(inputs), ctx));
@@ -54,8 +56,7 @@ async function main(): Promise<void> {
       process.exitCode = code;
     },
   );
-  // An error removes everything now; the post step retries whatever is left in state.
-  await session.close(keep && code === EXIT.ok);
+  await session.close(keep);
   if (finished) state.markMainDone();
 }
 
