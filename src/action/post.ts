@@ -1,7 +1,8 @@
 import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 import { docker } from '../core/docker.js';
-import { describe, undo } from '../core/ledger.js';
+import { errorMessage } from '../core/errors.js';
+import { CleanupLedger, describe } from '../core/ledger.js';
 import { guardStream } from '../core/redact.js';
 import { state } from './state.js';
 
@@ -15,17 +16,10 @@ guardStream(process.stderr);
 
 async function post(): Promise<void> {
   const entries = state.ledger();
-  let failed = 0;
-  // Containers before the directories they mount.
-  for (const entry of [...entries].reverse()) {
-    try {
-      await undo(entry, docker, { onWait: (m) => core.info(m) });
-      core.info(`removed ${describe(entry)}`);
-    } catch (err) {
-      failed++;
-      core.warning(`could not remove ${describe(entry)}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
+  // The ledger main saved, drained as main drains its own: newest first, containers before their dirs.
+  const ledger = CleanupLedger.restore(entries, docker, { onWait: (m) => core.info(m) });
+  const { errors } = await ledger.drain((entry) => core.info(`removed ${describe(entry)}`));
+  for (const e of errors) core.warning(`could not remove ${e}`);
   if (entries.length === 0) core.info('nothing to clean up');
   const req = state.cacheRequest();
   if (req) {
@@ -41,11 +35,11 @@ async function post(): Promise<void> {
         core.info(`toolkit cache: saved as ${req.key}`);
       } catch (err) {
         // Another job saving the same key first is normal in a matrix.
-        core.info(`toolkit cache: not saved (${err instanceof Error ? err.message : String(err)})`);
+        core.info(`toolkit cache: not saved (${errorMessage(err)})`);
       }
     }
   }
-  if (failed) core.warning(`${failed} resource(s) could not be removed`);
+  if (errors.length) core.warning(`${errors.length} resource(s) could not be removed`);
 }
 
 await post();

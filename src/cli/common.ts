@@ -3,9 +3,9 @@ import { type Options, optionsFromFace } from '../config/index.js';
 import { FIELDS, type Field, fieldPath } from '../config/schema.js';
 import type { StageContext } from '../core/context.js';
 import { describeError } from '../core/errors.js';
-import { CleanupLedger, describe } from '../core/ledger.js';
 import { addSecret, addSecretsFrom, addSecretsFromFile, redact, redactDeep } from '../core/redact.js';
 import type { Reporter } from '../core/reporter.js';
+import { type DescribedError, Session } from '../core/session.js';
 
 /** Adds the flags of the given config tables (from the one schema) to a command. */
 export function addFieldFlags(cmd: Command, tables: string[], except: string[] = []): Command {
@@ -101,8 +101,8 @@ export function terminalReporter(quiet = false): Reporter {
 }
 
 /**
- * Runs a command body with a ledger that is drained on every way out: normal end, error, SIGINT,
- * SIGTERM. Maps errors to exit codes: InputError → 2, anything else → 1.
+ * Runs a command body in a session (ledger drained on every way out: normal end, error, SIGINT,
+ * SIGTERM) and exits: InputError → 2, any other error → 1, a signal → 128 + its number.
  */
 export async function runCommand(
   opts: { json?: boolean; keep?: boolean },
@@ -111,38 +111,27 @@ export async function runCommand(
   const reporter = terminalReporter(false);
   // Loaded here, not at the top: commands that never touch the engine start without dockerode.
   const { docker } = await import('../core/docker.js');
-  const ledger = new CleanupLedger(docker, { onWait: (m) => reporter.warn(m) });
-  const abort = new AbortController();
-  let signalled: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = sig;
-    reporter.warn(`${sig} received: stopping and cleaning up`);
-    abort.abort(new Error(`interrupted by ${sig}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  let code: number;
-  try {
-    code = await body({ reporter, ledger, signal: abort.signal });
-  } catch (err) {
-    code = reportError(err);
-  }
-  if (!opts.keep || signalled) {
-    const { errors } = await ledger.drain();
-    for (const e of errors) reporter.warn(`cleanup: ${e}`);
-  } else {
-    for (const e of ledger.entries()) reporter.info(`kept ${describe(e)}`);
-  }
-  if (signalled) code = signalled === 'SIGINT' ? 130 : 143;
-  process.exit(code);
+  const session = new Session({
+    reporter,
+    docker,
+    signalWarning: (sig) => `${sig} received: stopping and cleaning up`,
+    abortReason: (sig) => `interrupted by ${sig}`,
+  });
+  const code = await session.run(body, printError);
+  await session.close(opts.keep);
+  process.exit(session.exitCode(code));
 }
 
+/** For an error outside any session (commander's parsing): prints it and returns its exit code. */
 export function reportError(err: unknown): number {
-  const { message, fix, code } = describeError(err);
+  const described = describeError(err);
+  printError(described, err);
+  return described.code;
+}
+
+function printError({ message, fix }: DescribedError, err: unknown): void {
   process.stderr.write(`error: ${message}${fix ? `\nfix: ${fix}` : ''}\n`);
   if (process.env.MEMOH_DEBUG && err instanceof Error) process.stderr.write(`${redact(err.stack ?? '')}\n`);
-  return code;
 }
 
 export function printJson(value: unknown): void {

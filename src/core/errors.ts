@@ -4,6 +4,11 @@ import { redact } from './redact.js';
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** The exit code of a run that ended with a result (its checks judged by the fail-on rule). */
+export function exitFor(result: 'success' | 'failure'): ExitCode {
+  return result === 'success' ? EXIT.ok : EXIT.failed;
+}
+
 /**
  * Bad input from the user (flag, Action input, config key, file). Always exit 2.
  * `input` names where the value came from, in the user's words (`--node-version`, `input images`,

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
+import { errorMessage } from './errors.js';
 
 /**
  * Everything a run creates outside its own process is written here the moment it exists, as plain
@@ -21,6 +22,13 @@ export class CleanupLedger {
     private readonly docker?: () => Dockerode,
     private readonly undoOptions: UndoOptions = {},
   ) {}
+
+  /** A ledger holding what another process recorded (the Action's post step, from main's saved state). */
+  static restore(entries: readonly LedgerEntry[], docker?: () => Dockerode, undoOptions?: UndoOptions): CleanupLedger {
+    const ledger = new CleanupLedger(docker, undoOptions);
+    ledger.items.push(...entries);
+    return ledger;
+  }
 
   /** Records an entry; returns a function that forgets it (once the stage removed it itself). */
   add(entry: LedgerEntry): () => void {
@@ -51,16 +59,20 @@ export class CleanupLedger {
     this.forget(entry);
   }
 
-  /** Removes everything, newest first (containers before the dirs they mount). Never throws. */
-  async drain(): Promise<{ removed: number; errors: string[] }> {
+  /**
+   * Removes everything, newest first (containers before the dirs they mount). Never throws: what could
+   * not be removed comes back as `errors`, one `what: why` each.
+   */
+  async drain(onRemoved?: (entry: LedgerEntry) => void): Promise<{ removed: number; errors: string[] }> {
     const errors: string[] = [];
     let removed = 0;
     for (const entry of [...this.items].reverse()) {
       try {
         await undo(entry, this.docker, this.undoOptions);
         removed++;
+        onRemoved?.(entry);
       } catch (err) {
-        errors.push(`${describe(entry)}: ${err instanceof Error ? err.message : String(err)}`);
+        errors.push(`${describe(entry)}: ${errorMessage(err)}`);
       }
       this.forget(entry);
     }
@@ -111,7 +123,7 @@ export async function undo(
       // 404: already gone; 409: removal already in progress (it will be gone).
       if (code === 404 || code === 409) return;
       if (!engineUnreachable(err)) throw err;
-      const why = err instanceof Error ? err.message : String(err);
+      const why = errorMessage(err);
       if (performance.now() + delay > deadline) {
         throw new Error(
           `the Docker engine did not answer for ${Math.round(engineWaitMs / 1000)} s (${why}); once it is back: docker rm -f ${entry.name ?? entry.id}`,

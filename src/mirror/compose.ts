@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import YAML from 'yaml';
-import { InputError } from '../core/errors.js';
+import { errorMessage, InputError } from '../core/errors.js';
 import { resolveImage } from '../image/reference.js';
 import { apiSide, composeRef, type ImagePair, refSuffix, upstreamRef } from './refs.js';
 import type { Unpaired } from './types.js';
@@ -134,7 +134,7 @@ function serviceImages(file: string, input: string, env: NodeJS.ProcessEnv): Map
   } catch (err) {
     throw new InputError(
       input,
-      `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`,
       'give the path of a compose file',
     );
   }
@@ -144,7 +144,7 @@ function serviceImages(file: string, input: string, env: NodeJS.ProcessEnv): Map
   } catch (err) {
     throw new InputError(
       input,
-      `${basename(file)} is not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+      `${basename(file)} is not valid YAML: ${errorMessage(err).split('\n')[0]}`,
       'fix the YAML syntax',
     );
   }

@@ -1,6 +1,10 @@
 import { type Check, type Status, worst } from '../core/check.js';
 import type { Era } from '../core/era.js';
 import { redactDeep } from '../core/redact.js';
+import { checkLines, type FailOn, LABEL, mark, resultOf } from './checks.js';
+
+export { checkLines, type FailOn, failing, LABEL, mark, resultOf } from './checks.js';
+export * from './stages.js';
 
 /**
  * The run's results in one serialisable shape. Every renderer below (terminal table, job summary,
@@ -33,7 +37,7 @@ export interface RunReport {
   mode: string;
   startedAt: string;
   durationMs: number;
-  failOn: 'error' | 'warning';
+  failOn: FailOn;
   status: Status;
   /** What the exit code and the Action's `result` output say. */
   result: 'success' | 'failure';
@@ -44,21 +48,22 @@ export interface RunReport {
 
 export function finishReport(partial: Omit<RunReport, 'status' | 'result' | 'durationMs'>, started: number): RunReport {
   const status = worst(partial.rows.map((r) => r.status));
-  const failing = status === 'fail' || (partial.failOn === 'warning' && status === 'warn');
   return {
     ...partial,
     durationMs: Math.round(performance.now() - started),
     status,
-    result: failing ? 'failure' : 'success',
+    result: resultOf(status, partial.failOn),
   };
+}
+
+/** Why a run failed, in a few words (the Action's failed step). */
+export function failureReason(report: RunReport): string {
+  return report.status === 'fail' ? 'checks failed' : `warnings (fail-on: ${report.failOn})`;
 }
 
 export function rowStatus(checks: Check[]): Status {
   return checks.length === 0 ? 'skip' : worst(checks.map((c) => c.status));
 }
-
-const mark: Record<Status, string> = { pass: '✅ pass', warn: '⚠️ warn', fail: '❌ fail', skip: '⏭️ skip' };
-const plain: Record<Status, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
 
 export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
@@ -90,7 +95,7 @@ export function toMarkdown(full: RunReport): string {
   for (const r of report.rows) {
     const detail = r.skipped ? `skipped: ${r.skipped}` : counts(r.checks);
     lines.push(
-      `| ${md(r.image)} | ${r.platform} | ${r.stage} | ${eraCell(r)} | ${mark[r.status]} | ${md(detail)} | ${seconds(r.durationMs)} |`,
+      `| ${md(r.image)} | ${r.platform} | ${r.stage} | ${eraCell(r)} | ${mark(r.status)} | ${md(detail)} | ${seconds(r.durationMs)} |`,
     );
   }
   const bad = problems(report);
@@ -100,7 +105,7 @@ export function toMarkdown(full: RunReport): string {
     lines.push('| --- | --- | --- | --- | --- |');
     for (const { row, check } of bad) {
       lines.push(
-        `| ${md(where(row))} | \`${check.id}\` | ${mark[check.status]} | ${md(check.detail)} | ${md(check.fix ?? '')} |`,
+        `| ${md(where(row))} | \`${check.id}\` | ${mark(check.status)} | ${md(check.detail)} | ${md(check.fix ?? '')} |`,
       );
     }
   }
@@ -159,7 +164,7 @@ export function toText(full: RunReport): string {
     r.platform,
     r.stage,
     eraCell(r),
-    plain[r.status],
+    LABEL[r.status],
     r.skipped ? `skipped: ${r.skipped}` : counts(r.checks),
     seconds(r.durationMs),
   ]);
@@ -171,11 +176,8 @@ export function toText(full: RunReport): string {
       .join('  ')
       .trimEnd();
   const lines = [fmt(head), ...rows.map(fmt)];
-  for (const { row, check } of problems(report)) {
-    lines.push(
-      `${plain[check.status]} ${where(row)} ${check.id}: ${check.detail}${check.fix ? ` (fix: ${check.fix})` : ''}`,
-    );
-  }
+  const bad = problems(report).map(({ row, check }) => ({ ...check, id: `${where(row)} ${check.id}` }));
+  lines.push(...checkLines(bad, { style: 'compact', colon: true, inlineFix: true }));
   for (const e of eraLines(report)) lines.push(`era ${e}`);
   for (const row of report.rows) {
     if (!row.failureContext) continue;

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { EXIT } from '../../core/errors.js';
+import { exitFor } from '../../core/errors.js';
 import { runPipeline } from '../../pipeline.js';
 import { toJson, toJUnit, toMarkdown, toText } from '../../report/index.js';
 import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand } from '../common.js';
@@ -36,7 +36,7 @@ export function register(program: Command): void {
         if (flags.summary) writeFileSync(flags.summary, toMarkdown(report));
         if (flags.json) printJson(report);
         else process.stdout.write(`${toText(report)}\n`);
-        return report.result === 'success' ? EXIT.ok : EXIT.failed;
+        return exitFor(report.result);
       }),
   );
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { EXIT, InputError } from '../../core/errors.js';
+import { formatToolkit } from '../../report/index.js';
 import { buildToolkit } from '../../toolkit/index.js';
-import type { ToolkitResult } from '../../toolkit/types.js';
 import { addCommonFlags, addFieldFlags, optionsFromFlags, printJson, runCommand } from '../common.js';
 
 export function register(program: Command): void {
@@ -25,22 +25,8 @@ export function register(program: Command): void {
       }
       const result = await buildToolkit({ ...options.toolkit, out: flags.out, arch }, ctx);
       if (flags.json) printJson(result);
-      else process.stdout.write(formatResult(result));
+      else process.stdout.write(formatToolkit(result));
       return EXIT.ok;
     }),
   );
-}
-
-export function formatResult(r: ToolkitResult): string {
-  const m = r.manifest;
-  const lines = [
-    `toolkit ${r.arch} → ${r.dir}${r.fromCache ? ' (from cache)' : ''}`,
-    `  node ${m.node.version}${m.node.requested !== m.node.version ? ` (asked: ${m.node.requested})` : ''}, npm ${m.npm.version}, uv ${m.uv.version}, ` +
-      `runtime-lib from Alpine v${m.alpine.version}${m.fallback ? ', node-musl = glibc build (fallback)' : ''}${m.verified ? '' : ', UNVERIFIED'}`,
-  ];
-  for (const c of r.checks) {
-    lines.push(`  ${c.status === 'pass' ? 'pass' : c.status.toUpperCase()}  ${c.id.padEnd(19)}  ${c.detail}`);
-    if (c.fix && c.status !== 'pass') lines.push(`        ${''.padEnd(19)}  fix: ${c.fix}`);
-  }
-  return `${lines.join('\n')}\n`;
 }
