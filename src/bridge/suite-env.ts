@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Era } from '../core/era.js';
 import { escapeRegExp } from '../core/util.js';
+import {
+  BRIDGE_IN_CONTAINER,
+  RUNTIME_MOUNT,
+  SOCKET_IN_CONTAINER,
+  SOCKET_MOUNT,
+  TOOLKIT_IN_CONTAINER,
+} from '../era/index.js';
 import { expect, expectAbsent, expectEqual, expectStatus, fail, sleep } from './assert.js';
 import { BridgeCallError, type ExecResult } from './client.js';
 import type { BridgeConnection, BridgeTraits } from './connect.js';
@@ -35,11 +42,10 @@ export interface SuiteHooks {
 /** Seeded into /data by the bridge at start (the workspace stage puts it in the runtime dir's templates/). */
 export const PROBE_TEMPLATE = {
   name: 'SMOKE_PROBE.md',
-  content:
-    '# memoh-workspace smoke probe\n\nCopied from /opt/memoh/templates by the bridge at start; the smoke suite checks that it arrived.\n',
+  content: `# memoh-workspace smoke probe\n\nCopied from ${RUNTIME_MOUNT}/templates by the bridge at start; the smoke suite checks that it arrived.\n`,
 } as const;
 
-const TOOLKIT = '/opt/memoh/toolkit';
+const TOOLKIT = TOOLKIT_IN_CONTAINER;
 const otherWire = (w: WireName): WireName => (w === 'mcpcontainer' ? 'bridgepb' : 'mcpcontainer');
 const stdoutOf = (r: ExecResult): string => r.stdout.toString('utf8');
 
@@ -138,30 +144,37 @@ export function workspaceChecks(exp: SuiteExpectations, rules: EraRules, conn: B
   const mounts: CheckSpec = rules.isNew('bridgeFileMount')
     ? custom('mounts.bridge-readonly', async ({ client }) => {
         // Only the bridge file is mounted (read-only); the rest of /opt/memoh is the image's own and writable.
-        const bridge = await client.stat('/opt/memoh/bridge');
-        expect(!bridge.isDir, '/opt/memoh/bridge is a directory');
+        const bridge = await client.stat(BRIDGE_IN_CONTAINER);
+        expect(!bridge.isDir, `${BRIDGE_IN_CONTAINER} is a directory`);
         // Opening the running bridge for writing fails with ETXTBSY before the mount is asked; setting its
         // times asks the mount alone.
-        const r = await client.exec({ command: 'touch -c /opt/memoh/bridge' });
+        const r = await client.exec({ command: `touch -c ${BRIDGE_IN_CONTAINER}` });
         expect(
           /read-only/i.test(r.stderr.toString()) && r.exitCode !== 0,
-          `touching /opt/memoh/bridge: exit ${r.exitCode}, stderr ${show(r.stderr.toString().trim())}; expected "Read-only file system"`,
+          `touching ${BRIDGE_IN_CONTAINER}: exit ${r.exitCode}, stderr ${show(r.stderr.toString().trim())}; expected "Read-only file system"`,
           'Memoh mounts the bridge file read-only (bind,ro)',
         );
-        await client.writeFile(`/opt/memoh/${probe}`, 'x');
-        await client.deleteFile(`/opt/memoh/${probe}`);
+        await client.writeFile(`${RUNTIME_MOUNT}/${probe}`, 'x');
+        await client.deleteFile(`${RUNTIME_MOUNT}/${probe}`);
         return pass(
-          `/opt/memoh/bridge present (${bridge.mode}), read-only; the image's /opt/memoh around it is writable`,
+          `${BRIDGE_IN_CONTAINER} present (${bridge.mode}), read-only; the image's ${RUNTIME_MOUNT} around it is writable`,
         );
       })
     : custom('mounts.runtime-readonly', async ({ client }) => {
-        const bridge = await client.stat('/opt/memoh/bridge');
-        expect(!bridge.isDir, '/opt/memoh/bridge is a directory');
-        await expectStatus(client.writeFile(`/opt/memoh/${probe}`, 'x'), 'INTERNAL', 'WriteFile into /opt/memoh', {
-          message: /read-only/,
-          fix: 'Memoh mounts the runtime dir at /opt/memoh read-only (rbind,ro)',
-        });
-        return pass(`/opt/memoh/bridge present (${bridge.mode}); writing into /opt/memoh → read-only file system`);
+        const bridge = await client.stat(BRIDGE_IN_CONTAINER);
+        expect(!bridge.isDir, `${BRIDGE_IN_CONTAINER} is a directory`);
+        await expectStatus(
+          client.writeFile(`${RUNTIME_MOUNT}/${probe}`, 'x'),
+          'INTERNAL',
+          `WriteFile into ${RUNTIME_MOUNT}`,
+          {
+            message: /read-only/,
+            fix: `Memoh mounts the runtime dir at ${RUNTIME_MOUNT} read-only (rbind,ro)`,
+          },
+        );
+        return pass(
+          `${BRIDGE_IN_CONTAINER} present (${bridge.mode}); writing into ${RUNTIME_MOUNT} → read-only file system`,
+        );
       });
   const seeding: CheckSpec[] = [];
   if (rules.era === 'v0.18') seeding.push(noSeedingCheck());
@@ -172,13 +185,13 @@ export function workspaceChecks(exp: SuiteExpectations, rules: EraRules, conn: B
       // Over TCP (docker backend) the bridge makes no socket; /run/memoh is still mounted read-write.
       let sock = '';
       if (!overTcp) {
-        const e = await client.stat('/run/memoh/bridge.sock');
-        expect(e.mode.startsWith('S'), `/run/memoh/bridge.sock has mode ${e.mode}; expected a socket (S…)`);
+        const e = await client.stat(SOCKET_IN_CONTAINER);
+        expect(e.mode.startsWith('S'), `${SOCKET_IN_CONTAINER} has mode ${e.mode}; expected a socket (S…)`);
         sock = `; bridge.sock ${e.mode}`;
       }
-      await client.writeFile(`/run/memoh/${probe}`, 'x');
-      await client.deleteFile(`/run/memoh/${probe}`);
-      return pass(`/run/memoh writable${overTcp ? ' (bridge over TCP: no socket)' : sock}`);
+      await client.writeFile(`${SOCKET_MOUNT}/${probe}`, 'x');
+      await client.deleteFile(`${SOCKET_MOUNT}/${probe}`);
+      return pass(`${SOCKET_MOUNT} writable${overTcp ? ' (bridge over TCP: no socket)' : sock}`);
     }),
     ...seeding,
     ...(rules.isNew('tini') ? [tiniCheck()] : []),
@@ -197,8 +210,8 @@ function seededCheck(exp: SuiteExpectations): CheckSpec {
     } catch (err) {
       if (err instanceof BridgeCallError && err.codeName === 'NOT_FOUND') {
         fail(
-          `${path} missing: /opt/memoh/templates/${tpl.name} was not copied into /data`,
-          'the bridge seeds /data from /opt/memoh/templates at every start',
+          `${path} missing: ${RUNTIME_MOUNT}/templates/${tpl.name} was not copied into /data`,
+          `the bridge seeds /data from ${RUNTIME_MOUNT}/templates at every start`,
         );
       }
       throw err;

@@ -1,3 +1,4 @@
+import { RUNTIME_MOUNT, TOOLKIT_IN_CONTAINER } from '../era/index.js';
 import { expect, expectEqual, expectOneOf, expectStatus, fail, sleep } from './assert.js';
 import { BridgeCallError, type BridgeClient, type ExecResult, execWithoutConfig } from './client.js';
 import type { EraRules } from './eras.js';
@@ -35,7 +36,7 @@ export class ImageCaps {
   }
 }
 
-const TOOLKIT_BIN = '/opt/memoh/toolkit/bin';
+const TOOLKIT_BIN = `${TOOLKIT_IN_CONTAINER}/bin`;
 /** For checks that assert no exit code but -1 (see SpecBase.waitsOnly): they run together. */
 const WAITS_ONLY = { waitsOnly: true } as const;
 
@@ -610,7 +611,7 @@ export interface StuckForks {
 export async function killStuckForks(client: BridgeClient): Promise<StuckForks | undefined> {
   const list =
     'for d in /proc/[0-9]*; do p=${d#/proc/}; pp=$(sed -n "s/^PPid:[[:space:]]*//p" $d/status 2>/dev/null); ' +
-    'c=$(tr "\\0" " " < $d/cmdline 2>/dev/null); case "$c" in *"/opt/memoh/brid""ge"*) ;; *) continue;; esac; ' +
+    `c=$(tr "\\0" " " < $d/cmdline 2>/dev/null); case "$c" in *"${RUNTIME_MOUNT}/brid""ge"*) ;; *) continue;; esac; ` +
     '[ -n "$pp" ] && [ "$pp" != 0 ] && [ "$c" = "$(tr "\\0" " " < /proc/$pp/cmdline 2>/dev/null)" ] && echo "$p"; done';
   const script =
     `a=$(${list}); [ -z "$a" ] && exit 0; sleep 1; b=$(${list}); ` +

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { BRIDGE_IN_CONTAINER, TINI } from '../era/index.js';
 import { expect, expectAbsent, expectEqual, expectOneOf, expectStatus, fail, outcomeOf, sleep } from './assert.js';
 import { BridgeCallError, type ExecResult } from './client.js';
 import type { EraRules } from './eras.js';
@@ -445,9 +446,9 @@ export function tiniCheck(): CheckSpec {
     const cmd = emulated ? emulated[1]! : seen;
     expectEqual(
       cmd,
-      '/usr/bin/tini -g -- /opt/memoh/bridge',
+      `${TINI} -g -- ${BRIDGE_IN_CONTAINER}`,
       'PID 1 (/proc/1/cmdline)',
-      "Memoh v0.18 runs the workspace as /usr/bin/tini -g -- /opt/memoh/bridge (the image needs Debian's tini package)",
+      `Memoh v0.18 runs the workspace as ${TINI} -g -- ${BRIDGE_IN_CONTAINER} (the image needs Debian's tini package)`,
     );
     return pass(`PID 1 is ${cmd}${emulated ? ' (under qemu-user emulation, which shows its interpreter first)' : ''}`);
   });

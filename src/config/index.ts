@@ -8,6 +8,7 @@ import type { Backend, BridgeTls, EraChoice } from '../core/era.js';
 import { InputError } from '../core/errors.js';
 import { type Arch, hostArch, type Platform, parseArch, parsePlatform, platformOf } from '../core/platform.js';
 import { uniqueBy } from '../core/util.js';
+import { SERVER_RUNTIME_DIR } from '../era/index.js';
 import { FIELDS, type Field, fieldPath, fieldPlace } from './schema.js';
 import { validateBotId, validateImageRef, validateRegistryHost, validateUrl, validateVersion } from './validate.js';
 
@@ -412,7 +413,7 @@ export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process
       defaultImageRef,
       imagePullPolicy,
       runtimeDir,
-      bridgePath: str('container.bridge_path') || `${(runtimeDir || '/opt/memoh/runtime').replace(/\/+$/, '')}/bridge`,
+      bridgePath: str('container.bridge_path') || `${(runtimeDir || SERVER_RUNTIME_DIR).replace(/\/+$/, '')}/bridge`,
       dataRoot: str('container.data_root'),
       snapshotter: str('container.snapshotter'),
       cniBinDir: str('container.cni_bin_dir'),

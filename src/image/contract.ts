@@ -1,5 +1,13 @@
 import type { Check } from '../core/check.js';
 import type { EraHints } from '../core/era.js';
+import {
+  BRIDGE_IN_CONTAINER,
+  CONTRACT_PATH,
+  RUNTIME_MOUNT,
+  SCRIPTS_IN_CONTAINER,
+  TINI,
+  TOOLKIT_IN_CONTAINER,
+} from '../era/index.js';
 import { type GoJson, GoJsonSyntaxError, goFold, parseGoJson } from './gojson.js';
 
 /**
@@ -8,13 +16,12 @@ import { type GoJson, GoJsonSyntaxError, goFold, parseGoJson } from './gojson.js
  * supplies how to read the file and how to stat a path; the rules, their order and their words live here.
  */
 
-export const CONTRACT_PATH = '/opt/memoh/workspace-contract.json';
+export { CONTRACT_PATH };
 export const CONTRACT_VERSION = 2;
 /** Memoh reads at most this much; a longer file is cut and then fails to decode. */
 export const CONTRACT_READ_LIMIT = 64 * 1024;
-export const TOOLKIT_DIR = '/opt/memoh/toolkit';
-export const SCRIPTS_DIR = '/opt/memoh/scripts';
-export const TINI = '/usr/bin/tini';
+const TOOLKIT_DIR = TOOLKIT_IN_CONTAINER;
+const SCRIPTS_DIR = SCRIPTS_IN_CONTAINER;
 /** Memoh's order: the first one that fails is the one Memoh names. */
 export const REQUIRED_EXECUTABLES: readonly string[] = [
   TINI,
@@ -383,7 +390,7 @@ export function judgeExecutables(stats: readonly ExecutableStat[]): RuleOutcome 
         short: `${path} ${s.missing ? 'missing' : `unreadable (${s.error})`}`,
         fix:
           path === TINI
-            ? `install tini (Debian: apt-get install tini): Memoh v0.18 runs ${TINI} -g -- /opt/memoh/bridge`
+            ? `install tini (Debian: apt-get install tini): Memoh v0.18 runs ${TINI} -g -- ${BRIDGE_IN_CONTAINER}`
             : `install ${path}, executable`,
       });
     } else if (!isExecutableEntry(s.isDir, s.mode)) {
@@ -503,7 +510,7 @@ export function imageEraHint(read: ContractRead, opt: OptMemoh): EraHints['image
     const seen = ['templates', 'toolkit', 'bridge'].filter((n) => names.has(n)).join(', ');
     return {
       era: 'v3',
-      why: `no ${CONTRACT_PATH}, and /opt/memoh holds ${seen} like the seed's runtime dir`,
+      why: `no ${CONTRACT_PATH}, and ${RUNTIME_MOUNT} holds ${seen} like the seed's runtime dir`,
       guess: true,
     };
   }

@@ -6,6 +6,7 @@ import { type Era, type EraChoice, judgeEra } from '../core/era.js';
 import { errorMessage, InputError } from '../core/errors.js';
 import { ARCHES, type Arch, formatPlatform, type Platform } from '../core/platform.js';
 import { uniqueBy } from '../core/util.js';
+import { ERA_DESCRIPTIONS, RUNTIME_MOUNT } from '../era/index.js';
 import {
   dataCheck,
   entrypointCheck,
@@ -30,7 +31,6 @@ import {
   goModeString,
   imageEraHint,
 } from './contract.js';
-import { IMAGE_ERAS } from './era.js';
 import { type FileFacts, readFacts } from './facts.js';
 import { ImageFiles } from './files.js';
 import { acquire } from './pull.js';
@@ -45,7 +45,6 @@ import {
 } from './types.js';
 
 export * from './contract.js';
-export { IMAGE_ERAS, type ImageEra } from './era.js';
 export { VALIDATE_LABEL } from './files.js';
 export * from './types.js';
 
@@ -111,7 +110,7 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
     durationMs: ms(started),
   });
   const idsOf = (era: Era): CheckId[] =>
-    CHECK_IDS.filter((id) => IMAGE_ERAS[era].contract || !CONTRACT_CHECK_IDS.includes(id));
+    CHECK_IDS.filter((id) => ERA_DESCRIPTIONS[era].image.contract || !CONTRACT_CHECK_IDS.includes(id));
 
   const tPull = performance.now();
   const acquired = await env.turn(ref.resolved, () => acquire(ref, platform, req.pull, ctx, req.auth));
@@ -147,14 +146,14 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
     const files = await ImageFiles.open(image.Id, ctx);
     try {
       facts = await readFacts(files, { rootOwner: !isRootUser(user) });
-      const opt = facts.mounts.find((m) => m.path === '/opt/memoh');
+      const opt = facts.mounts.find((m) => m.path === RUNTIME_MOUNT);
       about.eraHint = imageEraHint(facts.contract, {
         exists: Boolean(opt?.exists),
         isDir: opt?.kind === 'dir',
         entries: opt?.entries ?? [],
       });
       era = judgeEra(choice, { image: about.eraHint, ...bridgeHint });
-      if (IMAGE_ERAS[era.era].contract) {
+      if (ERA_DESCRIPTIONS[era.era].image.contract) {
         const t = performance.now();
         const contract = facts.contract;
         verdict = await evaluateContract({ read: async () => contract, stat: (path) => statExecutable(files, path) });
@@ -168,7 +167,7 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
     unreadable = `could not read the image's files: ${firstLine(errorMessage(err))}`;
   }
   const filesMs = ms(tFiles) - contractMs;
-  const rules = IMAGE_ERAS[era.era];
+  const rules = ERA_DESCRIPTIONS[era.era].image;
   about.era = era;
 
   // The image's own architecture decides which loaders count, even when it is not the one asked for.

@@ -23,6 +23,7 @@ import {
 import { errorMessage } from '../core/errors.js';
 import { engineUnreachable } from '../core/ledger.js';
 import { type Arch, formatPlatform } from '../core/platform.js';
+import { TOOLKIT_IN_CONTAINER } from '../era/index.js';
 import { LOADERS } from '../image/facts.js';
 import type { Libc } from '../image/types.js';
 import { readToolkitManifest } from '../toolkit/manifest.js';
@@ -151,7 +152,7 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
     early.push({
       id: 'workspace.toolkit',
       status: 'warn',
-      detail: `--toolkit ${req.toolkitDir} not mounted: in Memoh ${shape.era} the toolkit comes from the image (/opt/memoh/toolkit); a toolkit dir is for the v3 era`,
+      detail: `--toolkit ${req.toolkitDir} not mounted: in Memoh ${shape.era} the toolkit comes from the image (${TOOLKIT_IN_CONTAINER}); a toolkit dir is for the v3 era`,
       fix: 'drop --toolkit, or give --memoh v3 to prove a seed-era workspace with it',
     });
   }
