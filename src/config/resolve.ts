@@ -298,25 +298,29 @@ export function optionsFromFace(face: FaceSettings, env: NodeJS.ProcessEnv = pro
   return resolveOptions(layers, env, face.preset);
 }
 
-/** Merges layers (later wins) and validates every value, naming the source of the bad one. */
-export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process.env, preset = ''): Options {
-  const all = [defaultLayer(), ...layers];
-  const winner = new Map<string, { value: unknown; origin: string; layer: number }>();
-  all.forEach((layer, i) => {
-    for (const f of FIELDS) {
-      const path = fieldPath(f);
-      if (layer.values.has(path))
-        winner.set(path, { value: layer.values.get(path), origin: layer.origin(f), layer: i });
-    }
-  });
-  const get = (path: string) => {
+/** The layers merged (later wins): each value with its origin, read as its field's type or refused, named. */
+class Merged {
+  readonly winner = new Map<string, { value: unknown; origin: string; layer: number }>();
+
+  constructor(layers: Layer[]) {
+    layers.forEach((layer, i) => {
+      for (const f of FIELDS) {
+        const path = fieldPath(f);
+        if (layer.values.has(path))
+          this.winner.set(path, { value: layer.values.get(path), origin: layer.origin(f), layer: i });
+      }
+    });
+  }
+
+  get = (path: string) => {
     const f = FIELDS.find((x) => fieldPath(x) === path);
-    const w = winner.get(path);
+    const w = this.winner.get(path);
     if (!f || !w) throw new Error(`internal: no value for ${path}`);
     return { f, ...w };
   };
-  const str = (path: string): string => {
-    const { f, value, origin } = get(path);
+
+  str = (path: string): string => {
+    const { f, value, origin } = this.get(path);
     if (typeof value !== 'string')
       throw new InputError(origin, `must be a string, got ${typeName(value)}`, 'quote the value');
     const v = value.trim();
@@ -326,14 +330,16 @@ export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process
     }
     return v;
   };
-  const bool = (path: string): boolean => {
-    const { value, origin } = get(path);
+
+  bool(path: string): boolean {
+    const { value, origin } = this.get(path);
     if (typeof value !== 'boolean')
       throw new InputError(origin, `must be true or false, got ${typeName(value)}`, 'write true or false');
     return value;
-  };
-  const int = (path: string): number => {
-    const { f, value, origin } = get(path);
+  }
+
+  int(path: string): number {
+    const { f, value, origin } = this.get(path);
     if (typeof value !== 'number' || !Number.isInteger(value)) {
       throw new InputError(
         origin,
@@ -345,72 +351,44 @@ export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process
       throw new InputError(origin, `${value} is out of range`, `give a number from ${f.min} to ${f.max}`);
     }
     return value;
-  };
-  const list = (path: string): { items: string[]; origin: string } => {
-    const { value, origin } = get(path);
+  }
+
+  list(path: string): { items: string[]; origin: string } {
+    const { value, origin } = this.get(path);
     if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
       throw new InputError(origin, `must be a list of strings, got ${typeName(value)}`, 'write it as ["a", "b"]');
     }
     if (value.length > 256) throw new InputError(origin, `has ${value.length} entries`, 'give at most 256');
     return { items: (value as string[]).map((s) => s.trim()).filter((s) => s.length > 0), origin };
-  };
+  }
+}
 
-  const registry = str('container.registry');
-  if (registry) validateRegistryHost(registry, get('container.registry').origin);
-  const defaultImage = str('container.default_image');
-  validateImageRef(defaultImage, get('container.default_image').origin);
-  // Memoh's ImageRef(): the registry prefixes the configured default image only, and is not normalised.
-  const defaultImageRef = registry ? `${registry}/${defaultImage}` : defaultImage;
-  validateImageRef(defaultImageRef, get('container.registry').origin);
-
-  // Memoh's image_pull_policy and our pull are one setting: the later source wins ([run] pull within one file).
-  const imagePullPolicy = memohPullPolicy(str('container.image_pull_policy'));
-  const pullFromMemoh = get('container.image_pull_policy').layer > get('run.pull').layer;
-  const pull: Pull = pullFromMemoh ? PULL_OF_POLICY[imagePullPolicy] : (str('run.pull') as Pull);
-  const origins = Object.fromEntries([...winner].map(([path, w]) => [path, w.origin]));
-  if (pullFromMemoh) origins['run.pull'] = get('container.image_pull_policy').origin;
-
+/**
+ * Merges layers (later wins) and validates every value, naming the source of the bad one. Values are judged
+ * in a fixed order (the first bad one is the one reported): images, pull, mirrors, targets, smoke, mTLS, then
+ * the rest as the sections are built.
+ */
+export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process.env, preset = ''): Options {
+  const v = new Merged([defaultLayer(), ...layers]);
+  const { str, get } = v;
+  const image = imageSettings(v);
+  const { imagePullPolicy, pull, origins } = pullSettings(v);
   const runtimeDir = str('container.runtime_dir');
-
-  const mirrors: Mirrors = {
-    node: validateUrl(str('mirrors.node'), get('mirrors.node').origin),
-    nodeMusl: validateUrl(str('mirrors.node_musl'), get('mirrors.node_musl').origin),
-    npm: str('mirrors.npm') ? validateUrl(str('mirrors.npm'), get('mirrors.npm').origin) : '',
-    uv: validateUrl(str('mirrors.uv'), get('mirrors.uv').origin),
-    alpine: validateUrl(str('mirrors.alpine'), get('mirrors.alpine').origin),
-  };
-
-  const imgs = list('run.images');
-  for (const img of imgs.items) validateImageRef(img, imgs.origin);
-  const plats = list('run.platforms');
-  const platforms = plats.items.length
-    ? uniqueBy(
-        plats.items.map((p) => parsePlatform(p, plats.origin)),
-        (p) => p.arch,
-      )
-    : [platformOf(hostArch())];
-  const archList = list('toolkit.arch');
-  const arches = archList.items.length
-    ? [...new Set(archList.items.map((a) => parseArch(a, archList.origin)))]
-    : [...new Set(platforms.map((p) => p.arch))];
-
+  const mirrors = mirrorSettings(v);
+  const { imgs, platforms, arches } = targetSettings(v);
   const botId = str('smoke.bot_id');
   if (botId) validateBotId(botId, get('smoke.bot_id').origin);
   const upstream = str('mirror.upstream');
   if (upstream) validateRegistryHost(upstream, get('mirror.upstream').origin);
-  const insecure = list('mirror.insecure');
+  const insecure = v.list('mirror.insecure');
   for (const h of insecure.items) validateRegistryHost(h, insecure.origin);
-
   const bridgeTls = str('bridge_tls.mode') === 'strict' ? strictBridgeTls(str, get) : undefined;
-
   const cacheDir = str('toolkit.cache_dir');
   return {
     preset,
     workspace: {
       backend: str('container.backend') as Backend,
-      registry,
-      defaultImage,
-      defaultImageRef,
+      ...image,
       imagePullPolicy,
       runtimeDir,
       bridgePath: str('container.bridge_path') || `${(runtimeDir || SERVER_RUNTIME_DIR).replace(/\/+$/, '')}/bridge`,
@@ -419,40 +397,100 @@ export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process
       cniBinDir: str('container.cni_bin_dir'),
       cniConfDir: str('container.cni_conf_dir'),
     },
-    toolkit: {
-      nodeVersion: validateVersion(str('toolkit.node_version'), get('toolkit.node_version').origin, {
-        allowMajor: true,
-      }),
-      npmVersion: validateVersion(str('toolkit.npm_version'), get('toolkit.npm_version').origin),
-      uvVersion: validateVersion(str('toolkit.uv_version'), get('toolkit.uv_version').origin),
-      alpineVersion: validateAlpine(str('toolkit.alpine_version'), get('toolkit.alpine_version').origin),
-      arches,
-      cacheDir: cacheDir ? resolve(cacheDir) : defaultCacheDir(env),
-      verify: bool('toolkit.verify'),
-      archiveFormat: str('toolkit.archive_format') as Options['toolkit']['archiveFormat'],
-      mirrors,
-    },
+    toolkit: toolkitSection(v, arches, cacheDir ? resolve(cacheDir) : defaultCacheDir(env), mirrors),
     run: {
       memoh: str('run.memoh') as EraChoice,
-      images: imgs.items.length ? imgs.items : [defaultImageRef],
+      images: imgs.items.length ? imgs.items : [image.defaultImageRef],
       imagesListed: imgs.items.length > 0,
       platforms,
       pull,
-      concurrency: int('run.concurrency'),
+      concurrency: v.int('run.concurrency'),
       failOn: str('run.fail_on') as 'error' | 'warning',
     },
     smoke: {
       bridge: str('smoke.bridge'),
       service: str('smoke.service') as Service,
       checks: str('smoke.checks'),
-      timeoutSeconds: int('smoke.timeout'),
+      timeoutSeconds: v.int('smoke.timeout'),
       botId,
-      toolkit: list('smoke.toolkit').items.map((d) => resolve(d)),
-      keep: bool('smoke.keep'),
+      toolkit: v.list('smoke.toolkit').items.map((d) => resolve(d)),
+      keep: v.bool('smoke.keep'),
     },
     mirror: { upstream, insecure: insecure.items },
     ...(bridgeTls ? { bridgeTls } : {}),
     origins,
+  };
+}
+
+/** The registry and the default image, as Memoh's ImageRef() builds it. */
+function imageSettings({ str, get }: Merged): { registry: string; defaultImage: string; defaultImageRef: string } {
+  const registry = str('container.registry');
+  if (registry) validateRegistryHost(registry, get('container.registry').origin);
+  const defaultImage = str('container.default_image');
+  validateImageRef(defaultImage, get('container.default_image').origin);
+  // Memoh's ImageRef(): the registry prefixes the configured default image only, and is not normalised.
+  const defaultImageRef = registry ? `${registry}/${defaultImage}` : defaultImage;
+  validateImageRef(defaultImageRef, get('container.registry').origin);
+  return { registry, defaultImage, defaultImageRef };
+}
+
+/** Memoh's image_pull_policy and our pull are one setting: the later source wins ([run] pull within one file). */
+function pullSettings(v: Merged): { imagePullPolicy: ImagePullPolicy; pull: Pull; origins: Record<string, string> } {
+  const { str, get } = v;
+  const imagePullPolicy = memohPullPolicy(str('container.image_pull_policy'));
+  const pullFromMemoh = get('container.image_pull_policy').layer > get('run.pull').layer;
+  const pull: Pull = pullFromMemoh ? PULL_OF_POLICY[imagePullPolicy] : (str('run.pull') as Pull);
+  const origins = Object.fromEntries([...v.winner].map(([path, w]) => [path, w.origin]));
+  if (pullFromMemoh) origins['run.pull'] = get('container.image_pull_policy').origin;
+  return { imagePullPolicy, pull, origins };
+}
+
+function mirrorSettings({ str, get }: Merged): Mirrors {
+  return {
+    node: validateUrl(str('mirrors.node'), get('mirrors.node').origin),
+    nodeMusl: validateUrl(str('mirrors.node_musl'), get('mirrors.node_musl').origin),
+    npm: str('mirrors.npm') ? validateUrl(str('mirrors.npm'), get('mirrors.npm').origin) : '',
+    uv: validateUrl(str('mirrors.uv'), get('mirrors.uv').origin),
+    alpine: validateUrl(str('mirrors.alpine'), get('mirrors.alpine').origin),
+  };
+}
+
+/** The images, the platforms (default: the host's) and the toolkit's architectures (default: the platforms'). */
+function targetSettings(v: Merged): {
+  imgs: { items: string[]; origin: string };
+  platforms: Platform[];
+  arches: Arch[];
+} {
+  const imgs = v.list('run.images');
+  for (const img of imgs.items) validateImageRef(img, imgs.origin);
+  const plats = v.list('run.platforms');
+  const platforms = plats.items.length
+    ? uniqueBy(
+        plats.items.map((p) => parsePlatform(p, plats.origin)),
+        (p) => p.arch,
+      )
+    : [platformOf(hostArch())];
+  const archList = v.list('toolkit.arch');
+  const arches = archList.items.length
+    ? [...new Set(archList.items.map((a) => parseArch(a, archList.origin)))]
+    : [...new Set(platforms.map((p) => p.arch))];
+  return { imgs, platforms, arches };
+}
+
+function toolkitSection(v: Merged, arches: Arch[], cacheDir: string, mirrors: Mirrors): Options['toolkit'] {
+  const { str, get } = v;
+  return {
+    nodeVersion: validateVersion(str('toolkit.node_version'), get('toolkit.node_version').origin, {
+      allowMajor: true,
+    }),
+    npmVersion: validateVersion(str('toolkit.npm_version'), get('toolkit.npm_version').origin),
+    uvVersion: validateVersion(str('toolkit.uv_version'), get('toolkit.uv_version').origin),
+    alpineVersion: validateAlpine(str('toolkit.alpine_version'), get('toolkit.alpine_version').origin),
+    arches,
+    cacheDir,
+    verify: v.bool('toolkit.verify'),
+    archiveFormat: str('toolkit.archive_format') as Options['toolkit']['archiveFormat'],
+    mirrors,
   };
 }
 
@@ -491,54 +529,8 @@ function strictBridgeTls(str: (path: string) => string, get: Got): BridgeTls {
       'use letters, digits, ., _ or - (Memoh generates a UUID)',
     );
   }
-  const dir = (path: string, files: readonly string[], exact: boolean): string => {
-    const raw = str(path);
-    const { origin } = get(path);
-    const key = `[bridge_tls] ${path.split('.')[1]}`;
-    if (!raw)
-      throw new InputError(
-        key,
-        `is required when ${mode} is "strict"`,
-        `give the directory holding ${files.join(', ')}`,
-      );
-    const abs = resolve(raw);
-    let entries: string[];
-    try {
-      if (!statSync(abs).isDirectory())
-        throw new InputError(origin, `${abs} is not a directory`, `give the directory holding ${files.join(', ')}`);
-      entries = readdirSync(abs);
-    } catch (err) {
-      if (err instanceof InputError) throw err;
-      throw new InputError(
-        origin,
-        `cannot read ${abs} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-        `give an existing directory holding ${files.join(', ')}`,
-      );
-    }
-    const missing = files.filter((f) => !entries.includes(f));
-    if (missing.length)
-      throw new InputError(
-        origin,
-        `${abs} lacks ${missing.join(', ')}`,
-        `put Memoh's files there (cmd/gen-bridge-mtls makes them): ${files.join(', ')}`,
-      );
-    for (const f of files) {
-      const st = statSync(join(abs, f));
-      if (!st.isFile() || st.size === 0)
-        throw new InputError(origin, `${join(abs, f)} is not a non-empty file`, 'regenerate the mTLS material');
-    }
-    const extra = entries.filter((e) => !files.includes(e));
-    if (exact && extra.length) {
-      throw new InputError(
-        origin,
-        `${abs} also holds ${extra.slice(0, 5).join(', ')} (Memoh refuses any file but ${files.join(', ')})`,
-        'remove the other files: this directory is mounted into every workspace',
-      );
-    }
-    return abs;
-  };
-  const serverDir = dir('bridge_tls.server_dir', SERVER_TLS_FILES, false);
-  const bridgeDir = dir('bridge_tls.bridge_dir', BRIDGE_TLS_FILES, true);
+  const serverDir = tlsDir(str, get, mode, 'bridge_tls.server_dir', SERVER_TLS_FILES, false);
+  const bridgeDir = tlsDir(str, get, mode, 'bridge_tls.bridge_dir', BRIDGE_TLS_FILES, true);
   if (realpathSync(serverDir) === realpathSync(bridgeDir)) {
     throw new InputError(
       get('bridge_tls.bridge_dir').origin,
@@ -555,6 +547,57 @@ function strictBridgeTls(str: (path: string) => string, get: Got): BridgeTls {
     );
   }
   return { mode: 'strict', serverDir, bridgeDir, instanceId, serverName };
+}
+
+/** One of the mTLS dirs: given, a readable directory holding `files` (and, `exact`, nothing else). */
+function tlsDir(
+  str: (path: string) => string,
+  get: Got,
+  mode: string,
+  path: string,
+  files: readonly string[],
+  exact: boolean,
+): string {
+  const raw = str(path);
+  const { origin } = get(path);
+  const key = `[bridge_tls] ${path.split('.')[1]}`;
+  if (!raw)
+    throw new InputError(key, `is required when ${mode} is "strict"`, `give the directory holding ${files.join(', ')}`);
+  const abs = resolve(raw);
+  let entries: string[];
+  try {
+    if (!statSync(abs).isDirectory())
+      throw new InputError(origin, `${abs} is not a directory`, `give the directory holding ${files.join(', ')}`);
+    entries = readdirSync(abs);
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(
+      origin,
+      `cannot read ${abs} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      `give an existing directory holding ${files.join(', ')}`,
+    );
+  }
+  const missing = files.filter((f) => !entries.includes(f));
+  if (missing.length)
+    throw new InputError(
+      origin,
+      `${abs} lacks ${missing.join(', ')}`,
+      `put Memoh's files there (cmd/gen-bridge-mtls makes them): ${files.join(', ')}`,
+    );
+  for (const f of files) {
+    const st = statSync(join(abs, f));
+    if (!st.isFile() || st.size === 0)
+      throw new InputError(origin, `${join(abs, f)} is not a non-empty file`, 'regenerate the mTLS material');
+  }
+  const extra = entries.filter((e) => !files.includes(e));
+  if (exact && extra.length) {
+    throw new InputError(
+      origin,
+      `${abs} also holds ${extra.slice(0, 5).join(', ')} (Memoh refuses any file but ${files.join(', ')})`,
+      'remove the other files: this directory is mounted into every workspace',
+    );
+  }
+  return abs;
 }
 
 function validateAlpine(v: string, origin: string): string {
