@@ -148,31 +148,8 @@ function isTable(v: unknown): v is Record<string, unknown> {
  * own refusals hold for both: [mcp] is an error, and so are workspace keys in both [container] and [workspace].
  */
 export function tomlLayer(doc: Record<string, unknown>, name: string): Layer {
-  if ('mcp' in doc) {
-    throw new InputError(
-      `${name} [mcp]`,
-      'was replaced by the workspace keys of [container] (Memoh refuses [mcp] too)',
-      'move its keys into [container] (image becomes default_image) and remove [mcp]',
-    );
-  }
-  const container = isTable(doc.container) ? doc.container : undefined;
-  if (isTable(doc.workspace) && container) {
-    const both = Object.keys(container).filter((k) => WORKSPACE_KEYS.includes(k));
-    if (both.length) {
-      throw new InputError(
-        `${name} [container] ${both[0]}`,
-        'workspace keys are set in both [container] and [workspace] (Memoh refuses this too)',
-        'move the [workspace] keys into [container] and remove [workspace]',
-      );
-    }
-  }
-  // A Memoh file: Memoh's workspace section beside sections that are Memoh's alone, and none that are ours
-  // alone (a typo in a section name of our own file must stay an error, not turn the file into Memoh's).
-  const sections = Object.keys(doc).filter((t) => isTable(doc[t]));
-  const memoh =
-    sections.some((t) => t === 'container' || t === 'workspace') &&
-    sections.some((t) => !OUR_TABLES.has(t)) &&
-    !sections.some((t) => OUR_TABLES.has(t) && !MEMOH_TABLES.has(t));
+  refuseRetired(doc, name);
+  const memoh = isMemohFile(doc);
   const values = new Map<string, unknown>();
   const legacy = new Set<string>();
   for (const [section, body] of Object.entries(doc)) {
@@ -218,6 +195,39 @@ export function tomlLayer(doc: Record<string, unknown>, name: string): Layer {
     origin: (f) => (legacy.has(fieldPath(f)) ? `${name} [workspace] ${f.key}` : `${name} ${fieldPlace(f)}`),
     values,
   };
+}
+
+/** Sections Memoh itself refuses: the retired [mcp], and workspace keys in both [container] and [workspace]. */
+function refuseRetired(doc: Record<string, unknown>, name: string): void {
+  if ('mcp' in doc) {
+    throw new InputError(
+      `${name} [mcp]`,
+      'was replaced by the workspace keys of [container] (Memoh refuses [mcp] too)',
+      'move its keys into [container] (image becomes default_image) and remove [mcp]',
+    );
+  }
+  const container = isTable(doc.container) ? doc.container : undefined;
+  if (isTable(doc.workspace) && container) {
+    const both = Object.keys(container).filter((k) => WORKSPACE_KEYS.includes(k));
+    if (both.length) {
+      throw new InputError(
+        `${name} [container] ${both[0]}`,
+        'workspace keys are set in both [container] and [workspace] (Memoh refuses this too)',
+        'move the [workspace] keys into [container] and remove [workspace]',
+      );
+    }
+  }
+}
+
+function isMemohFile(doc: Record<string, unknown>): boolean {
+  // A Memoh file: Memoh's workspace section beside sections that are Memoh's alone, and none that are ours
+  // alone (a typo in a section name of our own file must stay an error, not turn the file into Memoh's).
+  const sections = Object.keys(doc).filter((t) => isTable(doc[t]));
+  return (
+    sections.some((t) => t === 'container' || t === 'workspace') &&
+    sections.some((t) => !OUR_TABLES.has(t)) &&
+    !sections.some((t) => OUR_TABLES.has(t) && !MEMOH_TABLES.has(t))
+  );
 }
 
 /** Memoh's environment overrides of its mTLS settings (config.go@v0.18.0:807-822), applied after the config file, as Memoh does. */
