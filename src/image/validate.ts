@@ -2,11 +2,11 @@ import type Dockerode from 'dockerode';
 import pLimit from 'p-limit';
 import { type Check, firstLine, worst } from '../core/check.js';
 import type { StageContext } from '../core/context.js';
-import { type Era, type EraChoice, judgeEra } from '../core/era.js';
+import { type Era, type EraChoice, type EraHints, type EraJudgement, judgeEra } from '../core/era.js';
 import { errorMessage, InputError } from '../core/errors.js';
 import { ARCHES, type Arch, formatPlatform, type Platform } from '../core/platform.js';
 import { uniqueBy } from '../core/util.js';
-import { ERA_DESCRIPTIONS, RUNTIME_MOUNT } from '../era/index.js';
+import { ERA_DESCRIPTIONS, type ImageEra, RUNTIME_MOUNT } from '../era/index.js';
 import {
   dataCheck,
   entrypointCheck,
@@ -105,8 +105,6 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
     checks,
     durationMs: ms(started),
   });
-  const idsOf = (era: Era): CheckId[] =>
-    CHECK_IDS.filter((id) => ERA_DESCRIPTIONS[era].image.contract || !CONTRACT_CHECK_IDS.includes(id));
 
   const tPull = performance.now();
   const acquired = await env.turn(ref.resolved, () => acquire(ref, platform, req.pull, ctx, req.auth));
@@ -120,48 +118,19 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
   ctx.reporter.debug(`${ref.resolved} ${formatPlatform(platform)}: judging ${image.Id.slice(0, 19)}`);
 
   const user = image.Config?.User ?? '';
-  const entrypoint = asList(image.Config?.Entrypoint);
-  const about: Partial<ImageReport> = {
-    imageId: image.Id,
-    actual: { os: image.Os, arch: image.Architecture, ...(image.Variant ? { variant: image.Variant } : {}) },
-    user: user || 'root',
-    entrypoint,
-    sizeBytes: image.Size,
-    layers: image.RootFS?.Layers?.length ?? 0,
-  };
+  const about = aboutImage(image, user);
   const platformResult = platformCheck(platform, image, ref, req.pull);
   add('image.platform', platformResult);
 
   const tFiles = performance.now();
-  let facts: FileFacts | undefined;
-  let verdict: ContractVerdict | undefined;
-  let era = judgeEra(choice, bridgeHint);
-  let unreadable = '';
-  let contractMs = 0;
-  try {
-    const files = await ImageFiles.open(image.Id, ctx);
-    try {
-      facts = await readFacts(files, { rootOwner: !isRootUser(user) });
-      const opt = facts.mounts.find((m) => m.path === RUNTIME_MOUNT);
-      about.eraHint = imageEraHint(facts.contract, {
-        exists: Boolean(opt?.exists),
-        isDir: opt?.kind === 'dir',
-        entries: opt?.entries ?? [],
-      });
-      era = judgeEra(choice, { image: about.eraHint, ...bridgeHint });
-      if (ERA_DESCRIPTIONS[era.era].image.contract) {
-        const t = performance.now();
-        const contract = facts.contract;
-        verdict = await evaluateContract({ read: async () => contract, stat: (path) => statExecutable(files, path) });
-        contractMs = ms(t);
-      }
-    } finally {
-      await files.close();
-    }
-  } catch (err) {
-    ctx.signal.throwIfAborted();
-    unreadable = `could not read the image's files: ${firstLine(errorMessage(err))}`;
-  }
+  const { facts, verdict, era, unreadable, contractMs, eraHint } = await readImage(
+    image.Id,
+    user,
+    choice,
+    bridgeHint,
+    ctx,
+  );
+  if (facts) about.eraHint = eraHint;
   const filesMs = ms(tFiles) - contractMs;
   const rules = ERA_DESCRIPTIONS[era.era].image;
   about.era = era;
@@ -169,48 +138,12 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
   // The image's own architecture decides which loaders count, even when it is not the one asked for.
   const arch: Arch = ARCHES.includes(image.Architecture as Arch) ? (image.Architecture as Arch) : platform.arch;
   if (!facts) {
-    const fail: Result = {
-      status: 'fail',
-      detail: unreadable,
-      fix: 'check the engine (docker info) and that the image is intact (docker image inspect)',
-    };
-    if (rules.contract) for (const id of CONTRACT_CHECK_IDS) add(id, fail);
-    add('image.libc', fail, filesMs);
-    add('image.shell', fail);
-    add('image.entrypoint', entrypointCheck(image, rules));
-    add('image.user', userCheck(image));
-    add('image.hidden-mounts', fail);
-    add('image.data', fail);
-    checks.push(skipped('image.toolkit', 'the image files could not be read'));
-    add('image.size', sizeCheck(image));
+    unreadableChecks(add, checks, image, rules, unreadable, filesMs);
     return finish(about);
   }
-  if (verdict) {
-    // Nothing named the era (no --memoh, no contract file, no bridge yet): v0.18 is only assumed, so Memoh's
-    // refusal is told as a warning; the option, the image or the bridge make it a failure.
-    const assumed = era.by === 'default';
-    contractChecks(verdict, 'image.').forEach((c, i) => {
-      const status = assumed && c.status === 'fail' ? 'warn' : c.status;
-      const why =
-        assumed && c.status === 'fail'
-          ? ` [era: ${era.why}; --memoh v0.18 makes this a failure, --memoh v3 drops the contract]`
-          : '';
-      add(
-        c.id as CheckId,
-        { status, detail: `${c.detail}${why}`, ...(c.fix ? { fix: c.fix } : {}) },
-        i === 0 ? contractMs : undefined,
-      );
-    });
-  }
-  // The version is told in either era (a v3 judgement of a v0.18 image still shows what it carries).
-  const decoded = facts.contract.ok ? decodeContract(facts.contract.bytes.subarray(0, CONTRACT_READ_LIMIT)) : undefined;
-  const version = decoded && 'contract' in decoded ? decoded.contract.contractVersion : undefined;
-  if (version !== undefined || verdict?.memoh) {
-    about.contract = {
-      ...(version !== undefined ? { version } : {}),
-      ...(verdict?.memoh ? { incompatible: verdict.memoh } : {}),
-    };
-  }
+  if (verdict) addContractChecks(add, verdict, era, contractMs);
+  const contract = contractAbout(facts, verdict);
+  if (contract) about.contract = contract;
   const libc = libcCheck(facts, arch, rules);
   add('image.libc', libc.result, filesMs);
   add('image.shell', shellCheck(facts));
@@ -218,27 +151,144 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
   add('image.user', userCheck(image, facts));
   add('image.hidden-mounts', hiddenMountsCheck(facts, rules));
   add('image.data', dataCheck(image, facts, rules));
-  const toolkit = env.toolkits.find((t) => t.manifest.arch === platform.arch);
-  if (!rules.hostToolkit) {
-    checks.push(
-      skipped(
-        'image.toolkit',
-        "Memoh v0.18 runs the image's own toolkit (see image.contract-executables): a built --toolkit is judged in the v3 era only",
-      ),
-    );
-  } else if (env.toolkits.length === 0) checks.push(skipped('image.toolkit', 'no --toolkit given'));
-  else if (!toolkit)
-    checks.push(
-      skipped(
-        'image.toolkit',
-        `no toolkit for ${platform.arch} given (have: ${env.toolkits.map((t) => t.manifest.arch).join(', ')})`,
-      ),
-    );
-  else if (platformResult.status === 'fail')
-    checks.push(skipped('image.toolkit', `the image is not ${formatPlatform(platform)} (see image.platform)`));
+  const toolkit = toolkitSkip(env.toolkits, platform, rules, platformResult);
+  if (typeof toolkit === 'string') checks.push(skipped('image.toolkit', toolkit));
   else add('image.toolkit', toolkitCheck(toolkit, facts));
   add('image.size', sizeCheck(image));
   return finish({ ...about, libc: libc.libc });
+}
+
+type Add = (id: CheckId, r: Result, durationMs?: number) => void;
+
+/** The check ids of an era, in order: the contract's only where the era has one. */
+const idsOf = (era: Era): CheckId[] =>
+  CHECK_IDS.filter((id) => ERA_DESCRIPTIONS[era].image.contract || !CONTRACT_CHECK_IDS.includes(id));
+
+/** What the inspect tells of the image, for the report. */
+function aboutImage(image: Dockerode.ImageInspectInfo, user: string): Partial<ImageReport> {
+  return {
+    imageId: image.Id,
+    actual: { os: image.Os, arch: image.Architecture, ...(image.Variant ? { variant: image.Variant } : {}) },
+    user: user || 'root',
+    entrypoint: asList(image.Config?.Entrypoint),
+    sizeBytes: image.Size,
+    layers: image.RootFS?.Layers?.length ?? 0,
+  };
+}
+
+/** What the image's files say, read through a created container: facts, the era they tell, the contract verdict. */
+async function readImage(
+  imageId: string,
+  user: string,
+  choice: EraChoice,
+  bridgeHint: { bridge?: EraHints['bridge'] },
+  ctx: StageContext,
+): Promise<{
+  facts?: FileFacts;
+  verdict?: ContractVerdict;
+  era: EraJudgement;
+  unreadable: string;
+  contractMs: number;
+  eraHint?: EraHints['image'];
+}> {
+  let era = judgeEra(choice, bridgeHint);
+  try {
+    const files = await ImageFiles.open(imageId, ctx);
+    try {
+      const facts = await readFacts(files, { rootOwner: !isRootUser(user) });
+      const opt = facts.mounts.find((m) => m.path === RUNTIME_MOUNT);
+      const eraHint = imageEraHint(facts.contract, {
+        exists: Boolean(opt?.exists),
+        isDir: opt?.kind === 'dir',
+        entries: opt?.entries ?? [],
+      });
+      era = judgeEra(choice, { image: eraHint, ...bridgeHint });
+      if (!ERA_DESCRIPTIONS[era.era].image.contract) return { facts, era, unreadable: '', contractMs: 0, eraHint };
+      const t = performance.now();
+      const contract = facts.contract;
+      const verdict = await evaluateContract({
+        read: async () => contract,
+        stat: (path) => statExecutable(files, path),
+      });
+      return { facts, verdict, era, unreadable: '', contractMs: ms(t), eraHint };
+    } finally {
+      await files.close();
+    }
+  } catch (err) {
+    ctx.signal.throwIfAborted();
+    return { era, unreadable: `could not read the image's files: ${firstLine(errorMessage(err))}`, contractMs: 0 };
+  }
+}
+
+/** The image's files could not be read: what needs them fails, what the inspect alone tells is still judged. */
+function unreadableChecks(
+  add: Add,
+  checks: Check[],
+  image: Dockerode.ImageInspectInfo,
+  rules: ImageEra,
+  unreadable: string,
+  filesMs: number,
+): void {
+  const fail: Result = {
+    status: 'fail',
+    detail: unreadable,
+    fix: 'check the engine (docker info) and that the image is intact (docker image inspect)',
+  };
+  if (rules.contract) for (const id of CONTRACT_CHECK_IDS) add(id, fail);
+  add('image.libc', fail, filesMs);
+  add('image.shell', fail);
+  add('image.entrypoint', entrypointCheck(image, rules));
+  add('image.user', userCheck(image));
+  add('image.hidden-mounts', fail);
+  add('image.data', fail);
+  checks.push(skipped('image.toolkit', 'the image files could not be read'));
+  add('image.size', sizeCheck(image));
+}
+
+function addContractChecks(add: Add, verdict: ContractVerdict, era: EraJudgement, contractMs: number): void {
+  // Nothing named the era (no --memoh, no contract file, no bridge yet): v0.18 is only assumed, so Memoh's
+  // refusal is told as a warning; the option, the image or the bridge make it a failure.
+  const assumed = era.by === 'default';
+  contractChecks(verdict, 'image.').forEach((c, i) => {
+    const status = assumed && c.status === 'fail' ? 'warn' : c.status;
+    const why =
+      assumed && c.status === 'fail'
+        ? ` [era: ${era.why}; --memoh v0.18 makes this a failure, --memoh v3 drops the contract]`
+        : '';
+    add(
+      c.id as CheckId,
+      { status, detail: `${c.detail}${why}`, ...(c.fix ? { fix: c.fix } : {}) },
+      i === 0 ? contractMs : undefined,
+    );
+  });
+}
+
+/** The version is told in either era (a v3 judgement of a v0.18 image still shows what it carries). */
+function contractAbout(facts: FileFacts, verdict: ContractVerdict | undefined): ImageReport['contract'] {
+  const decoded = facts.contract.ok ? decodeContract(facts.contract.bytes.subarray(0, CONTRACT_READ_LIMIT)) : undefined;
+  const version = decoded && 'contract' in decoded ? decoded.contract.contractVersion : undefined;
+  if (version === undefined && !verdict?.memoh) return undefined;
+  return {
+    ...(version !== undefined ? { version } : {}),
+    ...(verdict?.memoh ? { incompatible: verdict.memoh } : {}),
+  };
+}
+
+/** The toolkit to judge the image against, or why none is. */
+function toolkitSkip(
+  toolkits: ToolkitRef[],
+  platform: Platform,
+  rules: ImageEra,
+  platformResult: Result,
+): ToolkitRef | string {
+  const toolkit = toolkits.find((t) => t.manifest.arch === platform.arch);
+  if (!rules.hostToolkit)
+    return "Memoh v0.18 runs the image's own toolkit (see image.contract-executables): a built --toolkit is judged in the v3 era only";
+  if (toolkits.length === 0) return 'no --toolkit given';
+  if (!toolkit)
+    return `no toolkit for ${platform.arch} given (have: ${toolkits.map((t) => t.manifest.arch).join(', ')})`;
+  if (platformResult.status === 'fail') return `the image is not ${formatPlatform(platform)} (see image.platform)`;
+  return toolkit;
 }
 
 /** Stat as the bridge does it for Memoh (following links), with the bridge's words for a missing path. */
