@@ -19,10 +19,7 @@ export {
   type ConnectOptions,
   connectBridge,
   connectBridgeTarget,
-  dialTarget,
   NoContainerService,
-  readTraits,
-  tlsCredentials,
 } from './connect.js';
 export { dateBridge, EraRules, RULES, type RuleName, STEPS, type Verdict } from './eras.js';
 export { serviceName, WIRE_NAMES, type WireName } from './proto.js';
@@ -32,7 +29,6 @@ export {
   runUserChecks,
   type SuiteOptions,
   suiteCheckIds,
-  suiteRules,
 } from './suite.js';
 export { PROBE_TEMPLATE, type SuiteExpectations, type SuiteHooks } from './suite-env.js';
 export { loadUserChecks, readUserChecks, type UserChecks } from './user-checks.js';

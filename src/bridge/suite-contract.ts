@@ -60,9 +60,9 @@ export const TEMPLATES: readonly { path: string; content: string }[] = [
 ];
 
 /** Files Memoh owns and rewrites on every reconcile; the rest are created once and then left to the bot. */
-export const isManaged = (path: string): boolean => path.startsWith('.memoh/skills/');
+const isManaged = (path: string): boolean => path.startsWith('.memoh/skills/');
 
-export interface BootstrapLog {
+interface BootstrapLog {
   renamedIdentity: boolean;
   written: string[];
   /** Create-only files that existed already, left alone. */
@@ -156,7 +156,7 @@ export function memohBridgeError(err: BridgeCallError): string {
 const READ_CAP = 4 * 1024 * 1024;
 
 /** The contract's reader and stat, over the bridge: ReadRaw and Stat (which follows links), as Memoh calls them. */
-export function bridgeContractSource(client: BridgeClient) {
+function bridgeContractSource(client: BridgeClient) {
   return {
     async read(): Promise<ContractRead> {
       try {
@@ -189,7 +189,7 @@ export function bridgeContractSource(client: BridgeClient) {
   };
 }
 
-export interface ContractSuiteOptions {
+interface ContractSuiteOptions {
   /** Where the bootstrap replay writes, as Memoh does: /data (default). */
   dataDir?: string;
 }

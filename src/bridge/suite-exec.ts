@@ -648,7 +648,7 @@ export function reaperVerdict(
 }
 
 /** Copies of the bridge found stuck between fork and exec, and killed; `emulated` when they ran under qemu-user. */
-export interface StuckForks {
+interface StuckForks {
   pids: number[];
   emulated: boolean;
 }
@@ -662,7 +662,7 @@ export interface StuckForks {
  * and killed, which lets those Execs and the bridge's shutdown finish. (The bridge's path is split in the
  * script, so that the script's own subshells, copies of its shell, do not match.)
  */
-export async function killStuckForks(client: BridgeClient): Promise<StuckForks | undefined> {
+async function killStuckForks(client: BridgeClient): Promise<StuckForks | undefined> {
   const list =
     'for d in /proc/[0-9]*; do p=${d#/proc/}; pp=$(sed -n "s/^PPid:[[:space:]]*//p" $d/status 2>/dev/null); ' +
     `c=$(tr "\\0" " " < $d/cmdline 2>/dev/null); case "$c" in *"${RUNTIME_MOUNT}/brid""ge"*) ;; *) continue;; esac; ` +

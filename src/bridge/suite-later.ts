@@ -14,7 +14,7 @@ import { abs, custom, pass, rel } from './suite-files.js';
  */
 
 /** The in-container tools proxy of ≥v0.10.0 bridges (MEMOH_ACP_TOOLS_PROXY_ADDR). */
-export const TOOLS_PROXY = '127.0.0.1:18732';
+const TOOLS_PROXY = '127.0.0.1:18732';
 
 const stdoutOf = (r: ExecResult): string => r.stdout.toString('utf8');
 const names = (entries: { path: string }[]): string[] => entries.map((e) => e.path);

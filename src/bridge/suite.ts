@@ -48,7 +48,7 @@ export function suiteCheckIds(
 }
 
 /** The era's rules for this connection and these expectations (see eras.ts). */
-export function suiteRules(conn: BridgeConnection, exp: SuiteExpectations): EraRules {
+function suiteRules(conn: BridgeConnection, exp: SuiteExpectations): EraRules {
   const traits = exp.traits ?? conn.traits;
   const era =
     exp.era ?? (traits ? bridgeEraHint(traits)?.era : undefined) ?? (conn.service === 'mcpcontainer' ? 'v3' : 'v0.18');

@@ -5,7 +5,6 @@
 export {
   BRIDGE_TLS_FILES,
   defaultLayer,
-  envLayer,
   type FaceSettings,
   fileLayer,
   type ImagePullPolicy,
@@ -14,11 +13,9 @@ export {
   mirrorImages,
   type Options,
   optionsFromFace,
-  PRESETS,
   type Pull,
   presetLayer,
   resolveOptions,
   SERVER_TLS_FILES,
   type Service,
-  tomlLayer,
 } from './resolve.js';

@@ -103,7 +103,7 @@ export interface Layer {
   values: Map<string, unknown>;
 }
 
-export const PRESETS: Record<string, string> = { cn: cnToml };
+const PRESETS: Record<string, string> = { cn: cnToml };
 
 function parseToml(text: string, name: string, input: string): Record<string, unknown> {
   try {
@@ -147,7 +147,7 @@ function isTable(v: unknown): v is Record<string, unknown> {
  * [bridge_tls] and the top-level instance_id; everything else, and keys we do not use, are ignored. Memoh's
  * own refusals hold for both: [mcp] is an error, and so are workspace keys in both [container] and [workspace].
  */
-export function tomlLayer(doc: Record<string, unknown>, name: string): Layer {
+function tomlLayer(doc: Record<string, unknown>, name: string): Layer {
   refuseRetired(doc, name);
   const memoh = isMemohFile(doc);
   const values = new Map<string, unknown>();
@@ -239,7 +239,7 @@ const ENV_OVERRIDES: readonly (readonly [string, string])[] = [
   ['MEMOH_BRIDGE_TLS_SERVER_NAME', 'bridge_tls.server_name'],
 ];
 
-export function envLayer(env: NodeJS.ProcessEnv): Layer {
+function envLayer(env: NodeJS.ProcessEnv): Layer {
   const values = new Map<string, unknown>();
   const names = new Map<string, string>();
   for (const [name, path] of ENV_OVERRIDES) {

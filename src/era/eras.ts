@@ -41,10 +41,10 @@ export type MountKind = 'resolv-conf' | 'runtime-dir' | 'bridge-file' | 'socket-
 /** The env Memoh sets, by group, in the order it builds them. */
 export type EnvKind = 'tz' | 'socket-path' | 'tls' | 'home-xdg' | 'skill-roots' | 'tcp-addr';
 
-export const LABEL_BOT_ID = 'memoh.bot_id';
-export const LABEL_WORKSPACE = 'memoh.workspace';
-export const LABEL_CPU = 'memoh.workspace.resource.cpu_millicores';
-export const LABEL_MEMORY = 'memoh.workspace.resource.memory_bytes';
+const LABEL_BOT_ID = 'memoh.bot_id';
+const LABEL_WORKSPACE = 'memoh.workspace';
+const LABEL_CPU = 'memoh.workspace.resource.cpu_millicores';
+const LABEL_MEMORY = 'memoh.workspace.resource.memory_bytes';
 
 /** How an era's Memoh builds the workspace container, whatever the backend (src/workspace/spec.ts adds it). */
 export interface WorkspaceEra {

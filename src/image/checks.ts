@@ -39,7 +39,7 @@ export function platformCheck(want: Platform, image: Dockerode.ImageInspectInfo,
 }
 
 /** The C library, decided from the loaders present for the image's own architecture. */
-export function libcOf(loaders: FoundLoader[], arch: Arch): Libc {
+function libcOf(loaders: FoundLoader[], arch: Arch): Libc {
   const mine = loaders.filter((l) => l.arch === arch);
   if (mine.some((l) => l.libc === 'musl')) return 'musl';
   if (mine.some((l) => l.libc === 'glibc')) return 'glibc';

@@ -37,7 +37,7 @@ export const REQUIRED_EXECUTABLES: readonly string[] = [
   `${SCRIPTS_DIR}/display-apply-style.sh`,
   `${SCRIPTS_DIR}/desktop-style.sh`,
 ];
-export const INCOMPATIBLE = 'workspace image is incompatible';
+const INCOMPATIBLE = 'workspace image is incompatible';
 
 /** The rules grouped as reported: one check each, in Memoh's order. */
 export const CONTRACT_RULES = [
@@ -77,7 +77,7 @@ export type ExecutableStat =
   | { ok: true; isDir: boolean; mode: string }
   | { ok: false; missing: boolean; error: string };
 
-export interface ContractSource {
+interface ContractSource {
   read(): Promise<ContractRead>;
   stat(path: string): Promise<ExecutableStat>;
 }
@@ -154,7 +154,7 @@ export function goTrimSpace(s: string): string {
 const equalFoldAscii = (s: string, word: string): boolean => s.replace(/[A-Z]/g, (c) => c.toLowerCase()) === word;
 
 /** %q of a Go string (strconv.Quote) for the texts Memoh prints. */
-export function goQuote(s: string): string {
+function goQuote(s: string): string {
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
@@ -474,7 +474,7 @@ export function contractChecks(verdict: ContractVerdict, prefix: string): Check[
 // The era an image tells
 
 /** What /opt/memoh holds in the image, for the seed-runtime-dir test. */
-export interface OptMemoh {
+interface OptMemoh {
   exists: boolean;
   isDir?: boolean;
   /** Top-level names under /opt/memoh. */

@@ -20,7 +20,7 @@ export const LOADERS: readonly { path: string; libc: Exclude<Libc, 'none'>; arch
  * Where Memoh mounts over the image, in either era: the seed's runtime dir, v0.17+'s bridge file, the socket
  * dir (which of them an era mounts is src/era/eras.ts).
  */
-export const MOUNT_POINTS = [RUNTIME_MOUNT, BRIDGE_IN_CONTAINER, SOCKET_MOUNT] as const;
+const MOUNT_POINTS = [RUNTIME_MOUNT, BRIDGE_IN_CONTAINER, SOCKET_MOUNT] as const;
 
 export interface FoundLoader {
   path: string;

@@ -21,7 +21,7 @@ export class GoJsonSyntaxError extends Error {
 const MAX_DEPTH = 10_000;
 
 /** strconv.Quote of the byte as a rune, in single quotes: Go's `quoteChar`. */
-export function quoteChar(c: number): string {
+function quoteChar(c: number): string {
   if (c === 0x27) return "'\\''";
   if (c === 0x22) return "'\"'";
   const named: Record<number, string> = {

@@ -11,7 +11,7 @@ import { type AuthOptions, registryAuth } from './auth.js';
 import { megabytes, platformMatches } from './checks.js';
 import type { ImageRef } from './reference.js';
 
-export interface Acquired {
+interface Acquired {
   check: Omit<Check, 'id' | 'durationMs'>;
   image?: Dockerode.ImageInspectInfo;
 }
@@ -72,7 +72,7 @@ export async function acquire(
   }
 }
 
-export async function inspectImage(name: string): Promise<Dockerode.ImageInspectInfo | undefined> {
+async function inspectImage(name: string): Promise<Dockerode.ImageInspectInfo | undefined> {
   try {
     return await docker().getImage(name).inspect();
   } catch (err) {

@@ -45,7 +45,7 @@ export const CONTAINERD_CAPS = [
  * "Reproducing the containerd defaults under Docker Engine"). Memoh pinned the same containerd in both eras.
  * Docker's tmpfs default adds noexec,nodev, so `/run` names exec,dev to match containerd's mount.
  */
-export const CONTAINERD_HOST_CONFIG = {
+const CONTAINERD_HOST_CONFIG = {
   // Memoh's process is PID 1 (the bridge in v3, tini in v0.18), whatever the daemon's `init` default is.
   Init: false,
   CapDrop: ['ALL'],

@@ -112,8 +112,8 @@ export class WorkspaceStartError extends StageError {
   }
 }
 
-export const STOP_GRACE_MS = 10_000;
-export const LOG_TAIL = 50;
+const STOP_GRACE_MS = 10_000;
+const LOG_TAIL = 50;
 
 /** Everything one start has made so far, in the ledger, released in reverse on failure (unless kept). */
 class Made {
@@ -458,7 +458,7 @@ export async function describeFailure(c: Dockerode.Container): Promise<FailureCo
   return { state, exitCode, logs };
 }
 
-export async function containerLogs(c: Dockerode.Container, tail: number): Promise<string[]> {
+async function containerLogs(c: Dockerode.Container, tail: number): Promise<string[]> {
   const raw = (await c.logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
   return demux(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)))
     .split('\n')
@@ -467,7 +467,7 @@ export async function containerLogs(c: Dockerode.Container, tail: number): Promi
 }
 
 /** Docker's multiplexed log stream (no TTY): 8-byte frame headers [stream,0,0,0,len32be]. */
-export function demux(buf: Buffer): string {
+function demux(buf: Buffer): string {
   const parts: Buffer[] = [];
   let i = 0;
   while (i + 8 <= buf.length && buf[i]! <= 2 && buf[i + 1] === 0 && buf[i + 2] === 0 && buf[i + 3] === 0) {
