@@ -264,115 +264,110 @@ export function decodeContract(payload: Uint8Array): { contract: WorkspaceContra
 
 const FROM_WORKSPACE = "build the image FROM memohai/workspace:debian (Memoh v0.18's workspace image)";
 
+/** One rule's judgement: passed (with what was seen), or failed in Memoh's words, with the fix. */
+type Judged = { pass: string } | { words: string; fix: string; detail?: string | undefined };
+
 /**
  * The file's rules (read, decode, version, platform, paths) on its bytes: pure and synchronous, so they
  * can be tested rule by rule. Rules after the first failure are skipped with the reason, as Memoh stops there.
  */
 export function judgeContractFile(read: ContractRead): { contract?: WorkspaceContract; outcomes: RuleOutcome[] } {
   const outcomes: RuleOutcome[] = [];
-  const fail = (
-    rule: ContractRule,
-    words: string,
-    fix: string,
-    detail?: string,
-  ): { contract?: WorkspaceContract; outcomes: RuleOutcome[] } => {
-    const memoh = `${INCOMPATIBLE}: ${words}`;
-    outcomes.push({ rule, status: 'fail', detail: detail ? `${memoh} (${detail})` : memoh, fix, memoh });
-    return { outcomes: [...outcomes, ...skipRest(rule)] };
+  const judged = (rule: ContractRule, j: Judged): boolean => {
+    if ('pass' in j) {
+      outcomes.push({ rule, status: 'pass', detail: j.pass });
+      return true;
+    }
+    const memoh = `${INCOMPATIBLE}: ${j.words}`;
+    outcomes.push({ rule, status: 'fail', detail: j.detail ? `${memoh} (${j.detail})` : memoh, fix: j.fix, memoh });
+    outcomes.push(...skipRest(rule));
+    return false;
   };
+  const decoded = decodeRule(read);
+  if (!judged('contract', decoded.judged) || !decoded.contract) return { outcomes };
+  const c = decoded.contract;
+  const rules = [
+    ['contract-version', versionRule],
+    ['contract-platform', platformRule],
+    ['contract-paths', pathsRule],
+  ] as const;
+  for (const [rule, judge] of rules) if (!judged(rule, judge(c))) break;
+  return { contract: c, outcomes };
+}
+
+/** Read and decode, as Memoh does: at most CONTRACT_READ_LIMIT bytes, then json.Unmarshal. */
+function decodeRule(read: ContractRead): { judged: Judged; contract?: WorkspaceContract } {
   if (!read.ok) {
-    return fail(
-      'contract',
-      `read contract: ${read.error}`,
-      read.missing
+    const judged: Judged = {
+      words: `read contract: ${read.error}`,
+      fix: read.missing
         ? `${FROM_WORKSPACE}, or add ${CONTRACT_PATH} (contract_version ${CONTRACT_VERSION}) with the toolkit, scripts and ${TINI} it promises; for a seed-era (v3) Memoh, use --memoh v3`
         : `make ${CONTRACT_PATH} a readable regular file`,
-      read.missing ? `Memoh v0.18 refuses an image without ${CONTRACT_PATH}` : undefined,
-    );
+      detail: read.missing ? `Memoh v0.18 refuses an image without ${CONTRACT_PATH}` : undefined,
+    };
+    return { judged };
   }
   // A reader may stop one byte past the limit: `size` is then the file's real length.
   const size = Math.max(read.size ?? 0, read.bytes.length);
   const cut = size > CONTRACT_READ_LIMIT;
   const decoded = decodeContract(cut ? read.bytes.subarray(0, CONTRACT_READ_LIMIT) : read.bytes);
   if ('error' in decoded) {
-    return fail(
-      'contract',
-      `decode contract: ${decoded.error}`,
-      `make ${CONTRACT_PATH} valid JSON of at most 64 KiB: {"contract_version": 2, "platform": {...}, "paths": {...}}`,
-      cut ? `Memoh reads only the first ${CONTRACT_READ_LIMIT} of its ${size} bytes` : undefined,
-    );
-  }
-  const c = decoded.contract;
-  outcomes.push({
-    rule: 'contract',
-    status: 'pass',
-    detail: `${CONTRACT_PATH} decodes (${size} bytes${cut ? `, read as the first ${CONTRACT_READ_LIMIT}` : ''})`,
-  });
-  const result = (): { contract: WorkspaceContract; outcomes: RuleOutcome[] } => ({ contract: c, outcomes });
-
-  if (c.contractVersion !== CONTRACT_VERSION) {
-    const v17 = c.contractVersion === 1;
-    return {
-      contract: c,
-      outcomes: fail(
-        'contract-version',
-        `contract version ${c.contractVersion}, want ${CONTRACT_VERSION}`,
-        v17
-          ? `rebuild the image from Memoh v0.18's Dockerfile.workspace (contract_version ${CONTRACT_VERSION}), or run it under Memoh v0.17`
-          : `set contract_version to ${CONTRACT_VERSION}: Memoh v0.18 accepts exactly ${CONTRACT_VERSION}`,
-        v17 ? 'a v0.17 image: Memoh v0.18 refuses it' : undefined,
-      ).outcomes,
+    const judged: Judged = {
+      words: `decode contract: ${decoded.error}`,
+      fix: `make ${CONTRACT_PATH} valid JSON of at most 64 KiB: {"contract_version": 2, "platform": {...}, "paths": {...}}`,
+      detail: cut ? `Memoh reads only the first ${CONTRACT_READ_LIMIT} of its ${size} bytes` : undefined,
     };
+    return { judged };
   }
-  outcomes.push({ rule: 'contract-version', status: 'pass', detail: `contract_version ${CONTRACT_VERSION}` });
+  const pass = `${CONTRACT_PATH} decodes (${size} bytes${cut ? `, read as the first ${CONTRACT_READ_LIMIT}` : ''})`;
+  return { judged: { pass }, contract: decoded.contract };
+}
 
+function versionRule(c: WorkspaceContract): Judged {
+  if (c.contractVersion === CONTRACT_VERSION) return { pass: `contract_version ${CONTRACT_VERSION}` };
+  const v17 = c.contractVersion === 1;
+  return {
+    words: `contract version ${c.contractVersion}, want ${CONTRACT_VERSION}`,
+    fix: v17
+      ? `rebuild the image from Memoh v0.18's Dockerfile.workspace (contract_version ${CONTRACT_VERSION}), or run it under Memoh v0.17`
+      : `set contract_version to ${CONTRACT_VERSION}: Memoh v0.18 accepts exactly ${CONTRACT_VERSION}`,
+    detail: v17 ? 'a v0.17 image: Memoh v0.18 refuses it' : undefined,
+  };
+}
+
+function platformRule(c: WorkspaceContract): Judged {
   if (!equalFoldAscii(goTrimSpace(c.platform.os), 'linux')) {
     return {
-      contract: c,
-      outcomes: fail(
-        'contract-platform',
-        `unsupported operating system ${goQuote(c.platform.os)}`,
-        'declare "platform": {"os": "linux", …}',
-      ).outcomes,
+      words: `unsupported operating system ${goQuote(c.platform.os)}`,
+      fix: 'declare "platform": {"os": "linux", …}',
     };
   }
   if (!equalFoldAscii(goTrimSpace(c.platform.libc), 'glibc')) {
     const musl = equalFoldAscii(goTrimSpace(c.platform.libc), 'musl');
     return {
-      contract: c,
-      outcomes: fail(
-        'contract-platform',
-        `unsupported libc ${goQuote(c.platform.libc)}`,
-        musl
-          ? `Memoh v0.18 accepts only glibc images (its toolkit is glibc-only): ${FROM_WORKSPACE} or another Debian/Ubuntu base`
-          : 'declare "libc": "glibc" on a glibc (Debian, Ubuntu) image',
-        musl ? 'musl images are refused; only the declared value is checked' : undefined,
-      ).outcomes,
+      words: `unsupported libc ${goQuote(c.platform.libc)}`,
+      fix: musl
+        ? `Memoh v0.18 accepts only glibc images (its toolkit is glibc-only): ${FROM_WORKSPACE} or another Debian/Ubuntu base`
+        : 'declare "libc": "glibc" on a glibc (Debian, Ubuntu) image',
+      detail: musl ? 'musl images are refused; only the declared value is checked' : undefined,
     };
   }
-  outcomes.push({
-    rule: 'contract-platform',
-    status: 'pass',
-    detail: `platform ${goQuote(c.platform.os)}, ${goQuote(c.platform.libc)}`,
-  });
+  return { pass: `platform ${goQuote(c.platform.os)}, ${goQuote(c.platform.libc)}` };
+}
 
+function pathsRule(c: WorkspaceContract): Judged {
   for (const [key, want] of [
     ['toolkit', TOOLKIT_DIR],
     ['scripts', SCRIPTS_DIR],
   ] as const) {
     if (goTrimSpace(c.paths[key]) !== want) {
       return {
-        contract: c,
-        outcomes: fail(
-          'contract-paths',
-          `${key} path ${goQuote(c.paths[key])}`,
-          `set "paths": {"${key}": "${want}"} (exactly; Memoh's paths are fixed)`,
-        ).outcomes,
+        words: `${key} path ${goQuote(c.paths[key])}`,
+        fix: `set "paths": {"${key}": "${want}"} (exactly; Memoh's paths are fixed)`,
       };
     }
   }
-  outcomes.push({ rule: 'contract-paths', status: 'pass', detail: `toolkit ${TOOLKIT_DIR}, scripts ${SCRIPTS_DIR}` });
-  return result();
+  return { pass: `toolkit ${TOOLKIT_DIR}, scripts ${SCRIPTS_DIR}` };
 }
 
 /**
