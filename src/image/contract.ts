@@ -181,6 +181,25 @@ const kindOf = (v: GoJson): string => (v.t === 'bool' ? 'bool' : v.t);
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
+/** Go's field matching: the last key that names a field wins, exactly or else case-insensitively. */
+function fields<T extends string>(
+  obj: Extract<GoJson, { t: 'object' }>,
+  names: readonly T[],
+  set: (name: T, v: GoJson) => void,
+): void {
+  for (const [key, v] of obj.entries) {
+    const name = names.find((f) => f === key) ?? names.find((f) => goFold(f) === goFold(key));
+    if (name !== undefined) set(name, v);
+  }
+}
+
+const structOf = (field: string): string =>
+  field.startsWith('platform.')
+    ? 'WorkspaceContractPlatform'
+    : field.startsWith('paths.')
+      ? 'WorkspaceContractPaths'
+      : 'WorkspaceContract';
+
 /**
  * json.Unmarshal(payload, &WorkspaceContract{}): syntax checked first, unknown fields ignored, keys matched
  * exactly or else case-insensitively (Go's fold), the last duplicate wins, null leaves a field as it was,
@@ -202,22 +221,7 @@ export function decodeContract(payload: Uint8Array): { contract: WorkspaceContra
   let firstError: string | undefined;
   // Go names the innermost struct and the full field path: WorkspaceContractPlatform.platform.os.
   const typeError = (value: string, field: string, type: string): void => {
-    const struct = field.startsWith('platform.')
-      ? 'WorkspaceContractPlatform'
-      : field.startsWith('paths.')
-        ? 'WorkspaceContractPaths'
-        : 'WorkspaceContract';
-    firstError ??= `json: cannot unmarshal ${value} into Go struct field ${struct}.${field} of type ${type}`;
-  };
-  const fields = <T extends string>(
-    obj: Extract<GoJson, { t: 'object' }>,
-    names: readonly T[],
-    set: (name: T, v: GoJson) => void,
-  ): void => {
-    for (const [key, v] of obj.entries) {
-      const name = names.find((f) => f === key) ?? names.find((f) => goFold(f) === goFold(key));
-      if (name !== undefined) set(name, v);
-    }
+    firstError ??= `json: cannot unmarshal ${value} into Go struct field ${structOf(field)}.${field} of type ${type}`;
   };
   const str = (v: GoJson, field: string, assign: (s: string) => void): void => {
     if (v.t === 'null') return;
