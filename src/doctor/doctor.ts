@@ -33,8 +33,16 @@ const MIN_FREE = 5 * 1024 ** 3;
 
 /** Inspects the machine the way the later stages need it; every problem comes with its fix. */
 export async function runDoctor(): Promise<DoctorReport> {
-  const ep = engineEndpoint();
   const problems: DoctorProblem[] = [];
+  const engine = await engineCheck(problems);
+  const host = hostArch();
+  const emulation = await emulationCheck(host, problems);
+  const disk = await diskCheck(engine.rootDir, problems);
+  return { engine, host: { arch: host }, emulation, disk, problems };
+}
+
+async function engineCheck(problems: DoctorProblem[]): Promise<DoctorReport['engine']> {
+  const ep = engineEndpoint();
   const engine: DoctorReport['engine'] = { endpoint: ep.display, source: ep.source, reachable: false };
   try {
     const d = docker();
@@ -59,8 +67,11 @@ export async function runDoctor(): Promise<DoctorReport> {
           : 'start the engine (e.g. `systemctl start docker`, or `dockerd &` as root), or set DOCKER_HOST',
     });
   }
+  return engine;
+}
 
-  const host = hostArch();
+/** The other architecture runs only under a binfmt handler with flag F (it must work inside containers). */
+async function emulationCheck(host: Arch, problems: DoctorProblem[]): Promise<DoctorReport['emulation']> {
   const emulation: DoctorReport['emulation'] = [];
   for (const arch of ['amd64', 'arm64'] as Arch[]) {
     if (arch === host) continue;
@@ -83,9 +94,12 @@ export async function runDoctor(): Promise<DoctorReport> {
       });
     }
   }
+  return emulation;
+}
 
+async function diskCheck(rootDir: string | undefined, problems: DoctorProblem[]): Promise<DoctorReport['disk']> {
   const disk: DoctorReport['disk'] = [];
-  for (const path of [...new Set([engine.rootDir, tmpdir()].filter((p): p is string => !!p))]) {
+  for (const path of [...new Set([rootDir, tmpdir()].filter((p): p is string => !!p))]) {
     try {
       const s = await statfs(path);
       const freeBytes = s.bavail * s.bsize;
@@ -102,7 +116,7 @@ export async function runDoctor(): Promise<DoctorReport> {
       // The engine's root dir may be on another machine (remote DOCKER_HOST): nothing to measure.
     }
   }
-  return { engine, host: { arch: host }, emulation, disk, problems };
+  return disk;
 }
 
 async function binfmt(handler: string): Promise<{ registered: boolean; fixBinary: boolean }> {
