@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BRIDGE_IN_CONTAINER, TINI } from '../era/index.js';
 import { expect, expectAbsent, expectEqual, expectOneOf, expectStatus, fail, outcomeOf, sleep } from './assert.js';
-import { BridgeCallError, type ExecResult } from './client.js';
+import { BridgeCallError, type BridgeClient, type ExecResult } from './client.js';
 import type { EraRules } from './eras.js';
 import type { CheckSpec, CheckTools, Outcome } from './runner.js';
 import { show } from './runner.js';
@@ -319,66 +319,71 @@ function tunnelChecks(rules: EraRules): CheckSpec[] {
               status: 'skip',
               detail: `no loopback listener to reach: the tools proxy ${TOOLS_PROXY} came with v0.10.0`,
             };
-          const s = client.openTunnel(TOOLS_PROXY);
-          try {
-            await s.waitFor(
-              (f) => f.length > 0,
-              3000,
-              'first frame (the empty data frame that acknowledges the connection)',
-            );
-            if (s.frames.length === 0) {
-              await s.done; // the stream ended at once: its status is the finding (e.g. UNAVAILABLE: nothing listens)
-              fail(`the tunnel to ${TOOLS_PROXY} ended without a frame`);
-            }
-            const first = s.frames[0]!;
-            expect(
-              first.kind === 'data' && (first.data?.length ?? 0) === 0,
-              `the first frame is ${first.kind} with ${first.data?.length ?? 0} bytes; expected the empty data frame that acknowledges the connection`,
-            );
-            s.send('GET /smoke HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n');
-            await s.waitFor((f) => f.some((x) => x.kind === 'close'), 5000, 'close frame after the HTTP answer');
-            const answer = s.received.toString('utf8');
-            expect(
-              /^HTTP\/1\.[01] 503 /.test(answer) && answer.includes('memoh tools proxy is not connected'),
-              `through the tunnel: ${show(answer, 200)}; expected 503 "memoh tools proxy is not connected" (no ReverseHTTP stream is open)`,
-            );
-            const close = s.frames.find((f) => f.kind === 'close');
-            expect(
-              close !== undefined,
-              `the tunnel ended without a close frame after the target's EOF (frames: ${s.frames.map((f) => f.kind).join(', ')})`,
-              'the bridge sends close{error:""} when the target closes',
-            );
-            expectEqual(close.error ?? '', '', 'error of the close frame at the target’s EOF');
-          } finally {
-            s.halfClose();
-            await Promise.race([s.done.catch(() => undefined), sleep(2000)]);
-            s.cancel();
-          }
-          // 0.0.0.0 first: a bridge that dials it anyway reaches the local proxy at once (10.255.255.1 would take
-          // the 10 s dial timeout to tell).
-          for (const address of [`0.0.0.0:${TOOLS_PROXY.split(':')[1]}`, '10.255.255.1:80']) {
-            const other = client.openTunnel(address);
-            try {
-              // A bridge that dials it anyway acknowledges the connection and waits for data: no status would come.
-              await other.waitFor((f) => f.length > 0, 3000, 'frame').catch(() => undefined);
-              expect(
-                other.frames.length === 0,
-                `Tunnel to ${address} was opened (the bridge sent ${other.frames[0]?.kind} first); expected PERMISSION_DENIED`,
-                'the bridge tunnels only to loopback addresses',
-              );
-              await expectStatus(other.done, 'PERMISSION_DENIED', `Tunnel to ${address}`, {
-                fix: 'the bridge tunnels only to loopback addresses',
-              });
-            } finally {
-              other.cancel();
-            }
-          }
+          await loopbackThroughTunnel(client);
+          await refusedBeyondLoopback(client);
           return pass(
             `${TOOLS_PROXY}: empty data frame (ack), HTTP 503 "not connected" through the tunnel, close ""; 0.0.0.0 and 10.255.255.1 → PERMISSION_DENIED`,
           );
         }),
       ]
     : [];
+}
+
+/** The tools proxy through a tunnel: the empty ack frame, its 503 while no ReverseHTTP is open, close "". */
+async function loopbackThroughTunnel(client: BridgeClient): Promise<void> {
+  const s = client.openTunnel(TOOLS_PROXY);
+  try {
+    await s.waitFor((f) => f.length > 0, 3000, 'first frame (the empty data frame that acknowledges the connection)');
+    if (s.frames.length === 0) {
+      await s.done; // the stream ended at once: its status is the finding (e.g. UNAVAILABLE: nothing listens)
+      fail(`the tunnel to ${TOOLS_PROXY} ended without a frame`);
+    }
+    const first = s.frames[0]!;
+    expect(
+      first.kind === 'data' && (first.data?.length ?? 0) === 0,
+      `the first frame is ${first.kind} with ${first.data?.length ?? 0} bytes; expected the empty data frame that acknowledges the connection`,
+    );
+    s.send('GET /smoke HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n');
+    await s.waitFor((f) => f.some((x) => x.kind === 'close'), 5000, 'close frame after the HTTP answer');
+    const answer = s.received.toString('utf8');
+    expect(
+      /^HTTP\/1\.[01] 503 /.test(answer) && answer.includes('memoh tools proxy is not connected'),
+      `through the tunnel: ${show(answer, 200)}; expected 503 "memoh tools proxy is not connected" (no ReverseHTTP stream is open)`,
+    );
+    const close = s.frames.find((f) => f.kind === 'close');
+    expect(
+      close !== undefined,
+      `the tunnel ended without a close frame after the target's EOF (frames: ${s.frames.map((f) => f.kind).join(', ')})`,
+      'the bridge sends close{error:""} when the target closes',
+    );
+    expectEqual(close.error ?? '', '', 'error of the close frame at the target’s EOF');
+  } finally {
+    s.halfClose();
+    await Promise.race([s.done.catch(() => undefined), sleep(2000)]);
+    s.cancel();
+  }
+}
+
+async function refusedBeyondLoopback(client: BridgeClient): Promise<void> {
+  // 0.0.0.0 first: a bridge that dials it anyway reaches the local proxy at once (10.255.255.1 would take
+  // the 10 s dial timeout to tell).
+  for (const address of [`0.0.0.0:${TOOLS_PROXY.split(':')[1]}`, '10.255.255.1:80']) {
+    const other = client.openTunnel(address);
+    try {
+      // A bridge that dials it anyway acknowledges the connection and waits for data: no status would come.
+      await other.waitFor((f) => f.length > 0, 3000, 'frame').catch(() => undefined);
+      expect(
+        other.frames.length === 0,
+        `Tunnel to ${address} was opened (the bridge sent ${other.frames[0]?.kind} first); expected PERMISSION_DENIED`,
+        'the bridge tunnels only to loopback addresses',
+      );
+      await expectStatus(other.done, 'PERMISSION_DENIED', `Tunnel to ${address}`, {
+        fix: 'the bridge tunnels only to loopback addresses',
+      });
+    } finally {
+      other.cancel();
+    }
+  }
 }
 
 function reverseHttpChecks(rules: EraRules): CheckSpec[] {
