@@ -5,7 +5,7 @@
  * (`release`) — and do not branch on the era themselves. The era choice and its judging are src/core/era.ts.
  */
 import type { WireName } from '../bridge/proto.js';
-import type { Era } from '../core/era.js';
+import type { Backend, Era } from '../core/era.js';
 import { BRIDGE_IN_CONTAINER, RUNTIME_MOUNT, SOCKET_MOUNT, TINI } from './paths.js';
 import type { Step } from './releases.js';
 
@@ -71,6 +71,8 @@ export interface EraDescription {
   release: Step;
   /** The wire name this era's Memoh dials (the seed's stubs were never regenerated, bridge-contract.md). */
   wire: WireName;
+  /** Where the era's Memoh ran workspaces: the docker backend arrived in v0.8.3, after the seed. */
+  backends: readonly Backend[];
   image: ImageEra;
   workspace: WorkspaceEra;
 }
@@ -81,6 +83,7 @@ export const ERA_DESCRIPTIONS: Record<Era, EraDescription> = {
   v3: {
     release: 'seed',
     wire: 'mcpcontainer',
+    backends: ['containerd'],
     image: {
       mounts: [{ path: RUNTIME_MOUNT, what: 'the read-only runtime mount', source: 'dir' }, SOCKET_DIR],
       contract: false,
@@ -105,6 +108,7 @@ export const ERA_DESCRIPTIONS: Record<Era, EraDescription> = {
   'v0.18': {
     release: 'v0.18.0',
     wire: 'bridgepb',
+    backends: ['containerd', 'docker'],
     image: {
       mounts: [{ path: BRIDGE_IN_CONTAINER, what: 'the read-only bridge mount', source: 'file' }, SOCKET_DIR],
       contract: true,

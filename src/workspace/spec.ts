@@ -94,12 +94,9 @@ const BACKEND_PARTS = {
   },
 } as const;
 
-/** The eras each backend existed in: Memoh's docker backend arrived in v0.8.3, after the seed. */
-const BACKEND_ERAS: Record<Backend, readonly Era[]> = { containerd: ['v3', 'v0.18'], docker: ['v0.18'] };
-
 /** The one place an era × backend becomes a workspace shape; a pair Memoh never had is bad input. */
 export function workspaceShape(era: Era, backend: Backend): WorkspaceShape {
-  if (!BACKEND_ERAS[backend].includes(era)) {
+  if (!ERA_DESCRIPTIONS[era].backends.includes(backend)) {
     throw new InputError(
       '--backend',
       `Memoh ${era} had no ${backend} backend (it arrived in v0.8.3; the seed ran workspaces on containerd only)`,
