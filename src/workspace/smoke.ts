@@ -139,14 +139,7 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
     durationMs: Math.round(performance.now() - started),
   });
   // Queued behind the concurrency limit when the run was interrupted: start nothing.
-  if (ctx.signal.aborted) {
-    return finish({
-      service: null,
-      checks: [
-        { id: 'workspace.interrupted', status: 'skip', detail: `not started: ${errorMessage(ctx.signal.reason)}` },
-      ],
-    });
-  }
+  if (ctx.signal.aborted) return finish({ service: null, checks: [notStartedInterrupted(ctx)] });
   const early = earlyChecks(req, shape);
   const runtimeToolkit = shape.toolkitFrom === 'runtime-dir';
   const toolkit = req.toolkitDir && runtimeToolkit ? (await readToolkitManifest(req.toolkitDir)).manifest : undefined;
@@ -205,6 +198,12 @@ function notStarted(
     ...(err.context ? { failureContext: err.context } : {}),
   };
 }
+
+const notStartedInterrupted = (ctx: StageContext): Check => ({
+  id: 'workspace.interrupted',
+  status: 'skip',
+  detail: `not started: ${errorMessage(ctx.signal.reason)}`,
+});
 
 /** Said before anything starts: a --toolkit this era does not mount. */
 function earlyChecks(req: SmokeRequest, shape: WorkspaceShape): Check[] {
