@@ -117,26 +117,17 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
   }
   ctx.reporter.debug(`${ref.resolved} ${formatPlatform(platform)}: judging ${image.Id.slice(0, 19)}`);
 
-  const user = image.Config?.User ?? '';
-  const about = aboutImage(image, user);
+  const about = aboutImage(image);
   const platformResult = platformCheck(platform, image, ref, req.pull);
   add('image.platform', platformResult);
 
   const tFiles = performance.now();
-  const { facts, verdict, era, unreadable, contractMs, eraHint } = await readImage(
-    image.Id,
-    user,
-    choice,
-    bridgeHint,
-    ctx,
-  );
+  const { facts, verdict, era, unreadable, contractMs, eraHint } = await readImage(image, choice, bridgeHint, ctx);
   if (facts) about.eraHint = eraHint;
   const filesMs = ms(tFiles) - contractMs;
   const rules = ERA_DESCRIPTIONS[era.era].image;
   about.era = era;
 
-  // The image's own architecture decides which loaders count, even when it is not the one asked for.
-  const arch: Arch = ARCHES.includes(image.Architecture as Arch) ? (image.Architecture as Arch) : platform.arch;
   if (!facts) {
     unreadableChecks(add, checks, image, rules, unreadable, filesMs);
     return finish(about);
@@ -144,6 +135,8 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
   if (verdict) addContractChecks(add, verdict, era, contractMs);
   const contract = contractAbout(facts, verdict);
   if (contract) about.contract = contract;
+  // The image's own architecture decides which loaders count, even when it is not the one asked for.
+  const arch: Arch = ARCHES.includes(image.Architecture as Arch) ? (image.Architecture as Arch) : platform.arch;
   const libc = libcCheck(facts, arch, rules);
   add('image.libc', libc.result, filesMs);
   add('image.shell', shellCheck(facts));
@@ -165,7 +158,8 @@ const idsOf = (era: Era): CheckId[] =>
   CHECK_IDS.filter((id) => ERA_DESCRIPTIONS[era].image.contract || !CONTRACT_CHECK_IDS.includes(id));
 
 /** What the inspect tells of the image, for the report. */
-function aboutImage(image: Dockerode.ImageInspectInfo, user: string): Partial<ImageReport> {
+function aboutImage(image: Dockerode.ImageInspectInfo): Partial<ImageReport> {
+  const user = image.Config?.User ?? '';
   return {
     imageId: image.Id,
     actual: { os: image.Os, arch: image.Architecture, ...(image.Variant ? { variant: image.Variant } : {}) },
@@ -178,8 +172,7 @@ function aboutImage(image: Dockerode.ImageInspectInfo, user: string): Partial<Im
 
 /** What the image's files say, read through a created container: facts, the era they tell, the contract verdict. */
 async function readImage(
-  imageId: string,
-  user: string,
+  image: Dockerode.ImageInspectInfo,
   choice: EraChoice,
   bridgeHint: { bridge?: EraHints['bridge'] },
   ctx: StageContext,
@@ -193,9 +186,9 @@ async function readImage(
 }> {
   let era = judgeEra(choice, bridgeHint);
   try {
-    const files = await ImageFiles.open(imageId, ctx);
+    const files = await ImageFiles.open(image.Id, ctx);
     try {
-      const facts = await readFacts(files, { rootOwner: !isRootUser(user) });
+      const facts = await readFacts(files, { rootOwner: !isRootUser(image.Config?.User ?? '') });
       const opt = facts.mounts.find((m) => m.path === RUNTIME_MOUNT);
       const eraHint = imageEraHint(facts.contract, {
         exists: Boolean(opt?.exists),
