@@ -328,71 +328,81 @@ async function smokeStep(s: RunState): Promise<void> {
   );
   const reqs: SmokeRequest[] = [];
   for (const [i, { image, platform }] of targets.entries()) {
-    const p = formatPlatform(platform);
-    const v = s.validated.get(key(image, platform));
-    const bridge = s.bridges.get(platform.arch);
-    const why = smokeSkip({
-      arch: platform.arch,
-      validated: v,
-      bridge: Boolean(bridge),
-      toolkitFailed: s.toolkitFailed.get(platform.arch),
-    });
-    if (why || !v || !bridge) {
-      s.rows.push({
-        image,
-        platform: p,
-        stage: 'smoke',
-        status: 'skip',
-        durationMs: 0,
-        checks: [],
-        skipped: why ?? 'no bridge',
-      });
-      continue;
-    }
-    if ('error' in bridge) {
-      s.rows.push(failedRow(image, p, 'smoke', 'smoke.bridge', bridge.error, bridge.t0));
-      continue;
-    }
-    reqs.push({
-      image,
-      resolved: v.image.resolved,
-      platform,
-      bridgePath: bridge.path,
-      toolkitDir: s.toolkitDirs.get(platform.arch)?.dir,
-      botId: ids[i]!,
-      timeoutSeconds: o.smoke.timeoutSeconds,
-      service: o.smoke.service,
-      memoh: o.run.memoh,
-      backend: o.workspace.backend,
-      bridgeTls: o.bridgeTls,
-      imageHint: v.eraHint,
-      tz: process.env.TZ,
-      userChecks: s.userChecks,
-      libc: v.libc,
-      keep: o.smoke.keep,
-    });
+    const req = smokeRequest(s, image, platform, ids[i]!);
+    if (req) reqs.push(req);
   }
   const reports = await ctx.reporter.group('smoke', () => smokeMany(reqs, o.run.concurrency, ctx));
   s.result.smoke = reports;
-  for (const r of reports) {
-    const { image, platform, status, durationMs, checks, failureContext } = r;
+  for (const r of reports) recordSmoke(s, r);
+}
+
+/** The smoke request of one image × platform, or undefined after recording why it is skipped or failed. */
+function smokeRequest(s: RunState, image: string, platform: Platform, botId: string): SmokeRequest | undefined {
+  const { o } = s;
+  const p = formatPlatform(platform);
+  const v = s.validated.get(key(image, platform));
+  const bridge = s.bridges.get(platform.arch);
+  const why = smokeSkip({
+    arch: platform.arch,
+    validated: v,
+    bridge: Boolean(bridge),
+    toolkitFailed: s.toolkitFailed.get(platform.arch),
+  });
+  if (why || !v || !bridge) {
     s.rows.push({
       image,
-      platform,
+      platform: p,
       stage: 'smoke',
-      status,
-      durationMs,
-      checks,
-      ...eraOf(r.memoh),
-      ...(failureContext ? { failureContext } : {}),
+      status: 'skip',
+      durationMs: 0,
+      checks: [],
+      skipped: why ?? 'no bridge',
     });
-    if (r.service)
-      s.facts[`bridge ${r.image} ${r.platform}`] = `answered as ${r.service}.ContainerService (${r.backend} backend)`;
-    if (r.kept) {
-      const where = r.kept.tcp ? `bridge at ${r.kept.tcp}` : `socket ${r.kept.socketPath}`;
-      s.facts[`kept ${r.image} ${r.platform}`] =
-        `${r.kept.containerName}, ${where}; remove with: ${r.kept.removeCommand}`;
-    }
+    return undefined;
+  }
+  if ('error' in bridge) {
+    s.rows.push(failedRow(image, p, 'smoke', 'smoke.bridge', bridge.error, bridge.t0));
+    return undefined;
+  }
+  return {
+    image,
+    resolved: v.image.resolved,
+    platform,
+    bridgePath: bridge.path,
+    toolkitDir: s.toolkitDirs.get(platform.arch)?.dir,
+    botId,
+    timeoutSeconds: o.smoke.timeoutSeconds,
+    service: o.smoke.service,
+    memoh: o.run.memoh,
+    backend: o.workspace.backend,
+    bridgeTls: o.bridgeTls,
+    imageHint: v.eraHint,
+    tz: process.env.TZ,
+    userChecks: s.userChecks,
+    libc: v.libc,
+    keep: o.smoke.keep,
+  };
+}
+
+/** One smoke report as a row, and what it tells the reader beyond its checks (service answered, kept container). */
+function recordSmoke(s: RunState, r: SmokeReport): void {
+  const { image, platform, status, durationMs, checks, failureContext } = r;
+  s.rows.push({
+    image,
+    platform,
+    stage: 'smoke',
+    status,
+    durationMs,
+    checks,
+    ...eraOf(r.memoh),
+    ...(failureContext ? { failureContext } : {}),
+  });
+  if (r.service)
+    s.facts[`bridge ${r.image} ${r.platform}`] = `answered as ${r.service}.ContainerService (${r.backend} backend)`;
+  if (r.kept) {
+    const where = r.kept.tcp ? `bridge at ${r.kept.tcp}` : `socket ${r.kept.socketPath}`;
+    s.facts[`kept ${r.image} ${r.platform}`] =
+      `${r.kept.containerName}, ${where}; remove with: ${r.kept.removeCommand}`;
   }
 }
 

@@ -16,8 +16,8 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export const DEFAULT_DEADLINE_MS = 15_000;
-export const RAW_CHUNK = 64 * 1024;
+const DEFAULT_DEADLINE_MS = 15_000;
+const RAW_CHUNK = 64 * 1024;
 
 // The bridge refuses requests over its own limit (4 MiB for v3, 16 MiB for bridgepb ≥ v0.7.0; checks
 // provoke both, so we send without a limit of our own); responses such as big recursive listings are allowed
@@ -60,7 +60,7 @@ export interface ReadFileResult {
   binary: boolean;
 }
 
-export type StreamKind = 'STDOUT' | 'STDERR' | 'EXIT';
+type StreamKind = 'STDOUT' | 'STDERR' | 'EXIT';
 export interface ExecOutput {
   stream: StreamKind | `UNKNOWN(${number})`;
   data: Buffer;
@@ -708,7 +708,7 @@ export function execWithoutConfig(client: BridgeClient, opts?: CallOptions): Pro
   });
 }
 
-export interface TunnelFrame {
+interface TunnelFrame {
   kind: 'open' | 'data' | 'close';
   data?: Buffer;
   error?: string;

@@ -52,7 +52,7 @@ export class NoContainerService extends Error {
 }
 
 /** grpc-js wants `unix:///abs/path`; a relative socket path would be read as an authority (contract §4). */
-export function dialTarget(socketPath: string): string {
+function dialTarget(socketPath: string): string {
   return `unix://${resolve(socketPath)}`;
 }
 
@@ -144,7 +144,7 @@ async function socketExists(path: string): Promise<void> {
  * The bridge's own descriptor of ContainerService, through reflection v1 then v1alpha. Never throws: a
  * bridge without reflection (a defect the suite reports) just tells nothing beyond its wire name.
  */
-export async function readTraits(client: BridgeClient, deadlineMs: number): Promise<BridgeTraits> {
+async function readTraits(client: BridgeClient, deadlineMs: number): Promise<BridgeTraits> {
   const wire = client.service;
   const symbol = serviceName(wire);
   for (const version of ['v1', 'v1alpha'] as const) {
@@ -206,7 +206,7 @@ const SERVER_AUTH_EKU = '1.3.6.1.5.5.7.3.1';
  * memoh-bridge.<instance>.bridge.memoh.internal (or [bridge_tls].server_name), and require the ServerAuth
  * EKU and the URI SAN spiffe://memoh/instance/<instance>/bridge on the bridge's certificate.
  */
-export async function tlsCredentials(
+async function tlsCredentials(
   tls: BridgeTls,
 ): Promise<{ creds: grpc.ChannelCredentials; options: grpc.ChannelOptions }> {
   if (!tls.instanceId)

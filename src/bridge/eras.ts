@@ -1,8 +1,8 @@
 /**
- * The one table of era-dependent expectations of the smoke suite (memoh-current.md §1 and §5 against
- * bridge-contract.md §3–§5). Every behaviour that changed between the seed (v3) and v0.18 is a row: when it
- * changed, and whether the bridge or the workspace (the container spec) decides it. Checks ask the table
- * which behaviour to expect (old, new, or either when nothing dates it) instead of testing eras themselves.
+ * The era-dependent expectations of the smoke suite: the release history's rules (src/era/releases.ts: when
+ * each behaviour changed, and whether the bridge or the workspace decides it) applied to one era and one
+ * bridge. Checks ask which behaviour to expect (old, new, or either when nothing dates it) instead of testing
+ * eras themselves.
  *
  * Bridge behaviours are dated by the bridge's traits (wire name, method count, ExecInput 8/9, ListDirRequest
  * 6), so a bridge between the eras (v0.6.2–v0.17) is judged release by release; without traits (no
@@ -10,74 +10,15 @@
  * judged era: they are how the workspace was started.
  */
 import type { Era } from '../core/era.js';
+import { ERA_DESCRIPTIONS, RULES, type Rule, type RuleName, STEPS, type Step } from '../era/index.js';
 import type { BridgeTraits } from './connect.js';
 
-/** Releases where something the suite can see changed; 'seed' is Memoh d5b410d7e3 (the v3 era). */
-export const STEPS = [
-  'seed',
-  'v0.6.0',
-  'v0.6.2',
-  'v0.7.0',
-  'v0.8.3',
-  'v0.10.0',
-  'v0.13.0',
-  'v0.15.0',
-  'v0.17.0',
-  'v0.18.0',
-] as const;
-export type Step = (typeof STEPS)[number];
+export { RULES, type Rule, type RuleName, STEPS, type Step } from '../era/index.js';
+
 const at = (s: Step): number => STEPS.indexOf(s);
 const LAST = STEPS.length - 1;
-
-export interface Rule {
-  /** The first release with the new behaviour. */
-  since: Step;
-  /** What changed, in the words the check details use. */
-  what: string;
-  /** Decided by the workspace (container spec of the judged era), not by the bridge binary. */
-  by?: 'workspace';
-  /** memoh-current.md gives no release for the change: only the seed (old) and v0.18 (new) are sure. */
-  undated?: boolean;
-}
-
-export const RULES = {
-  readfileRaw: { since: 'v0.6.0', what: 'ReadFile without line-number prefixes (7d7d0e4b5)' },
-  listDirPaging: { since: 'v0.6.2', what: 'ListDir offset/limit/collapse, total_count/truncated (c1e6e0cc7)' },
-  readfileLimits: { since: 'v0.7.0', what: 'ReadFile 2000 lines, no byte budget, no line cut (a40207ab6)' },
-  bigMessages: { since: 'v0.7.0', what: '16 MiB messages (a40207ab6)' },
-  pipesClosedOnTimeout: { since: 'v0.7.0', what: 'output pipes closed on timeout (f2fa845e1)' },
-  tunnel: { since: 'v0.8.3', what: 'the Tunnel RPC (ce7bd4adf)' },
-  relativeWorkDir: { since: 'v0.8.3', what: 'relative work_dir resolved under /data (c18b0ed1a)' },
-  reverseHTTP: { since: 'v0.10.0', what: 'the ReverseHTTP RPC and the tools proxy (988b20c44)' },
-  signalExit: { since: 'v0.10.0', what: 'exit code 128+signal instead of -1 (595218077)' },
-  groupKill: { since: 'v0.10.0', what: 'timeout kills the whole process group (f6479a2b1)' },
-  firstStdin: { since: 'v0.13.0', what: 'first-message stdin written in pipe mode (2b8000068)' },
-  execEnvFields: { since: 'v0.15.0', what: 'ExecInput clean_env/unset_env (4597f38f0)' },
-  atomicWriteFile: { since: 'v0.15.0', what: 'atomic WriteFile, always 0600 (4934f52a1)' },
-  atomicWriteRaw: { since: 'v0.17.0', what: 'atomic WriteRaw, 0600, zero messages refused (7ade26bda)' },
-  noSeeding: { since: 'v0.17.0', what: 'no template seeding by the bridge (bbf26b0c6)' },
-  noFollow: { since: 'v0.18.0', what: 'the NoFollow RPCs (4b5cb7e64)' },
-  maxEntries: { since: 'v0.18.0', what: 'ListDir max_entries (4b5cb7e64)' },
-  writeRawAbort: { since: 'v0.18.0', what: 'WriteRawChunk.abort (4b5cb7e64)' },
-  renameNotFound: { since: 'v0.18.0', what: 'Rename of a missing source → NOT_FOUND (cfdb36e97)' },
-  noOwnReaper: {
-    since: 'v0.18.0',
-    what: 'no wait4(-1) reaper in the bridge: exact exit codes under concurrency (69ed9578b)',
-  },
-  hardStop: { since: 'v0.18.0', what: 'SIGTERM stops hard, cutting calls in flight (69ed9578b)' },
-  sortedWalk: { since: 'v0.18.0', undated: true, what: 'recursive ListDir sorted by path, a bad root → NOT_FOUND' },
-  hugeLineCounted: { since: 'v0.18.0', undated: true, what: 'a line of 1 MiB or more counted in total_lines' },
-  // Real bridges of both eras are built with a grpc-go that serves v1 too; the v3 stand-in (Debian's grpc-go
-  // 1.33) has v1alpha only, so only v0.18 insists.
-  reflectionV1: { since: 'v0.18.0', undated: true, what: 'server reflection v1 besides v1alpha' },
-  tini: { since: 'v0.18.0', by: 'workspace', what: 'tini as PID 1 (69ed9578b)' },
-  bridgeFileMount: {
-    since: 'v0.17.0',
-    by: 'workspace',
-    what: 'only the bridge file mounted at /opt/memoh/bridge (bbf26b0c6)',
-  },
-} as const satisfies Record<string, Rule>;
-export type RuleName = keyof typeof RULES;
+/** The release an era stands for, as an index into STEPS: where its workspace and an undated bridge sit. */
+const eraAt = (era: Era): number => at(ERA_DESCRIPTIONS[era].release);
 
 export type Verdict = 'old' | 'new' | 'either';
 
@@ -93,10 +34,10 @@ export interface BridgeDating {
 
 export function dateBridge(era: Era, traits: BridgeTraits | undefined): BridgeDating {
   const range = (lo: number, hi: number, why: string, fromEra = false): BridgeDating => ({ lo, hi, why, fromEra });
-  if (!traits)
-    return era === 'v3'
-      ? range(0, 0, 'no traits: the v3 era assumed', true)
-      : range(LAST, LAST, 'no traits: v0.18 assumed', true);
+  if (!traits) {
+    const r = eraAt(era);
+    return range(r, r, r === 0 ? 'no traits: the v3 era assumed' : 'no traits: v0.18 assumed', true);
+  }
   if (traits.wire === 'mcpcontainer') {
     // Strictly an mcpcontainer bridge is the seed or v0.6.0/v0.6.1 (7d7d0e4b5 came before the stubs were
     // regenerated); those two point releases are taken as the seed, whose contract the v3 era holds.
@@ -146,7 +87,8 @@ export class EraRules {
   verdict(name: RuleName): Verdict {
     const rule: Rule = RULES[name];
     const since = at(rule.since);
-    if (rule.by === 'workspace') return this.era === 'v0.18' ? 'new' : 'old';
+    // The workspace was started as the judged era's Memoh starts it: the era's own release decides.
+    if (rule.by === 'workspace') return eraAt(this.era) >= since ? 'new' : 'old';
     const { lo, hi } = this.dating;
     if (rule.undated) {
       if (hi === 0 || (lo === 0 && hi <= at('v0.6.0'))) return 'old';

@@ -90,7 +90,7 @@ export class CheckFailed extends Error {
   }
 }
 
-export const DEFAULT_CHECK_TIMEOUT_MS = 30_000;
+const DEFAULT_CHECK_TIMEOUT_MS = 30_000;
 const CONTENTS_LIMIT = 4 * 1024 * 1024;
 
 export const REAPER_NOTE = 'the PID-1 reaper race of v3 bridges (contract §5 item 41)';
@@ -174,7 +174,7 @@ class AbortFanOut {
   }
 }
 
-export async function runOne(
+async function runOne(
   client: BridgeClient,
   spec: CheckSpec,
   ctx: StageContext,

@@ -60,9 +60,9 @@ export const TEMPLATES: readonly { path: string; content: string }[] = [
 ];
 
 /** Files Memoh owns and rewrites on every reconcile; the rest are created once and then left to the bot. */
-export const isManaged = (path: string): boolean => path.startsWith('.memoh/skills/');
+const isManaged = (path: string): boolean => path.startsWith('.memoh/skills/');
 
-export interface BootstrapLog {
+interface BootstrapLog {
   renamedIdentity: boolean;
   written: string[];
   /** Create-only files that existed already, left alone. */
@@ -156,7 +156,7 @@ export function memohBridgeError(err: BridgeCallError): string {
 const READ_CAP = 4 * 1024 * 1024;
 
 /** The contract's reader and stat, over the bridge: ReadRaw and Stat (which follows links), as Memoh calls them. */
-export function bridgeContractSource(client: BridgeClient) {
+function bridgeContractSource(client: BridgeClient) {
   return {
     async read(): Promise<ContractRead> {
       try {
@@ -189,7 +189,7 @@ export function bridgeContractSource(client: BridgeClient) {
   };
 }
 
-export interface ContractSuiteOptions {
+interface ContractSuiteOptions {
   /** Where the bootstrap replay writes, as Memoh does: /data (default). */
   dataDir?: string;
 }
@@ -233,81 +233,94 @@ export function workspaceContractChecks(opts: ContractSuiteOptions = {}): CheckS
     rule('contract-paths'),
     rule('contract-executables'),
 
-    custom('bootstrap.templates', async (t) => {
-      const skip = await skipIfRefused(t);
-      if (skip) return skip;
-      const { client } = t;
-      const log = await bootstrapTemplates(client, dataDir);
-      for (const path of log.written)
-        await expectWritten(client, posix.join(dataDir, path), TEMPLATES.find((x) => x.path === path)!.content);
-      return {
-        status: 'pass',
-        detail: `Mkdir ${dataDir}; wrote ${log.written.length} (${log.written.join(', ')}), each -rw------- with its text${log.kept.length ? `; kept ${log.kept.join(', ')} (create-only, present)` : ''}${log.renamedIdentity ? '; IDENTITY.md renamed to AGENTS.md' : ''}`,
-      };
-    }),
-
-    custom('bootstrap.identity', async (t) => {
-      const skip = await skipIfRefused(t);
-      if (skip) return skip;
-      const { client } = t;
-      const root = `${t.work}/bootstrap-identity`;
-      const mine = '# my identity\n';
-      await client.writeFile(`${root}/IDENTITY.md`, mine);
-      const log = await bootstrapTemplates(client, root);
-      expect(log.renamedIdentity, 'IDENTITY.md was not renamed although AGENTS.md was missing');
-      expect(
-        (await statOrMissing(client, `${root}/IDENTITY.md`)) === undefined,
-        'IDENTITY.md still exists after Rename to AGENTS.md',
-      );
-      expectEqual(
-        await text(client, `${root}/AGENTS.md`),
-        mine,
-        'AGENTS.md after the rename (create-only: the template must not replace it)',
-      );
-      // With AGENTS.md present a later IDENTITY.md stays where it is.
-      await client.writeFile(`${root}/IDENTITY.md`, mine);
-      const again = await bootstrapTemplates(client, root);
-      expect(!again.renamedIdentity, 'IDENTITY.md renamed over an existing AGENTS.md');
-      expect(
-        (await statOrMissing(client, `${root}/IDENTITY.md`)) !== undefined,
-        'IDENTITY.md disappeared although AGENTS.md existed',
-      );
-      return {
-        status: 'pass',
-        detail:
-          'IDENTITY.md → AGENTS.md (Rename) when AGENTS.md is missing, kept as the bot wrote it; left alone once AGENTS.md exists',
-      };
-    }),
-
-    custom('bootstrap.reconcile', async (t) => {
-      const skip = await skipIfRefused(t);
-      if (skip) return skip;
-      const { client } = t;
-      const root = `${t.work}/bootstrap-reconcile`;
-      await bootstrapTemplates(client, root);
-      const own = 'the bot wrote this\n';
-      const skill = TEMPLATES.find((x) => isManaged(x.path))!;
-      await client.writeFile(`${root}/MEMORY.md`, own);
-      await client.writeFile(`${root}/${skill.path}`, own);
-      const log = await bootstrapTemplates(client, root);
-      expectEqual(
-        await text(client, `${root}/MEMORY.md`),
-        own,
-        "MEMORY.md after a second bootstrap (create-only: the bot's text stays)",
-      );
-      await expectWritten(client, `${root}/${skill.path}`, skill.content);
-      const managed = TEMPLATES.filter((x) => isManaged(x.path)).map((x) => x.path);
-      expectEqual(
-        log.written.join(','),
-        managed.join(','),
-        'files rewritten on reconcile (only the managed .memoh/skills/ files)',
-      );
-      return {
-        status: 'pass',
-        detail: `a second bootstrap keeps ${log.kept.length} create-only files as they are and rewrites the ${managed.length} managed skills (-rw-------)`,
-      };
-    }),
+    bootstrapTemplatesCheck(dataDir, skipIfRefused),
+    bootstrapIdentityCheck(skipIfRefused),
+    bootstrapReconcileCheck(skipIfRefused),
   ];
+}
+
+/** Memoh's answer to an image it refuses: the bootstrap is not replayed (undefined: go on). */
+type SkipIfRefused = (t: CheckTools) => Promise<Outcome | undefined>;
+
+function bootstrapTemplatesCheck(dataDir: string, skipIfRefused: SkipIfRefused): CheckSpec {
+  return custom('bootstrap.templates', async (t) => {
+    const skip = await skipIfRefused(t);
+    if (skip) return skip;
+    const { client } = t;
+    const log = await bootstrapTemplates(client, dataDir);
+    for (const path of log.written)
+      await expectWritten(client, posix.join(dataDir, path), TEMPLATES.find((x) => x.path === path)!.content);
+    return {
+      status: 'pass',
+      detail: `Mkdir ${dataDir}; wrote ${log.written.length} (${log.written.join(', ')}), each -rw------- with its text${log.kept.length ? `; kept ${log.kept.join(', ')} (create-only, present)` : ''}${log.renamedIdentity ? '; IDENTITY.md renamed to AGENTS.md' : ''}`,
+    };
+  });
+}
+
+function bootstrapIdentityCheck(skipIfRefused: SkipIfRefused): CheckSpec {
+  return custom('bootstrap.identity', async (t) => {
+    const skip = await skipIfRefused(t);
+    if (skip) return skip;
+    const { client } = t;
+    const root = `${t.work}/bootstrap-identity`;
+    const mine = '# my identity\n';
+    await client.writeFile(`${root}/IDENTITY.md`, mine);
+    const log = await bootstrapTemplates(client, root);
+    expect(log.renamedIdentity, 'IDENTITY.md was not renamed although AGENTS.md was missing');
+    expect(
+      (await statOrMissing(client, `${root}/IDENTITY.md`)) === undefined,
+      'IDENTITY.md still exists after Rename to AGENTS.md',
+    );
+    expectEqual(
+      await text(client, `${root}/AGENTS.md`),
+      mine,
+      'AGENTS.md after the rename (create-only: the template must not replace it)',
+    );
+    // With AGENTS.md present a later IDENTITY.md stays where it is.
+    await client.writeFile(`${root}/IDENTITY.md`, mine);
+    const again = await bootstrapTemplates(client, root);
+    expect(!again.renamedIdentity, 'IDENTITY.md renamed over an existing AGENTS.md');
+    expect(
+      (await statOrMissing(client, `${root}/IDENTITY.md`)) !== undefined,
+      'IDENTITY.md disappeared although AGENTS.md existed',
+    );
+    return {
+      status: 'pass',
+      detail:
+        'IDENTITY.md → AGENTS.md (Rename) when AGENTS.md is missing, kept as the bot wrote it; left alone once AGENTS.md exists',
+    };
+  });
+}
+
+function bootstrapReconcileCheck(skipIfRefused: SkipIfRefused): CheckSpec {
+  return custom('bootstrap.reconcile', async (t) => {
+    const skip = await skipIfRefused(t);
+    if (skip) return skip;
+    const { client } = t;
+    const root = `${t.work}/bootstrap-reconcile`;
+    await bootstrapTemplates(client, root);
+    const own = 'the bot wrote this\n';
+    const skill = TEMPLATES.find((x) => isManaged(x.path))!;
+    await client.writeFile(`${root}/MEMORY.md`, own);
+    await client.writeFile(`${root}/${skill.path}`, own);
+    const log = await bootstrapTemplates(client, root);
+    expectEqual(
+      await text(client, `${root}/MEMORY.md`),
+      own,
+      "MEMORY.md after a second bootstrap (create-only: the bot's text stays)",
+    );
+    await expectWritten(client, `${root}/${skill.path}`, skill.content);
+    const managed = TEMPLATES.filter((x) => isManaged(x.path)).map((x) => x.path);
+    expectEqual(
+      log.written.join(','),
+      managed.join(','),
+      'files rewritten on reconcile (only the managed .memoh/skills/ files)',
+    );
+    return {
+      status: 'pass',
+      detail: `a second bootstrap keeps ${log.kept.length} create-only files as they are and rewrites the ${managed.length} managed skills (-rw-------)`,
+    };
+  });
 }
 
 async function text(client: BridgeClient, path: string): Promise<string> {

@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Era } from '../core/era.js';
 import { escapeRegExp } from '../core/util.js';
+import {
+  BRIDGE_IN_CONTAINER,
+  RUNTIME_MOUNT,
+  SOCKET_IN_CONTAINER,
+  SOCKET_MOUNT,
+  TOOLKIT_IN_CONTAINER,
+} from '../era/index.js';
 import { expect, expectAbsent, expectEqual, expectStatus, fail, sleep } from './assert.js';
 import { BridgeCallError, type ExecResult } from './client.js';
 import type { BridgeConnection, BridgeTraits } from './connect.js';
@@ -35,84 +42,89 @@ export interface SuiteHooks {
 /** Seeded into /data by the bridge at start (the workspace stage puts it in the runtime dir's templates/). */
 export const PROBE_TEMPLATE = {
   name: 'SMOKE_PROBE.md',
-  content:
-    '# memoh-workspace smoke probe\n\nCopied from /opt/memoh/templates by the bridge at start; the smoke suite checks that it arrived.\n',
+  content: `# memoh-workspace smoke probe\n\nCopied from ${RUNTIME_MOUNT}/templates by the bridge at start; the smoke suite checks that it arrived.\n`,
 } as const;
 
-const TOOLKIT = '/opt/memoh/toolkit';
+const TOOLKIT = TOOLKIT_IN_CONTAINER;
 const otherWire = (w: WireName): WireName => (w === 'mcpcontainer' ? 'bridgepb' : 'mcpcontainer');
 const stdoutOf = (r: ExecResult): string => r.stdout.toString('utf8');
 
 export function serviceChecks(conn: BridgeConnection, rules: EraRules): CheckSpec[] {
-  return [
-    custom('bridge.wire-name', async ({ client }) => {
-      const other = otherWire(conn.service);
-      let also: string;
-      let answersOther = false;
-      try {
-        await client.with({ service: other }).stat('/');
-        answersOther = true;
-        also = `also answers ${serviceName(other)} (serves both names: a stand-in, not a Memoh build)`;
-      } catch (err) {
-        if (!(err instanceof BridgeCallError)) throw err;
-        also = `${serviceName(other)} → ${err.codeName}`;
-      }
-      // Memoh v0.18's own client calls bridgepb only: a bridge that does not answer it is unusable there.
-      if (rules.era === 'v0.18' && conn.service !== 'bridgepb' && !answersOther) {
-        fail(
-          `answers only as ${serviceName(conn.service)}; Memoh v0.18 calls ${serviceName('bridgepb')} (${also})`,
-          'use a bridge built from Memoh ≥ v0.6.2 (bridgepb) with a v0.18 workspace',
-        );
-      }
-      const era = conn.service === 'mcpcontainer' ? 'the v3 (seed-era) wire name' : 'the wire name of bridges after v3';
-      const traits = conn.traits?.methods !== undefined ? `, ${conn.traits.methods} methods` : '';
-      return pass(`answers as ${serviceName(conn.service)}${traits}, ${era}; ${also}; ${rules.describe()}`);
-    }),
+  return [wireNameCheck(conn, rules), reflectionCheck(conn, rules), healthCheck()];
+}
 
-    custom('reflection.lists-service', async ({ client }) => {
-      let version: 'v1' | 'v1alpha' = 'v1';
-      let services: string[];
-      try {
-        services = await client.listServices('v1');
-      } catch (err) {
-        if (!(err instanceof BridgeCallError) || err.codeName !== 'UNIMPLEMENTED') throw err;
-        version = 'v1alpha';
-        services = await client.listServices('v1alpha').catch((e: unknown) => {
-          if (e instanceof BridgeCallError && e.codeName === 'UNIMPLEMENTED') {
-            fail(
-              'no server reflection: v1 and v1alpha ServerReflectionInfo both UNIMPLEMENTED',
-              'the bridge registers grpc-go server reflection (contract §1 step 7)',
-            );
-          }
-          throw e;
-        });
-      }
-      const want = serviceName(conn.service);
-      expect(services.includes(want), `reflection (${version}) lists ${services.join(', ') || 'nothing'}; not ${want}`);
-      if (version === 'v1alpha' && rules.isNew('reflectionV1')) {
-        fail(
-          'reflection v1 → UNIMPLEMENTED, only v1alpha answers',
-          'v0.18 bridges register grpc.reflection.v1 and v1alpha (grpc-go ≥ 1.57)',
-        );
-      }
-      return pass(`${version} lists ${services.join(', ')}`);
-    }),
+function wireNameCheck(conn: BridgeConnection, rules: EraRules): CheckSpec {
+  return custom('bridge.wire-name', async ({ client }) => {
+    const other = otherWire(conn.service);
+    let also: string;
+    let answersOther = false;
+    try {
+      await client.with({ service: other }).stat('/');
+      answersOther = true;
+      also = `also answers ${serviceName(other)} (serves both names: a stand-in, not a Memoh build)`;
+    } catch (err) {
+      if (!(err instanceof BridgeCallError)) throw err;
+      also = `${serviceName(other)} → ${err.codeName}`;
+    }
+    // Memoh v0.18's own client calls bridgepb only: a bridge that does not answer it is unusable there.
+    if (rules.era === 'v0.18' && conn.service !== 'bridgepb' && !answersOther) {
+      fail(
+        `answers only as ${serviceName(conn.service)}; Memoh v0.18 calls ${serviceName('bridgepb')} (${also})`,
+        'use a bridge built from Memoh ≥ v0.6.2 (bridgepb) with a v0.18 workspace',
+      );
+    }
+    const era = conn.service === 'mcpcontainer' ? 'the v3 (seed-era) wire name' : 'the wire name of bridges after v3';
+    const traits = conn.traits?.methods !== undefined ? `, ${conn.traits.methods} methods` : '';
+    return pass(`answers as ${serviceName(conn.service)}${traits}, ${era}; ${also}; ${rules.describe()}`);
+  });
+}
 
-    custom('health.unimplemented', async ({ client }) => {
-      try {
-        await client.healthCheck();
-      } catch (err) {
-        if (err instanceof BridgeCallError && err.codeName === 'UNIMPLEMENTED')
-          return pass('grpc.health.v1.Health/Check → UNIMPLEMENTED (liveness: Stat("/"))');
-        throw err;
-      }
-      return {
-        status: 'warn',
-        detail: 'the bridge answers grpc.health.v1 (v3 bridges have no health service)',
-        fix: 'nothing to do if intended; Memoh itself probes with Stat("/")',
-      };
-    }),
-  ];
+function reflectionCheck(conn: BridgeConnection, rules: EraRules): CheckSpec {
+  return custom('reflection.lists-service', async ({ client }) => {
+    let version: 'v1' | 'v1alpha' = 'v1';
+    let services: string[];
+    try {
+      services = await client.listServices('v1');
+    } catch (err) {
+      if (!(err instanceof BridgeCallError) || err.codeName !== 'UNIMPLEMENTED') throw err;
+      version = 'v1alpha';
+      services = await client.listServices('v1alpha').catch((e: unknown) => {
+        if (e instanceof BridgeCallError && e.codeName === 'UNIMPLEMENTED') {
+          fail(
+            'no server reflection: v1 and v1alpha ServerReflectionInfo both UNIMPLEMENTED',
+            'the bridge registers grpc-go server reflection (contract §1 step 7)',
+          );
+        }
+        throw e;
+      });
+    }
+    const want = serviceName(conn.service);
+    expect(services.includes(want), `reflection (${version}) lists ${services.join(', ') || 'nothing'}; not ${want}`);
+    if (version === 'v1alpha' && rules.isNew('reflectionV1')) {
+      fail(
+        'reflection v1 → UNIMPLEMENTED, only v1alpha answers',
+        'v0.18 bridges register grpc.reflection.v1 and v1alpha (grpc-go ≥ 1.57)',
+      );
+    }
+    return pass(`${version} lists ${services.join(', ')}`);
+  });
+}
+
+function healthCheck(): CheckSpec {
+  return custom('health.unimplemented', async ({ client }) => {
+    try {
+      await client.healthCheck();
+    } catch (err) {
+      if (err instanceof BridgeCallError && err.codeName === 'UNIMPLEMENTED')
+        return pass('grpc.health.v1.Health/Check → UNIMPLEMENTED (liveness: Stat("/"))');
+      throw err;
+    }
+    return {
+      status: 'warn',
+      detail: 'the bridge answers grpc.health.v1 (v3 bridges have no health service)',
+      fix: 'nothing to do if intended; Memoh itself probes with Stat("/")',
+    };
+  });
 }
 
 export function workdirCheck(): CheckSpec {
@@ -138,30 +150,37 @@ export function workspaceChecks(exp: SuiteExpectations, rules: EraRules, conn: B
   const mounts: CheckSpec = rules.isNew('bridgeFileMount')
     ? custom('mounts.bridge-readonly', async ({ client }) => {
         // Only the bridge file is mounted (read-only); the rest of /opt/memoh is the image's own and writable.
-        const bridge = await client.stat('/opt/memoh/bridge');
-        expect(!bridge.isDir, '/opt/memoh/bridge is a directory');
+        const bridge = await client.stat(BRIDGE_IN_CONTAINER);
+        expect(!bridge.isDir, `${BRIDGE_IN_CONTAINER} is a directory`);
         // Opening the running bridge for writing fails with ETXTBSY before the mount is asked; setting its
         // times asks the mount alone.
-        const r = await client.exec({ command: 'touch -c /opt/memoh/bridge' });
+        const r = await client.exec({ command: `touch -c ${BRIDGE_IN_CONTAINER}` });
         expect(
           /read-only/i.test(r.stderr.toString()) && r.exitCode !== 0,
-          `touching /opt/memoh/bridge: exit ${r.exitCode}, stderr ${show(r.stderr.toString().trim())}; expected "Read-only file system"`,
+          `touching ${BRIDGE_IN_CONTAINER}: exit ${r.exitCode}, stderr ${show(r.stderr.toString().trim())}; expected "Read-only file system"`,
           'Memoh mounts the bridge file read-only (bind,ro)',
         );
-        await client.writeFile(`/opt/memoh/${probe}`, 'x');
-        await client.deleteFile(`/opt/memoh/${probe}`);
+        await client.writeFile(`${RUNTIME_MOUNT}/${probe}`, 'x');
+        await client.deleteFile(`${RUNTIME_MOUNT}/${probe}`);
         return pass(
-          `/opt/memoh/bridge present (${bridge.mode}), read-only; the image's /opt/memoh around it is writable`,
+          `${BRIDGE_IN_CONTAINER} present (${bridge.mode}), read-only; the image's ${RUNTIME_MOUNT} around it is writable`,
         );
       })
     : custom('mounts.runtime-readonly', async ({ client }) => {
-        const bridge = await client.stat('/opt/memoh/bridge');
-        expect(!bridge.isDir, '/opt/memoh/bridge is a directory');
-        await expectStatus(client.writeFile(`/opt/memoh/${probe}`, 'x'), 'INTERNAL', 'WriteFile into /opt/memoh', {
-          message: /read-only/,
-          fix: 'Memoh mounts the runtime dir at /opt/memoh read-only (rbind,ro)',
-        });
-        return pass(`/opt/memoh/bridge present (${bridge.mode}); writing into /opt/memoh → read-only file system`);
+        const bridge = await client.stat(BRIDGE_IN_CONTAINER);
+        expect(!bridge.isDir, `${BRIDGE_IN_CONTAINER} is a directory`);
+        await expectStatus(
+          client.writeFile(`${RUNTIME_MOUNT}/${probe}`, 'x'),
+          'INTERNAL',
+          `WriteFile into ${RUNTIME_MOUNT}`,
+          {
+            message: /read-only/,
+            fix: `Memoh mounts the runtime dir at ${RUNTIME_MOUNT} read-only (rbind,ro)`,
+          },
+        );
+        return pass(
+          `${BRIDGE_IN_CONTAINER} present (${bridge.mode}); writing into ${RUNTIME_MOUNT} → read-only file system`,
+        );
       });
   const seeding: CheckSpec[] = [];
   if (rules.era === 'v0.18') seeding.push(noSeedingCheck());
@@ -172,13 +191,13 @@ export function workspaceChecks(exp: SuiteExpectations, rules: EraRules, conn: B
       // Over TCP (docker backend) the bridge makes no socket; /run/memoh is still mounted read-write.
       let sock = '';
       if (!overTcp) {
-        const e = await client.stat('/run/memoh/bridge.sock');
-        expect(e.mode.startsWith('S'), `/run/memoh/bridge.sock has mode ${e.mode}; expected a socket (S…)`);
+        const e = await client.stat(SOCKET_IN_CONTAINER);
+        expect(e.mode.startsWith('S'), `${SOCKET_IN_CONTAINER} has mode ${e.mode}; expected a socket (S…)`);
         sock = `; bridge.sock ${e.mode}`;
       }
-      await client.writeFile(`/run/memoh/${probe}`, 'x');
-      await client.deleteFile(`/run/memoh/${probe}`);
-      return pass(`/run/memoh writable${overTcp ? ' (bridge over TCP: no socket)' : sock}`);
+      await client.writeFile(`${SOCKET_MOUNT}/${probe}`, 'x');
+      await client.deleteFile(`${SOCKET_MOUNT}/${probe}`);
+      return pass(`${SOCKET_MOUNT} writable${overTcp ? ' (bridge over TCP: no socket)' : sock}`);
     }),
     ...seeding,
     ...(rules.isNew('tini') ? [tiniCheck()] : []),
@@ -197,8 +216,8 @@ function seededCheck(exp: SuiteExpectations): CheckSpec {
     } catch (err) {
       if (err instanceof BridgeCallError && err.codeName === 'NOT_FOUND') {
         fail(
-          `${path} missing: /opt/memoh/templates/${tpl.name} was not copied into /data`,
-          'the bridge seeds /data from /opt/memoh/templates at every start',
+          `${path} missing: ${RUNTIME_MOUNT}/templates/${tpl.name} was not copied into /data`,
+          `the bridge seeds /data from ${RUNTIME_MOUNT}/templates at every start`,
         );
       }
       throw err;
@@ -222,33 +241,8 @@ function toolkitChecks(exp: SuiteExpectations): CheckSpec[] {
     return ids.map((id) => custom(id, async () => ({ status: 'skip', detail: why ?? 'no toolkit given' })));
 
   const glibcOnMusl = exp.libc === 'musl' && tk.fallback === 'glibc';
-  /** Version through the wrapper; and whether PATH finds the toolkit's or an image's own copy first. */
   const tool = (id: string, name: string, version: RegExp, shown: string): CheckSpec =>
-    custom(id, async ({ client }) => {
-      const r = await client.exec({ command: `${TOOLKIT}/bin/${name} --version` });
-      const out = stdoutOf(r);
-      if (!version.test(out)) {
-        const seen = `${TOOLKIT}/bin/${name} --version printed ${show(out.trim())} (stderr ${show(r.stderr.toString().trim())}); expected ${shown}`;
-        // A known limit recorded when the toolkit was built, not a defect of this image.
-        if (glibcOnMusl && name !== 'uv') {
-          return {
-            status: 'warn',
-            detail: `${seen}: node-musl holds the glibc fallback build, which needs a glibc loader`,
-            fix: 'use a glibc image on this architecture, or one with a glibc loader',
-          };
-        }
-        fail(seen);
-      }
-      const which = stdoutOf(await client.exec({ command: `command -v ${name}` })).trim();
-      if (which !== `${TOOLKIT}/bin/${name}`) {
-        return {
-          status: 'warn',
-          detail: `toolkit ${name} is ${out.trim()}, but PATH finds ${which || 'nothing'} first (the image's own ${name} wins)`,
-          fix: `the agent will run the image's ${name}; remove it from the image or accept its version`,
-        };
-      }
-      return pass(`${name} --version → ${out.trim()} (${which})`);
-    });
+    toolCheck(id, name, version, shown, glibcOnMusl);
 
   // On a musl image the wrappers always pick node-musl, even when that holds the glibc fallback build.
   const flavour = exp.libc === 'musl' ? 'node-musl' : 'node-glibc';
@@ -256,40 +250,70 @@ function toolkitChecks(exp: SuiteExpectations): CheckSpec[] {
     tool('toolkit.node', 'node', new RegExp(`^v${escapeRegExp(tk.nodeVersion)}\\n$`), `v${tk.nodeVersion}`),
     tool('toolkit.npm', 'npm', new RegExp(`^${escapeRegExp(tk.npmVersion)}\\n$`), tk.npmVersion),
     tool('toolkit.uv', 'uv', new RegExp(`^uv ${escapeRegExp(tk.uvVersion)}(\\s|$)`), `uv ${tk.uvVersion}`),
-    custom('toolkit.musl-selection', async (t: CheckTools): Promise<Outcome> => {
-      // Trace the wrapper itself: which flavour it execs, and what it makes of LD_LIBRARY_PATH.
-      const keep = '/smoke-keep';
-      const r = await t.client.exec({ command: `LD_LIBRARY_PATH=${keep} sh -x ${TOOLKIT}/bin/node --version 2>&1` });
-      const trace = stdoutOf(r);
-      const picked = /(node-musl|node-glibc)\/bin\/node/.exec(trace)?.[1];
-      expect(
-        picked !== undefined,
-        `the node wrapper's trace names neither node-musl nor node-glibc: ${show(trace, 200)}`,
-      );
-      expectEqual(picked, flavour, `flavour the node wrapper picks on a ${exp.libc} image`);
-      const ld = [...trace.matchAll(/LD_LIBRARY_PATH=['"]?([^\s'"]*)/g)]
-        .map((m) => m[1] ?? '')
-        .filter((v) => v !== keep)
-        .pop();
-      if (flavour === 'node-musl') {
-        const first = ld?.split(':')[0] ?? '';
-        expect(
-          first.endsWith('node-musl/runtime-lib'),
-          `LD_LIBRARY_PATH set by the wrapper: ${show(ld ?? '(not set)')}; expected node-musl/runtime-lib first`,
-        );
-        expect(
-          ld?.endsWith(`:${keep}`) ?? false,
-          `LD_LIBRARY_PATH ${show(ld ?? '')} dropped the existing value ${keep}`,
-        );
-      } else {
-        expect(
-          !(ld ?? '').includes('runtime-lib'),
-          `the glibc flavour should not set LD_LIBRARY_PATH to the musl runtime libs: ${show(ld ?? '')}`,
-        );
-      }
-      return pass(`${exp.libc} image: the wrapper runs ${picked}${ld ? `, LD_LIBRARY_PATH=${ld}` : ''}`);
-    }),
+    muslSelectionCheck(exp, flavour),
   ];
+}
+
+/** Version through the wrapper; and whether PATH finds the toolkit's or an image's own copy first. */
+function toolCheck(id: string, name: string, version: RegExp, shown: string, glibcOnMusl: boolean): CheckSpec {
+  return custom(id, async ({ client }) => {
+    const r = await client.exec({ command: `${TOOLKIT}/bin/${name} --version` });
+    const out = stdoutOf(r);
+    if (!version.test(out)) {
+      const seen = `${TOOLKIT}/bin/${name} --version printed ${show(out.trim())} (stderr ${show(r.stderr.toString().trim())}); expected ${shown}`;
+      // A known limit recorded when the toolkit was built, not a defect of this image.
+      if (glibcOnMusl && name !== 'uv') {
+        return {
+          status: 'warn',
+          detail: `${seen}: node-musl holds the glibc fallback build, which needs a glibc loader`,
+          fix: 'use a glibc image on this architecture, or one with a glibc loader',
+        };
+      }
+      fail(seen);
+    }
+    const which = stdoutOf(await client.exec({ command: `command -v ${name}` })).trim();
+    if (which !== `${TOOLKIT}/bin/${name}`) {
+      return {
+        status: 'warn',
+        detail: `toolkit ${name} is ${out.trim()}, but PATH finds ${which || 'nothing'} first (the image's own ${name} wins)`,
+        fix: `the agent will run the image's ${name}; remove it from the image or accept its version`,
+      };
+    }
+    return pass(`${name} --version → ${out.trim()} (${which})`);
+  });
+}
+
+function muslSelectionCheck(exp: SuiteExpectations, flavour: 'node-musl' | 'node-glibc'): CheckSpec {
+  return custom('toolkit.musl-selection', async (t: CheckTools): Promise<Outcome> => {
+    // Trace the wrapper itself: which flavour it execs, and what it makes of LD_LIBRARY_PATH.
+    const keep = '/smoke-keep';
+    const r = await t.client.exec({ command: `LD_LIBRARY_PATH=${keep} sh -x ${TOOLKIT}/bin/node --version 2>&1` });
+    const trace = stdoutOf(r);
+    const picked = /(node-musl|node-glibc)\/bin\/node/.exec(trace)?.[1];
+    expect(
+      picked !== undefined,
+      `the node wrapper's trace names neither node-musl nor node-glibc: ${show(trace, 200)}`,
+    );
+    expectEqual(picked, flavour, `flavour the node wrapper picks on a ${exp.libc} image`);
+    const ld = [...trace.matchAll(/LD_LIBRARY_PATH=['"]?([^\s'"]*)/g)]
+      .map((m) => m[1] ?? '')
+      .filter((v) => v !== keep)
+      .pop();
+    if (flavour === 'node-musl') {
+      const first = ld?.split(':')[0] ?? '';
+      expect(
+        first.endsWith('node-musl/runtime-lib'),
+        `LD_LIBRARY_PATH set by the wrapper: ${show(ld ?? '(not set)')}; expected node-musl/runtime-lib first`,
+      );
+      expect(ld?.endsWith(`:${keep}`) ?? false, `LD_LIBRARY_PATH ${show(ld ?? '')} dropped the existing value ${keep}`);
+    } else {
+      expect(
+        !(ld ?? '').includes('runtime-lib'),
+        `the glibc flavour should not set LD_LIBRARY_PATH to the musl runtime libs: ${show(ld ?? '')}`,
+      );
+    }
+    return pass(`${exp.libc} image: the wrapper runs ${picked}${ld ? `, LD_LIBRARY_PATH=${ld}` : ''}`);
+  });
 }
 
 /**

@@ -1,3 +1,4 @@
+import { RUNTIME_MOUNT, TOOLKIT_IN_CONTAINER } from '../era/index.js';
 import { expect, expectEqual, expectOneOf, expectStatus, fail, sleep } from './assert.js';
 import { BridgeCallError, type BridgeClient, type ExecResult, execWithoutConfig } from './client.js';
 import type { EraRules } from './eras.js';
@@ -35,7 +36,7 @@ export class ImageCaps {
   }
 }
 
-const TOOLKIT_BIN = '/opt/memoh/toolkit/bin';
+const TOOLKIT_BIN = `${TOOLKIT_IN_CONTAINER}/bin`;
 /** For checks that assert no exit code but -1 (see SpecBase.waitsOnly): they run together. */
 const WAITS_ONLY = { waitsOnly: true } as const;
 
@@ -87,313 +88,23 @@ function timing(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** What the exec checks know of the bridge and the image, decided once. */
+interface ExecSuite {
+  opts: ExecSuiteOptions;
+  rules: EraRules;
+  caps: ImageCaps;
+  /** The bridge has its own reaper, which can turn an exit code into -1. */
+  raced: boolean;
+  /** The exit code(s) of a process killed by a signal: -1 before v0.10.0, 128+9 after. */
+  signalled: number[];
+}
+
 export function execChecks(opts: ExecSuiteOptions, rules: EraRules, caps: ImageCaps): CheckSpec[] {
   // A bridge with its own wait4(-1) reaper can turn any exit code into -1 (contract §5 item 41).
   const raced = !rules.isNew('noOwnReaper');
   const signalled = rules.pick('signalExit', -1, 137);
-  const checks: CheckSpec[] = [
-    custom('exec.exit-code', async (t) => {
-      const cases: [string, number][] = [
-        ['exit 3', 3],
-        ['exit 0', 0],
-        ['false', 1],
-        ['exit 255', 255],
-        ['no_such_cmd_xyz', 127],
-      ];
-      const seen: string[] = [];
-      const retried: string[] = [];
-      for (const [command, code] of cases) {
-        await exactExit(t, command, code, retried, raced);
-        seen.push(`${command}→${code}`);
-      }
-      return pass(seen.join(', ') + retriedNote(retried));
-    }),
-
-    custom('exec.signal', async (t) => {
-      const retried: string[] = [];
-      const own = await exactExit(t, 'kill -9 $$', signalled, retried, raced);
-      await exactExit(t, "sh -c 'kill -9 $$'; exit $?", 137, retried, raced);
-      return pass(
-        `shell killed (kill -9 $$) → ${own.exitCode}; child killed, shell reports → 137${retriedNote(retried)}${rules.note('signalExit')}`,
-      );
-    }),
-
-    custom('exec.streams', async (t) => {
-      const r = await t.client.exec({ command: 'echo out; echo err >&2' });
-      expectEqual(stdoutOf(r), 'out\n', 'STDOUT data', 'stderr output must arrive as STDERR messages');
-      expectEqual(r.stderr.toString(), 'err\n', 'STDERR data', 'stderr output must arrive as STDERR messages');
-      const nf = await t.client.exec({ command: 'no_such_cmd_xyz' });
-      expect(
-        /not found/.test(nf.stderr.toString()) && nf.stdout.length === 0,
-        `no_such_cmd_xyz: stdout ${show(stdoutOf(nf))}, stderr ${show(nf.stderr.toString())}; expected "not found" on STDERR only`,
-      );
-      return pass('"out\\n" on STDOUT, "err\\n" on STDERR; "not found" on STDERR');
-    }),
-
-    custom('exec.workdir', async (t) => {
-      const { client } = t;
-      expectEqual(stdoutOf(await client.exec({ command: 'pwd' })), '/data\n', 'pwd with no work_dir');
-      expectEqual(
-        stdoutOf(await client.exec({ command: 'pwd', workDir: '/tmp' })),
-        '/tmp\n',
-        'pwd with work_dir "/tmp"',
-      );
-      const err = await expectStatus(
-        client.exec({ command: 'pwd', workDir: '/no/such/dir' }),
-        'INTERNAL',
-        'Exec with work_dir "/no/such/dir"',
-      );
-      expect(
-        (err.partial?.exitMessages ?? 0) === 0,
-        'Exec with a missing work_dir sent an EXIT message before INTERNAL',
-      );
-      let relative = '';
-      // Before v0.8.3 a relative work_dir is taken from the bridge's own cwd (the image WORKDIR): nothing to expect.
-      if (rules.isNew('relativeWorkDir')) {
-        const sub = rel(t, '');
-        expectEqual(
-          stdoutOf(await client.exec({ command: 'pwd', workDir: sub })),
-          `${t.work}\n`,
-          `pwd with the relative work_dir ${show(sub)}`,
-          '≥v0.8.3 joins a relative work_dir onto /data',
-        );
-        relative = `; relative ${show(sub)} → ${t.work}`;
-      }
-      return pass(`default /data; work_dir /tmp honoured; missing work_dir → INTERNAL, no EXIT${relative}`);
-    }),
-
-    custom('exec.empty-command', async ({ client }) => {
-      await expectStatus(client.exec({ command: '' }), 'INVALID_ARGUMENT', 'Exec with an empty command', {
-        message: 'command is required',
-      });
-      await expectStatus(execWithoutConfig(client), 'INVALID_ARGUMENT', 'Exec half-closed before any message', {
-        message: 'failed to receive exec config',
-      });
-      return pass('empty command and no configuration → INVALID_ARGUMENT');
-    }),
-
-    custom('exec.stdin', async ({ client }) => {
-      const r = await client.exec({ command: 'cat', configStdin: 'A', stdin: ['B', 'C'] });
-      const out = stdoutOf(r);
-      expectOneOf(
-        out,
-        rules.pick('firstStdin', 'BC', 'ABC'),
-        'cat of stdin "A" (in the first message), "B", "C", then half-close',
-        "v3 ignores the first message's stdin, ≥v0.13.0 writes it; half-close gives EOF",
-      );
-      const first = out === 'ABC' ? 'first-message stdin written' : 'first-message stdin ignored';
-      return pass(
-        `stdin of later messages in order (${show(out)}), ${first}, half-close → EOF${rules.note('firstStdin')}`,
-      );
-    }),
-
-    custom('exec.env', async ({ client }) => {
-      expectEqual(
-        stdoutOf(await client.exec({ command: 'echo "$FOO"', env: ['FOO=bar'] })),
-        'bar\n',
-        'echo $FOO with env FOO=bar',
-      );
-      expectEqual(
-        stdoutOf(await client.exec({ command: 'echo "$FOO"', env: ['FOO=1', 'FOO=2'] })),
-        '2\n',
-        'echo $FOO with env FOO=1, FOO=2 (later wins)',
-      );
-      const path = '/smoke-env:/usr/bin:/bin';
-      expectEqual(
-        stdoutOf(await client.exec({ command: 'echo "$PATH"', env: [`PATH=${path}`] })),
-        `${path}\n`,
-        'echo $PATH with env PATH=… (env overrides)',
-      );
-      return pass('env added on top of the bridge environment; later duplicates win, PATH can be overridden');
-    }),
-
-    custom('exec.path-toolkit', async ({ client }) => {
-      const path = stdoutOf(await client.exec({ command: 'echo "$PATH"' })).trim();
-      expect(
-        path.endsWith(`:${TOOLKIT_BIN}`),
-        `PATH is ${show(path)}; expected it to end with :${TOOLKIT_BIN}`,
-        'the bridge appends the toolkit to PATH (image binaries win)',
-      );
-      return pass(`PATH ends with :${TOOLKIT_BIN}`);
-    }),
-
-    custom('exec.chunking', async ({ client }) => {
-      const r = await client.exec({ command: "head -c 10000 /dev/zero | tr '\\0' a" });
-      const out = r.messages.filter((m) => m.stream === 'STDOUT');
-      const sizes = out.map((m) => m.data.length);
-      expect(r.stdout.equals(Buffer.alloc(10_000, 'a')), `stdout is ${r.stdout.length} bytes; expected 10000 "a"`);
-      expect(
-        sizes.every((s) => s <= 4096),
-        `STDOUT messages of ${sizes.join(',')} bytes; each must be ≤ 4096`,
-      );
-      expect(sizes.length >= 3, `${sizes.length} STDOUT messages for 10000 bytes; expected at least 3`);
-      return pass(`10000 bytes in ${sizes.length} STDOUT messages (largest ${Math.max(...sizes)})`);
-    }),
-
-    custom(
-      'exec.timeout',
-      async ({ client }) => {
-        const fix = 'timeout_seconds must SIGKILL the shell (contract §3.11)';
-        const code = signalled.join(' or ');
-        // A lone command the shell may fork: a v3 bridge kills only the shell, and the child keeps the pipes
-        // (and EXIT) open until it ends (told here, not judged: it depends on the shell); from v0.7.0 the pipes
-        // are closed at the timeout, which is judged, so there the child sleeps long enough to tell for sure
-        // and costs nothing (EXIT comes at 1 s).
-        const closes = rules.isNew('pipesClosedOnTimeout');
-        const child = await caps.sleepArg(client, closes ? 3 : 1.1);
-        // Three independent Execs that only wait for their timeout: at once, judged in order.
-        const [direct, held, forked] = await Promise.all([
-          client.exec({ command: 'exec sleep 5', timeoutSeconds: 1 }, { deadlineMs: 8000 }).catch(noExit),
-          client.exec({ command: 'exec cat', timeoutSeconds: 1, halfClose: false }, { deadlineMs: 8000 }).catch(noExit),
-          client.exec({ command: `sleep ${child}`, timeoutSeconds: 1 }, { deadlineMs: 8000 }).catch(noExit),
-        ]);
-        expect(
-          signalled.includes(direct.exitCode ?? NaN) && direct.ms < 3000,
-          `exec sleep 5, timeout 1: exit ${direct.exitCode ?? '(none)'} after ${timing(direct.ms)}; expected ${code} after about 1 s`,
-          fix,
-        );
-        expect(
-          signalled.includes(held.exitCode ?? NaN) && held.ms >= 800 && held.ms < 3500,
-          `exec cat without half-close, timeout 1: exit ${held.exitCode ?? '(none)'} after ${timing(held.ms)}; expected ${code} after about 1 s`,
-          fix,
-        );
-        expectOneOf(forked.exitCode, signalled, `exit code of "sleep ${child}" with timeout 1`);
-        const late = forked.ms >= (closes ? 2000 : Number(child) * 1000 - 100);
-        if (closes)
-          expect(
-            !late,
-            `"sleep ${child}", timeout 1: EXIT after ${timing(forked.ms)}; expected about 1 s (≥v0.7.0 closes the pipes at the timeout)`,
-          );
-        const how = late ? 'after the forked child (the shell forks, the pipes stay open)' : 'at the timeout';
-        return pass(
-          `${direct.exitCode} after ${timing(direct.ms)} and ${timing(held.ms)}; "sleep ${child}", timeout 1: ${forked.exitCode} ${how}, ${timing(forked.ms)}${rules.note('signalExit')}`,
-        );
-      },
-      { timeoutMs: 30_000, ...WAITS_ONLY },
-    ),
-
-    custom(
-      'exec.default-timeout',
-      async ({ client }) => {
-        if (!opts.slow) return { status: 'skip', detail: 'slow (31 s): include slow checks to run it' };
-        const r = await client.exec({ command: 'exec sleep 31' }, { deadlineMs: 40_000 });
-        expect(
-          signalled.includes(r.exitCode ?? NaN) && r.ms >= 28_000 && r.ms < 31_000,
-          `exec sleep 31 with no timeout: exit ${r.exitCode ?? '(none)'} after ${timing(r.ms)}; expected ${signalled.join(' or ')} at about 30 s`,
-        );
-        return pass(`${r.exitCode} after ${timing(r.ms)} (default 30 s)`);
-      },
-      { timeoutMs: 45_000, ...WAITS_ONLY },
-    ),
-
-    custom(
-      'exec.zombie-reaping',
-      async (t) => {
-        const { client } = t;
-        const reaper = rules.era === 'v0.18' ? ' (by tini, PID 1)' : ' (by the bridge, PID 1)';
-        const started = await client.exec({ command: '( sleep 0 & echo $! )' });
-        const pid = Number(stdoutOf(started).trim());
-        expect(Number.isInteger(pid) && pid > 1, `could not start an orphan: stdout ${show(stdoutOf(started))}`);
-        let last = '';
-        const t0 = performance.now();
-        for (let i = 0; i < 50; i++) {
-          const st = stdoutOf(await client.exec({ command: `cat /proc/${pid}/stat 2>/dev/null || echo gone` })).trim();
-          // pid (comm) state ppid …: reaped when gone, or when the pid is now someone else's and alive.
-          const m = /\) (\S) (\d+)/.exec(st);
-          if (st === 'gone' || (m && m[1] !== 'Z'))
-            return pass(`orphan ${pid} reaped within ${timing(performance.now() - t0)}${reaper}`);
-          last = st;
-          await sleep(100, t.signal);
-        }
-        return fail(
-          `orphan PID ${pid} is still a zombie after 5 s (${show(last, 60)}): PID 1 does not reap`,
-          rules.era === 'v0.18'
-            ? 'Memoh v0.18 runs tini as PID 1 to reap orphans (the bridge no longer does)'
-            : 'the bridge is PID 1 and must reap orphans (contract §1 step 4)',
-        );
-      },
-      WAITS_ONLY,
-    ),
-
-    custom(
-      'pty.size',
-      async ({ client }) => {
-        const plain = await client.exec({ command: 'stty size', pty: true, halfClose: false });
-        expectEqual(stdoutOf(plain), '24 80\r\n', 'PTY stty size with no resize (default 80×24)');
-        const sized = await client.exec({
-          command: 'stty size',
-          pty: true,
-          resize: { cols: 120, rows: 40 },
-          halfClose: false,
-        });
-        expectEqual(stdoutOf(sized), '40 120\r\n', 'PTY stty size with resize 120×40 in the first message');
-        // The shell waits for a line; the resize rides in the same message as that line and is applied first
-        // (contract §3.11), so no sleep is needed. The line may be echoed before `stty -echo` takes effect.
-        const session = client.openExec({ command: 'stty -echo; echo ready; read x; stty size', pty: true });
-        await session.waitForOutput(/ready\r\n/, 10_000);
-        session.send({ resize: { cols: 100, rows: 30 }, stdin: '\n' });
-        const later = await session.done;
-        const tail = stdoutOf(later).replace(/^[\s\S]*?ready\r\n(\r\n)?/, '');
-        expectEqual(tail, '30 100\r\n', 'PTY stty size after a resize message mid-session');
-        return pass('80×24 by default; initial resize 120×40 and a mid-session resize 100×30 both applied');
-      },
-      WAITS_ONLY,
-    ),
-
-    custom(
-      'pty.term',
-      async ({ client }) => {
-        const r = await client.exec({
-          command: 'echo "$TERM"; echo err >&2',
-          pty: true,
-          env: ['TERM=dumb'],
-          halfClose: false,
-        });
-        expectEqual(
-          stdoutOf(r),
-          'xterm-256color\r\nerr\r\n',
-          'PTY output of echo $TERM (env TERM=dumb) and a line on stderr',
-          'PTY Exec sets TERM=xterm-256color last, over any TERM in env',
-        );
-        const kinds = new Set(r.messages.map((m) => m.stream));
-        expect(!kinds.has('STDERR'), 'a PTY Exec sent STDERR messages (everything must be STDOUT)');
-        return pass('TERM=xterm-256color over env TERM=dumb; stderr merged into STDOUT with \\r\\n');
-      },
-      WAITS_ONLY,
-    ),
-
-    custom(
-      'pty.interactive',
-      async ({ client }) => {
-        const nap = await caps.sleepArg(client, 0.15);
-        const session = async (): Promise<ExecResult> => {
-          const s = client.openExec({ command: 'sh', pty: true });
-          s.send({ stdin: 'echo hi\n' });
-          // The typed-ahead input is echoed first; the shell's own "hi" may follow its prompt on that line.
-          await s.waitForOutput(/(?<!echo )hi\r\n/, 5000);
-          s.send({ stdin: 'exit 7\n' });
-          const r = await s.done;
-          expect(stdoutOf(r).includes('echo hi'), `the terminal did not echo the input: ${show(stdoutOf(r))}`);
-          return r;
-        };
-        let r = await session();
-        const again = raced && r.exitCode === -1;
-        if (again) r = await session();
-        expectEqual(r.exitCode, 7, `exit code after "exit 7"${again ? ' (second session; the first gave -1)' : ''}`);
-        const closed = client.openExec({ command: `sleep ${nap}; echo done`, pty: true });
-        closed.halfClose();
-        const after = await closed.done;
-        expect(
-          stdoutOf(after).includes('done') && after.exitMessages === 1,
-          `PTY session half-closed at once: output ${show(stdoutOf(after))}, ${after.exitMessages} EXIT; expected "done" and EXIT`,
-        );
-        return pass(
-          `input echoed, "hi\\r\\n", EXIT 7; half-close does not end a PTY session (sleep ${nap})${again ? retriedNote(['sh']) : ''}`,
-        );
-      },
-      raced ? {} : WAITS_ONLY,
-    ),
-  ];
+  const s: ExecSuite = { opts, rules, caps, raced, signalled };
+  const checks: CheckSpec[] = EXEC_CHECKS.flatMap((build) => build(s));
 
   // Placed by what they do: env control after exec.env; the group kill waits for its timeout, so it joins
   // exec.timeout's group of waiting checks (when no reaper race can turn its exact code).
@@ -403,6 +114,350 @@ export function execChecks(opts: ExecSuiteOptions, rules: EraRules, caps: ImageC
   if (rules.has('execEnvFields')) after('exec.env', ...envControlChecks(rules));
   if (rules.has('groupKill')) after('exec.timeout', groupKillCheck(rules, raced));
   return checks;
+}
+
+/** The checks in the order the suite runs them, each built from what the suite knows of the bridge. */
+const EXEC_CHECKS: readonly ((s: ExecSuite) => CheckSpec | CheckSpec[])[] = [
+  execExitCodeCheck,
+  execSignalCheck,
+  execStreamsCheck,
+  execWorkdirCheck,
+  execEmptyCommandCheck,
+  execStdinCheck,
+  execEnvCheck,
+  execPathToolkitCheck,
+  execChunkingCheck,
+  execTimeoutCheck,
+  execDefaultTimeoutCheck,
+  execZombieReapingCheck,
+  ptySizeCheck,
+  ptyTermCheck,
+  ptyInteractiveCheck,
+];
+
+function execExitCodeCheck({ raced }: ExecSuite): CheckSpec {
+  return custom('exec.exit-code', async (t) => {
+    const cases: [string, number][] = [
+      ['exit 3', 3],
+      ['exit 0', 0],
+      ['false', 1],
+      ['exit 255', 255],
+      ['no_such_cmd_xyz', 127],
+    ];
+    const seen: string[] = [];
+    const retried: string[] = [];
+    for (const [command, code] of cases) {
+      await exactExit(t, command, code, retried, raced);
+      seen.push(`${command}→${code}`);
+    }
+    return pass(seen.join(', ') + retriedNote(retried));
+  });
+}
+
+function execSignalCheck({ rules, raced, signalled }: ExecSuite): CheckSpec {
+  return custom('exec.signal', async (t) => {
+    const retried: string[] = [];
+    const own = await exactExit(t, 'kill -9 $$', signalled, retried, raced);
+    await exactExit(t, "sh -c 'kill -9 $$'; exit $?", 137, retried, raced);
+    return pass(
+      `shell killed (kill -9 $$) → ${own.exitCode}; child killed, shell reports → 137${retriedNote(retried)}${rules.note('signalExit')}`,
+    );
+  });
+}
+
+function execStreamsCheck(): CheckSpec {
+  return custom('exec.streams', async (t) => {
+    const r = await t.client.exec({ command: 'echo out; echo err >&2' });
+    expectEqual(stdoutOf(r), 'out\n', 'STDOUT data', 'stderr output must arrive as STDERR messages');
+    expectEqual(r.stderr.toString(), 'err\n', 'STDERR data', 'stderr output must arrive as STDERR messages');
+    const nf = await t.client.exec({ command: 'no_such_cmd_xyz' });
+    expect(
+      /not found/.test(nf.stderr.toString()) && nf.stdout.length === 0,
+      `no_such_cmd_xyz: stdout ${show(stdoutOf(nf))}, stderr ${show(nf.stderr.toString())}; expected "not found" on STDERR only`,
+    );
+    return pass('"out\\n" on STDOUT, "err\\n" on STDERR; "not found" on STDERR');
+  });
+}
+
+function execWorkdirCheck({ rules }: ExecSuite): CheckSpec {
+  return custom('exec.workdir', async (t) => {
+    const { client } = t;
+    expectEqual(stdoutOf(await client.exec({ command: 'pwd' })), '/data\n', 'pwd with no work_dir');
+    expectEqual(stdoutOf(await client.exec({ command: 'pwd', workDir: '/tmp' })), '/tmp\n', 'pwd with work_dir "/tmp"');
+    const err = await expectStatus(
+      client.exec({ command: 'pwd', workDir: '/no/such/dir' }),
+      'INTERNAL',
+      'Exec with work_dir "/no/such/dir"',
+    );
+    expect((err.partial?.exitMessages ?? 0) === 0, 'Exec with a missing work_dir sent an EXIT message before INTERNAL');
+    let relative = '';
+    // Before v0.8.3 a relative work_dir is taken from the bridge's own cwd (the image WORKDIR): nothing to expect.
+    if (rules.isNew('relativeWorkDir')) {
+      const sub = rel(t, '');
+      expectEqual(
+        stdoutOf(await client.exec({ command: 'pwd', workDir: sub })),
+        `${t.work}\n`,
+        `pwd with the relative work_dir ${show(sub)}`,
+        '≥v0.8.3 joins a relative work_dir onto /data',
+      );
+      relative = `; relative ${show(sub)} → ${t.work}`;
+    }
+    return pass(`default /data; work_dir /tmp honoured; missing work_dir → INTERNAL, no EXIT${relative}`);
+  });
+}
+
+function execEmptyCommandCheck(): CheckSpec {
+  return custom('exec.empty-command', async ({ client }) => {
+    await expectStatus(client.exec({ command: '' }), 'INVALID_ARGUMENT', 'Exec with an empty command', {
+      message: 'command is required',
+    });
+    await expectStatus(execWithoutConfig(client), 'INVALID_ARGUMENT', 'Exec half-closed before any message', {
+      message: 'failed to receive exec config',
+    });
+    return pass('empty command and no configuration → INVALID_ARGUMENT');
+  });
+}
+
+function execStdinCheck({ rules }: ExecSuite): CheckSpec {
+  return custom('exec.stdin', async ({ client }) => {
+    const r = await client.exec({ command: 'cat', configStdin: 'A', stdin: ['B', 'C'] });
+    const out = stdoutOf(r);
+    expectOneOf(
+      out,
+      rules.pick('firstStdin', 'BC', 'ABC'),
+      'cat of stdin "A" (in the first message), "B", "C", then half-close',
+      "v3 ignores the first message's stdin, ≥v0.13.0 writes it; half-close gives EOF",
+    );
+    const first = out === 'ABC' ? 'first-message stdin written' : 'first-message stdin ignored';
+    return pass(
+      `stdin of later messages in order (${show(out)}), ${first}, half-close → EOF${rules.note('firstStdin')}`,
+    );
+  });
+}
+
+function execEnvCheck(): CheckSpec {
+  return custom('exec.env', async ({ client }) => {
+    expectEqual(
+      stdoutOf(await client.exec({ command: 'echo "$FOO"', env: ['FOO=bar'] })),
+      'bar\n',
+      'echo $FOO with env FOO=bar',
+    );
+    expectEqual(
+      stdoutOf(await client.exec({ command: 'echo "$FOO"', env: ['FOO=1', 'FOO=2'] })),
+      '2\n',
+      'echo $FOO with env FOO=1, FOO=2 (later wins)',
+    );
+    const path = '/smoke-env:/usr/bin:/bin';
+    expectEqual(
+      stdoutOf(await client.exec({ command: 'echo "$PATH"', env: [`PATH=${path}`] })),
+      `${path}\n`,
+      'echo $PATH with env PATH=… (env overrides)',
+    );
+    return pass('env added on top of the bridge environment; later duplicates win, PATH can be overridden');
+  });
+}
+
+function execPathToolkitCheck(): CheckSpec {
+  return custom('exec.path-toolkit', async ({ client }) => {
+    const path = stdoutOf(await client.exec({ command: 'echo "$PATH"' })).trim();
+    expect(
+      path.endsWith(`:${TOOLKIT_BIN}`),
+      `PATH is ${show(path)}; expected it to end with :${TOOLKIT_BIN}`,
+      'the bridge appends the toolkit to PATH (image binaries win)',
+    );
+    return pass(`PATH ends with :${TOOLKIT_BIN}`);
+  });
+}
+
+function execChunkingCheck(): CheckSpec {
+  return custom('exec.chunking', async ({ client }) => {
+    const r = await client.exec({ command: "head -c 10000 /dev/zero | tr '\\0' a" });
+    const out = r.messages.filter((m) => m.stream === 'STDOUT');
+    const sizes = out.map((m) => m.data.length);
+    expect(r.stdout.equals(Buffer.alloc(10_000, 'a')), `stdout is ${r.stdout.length} bytes; expected 10000 "a"`);
+    expect(
+      sizes.every((s) => s <= 4096),
+      `STDOUT messages of ${sizes.join(',')} bytes; each must be ≤ 4096`,
+    );
+    expect(sizes.length >= 3, `${sizes.length} STDOUT messages for 10000 bytes; expected at least 3`);
+    return pass(`10000 bytes in ${sizes.length} STDOUT messages (largest ${Math.max(...sizes)})`);
+  });
+}
+
+function execTimeoutCheck({ rules, caps, signalled }: ExecSuite): CheckSpec {
+  return custom(
+    'exec.timeout',
+    async ({ client }) => {
+      const fix = 'timeout_seconds must SIGKILL the shell (contract §3.11)';
+      const code = signalled.join(' or ');
+      // A lone command the shell may fork: a v3 bridge kills only the shell, and the child keeps the pipes
+      // (and EXIT) open until it ends (told here, not judged: it depends on the shell); from v0.7.0 the pipes
+      // are closed at the timeout, which is judged, so there the child sleeps long enough to tell for sure
+      // and costs nothing (EXIT comes at 1 s).
+      const closes = rules.isNew('pipesClosedOnTimeout');
+      const child = await caps.sleepArg(client, closes ? 3 : 1.1);
+      // Three independent Execs that only wait for their timeout: at once, judged in order.
+      const [direct, held, forked] = await Promise.all([
+        client.exec({ command: 'exec sleep 5', timeoutSeconds: 1 }, { deadlineMs: 8000 }).catch(noExit),
+        client.exec({ command: 'exec cat', timeoutSeconds: 1, halfClose: false }, { deadlineMs: 8000 }).catch(noExit),
+        client.exec({ command: `sleep ${child}`, timeoutSeconds: 1 }, { deadlineMs: 8000 }).catch(noExit),
+      ]);
+      expect(
+        signalled.includes(direct.exitCode ?? NaN) && direct.ms < 3000,
+        `exec sleep 5, timeout 1: exit ${direct.exitCode ?? '(none)'} after ${timing(direct.ms)}; expected ${code} after about 1 s`,
+        fix,
+      );
+      expect(
+        signalled.includes(held.exitCode ?? NaN) && held.ms >= 800 && held.ms < 3500,
+        `exec cat without half-close, timeout 1: exit ${held.exitCode ?? '(none)'} after ${timing(held.ms)}; expected ${code} after about 1 s`,
+        fix,
+      );
+      expectOneOf(forked.exitCode, signalled, `exit code of "sleep ${child}" with timeout 1`);
+      const late = forked.ms >= (closes ? 2000 : Number(child) * 1000 - 100);
+      if (closes)
+        expect(
+          !late,
+          `"sleep ${child}", timeout 1: EXIT after ${timing(forked.ms)}; expected about 1 s (≥v0.7.0 closes the pipes at the timeout)`,
+        );
+      const how = late ? 'after the forked child (the shell forks, the pipes stay open)' : 'at the timeout';
+      return pass(
+        `${direct.exitCode} after ${timing(direct.ms)} and ${timing(held.ms)}; "sleep ${child}", timeout 1: ${forked.exitCode} ${how}, ${timing(forked.ms)}${rules.note('signalExit')}`,
+      );
+    },
+    { timeoutMs: 30_000, ...WAITS_ONLY },
+  );
+}
+
+function execDefaultTimeoutCheck({ opts, signalled }: ExecSuite): CheckSpec {
+  return custom(
+    'exec.default-timeout',
+    async ({ client }) => {
+      if (!opts.slow) return { status: 'skip', detail: 'slow (31 s): include slow checks to run it' };
+      const r = await client.exec({ command: 'exec sleep 31' }, { deadlineMs: 40_000 });
+      expect(
+        signalled.includes(r.exitCode ?? NaN) && r.ms >= 28_000 && r.ms < 31_000,
+        `exec sleep 31 with no timeout: exit ${r.exitCode ?? '(none)'} after ${timing(r.ms)}; expected ${signalled.join(' or ')} at about 30 s`,
+      );
+      return pass(`${r.exitCode} after ${timing(r.ms)} (default 30 s)`);
+    },
+    { timeoutMs: 45_000, ...WAITS_ONLY },
+  );
+}
+
+function execZombieReapingCheck({ rules }: ExecSuite): CheckSpec {
+  return custom(
+    'exec.zombie-reaping',
+    async (t) => {
+      const { client } = t;
+      const reaper = rules.era === 'v0.18' ? ' (by tini, PID 1)' : ' (by the bridge, PID 1)';
+      const started = await client.exec({ command: '( sleep 0 & echo $! )' });
+      const pid = Number(stdoutOf(started).trim());
+      expect(Number.isInteger(pid) && pid > 1, `could not start an orphan: stdout ${show(stdoutOf(started))}`);
+      let last = '';
+      const t0 = performance.now();
+      for (let i = 0; i < 50; i++) {
+        const st = stdoutOf(await client.exec({ command: `cat /proc/${pid}/stat 2>/dev/null || echo gone` })).trim();
+        // pid (comm) state ppid …: reaped when gone, or when the pid is now someone else's and alive.
+        const m = /\) (\S) (\d+)/.exec(st);
+        if (st === 'gone' || (m && m[1] !== 'Z'))
+          return pass(`orphan ${pid} reaped within ${timing(performance.now() - t0)}${reaper}`);
+        last = st;
+        await sleep(100, t.signal);
+      }
+      return fail(
+        `orphan PID ${pid} is still a zombie after 5 s (${show(last, 60)}): PID 1 does not reap`,
+        rules.era === 'v0.18'
+          ? 'Memoh v0.18 runs tini as PID 1 to reap orphans (the bridge no longer does)'
+          : 'the bridge is PID 1 and must reap orphans (contract §1 step 4)',
+      );
+    },
+    WAITS_ONLY,
+  );
+}
+
+function ptySizeCheck(): CheckSpec {
+  return custom(
+    'pty.size',
+    async ({ client }) => {
+      const plain = await client.exec({ command: 'stty size', pty: true, halfClose: false });
+      expectEqual(stdoutOf(plain), '24 80\r\n', 'PTY stty size with no resize (default 80×24)');
+      const sized = await client.exec({
+        command: 'stty size',
+        pty: true,
+        resize: { cols: 120, rows: 40 },
+        halfClose: false,
+      });
+      expectEqual(stdoutOf(sized), '40 120\r\n', 'PTY stty size with resize 120×40 in the first message');
+      // The shell waits for a line; the resize rides in the same message as that line and is applied first
+      // (contract §3.11), so no sleep is needed. The line may be echoed before `stty -echo` takes effect.
+      const session = client.openExec({ command: 'stty -echo; echo ready; read x; stty size', pty: true });
+      await session.waitForOutput(/ready\r\n/, 10_000);
+      session.send({ resize: { cols: 100, rows: 30 }, stdin: '\n' });
+      const later = await session.done;
+      const tail = stdoutOf(later).replace(/^[\s\S]*?ready\r\n(\r\n)?/, '');
+      expectEqual(tail, '30 100\r\n', 'PTY stty size after a resize message mid-session');
+      return pass('80×24 by default; initial resize 120×40 and a mid-session resize 100×30 both applied');
+    },
+    WAITS_ONLY,
+  );
+}
+
+function ptyTermCheck(): CheckSpec {
+  return custom(
+    'pty.term',
+    async ({ client }) => {
+      const r = await client.exec({
+        command: 'echo "$TERM"; echo err >&2',
+        pty: true,
+        env: ['TERM=dumb'],
+        halfClose: false,
+      });
+      expectEqual(
+        stdoutOf(r),
+        'xterm-256color\r\nerr\r\n',
+        'PTY output of echo $TERM (env TERM=dumb) and a line on stderr',
+        'PTY Exec sets TERM=xterm-256color last, over any TERM in env',
+      );
+      const kinds = new Set(r.messages.map((m) => m.stream));
+      expect(!kinds.has('STDERR'), 'a PTY Exec sent STDERR messages (everything must be STDOUT)');
+      return pass('TERM=xterm-256color over env TERM=dumb; stderr merged into STDOUT with \\r\\n');
+    },
+    WAITS_ONLY,
+  );
+}
+
+function ptyInteractiveCheck({ caps, raced }: ExecSuite): CheckSpec {
+  return custom(
+    'pty.interactive',
+    async ({ client }) => {
+      const nap = await caps.sleepArg(client, 0.15);
+      const session = async (): Promise<ExecResult> => {
+        const s = client.openExec({ command: 'sh', pty: true });
+        s.send({ stdin: 'echo hi\n' });
+        // The typed-ahead input is echoed first; the shell's own "hi" may follow its prompt on that line.
+        await s.waitForOutput(/(?<!echo )hi\r\n/, 5000);
+        s.send({ stdin: 'exit 7\n' });
+        const r = await s.done;
+        expect(stdoutOf(r).includes('echo hi'), `the terminal did not echo the input: ${show(stdoutOf(r))}`);
+        return r;
+      };
+      let r = await session();
+      const again = raced && r.exitCode === -1;
+      if (again) r = await session();
+      expectEqual(r.exitCode, 7, `exit code after "exit 7"${again ? ' (second session; the first gave -1)' : ''}`);
+      const closed = client.openExec({ command: `sleep ${nap}; echo done`, pty: true });
+      closed.halfClose();
+      const after = await closed.done;
+      expect(
+        stdoutOf(after).includes('done') && after.exitMessages === 1,
+        `PTY session half-closed at once: output ${show(stdoutOf(after))}, ${after.exitMessages} EXIT; expected "done" and EXIT`,
+      );
+      return pass(
+        `input echoed, "hi\\r\\n", EXIT 7; half-close does not end a PTY session (sleep ${nap})${again ? retriedNote(['sh']) : ''}`,
+      );
+    },
+    raced ? {} : WAITS_ONLY,
+  );
 }
 
 const envLines = (r: ExecResult): string[] => stdoutOf(r).split('\n').filter(Boolean);
@@ -593,7 +648,7 @@ export function reaperVerdict(
 }
 
 /** Copies of the bridge found stuck between fork and exec, and killed; `emulated` when they ran under qemu-user. */
-export interface StuckForks {
+interface StuckForks {
   pids: number[];
   emulated: boolean;
 }
@@ -607,10 +662,10 @@ export interface StuckForks {
  * and killed, which lets those Execs and the bridge's shutdown finish. (The bridge's path is split in the
  * script, so that the script's own subshells, copies of its shell, do not match.)
  */
-export async function killStuckForks(client: BridgeClient): Promise<StuckForks | undefined> {
+async function killStuckForks(client: BridgeClient): Promise<StuckForks | undefined> {
   const list =
     'for d in /proc/[0-9]*; do p=${d#/proc/}; pp=$(sed -n "s/^PPid:[[:space:]]*//p" $d/status 2>/dev/null); ' +
-    'c=$(tr "\\0" " " < $d/cmdline 2>/dev/null); case "$c" in *"/opt/memoh/brid""ge"*) ;; *) continue;; esac; ' +
+    `c=$(tr "\\0" " " < $d/cmdline 2>/dev/null); case "$c" in *"${RUNTIME_MOUNT}/brid""ge"*) ;; *) continue;; esac; ` +
     '[ -n "$pp" ] && [ "$pp" != 0 ] && [ "$c" = "$(tr "\\0" " " < /proc/$pp/cmdline 2>/dev/null)" ] && echo "$p"; done';
   const script =
     `a=$(${list}); [ -z "$a" ] && exit 0; sleep 1; b=$(${list}); ` +

@@ -95,65 +95,70 @@ export function loadUserChecks(file: string, input: string): UserChecks {
     seen.add(name);
     return r;
   };
-  for (const [i, table] of list(doc.command, `${file} command`).entries()) {
-    const r = reader('command', i, table);
-    const env = r.table('env');
-    checks.push({
-      kind: 'command',
-      id: `user.${r.string('name', true)}`,
-      command: r.string('command', true),
-      stdout: r.patterns('stdout'),
-      stderr: r.patterns('stderr'),
-      notStdout: r.patterns('not_stdout'),
-      notStderr: r.patterns('not_stderr'),
-      exitCode: r.int('exit_code', -1, 255) ?? 0,
-      env: env && Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      workDir: r.string('work_dir'),
-      stdin: r.string('stdin'),
-      timeoutSeconds: r.int('timeout', 1, 3600),
-    });
-    const last = checks[checks.length - 1] as CommandCheck;
-    last.timeoutMs = ((last.timeoutSeconds ?? 30) + 10) * 1000;
-  }
-  for (const [i, table] of list(doc.file, `${file} file`).entries()) {
-    const r = reader('file', i, table);
-    const exists = r.bool('exists') ?? true;
-    const spec: FileCheck = {
-      kind: 'file',
-      id: `user.${r.string('name', true)}`,
-      path: r.string('path', true),
-      exists,
-      isDir: r.bool('is_dir'),
-      mode: r.string('mode'),
-      contents: r.patterns('contents'),
-    };
-    if (!spec.path.startsWith('/'))
-      throw new InputError(
-        `${r.where}.path`,
-        `${JSON.stringify(spec.path)} is not absolute`,
-        'give the path inside the container from /',
-      );
-    if (
-      spec.mode !== undefined &&
-      !OCTAL_MODE.test(spec.mode) &&
-      !/^[dalTLDpSugct?-]*[r-][w-][x-][r-][w-][x-][r-][w-][x-]$/.test(spec.mode)
-    ) {
-      throw new InputError(
-        `${r.where}.mode`,
-        `${JSON.stringify(spec.mode)} is not a mode`,
-        'write it as the bridge shows it ("-rw-r--r--", "drwxr-x---") or as octal bits ("0644")',
-      );
-    }
-    if (!exists && (spec.isDir !== undefined || spec.mode !== undefined || spec.contents !== undefined)) {
-      throw new InputError(
-        r.where,
-        'exists = false cannot be combined with is_dir, mode or contents',
-        'drop those keys or set exists = true',
-      );
-    }
-    checks.push(spec);
-  }
+  for (const [i, table] of list(doc.command, `${file} command`).entries())
+    checks.push(commandCheck(reader('command', i, table)));
+  for (const [i, table] of list(doc.file, `${file} file`).entries()) checks.push(fileCheck(reader('file', i, table)));
   return { file, checks };
+}
+
+/** One [[command]] table, its name already checked. */
+function commandCheck(r: Reader): CommandCheck {
+  const env = r.table('env');
+  const check: CommandCheck = {
+    kind: 'command',
+    id: `user.${r.string('name', true)}`,
+    command: r.string('command', true),
+    stdout: r.patterns('stdout'),
+    stderr: r.patterns('stderr'),
+    notStdout: r.patterns('not_stdout'),
+    notStderr: r.patterns('not_stderr'),
+    exitCode: r.int('exit_code', -1, 255) ?? 0,
+    env: env && Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    workDir: r.string('work_dir'),
+    stdin: r.string('stdin'),
+    timeoutSeconds: r.int('timeout', 1, 3600),
+  };
+  check.timeoutMs = ((check.timeoutSeconds ?? 30) + 10) * 1000;
+  return check;
+}
+
+/** One [[file]] table, its name already checked: an absolute path, a mode as the bridge shows it or octal. */
+function fileCheck(r: Reader): FileCheck {
+  const exists = r.bool('exists') ?? true;
+  const spec: FileCheck = {
+    kind: 'file',
+    id: `user.${r.string('name', true)}`,
+    path: r.string('path', true),
+    exists,
+    isDir: r.bool('is_dir'),
+    mode: r.string('mode'),
+    contents: r.patterns('contents'),
+  };
+  if (!spec.path.startsWith('/'))
+    throw new InputError(
+      `${r.where}.path`,
+      `${JSON.stringify(spec.path)} is not absolute`,
+      'give the path inside the container from /',
+    );
+  if (
+    spec.mode !== undefined &&
+    !OCTAL_MODE.test(spec.mode) &&
+    !/^[dalTLDpSugct?-]*[r-][w-][x-][r-][w-][x-][r-][w-][x-]$/.test(spec.mode)
+  ) {
+    throw new InputError(
+      `${r.where}.mode`,
+      `${JSON.stringify(spec.mode)} is not a mode`,
+      'write it as the bridge shows it ("-rw-r--r--", "drwxr-x---") or as octal bits ("0644")',
+    );
+  }
+  if (!exists && (spec.isDir !== undefined || spec.mode !== undefined || spec.contents !== undefined)) {
+    throw new InputError(
+      r.where,
+      'exists = false cannot be combined with is_dir, mode or contents',
+      'drop those keys or set exists = true',
+    );
+  }
+  return spec;
 }
 
 function isTable(v: unknown): v is Record<string, unknown> {

@@ -2,7 +2,9 @@
  * Every setting once: its TOML place, its CLI flag and its Action input. The config file, the CLI and
  * the Action all go through this table, so the three can never disagree on a name or a type.
  */
+
 import { BACKENDS, ERA_CHOICES } from '../core/era.js';
+import { BRIDGE_IN_CONTAINER, RUNTIME_MOUNT, TOOLKIT_IN_CONTAINER } from '../era/index.js';
 
 export type FieldType = 'string' | 'bool' | 'int' | 'list';
 
@@ -71,14 +73,13 @@ export const FIELDS: readonly Field[] = [
     table: 'container',
     key: 'runtime_dir',
     type: 'string',
-    description:
-      "Memoh's [container] runtime_dir (seed: host dir mounted at /opt/memoh; v0.18: only derives bridge_path)",
+    description: `Memoh's [container] runtime_dir (seed: host dir mounted at ${RUNTIME_MOUNT}; v0.18: only derives bridge_path)`,
   },
   {
     table: 'container',
     key: 'bridge_path',
     type: 'string',
-    description: "Memoh's [container] bridge_path (host file mounted at /opt/memoh/bridge; informational here)",
+    description: `Memoh's [container] bridge_path (host file mounted at ${BRIDGE_IN_CONTAINER}; informational here)`,
   },
   {
     table: 'container',
@@ -365,7 +366,7 @@ export const FIELDS: readonly Field[] = [
     key: 'toolkit',
     type: 'list',
     flag: 'toolkit',
-    description: 'Toolkit dir (with toolkit.json) mounted at /opt/memoh/toolkit; one per architecture',
+    description: `Toolkit dir (with toolkit.json) mounted at ${TOOLKIT_IN_CONTAINER}; one per architecture`,
   },
   {
     table: 'smoke',

@@ -3,10 +3,9 @@
  * branches"). `v3` is the seed architecture (shared/bridge-contract.md, Memoh d5b410d7e3); `v0.18` is
  * today's release (shared/memoh-current.md, tag v0.18.0).
  */
-import { InputError } from './errors.js';
 
 export type Era = 'v3' | 'v0.18';
-export const ERAS: readonly Era[] = ['v3', 'v0.18'];
+const ERAS: readonly Era[] = ['v3', 'v0.18'];
 export type EraChoice = 'auto' | Era;
 export const ERA_CHOICES: readonly EraChoice[] = ['auto', ...ERAS];
 
@@ -24,11 +23,6 @@ export interface EraJudgement {
   by: 'option' | 'image' | 'bridge' | 'default';
   why: string;
   guess: boolean;
-}
-
-export function parseEraChoice(value: string, origin = 'memoh'): EraChoice {
-  if ((ERA_CHOICES as readonly string[]).includes(value)) return value as EraChoice;
-  throw new InputError(origin, `"${value}" is not a Memoh era`, `use one of ${ERA_CHOICES.join(', ')}`);
 }
 
 /** Memoh's `[bridge_tls]` + `instance_id` (strict mTLS between server and bridge, TCP only, ≥v0.13.0). */

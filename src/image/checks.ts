@@ -1,7 +1,7 @@
 import type Dockerode from 'dockerode';
 import type { Check } from '../core/check.js';
 import { type Arch, formatPlatform, type Platform } from '../core/platform.js';
-import { IMAGE_ERAS, type ImageEra } from './era.js';
+import { BRIDGE_IN_CONTAINER, ERA_DESCRIPTIONS, type ImageEra, SOCKET_MOUNT } from '../era/index.js';
 import type { FileFacts, FoundLoader, PathProbe } from './facts.js';
 import type { ImageRef } from './reference.js';
 import type { CheckId, Libc, ToolkitRef } from './types.js';
@@ -39,14 +39,18 @@ export function platformCheck(want: Platform, image: Dockerode.ImageInspectInfo,
 }
 
 /** The C library, decided from the loaders present for the image's own architecture. */
-export function libcOf(loaders: FoundLoader[], arch: Arch): Libc {
+function libcOf(loaders: FoundLoader[], arch: Arch): Libc {
   const mine = loaders.filter((l) => l.arch === arch);
   if (mine.some((l) => l.libc === 'musl')) return 'musl';
   if (mine.some((l) => l.libc === 'glibc')) return 'glibc';
   return 'none';
 }
 
-export function libcCheck(facts: FileFacts, arch: Arch, era: ImageEra = IMAGE_ERAS.v3): { result: Result; libc: Libc } {
+export function libcCheck(
+  facts: FileFacts,
+  arch: Arch,
+  era: ImageEra = ERA_DESCRIPTIONS.v3.image,
+): { result: Result; libc: Libc } {
   const libc = libcOf(facts.loaders, arch);
   const mine = facts.loaders.filter((l) => l.arch === arch);
   const musl = facts.loaders.filter((l) => l.libc === 'musl');
@@ -112,15 +116,15 @@ export function shellCheck(facts: FileFacts): Result {
   return { status: 'pass', detail: `${path} (mode ${oct(stat.perm)})` };
 }
 
-export function entrypointCheck(image: Dockerode.ImageInspectInfo, era: ImageEra = IMAGE_ERAS.v3): Result {
+export function entrypointCheck(image: Dockerode.ImageInspectInfo, era: ImageEra = ERA_DESCRIPTIONS.v3.image): Result {
   const ep = image.Config?.Entrypoint;
   const list = typeof ep === 'string' ? [ep] : (ep ?? []);
   if (list.length === 0 || (list.length === 1 && list[0] === '')) {
     return {
       status: 'pass',
       detail: era.contract
-        ? 'no ENTRYPOINT: tini runs /opt/memoh/bridge'
-        : 'no ENTRYPOINT: /opt/memoh/bridge runs as the only process',
+        ? `no ENTRYPOINT: tini runs ${BRIDGE_IN_CONTAINER}`
+        : `no ENTRYPOINT: ${BRIDGE_IN_CONTAINER} runs as the only process`,
     };
   }
   return {
@@ -141,7 +145,7 @@ export function userCheck(image: Dockerode.ImageInspectInfo, facts?: FileFacts):
   const uid = /^\d+$/.test(u) ? Number(u) : undefined;
   const gid = g !== undefined && /^\d+$/.test(g) ? Number(g) : undefined;
   const parts = [
-    `image USER is ${user} (not root): the bridge runs as it and must create its socket in /run/memoh (a root-owned 0750 host dir)`,
+    `image USER is ${user} (not root): the bridge runs as it and must create its socket in ${SOCKET_MOUNT} (a root-owned 0750 host dir)`,
   ];
   const data = facts?.data;
   if (uid === undefined || !data) parts.push('and write /data');
@@ -165,7 +169,7 @@ function writable(p: PathProbe, uid: number, gid: number | undefined): boolean {
   return (perm & 0o002) !== 0;
 }
 
-export function hiddenMountsCheck(facts: FileFacts, era: ImageEra = IMAGE_ERAS.v3): Result {
+export function hiddenMountsCheck(facts: FileFacts, era: ImageEra = ERA_DESCRIPTIONS.v3.image): Result {
   const hidden: string[] = [];
   const seen: string[] = [];
   const blocked: string[] = [];
@@ -213,7 +217,11 @@ export function hiddenMountsCheck(facts: FileFacts, era: ImageEra = IMAGE_ERAS.v
   };
 }
 
-export function dataCheck(image: Dockerode.ImageInspectInfo, facts: FileFacts, era: ImageEra = IMAGE_ERAS.v3): Result {
+export function dataCheck(
+  image: Dockerode.ImageInspectInfo,
+  facts: FileFacts,
+  era: ImageEra = ERA_DESCRIPTIONS.v3.image,
+): Result {
   const volumes = Object.keys(image.Config?.Volumes ?? {}).sort();
   const d = facts.data;
   if (d.exists && d.kind !== 'dir') {

@@ -1,5 +1,13 @@
 import type { Check } from '../core/check.js';
 import type { EraHints } from '../core/era.js';
+import {
+  BRIDGE_IN_CONTAINER,
+  CONTRACT_PATH,
+  RUNTIME_MOUNT,
+  SCRIPTS_IN_CONTAINER,
+  TINI,
+  TOOLKIT_IN_CONTAINER,
+} from '../era/index.js';
 import { type GoJson, GoJsonSyntaxError, goFold, parseGoJson } from './gojson.js';
 
 /**
@@ -8,13 +16,12 @@ import { type GoJson, GoJsonSyntaxError, goFold, parseGoJson } from './gojson.js
  * supplies how to read the file and how to stat a path; the rules, their order and their words live here.
  */
 
-export const CONTRACT_PATH = '/opt/memoh/workspace-contract.json';
+export { CONTRACT_PATH };
 export const CONTRACT_VERSION = 2;
 /** Memoh reads at most this much; a longer file is cut and then fails to decode. */
 export const CONTRACT_READ_LIMIT = 64 * 1024;
-export const TOOLKIT_DIR = '/opt/memoh/toolkit';
-export const SCRIPTS_DIR = '/opt/memoh/scripts';
-export const TINI = '/usr/bin/tini';
+const TOOLKIT_DIR = TOOLKIT_IN_CONTAINER;
+const SCRIPTS_DIR = SCRIPTS_IN_CONTAINER;
 /** Memoh's order: the first one that fails is the one Memoh names. */
 export const REQUIRED_EXECUTABLES: readonly string[] = [
   TINI,
@@ -30,7 +37,7 @@ export const REQUIRED_EXECUTABLES: readonly string[] = [
   `${SCRIPTS_DIR}/display-apply-style.sh`,
   `${SCRIPTS_DIR}/desktop-style.sh`,
 ];
-export const INCOMPATIBLE = 'workspace image is incompatible';
+const INCOMPATIBLE = 'workspace image is incompatible';
 
 /** The rules grouped as reported: one check each, in Memoh's order. */
 export const CONTRACT_RULES = [
@@ -70,7 +77,7 @@ export type ExecutableStat =
   | { ok: true; isDir: boolean; mode: string }
   | { ok: false; missing: boolean; error: string };
 
-export interface ContractSource {
+interface ContractSource {
   read(): Promise<ContractRead>;
   stat(path: string): Promise<ExecutableStat>;
 }
@@ -147,7 +154,7 @@ export function goTrimSpace(s: string): string {
 const equalFoldAscii = (s: string, word: string): boolean => s.replace(/[A-Z]/g, (c) => c.toLowerCase()) === word;
 
 /** %q of a Go string (strconv.Quote) for the texts Memoh prints. */
-export function goQuote(s: string): string {
+function goQuote(s: string): string {
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
@@ -174,6 +181,25 @@ const kindOf = (v: GoJson): string => (v.t === 'bool' ? 'bool' : v.t);
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
+/** Go's field matching: the last key that names a field wins, exactly or else case-insensitively. */
+function fields<T extends string>(
+  obj: Extract<GoJson, { t: 'object' }>,
+  names: readonly T[],
+  set: (name: T, v: GoJson) => void,
+): void {
+  for (const [key, v] of obj.entries) {
+    const name = names.find((f) => f === key) ?? names.find((f) => goFold(f) === goFold(key));
+    if (name !== undefined) set(name, v);
+  }
+}
+
+const structOf = (field: string): string =>
+  field.startsWith('platform.')
+    ? 'WorkspaceContractPlatform'
+    : field.startsWith('paths.')
+      ? 'WorkspaceContractPaths'
+      : 'WorkspaceContract';
+
 /**
  * json.Unmarshal(payload, &WorkspaceContract{}): syntax checked first, unknown fields ignored, keys matched
  * exactly or else case-insensitively (Go's fold), the last duplicate wins, null leaves a field as it was,
@@ -195,22 +221,7 @@ export function decodeContract(payload: Uint8Array): { contract: WorkspaceContra
   let firstError: string | undefined;
   // Go names the innermost struct and the full field path: WorkspaceContractPlatform.platform.os.
   const typeError = (value: string, field: string, type: string): void => {
-    const struct = field.startsWith('platform.')
-      ? 'WorkspaceContractPlatform'
-      : field.startsWith('paths.')
-        ? 'WorkspaceContractPaths'
-        : 'WorkspaceContract';
-    firstError ??= `json: cannot unmarshal ${value} into Go struct field ${struct}.${field} of type ${type}`;
-  };
-  const fields = <T extends string>(
-    obj: Extract<GoJson, { t: 'object' }>,
-    names: readonly T[],
-    set: (name: T, v: GoJson) => void,
-  ): void => {
-    for (const [key, v] of obj.entries) {
-      const name = names.find((f) => f === key) ?? names.find((f) => goFold(f) === goFold(key));
-      if (name !== undefined) set(name, v);
-    }
+    firstError ??= `json: cannot unmarshal ${value} into Go struct field ${structOf(field)}.${field} of type ${type}`;
   };
   const str = (v: GoJson, field: string, assign: (s: string) => void): void => {
     if (v.t === 'null') return;
@@ -257,115 +268,110 @@ export function decodeContract(payload: Uint8Array): { contract: WorkspaceContra
 
 const FROM_WORKSPACE = "build the image FROM memohai/workspace:debian (Memoh v0.18's workspace image)";
 
+/** One rule's judgement: passed (with what was seen), or failed in Memoh's words, with the fix. */
+type Judged = { pass: string } | { words: string; fix: string; detail?: string | undefined };
+
 /**
  * The file's rules (read, decode, version, platform, paths) on its bytes: pure and synchronous, so they
  * can be tested rule by rule. Rules after the first failure are skipped with the reason, as Memoh stops there.
  */
 export function judgeContractFile(read: ContractRead): { contract?: WorkspaceContract; outcomes: RuleOutcome[] } {
   const outcomes: RuleOutcome[] = [];
-  const fail = (
-    rule: ContractRule,
-    words: string,
-    fix: string,
-    detail?: string,
-  ): { contract?: WorkspaceContract; outcomes: RuleOutcome[] } => {
-    const memoh = `${INCOMPATIBLE}: ${words}`;
-    outcomes.push({ rule, status: 'fail', detail: detail ? `${memoh} (${detail})` : memoh, fix, memoh });
-    return { outcomes: [...outcomes, ...skipRest(rule)] };
+  const judged = (rule: ContractRule, j: Judged): boolean => {
+    if ('pass' in j) {
+      outcomes.push({ rule, status: 'pass', detail: j.pass });
+      return true;
+    }
+    const memoh = `${INCOMPATIBLE}: ${j.words}`;
+    outcomes.push({ rule, status: 'fail', detail: j.detail ? `${memoh} (${j.detail})` : memoh, fix: j.fix, memoh });
+    outcomes.push(...skipRest(rule));
+    return false;
   };
+  const decoded = decodeRule(read);
+  if (!judged('contract', decoded.judged) || !decoded.contract) return { outcomes };
+  const c = decoded.contract;
+  const rules = [
+    ['contract-version', versionRule],
+    ['contract-platform', platformRule],
+    ['contract-paths', pathsRule],
+  ] as const;
+  for (const [rule, judge] of rules) if (!judged(rule, judge(c))) break;
+  return { contract: c, outcomes };
+}
+
+/** Read and decode, as Memoh does: at most CONTRACT_READ_LIMIT bytes, then json.Unmarshal. */
+function decodeRule(read: ContractRead): { judged: Judged; contract?: WorkspaceContract } {
   if (!read.ok) {
-    return fail(
-      'contract',
-      `read contract: ${read.error}`,
-      read.missing
+    const judged: Judged = {
+      words: `read contract: ${read.error}`,
+      fix: read.missing
         ? `${FROM_WORKSPACE}, or add ${CONTRACT_PATH} (contract_version ${CONTRACT_VERSION}) with the toolkit, scripts and ${TINI} it promises; for a seed-era (v3) Memoh, use --memoh v3`
         : `make ${CONTRACT_PATH} a readable regular file`,
-      read.missing ? `Memoh v0.18 refuses an image without ${CONTRACT_PATH}` : undefined,
-    );
+      detail: read.missing ? `Memoh v0.18 refuses an image without ${CONTRACT_PATH}` : undefined,
+    };
+    return { judged };
   }
   // A reader may stop one byte past the limit: `size` is then the file's real length.
   const size = Math.max(read.size ?? 0, read.bytes.length);
   const cut = size > CONTRACT_READ_LIMIT;
   const decoded = decodeContract(cut ? read.bytes.subarray(0, CONTRACT_READ_LIMIT) : read.bytes);
   if ('error' in decoded) {
-    return fail(
-      'contract',
-      `decode contract: ${decoded.error}`,
-      `make ${CONTRACT_PATH} valid JSON of at most 64 KiB: {"contract_version": 2, "platform": {...}, "paths": {...}}`,
-      cut ? `Memoh reads only the first ${CONTRACT_READ_LIMIT} of its ${size} bytes` : undefined,
-    );
-  }
-  const c = decoded.contract;
-  outcomes.push({
-    rule: 'contract',
-    status: 'pass',
-    detail: `${CONTRACT_PATH} decodes (${size} bytes${cut ? `, read as the first ${CONTRACT_READ_LIMIT}` : ''})`,
-  });
-  const result = (): { contract: WorkspaceContract; outcomes: RuleOutcome[] } => ({ contract: c, outcomes });
-
-  if (c.contractVersion !== CONTRACT_VERSION) {
-    const v17 = c.contractVersion === 1;
-    return {
-      contract: c,
-      outcomes: fail(
-        'contract-version',
-        `contract version ${c.contractVersion}, want ${CONTRACT_VERSION}`,
-        v17
-          ? `rebuild the image from Memoh v0.18's Dockerfile.workspace (contract_version ${CONTRACT_VERSION}), or run it under Memoh v0.17`
-          : `set contract_version to ${CONTRACT_VERSION}: Memoh v0.18 accepts exactly ${CONTRACT_VERSION}`,
-        v17 ? 'a v0.17 image: Memoh v0.18 refuses it' : undefined,
-      ).outcomes,
+    const judged: Judged = {
+      words: `decode contract: ${decoded.error}`,
+      fix: `make ${CONTRACT_PATH} valid JSON of at most 64 KiB: {"contract_version": 2, "platform": {...}, "paths": {...}}`,
+      detail: cut ? `Memoh reads only the first ${CONTRACT_READ_LIMIT} of its ${size} bytes` : undefined,
     };
+    return { judged };
   }
-  outcomes.push({ rule: 'contract-version', status: 'pass', detail: `contract_version ${CONTRACT_VERSION}` });
+  const pass = `${CONTRACT_PATH} decodes (${size} bytes${cut ? `, read as the first ${CONTRACT_READ_LIMIT}` : ''})`;
+  return { judged: { pass }, contract: decoded.contract };
+}
 
+function versionRule(c: WorkspaceContract): Judged {
+  if (c.contractVersion === CONTRACT_VERSION) return { pass: `contract_version ${CONTRACT_VERSION}` };
+  const v17 = c.contractVersion === 1;
+  return {
+    words: `contract version ${c.contractVersion}, want ${CONTRACT_VERSION}`,
+    fix: v17
+      ? `rebuild the image from Memoh v0.18's Dockerfile.workspace (contract_version ${CONTRACT_VERSION}), or run it under Memoh v0.17`
+      : `set contract_version to ${CONTRACT_VERSION}: Memoh v0.18 accepts exactly ${CONTRACT_VERSION}`,
+    detail: v17 ? 'a v0.17 image: Memoh v0.18 refuses it' : undefined,
+  };
+}
+
+function platformRule(c: WorkspaceContract): Judged {
   if (!equalFoldAscii(goTrimSpace(c.platform.os), 'linux')) {
     return {
-      contract: c,
-      outcomes: fail(
-        'contract-platform',
-        `unsupported operating system ${goQuote(c.platform.os)}`,
-        'declare "platform": {"os": "linux", …}',
-      ).outcomes,
+      words: `unsupported operating system ${goQuote(c.platform.os)}`,
+      fix: 'declare "platform": {"os": "linux", …}',
     };
   }
   if (!equalFoldAscii(goTrimSpace(c.platform.libc), 'glibc')) {
     const musl = equalFoldAscii(goTrimSpace(c.platform.libc), 'musl');
     return {
-      contract: c,
-      outcomes: fail(
-        'contract-platform',
-        `unsupported libc ${goQuote(c.platform.libc)}`,
-        musl
-          ? `Memoh v0.18 accepts only glibc images (its toolkit is glibc-only): ${FROM_WORKSPACE} or another Debian/Ubuntu base`
-          : 'declare "libc": "glibc" on a glibc (Debian, Ubuntu) image',
-        musl ? 'musl images are refused; only the declared value is checked' : undefined,
-      ).outcomes,
+      words: `unsupported libc ${goQuote(c.platform.libc)}`,
+      fix: musl
+        ? `Memoh v0.18 accepts only glibc images (its toolkit is glibc-only): ${FROM_WORKSPACE} or another Debian/Ubuntu base`
+        : 'declare "libc": "glibc" on a glibc (Debian, Ubuntu) image',
+      detail: musl ? 'musl images are refused; only the declared value is checked' : undefined,
     };
   }
-  outcomes.push({
-    rule: 'contract-platform',
-    status: 'pass',
-    detail: `platform ${goQuote(c.platform.os)}, ${goQuote(c.platform.libc)}`,
-  });
+  return { pass: `platform ${goQuote(c.platform.os)}, ${goQuote(c.platform.libc)}` };
+}
 
+function pathsRule(c: WorkspaceContract): Judged {
   for (const [key, want] of [
     ['toolkit', TOOLKIT_DIR],
     ['scripts', SCRIPTS_DIR],
   ] as const) {
     if (goTrimSpace(c.paths[key]) !== want) {
       return {
-        contract: c,
-        outcomes: fail(
-          'contract-paths',
-          `${key} path ${goQuote(c.paths[key])}`,
-          `set "paths": {"${key}": "${want}"} (exactly; Memoh's paths are fixed)`,
-        ).outcomes,
+        words: `${key} path ${goQuote(c.paths[key])}`,
+        fix: `set "paths": {"${key}": "${want}"} (exactly; Memoh's paths are fixed)`,
       };
     }
   }
-  outcomes.push({ rule: 'contract-paths', status: 'pass', detail: `toolkit ${TOOLKIT_DIR}, scripts ${SCRIPTS_DIR}` });
-  return result();
+  return { pass: `toolkit ${TOOLKIT_DIR}, scripts ${SCRIPTS_DIR}` };
 }
 
 /**
@@ -383,7 +389,7 @@ export function judgeExecutables(stats: readonly ExecutableStat[]): RuleOutcome 
         short: `${path} ${s.missing ? 'missing' : `unreadable (${s.error})`}`,
         fix:
           path === TINI
-            ? `install tini (Debian: apt-get install tini): Memoh v0.18 runs ${TINI} -g -- /opt/memoh/bridge`
+            ? `install tini (Debian: apt-get install tini): Memoh v0.18 runs ${TINI} -g -- ${BRIDGE_IN_CONTAINER}`
             : `install ${path}, executable`,
       });
     } else if (!isExecutableEntry(s.isDir, s.mode)) {
@@ -467,7 +473,7 @@ export function contractChecks(verdict: ContractVerdict, prefix: string): Check[
 // The era an image tells
 
 /** What /opt/memoh holds in the image, for the seed-runtime-dir test. */
-export interface OptMemoh {
+interface OptMemoh {
   exists: boolean;
   isDir?: boolean;
   /** Top-level names under /opt/memoh. */
@@ -503,7 +509,7 @@ export function imageEraHint(read: ContractRead, opt: OptMemoh): EraHints['image
     const seen = ['templates', 'toolkit', 'bridge'].filter((n) => names.has(n)).join(', ');
     return {
       era: 'v3',
-      why: `no ${CONTRACT_PATH}, and /opt/memoh holds ${seen} like the seed's runtime dir`,
+      why: `no ${CONTRACT_PATH}, and ${RUNTIME_MOUNT} holds ${seen} like the seed's runtime dir`,
       guess: true,
     };
   }

@@ -1,4 +1,5 @@
 import type { Arch } from '../core/platform.js';
+import { BRIDGE_IN_CONTAINER, RUNTIME_MOUNT, SOCKET_MOUNT } from '../era/index.js';
 import { CONTRACT_PATH, CONTRACT_READ_LIMIT, type ContractRead } from './contract.js';
 import type { FileKind, ImageFiles, PathStat } from './files.js';
 import type { Libc } from './types.js';
@@ -17,9 +18,9 @@ export const LOADERS: readonly { path: string; libc: Exclude<Libc, 'none'>; arch
 
 /**
  * Where Memoh mounts over the image, in either era: the seed's runtime dir, v0.17+'s bridge file, the socket
- * dir (which of them an era mounts is src/image/era.ts).
+ * dir (which of them an era mounts is src/era/eras.ts).
  */
-export const MOUNT_POINTS = ['/opt/memoh', '/opt/memoh/bridge', '/run/memoh'] as const;
+const MOUNT_POINTS = [RUNTIME_MOUNT, BRIDGE_IN_CONTAINER, SOCKET_MOUNT] as const;
 
 export interface FoundLoader {
   path: string;

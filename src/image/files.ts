@@ -27,12 +27,12 @@ export interface PathStat {
 }
 
 /** A file's first bytes, read like open(2) would: through symlinks. */
-export type FileRead =
+type FileRead =
   | { kind: 'file'; path: string; bytes: Buffer; size: number; chain: string[] }
   | { kind: 'missing' | 'dir' | 'other'; path: string; chain: string[] };
 
 /** A tar header of an entry under a listed path. */
-export interface EntryInfo {
+interface EntryInfo {
   path: string;
   kind: FileKind;
   perm: number;

@@ -21,7 +21,7 @@ export class GoJsonSyntaxError extends Error {
 const MAX_DEPTH = 10_000;
 
 /** strconv.Quote of the byte as a rune, in single quotes: Go's `quoteChar`. */
-export function quoteChar(c: number): string {
+function quoteChar(c: number): string {
   if (c === 0x27) return "'\\''";
   if (c === 0x22) return "'\"'";
   const named: Record<number, string> = {
@@ -51,39 +51,62 @@ type Frame =
 
 /** Parses like Go's checkValid + decode; throws GoJsonSyntaxError with Go's message. */
 export function parseGoJson(data: Uint8Array): GoJson {
-  let i = 0;
-  const n = data.length;
-  const end = (): never => {
-    throw new GoJsonSyntaxError('unexpected end of JSON input');
-  };
-  // Go's scanner meets the end of input as one more space: where a space is wrong, the error names it.
-  const bad = (c: number, where: string): never => {
-    throw new GoJsonSyntaxError(`invalid character ${quoteChar(c)} ${where}`);
-  };
-  const skipWs = (): void => {
-    while (i < n && isWs(data[i]!)) i++;
-  };
+  return new GoJsonParser(data).parse();
+}
 
-  const readString = (): string => {
+/** A one-pass scanner over the bytes: values attach to the open container on the stack as they are read. */
+class GoJsonParser {
+  private i = 0;
+  private readonly n: number;
+  private readonly stack: Frame[] = [];
+  private root: GoJson | undefined;
+  private expectValue = true;
+
+  constructor(private readonly data: Uint8Array) {
+    this.n = this.data.length;
+  }
+
+  parse(): GoJson {
+    for (;;) {
+      if (this.expectValue && this.value()) continue;
+      const done = this.afterValue();
+      if (done) return done;
+    }
+  }
+
+  private end(): never {
+    throw new GoJsonSyntaxError('unexpected end of JSON input');
+  }
+
+  // Go's scanner meets the end of input as one more space: where a space is wrong, the error names it.
+  private bad(c: number, where: string): never {
+    throw new GoJsonSyntaxError(`invalid character ${quoteChar(c)} ${where}`);
+  }
+
+  private skipWs(): void {
+    while (this.i < this.n && isWs(this.data[this.i]!)) this.i++;
+  }
+
+  private readString(): string {
     // data[i] is the opening quote
-    i++;
+    this.i++;
     const parts: number[] = [];
     for (;;) {
-      if (i >= n) end();
-      const c = data[i]!;
+      if (this.i >= this.n) this.end();
+      const c = this.data[this.i]!;
       if (c === 0x22) {
-        i++;
+        this.i++;
         return decodeStringBytes(Uint8Array.from(parts));
       }
-      if (c < 0x20) bad(c, 'in string literal');
+      if (c < 0x20) this.bad(c, 'in string literal');
       if (c !== 0x5c) {
         parts.push(c);
-        i++;
+        this.i++;
         continue;
       }
-      i++;
-      if (i >= n) bad(0x20, 'in string escape code');
-      const e = data[i]!;
+      this.i++;
+      if (this.i >= this.n) this.bad(0x20, 'in string escape code');
+      const e = this.data[this.i]!;
       const simple: Record<number, number> = {
         0x22: 0x22,
         0x5c: 0x5c,
@@ -96,166 +119,168 @@ export function parseGoJson(data: Uint8Array): GoJson {
       };
       if (simple[e] !== undefined) {
         parts.push(simple[e]!);
-        i++;
+        this.i++;
         continue;
       }
-      if (e !== 0x75) bad(e, 'in string escape code');
-      i++;
+      if (e !== 0x75) this.bad(e, 'in string escape code');
+      this.i++;
       let hex = '';
       for (let k = 0; k < 4; k++) {
-        if (i >= n) bad(0x20, 'in \\u hexadecimal character escape');
-        const h = data[i]!;
-        if (!isHex(h)) bad(h, 'in \\u hexadecimal character escape');
+        if (this.i >= this.n) this.bad(0x20, 'in \\u hexadecimal character escape');
+        const h = this.data[this.i]!;
+        if (!isHex(h)) this.bad(h, 'in \\u hexadecimal character escape');
         hex += String.fromCharCode(h);
-        i++;
+        this.i++;
       }
       // Escapes become UTF-8 here; lone surrogates are paired or replaced when the bytes are decoded.
       parts.push(...escapeBytes(Number.parseInt(hex, 16)));
     }
-  };
+  }
 
-  const readNumber = (): string => {
-    const start = i;
-    if (data[i] === 0x2d) {
-      i++;
-      if (i >= n) bad(0x20, 'in numeric literal');
-      if (!isDigit(data[i]!)) bad(data[i]!, 'in numeric literal');
+  private readNumber(): string {
+    const start = this.i;
+    if (this.data[this.i] === 0x2d) {
+      this.i++;
+      if (this.i >= this.n) this.bad(0x20, 'in numeric literal');
+      if (!isDigit(this.data[this.i]!)) this.bad(this.data[this.i]!, 'in numeric literal');
     }
-    if (data[i] === 0x30) i++;
-    else while (i < n && isDigit(data[i]!)) i++;
-    if (i < n && data[i] === 0x2e) {
-      i++;
-      if (i >= n) bad(0x20, 'after decimal point in numeric literal');
-      if (!isDigit(data[i]!)) bad(data[i]!, 'after decimal point in numeric literal');
-      while (i < n && isDigit(data[i]!)) i++;
+    if (this.data[this.i] === 0x30) this.i++;
+    else while (this.i < this.n && isDigit(this.data[this.i]!)) this.i++;
+    if (this.i < this.n && this.data[this.i] === 0x2e) {
+      this.i++;
+      if (this.i >= this.n) this.bad(0x20, 'after decimal point in numeric literal');
+      if (!isDigit(this.data[this.i]!)) this.bad(this.data[this.i]!, 'after decimal point in numeric literal');
+      while (this.i < this.n && isDigit(this.data[this.i]!)) this.i++;
     }
-    if (i < n && (data[i] === 0x65 || data[i] === 0x45)) {
-      i++;
-      if (i < n && (data[i] === 0x2b || data[i] === 0x2d)) i++;
-      if (i >= n) bad(0x20, 'in exponent of numeric literal');
-      if (!isDigit(data[i]!)) bad(data[i]!, 'in exponent of numeric literal');
-      while (i < n && isDigit(data[i]!)) i++;
+    if (this.i < this.n && (this.data[this.i] === 0x65 || this.data[this.i] === 0x45)) {
+      this.i++;
+      if (this.i < this.n && (this.data[this.i] === 0x2b || this.data[this.i] === 0x2d)) this.i++;
+      if (this.i >= this.n) this.bad(0x20, 'in exponent of numeric literal');
+      if (!isDigit(this.data[this.i]!)) this.bad(this.data[this.i]!, 'in exponent of numeric literal');
+      while (this.i < this.n && isDigit(this.data[this.i]!)) this.i++;
     }
-    return Buffer.from(data.subarray(start, i)).toString('latin1');
-  };
+    return Buffer.from(this.data.subarray(start, this.i)).toString('latin1');
+  }
 
-  const readLiteral = (word: string): void => {
+  private readLiteral(word: string): void {
     for (let k = 0; k < word.length; k++) {
-      if (i >= n) bad(0x20, `in literal ${word} (expecting ${quoteChar(word.charCodeAt(k))})`);
-      if (data[i] !== word.charCodeAt(k))
-        bad(data[i]!, `in literal ${word} (expecting ${quoteChar(word.charCodeAt(k))})`);
-      i++;
+      if (this.i >= this.n) this.bad(0x20, `in literal ${word} (expecting ${quoteChar(word.charCodeAt(k))})`);
+      if (this.data[this.i] !== word.charCodeAt(k))
+        this.bad(this.data[this.i]!, `in literal ${word} (expecting ${quoteChar(word.charCodeAt(k))})`);
+      this.i++;
     }
-  };
-
-  const stack: Frame[] = [];
-  let root: GoJson | undefined;
+  }
 
   /** A value (containers as soon as they open): into its parent, or as the root. */
-  const attach = (v: GoJson): void => {
-    const top = stack.at(-1);
-    if (!top) root = v;
+  private attach(v: GoJson): void {
+    const top = this.stack.at(-1);
+    if (!top) this.root = v;
     else if (top.t === 'array') top.node.items.push(v);
     else top.node.entries.push([top.key!, v]);
-  };
+  }
 
-  let expectValue = true;
-  for (;;) {
-    if (expectValue) {
-      skipWs();
-      if (i >= n) end();
-      const c = data[i]!;
-      let v: GoJson | undefined;
-      if (c === 0x7b) {
-        i++;
-        const node: Extract<GoJson, { t: 'object' }> = { t: 'object', entries: [] };
-        attach(node);
-        if (stack.length >= MAX_DEPTH) bad(c, 'exceeded max depth');
-        stack.push({ t: 'object', node });
-        skipWs();
-        if (i >= n) end();
-        if (data[i] === 0x7d) {
-          i++;
-          stack.pop();
-        } else {
-          if (data[i] !== 0x22) bad(data[i]!, 'looking for beginning of object key string');
-          (stack.at(-1) as Extract<Frame, { t: 'object' }>).key = readKey();
-          continue;
-        }
-      } else if (c === 0x5b) {
-        i++;
-        const node: Extract<GoJson, { t: 'array' }> = { t: 'array', items: [] };
-        attach(node);
-        if (stack.length >= MAX_DEPTH) bad(c, 'exceeded max depth');
-        stack.push({ t: 'array', node });
-        skipWs();
-        if (i >= n) end();
-        if (data[i] === 0x5d) {
-          i++;
-          stack.pop();
-        } else continue;
-      } else if (c === 0x22) v = { t: 'string', v: readString() };
-      else if (c === 0x2d || isDigit(c)) v = { t: 'number', raw: readNumber() };
-      else if (c === 0x74) {
-        readLiteral('true');
-        v = { t: 'bool', v: true };
-      } else if (c === 0x66) {
-        readLiteral('false');
-        v = { t: 'bool', v: false };
-      } else if (c === 0x6e) {
-        readLiteral('null');
-        v = { t: 'null' };
-      } else bad(c, 'looking for beginning of value');
-      if (v) attach(v);
-      expectValue = false;
-    }
-    // After a value: a separator, a closer, or (at the top) the end.
-    skipWs();
-    const top = stack.at(-1);
+  /**
+   * One value where a value is expected: a scalar, or a container opened. True when the container has content
+   * to read next (its first key is read): the scan goes on with a value, not with what follows one.
+   */
+  private value(): boolean {
+    this.skipWs();
+    if (this.i >= this.n) this.end();
+    const c = this.data[this.i]!;
+    let v: GoJson | undefined;
+    if (c === 0x7b) {
+      this.i++;
+      const node: Extract<GoJson, { t: 'object' }> = { t: 'object', entries: [] };
+      this.attach(node);
+      if (this.stack.length >= MAX_DEPTH) this.bad(c, 'exceeded max depth');
+      this.stack.push({ t: 'object', node });
+      this.skipWs();
+      if (this.i >= this.n) this.end();
+      if (this.data[this.i] === 0x7d) {
+        this.i++;
+        this.stack.pop();
+      } else {
+        if (this.data[this.i] !== 0x22) this.bad(this.data[this.i]!, 'looking for beginning of object key string');
+        (this.stack.at(-1) as Extract<Frame, { t: 'object' }>).key = this.readKey();
+        return true;
+      }
+    } else if (c === 0x5b) {
+      this.i++;
+      const node: Extract<GoJson, { t: 'array' }> = { t: 'array', items: [] };
+      this.attach(node);
+      if (this.stack.length >= MAX_DEPTH) this.bad(c, 'exceeded max depth');
+      this.stack.push({ t: 'array', node });
+      this.skipWs();
+      if (this.i >= this.n) this.end();
+      if (this.data[this.i] === 0x5d) {
+        this.i++;
+        this.stack.pop();
+      } else return true;
+    } else if (c === 0x22) v = { t: 'string', v: this.readString() };
+    else if (c === 0x2d || isDigit(c)) v = { t: 'number', raw: this.readNumber() };
+    else if (c === 0x74) {
+      this.readLiteral('true');
+      v = { t: 'bool', v: true };
+    } else if (c === 0x66) {
+      this.readLiteral('false');
+      v = { t: 'bool', v: false };
+    } else if (c === 0x6e) {
+      this.readLiteral('null');
+      v = { t: 'null' };
+    } else this.bad(c, 'looking for beginning of value');
+    if (v) this.attach(v);
+    this.expectValue = false;
+    return false;
+  }
+
+  /** After a value: a separator, a closer, or (at the top) the end, which gives the root. */
+  private afterValue(): GoJson | undefined {
+    this.skipWs();
+    const top = this.stack.at(-1);
     if (!top) {
-      if (i < n) bad(data[i]!, 'after top-level value');
-      return root!;
+      if (this.i < this.n) this.bad(this.data[this.i]!, 'after top-level value');
+      return this.root!;
     }
-    if (i >= n) end();
-    const c = data[i]!;
+    if (this.i >= this.n) this.end();
+    const c = this.data[this.i]!;
     if (top.t === 'array') {
       if (c === 0x2c) {
-        i++;
-        expectValue = true;
-        continue;
+        this.i++;
+        this.expectValue = true;
+        return undefined;
       }
       if (c === 0x5d) {
-        i++;
-        stack.pop();
-        continue;
+        this.i++;
+        this.stack.pop();
+        return undefined;
       }
-      bad(c, 'after array element');
+      this.bad(c, 'after array element');
     } else {
       if (c === 0x2c) {
-        i++;
-        skipWs();
-        if (i >= n) end();
-        if (data[i] !== 0x22) bad(data[i]!, 'looking for beginning of object key string');
-        top.key = readKey();
-        continue;
+        this.i++;
+        this.skipWs();
+        if (this.i >= this.n) this.end();
+        if (this.data[this.i] !== 0x22) this.bad(this.data[this.i]!, 'looking for beginning of object key string');
+        top.key = this.readKey();
+        return undefined;
       }
       if (c === 0x7d) {
-        i++;
-        stack.pop();
-        continue;
+        this.i++;
+        this.stack.pop();
+        return undefined;
       }
-      bad(c, 'after object key:value pair');
+      this.bad(c, 'after object key:value pair');
     }
   }
 
   /** A key and its colon; leaves the parser expecting the value. */
-  function readKey(): string {
-    const key = readString();
-    skipWs();
-    if (i >= n) end();
-    if (data[i] !== 0x3a) bad(data[i]!, 'after object key');
-    i++;
-    expectValue = true;
+  private readKey(): string {
+    const key = this.readString();
+    this.skipWs();
+    if (this.i >= this.n) this.end();
+    if (this.data[this.i] !== 0x3a) this.bad(this.data[this.i]!, 'after object key');
+    this.i++;
+    this.expectValue = true;
     return key;
   }
 }

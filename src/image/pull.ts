@@ -11,7 +11,7 @@ import { type AuthOptions, registryAuth } from './auth.js';
 import { megabytes, platformMatches } from './checks.js';
 import type { ImageRef } from './reference.js';
 
-export interface Acquired {
+interface Acquired {
   check: Omit<Check, 'id' | 'durationMs'>;
   image?: Dockerode.ImageInspectInfo;
 }
@@ -72,7 +72,7 @@ export async function acquire(
   }
 }
 
-export async function inspectImage(name: string): Promise<Dockerode.ImageInspectInfo | undefined> {
+async function inspectImage(name: string): Promise<Dockerode.ImageInspectInfo | undefined> {
   try {
     return await docker().getImage(name).inspect();
   } catch (err) {
@@ -108,37 +108,60 @@ async function pull(
     `pulling ${ref.resolved} for ${formatPlatform(platform)}${authconfig ? ' (with registry credentials)' : ''}`,
   );
   const stream = (await docker().createImage(opts)) as IncomingMessage;
-  const layers = new Map<string, { total: number; done: boolean; tick: ReturnType<typeof throttle> }>();
-  let last = '';
-  let buf = '';
-  const onEvent = (e: PullEvent) => {
+  const progress = new PullProgress(ref, ctx);
+  await eachJsonLine(stream, (e: PullEvent) => progress.event(e));
+  return { status: progress.last, bytes: progress.bytes() };
+}
+
+/** The pull's events as progress per layer (throttled), its last overall status and the bytes it downloaded. */
+class PullProgress {
+  last = '';
+  private readonly layers = new Map<string, { total: number; done: boolean; tick: ReturnType<typeof throttle> }>();
+
+  constructor(
+    private readonly ref: ImageRef,
+    private readonly ctx: StageContext,
+  ) {}
+
+  event(e: PullEvent): void {
     if (e.error || e.errorDetail?.message) throw new Error(e.errorDetail?.message ?? e.error);
-    if (e.status && !e.id) last = e.status;
+    if (e.status && !e.id) this.last = e.status;
     if (!e.id || !e.status) return;
-    let layer = layers.get(e.id);
+    let layer = this.layers.get(e.id);
     if (!layer) {
       layer = { total: 0, done: false, tick: throttle(1000) };
-      layers.set(e.id, layer);
+      this.layers.set(e.id, layer);
     }
-    const key = `pull ${ref.resolved} ${e.id}`;
+    const key = `pull ${this.ref.resolved} ${e.id}`;
     const { current = 0, total = 0 } = e.progressDetail ?? {};
+    const reporter = this.ctx.reporter;
     if (e.status === 'Downloading' && total > 0) {
       layer.total = total;
       const pct = Math.min(100, Math.floor((current / total) * 100));
-      layer.tick(() => ctx.reporter.progress(key, `${megabytes(current)} / ${megabytes(total)} (${pct}%)`));
+      layer.tick(() => reporter.progress(key, `${megabytes(current)} / ${megabytes(total)} (${pct}%)`));
     } else if (e.status === 'Download complete' || e.status === 'Already exists') {
-      layer.done = true;
-      layer.tick(
+      const l = layer;
+      l.done = true;
+      l.tick(
         () =>
-          ctx.reporter.progress(
+          reporter.progress(
             key,
-            e.status === 'Already exists' ? 'already present' : `${megabytes(layer.total)} downloaded (100%)`,
+            e.status === 'Already exists' ? 'already present' : `${megabytes(l.total)} downloaded (100%)`,
           ),
         true,
       );
     }
-  };
-  await new Promise<void>((resolve, reject) => {
+  }
+
+  bytes(): number {
+    return [...this.layers.values()].reduce((sum, l) => sum + l.total, 0);
+  }
+}
+
+/** Feeds each JSON line of the stream to `handle`; the first line it throws on ends the stream and the wait. */
+function eachJsonLine<T>(stream: IncomingMessage, handle: (event: T) => void): Promise<void> {
+  let buf = '';
+  return new Promise<void>((resolve, reject) => {
     const fail = (err: unknown) => {
       stream.destroy();
       reject(err);
@@ -150,7 +173,7 @@ async function pull(
         buf = buf.slice(nl + 1);
         if (!line) continue;
         try {
-          onEvent(JSON.parse(line) as PullEvent);
+          handle(JSON.parse(line) as T);
         } catch (err) {
           return fail(err);
         }
@@ -159,8 +182,6 @@ async function pull(
     stream.on('end', () => resolve());
     stream.on('error', fail);
   });
-  const bytes = [...layers.values()].reduce((sum, l) => sum + l.total, 0);
-  return { status: last, bytes };
 }
 
 function describeLocal(image: Dockerode.ImageInspectInfo): string {

@@ -12,13 +12,14 @@ import { docker } from '../core/docker.js';
 import type { EraHints } from '../core/era.js';
 import { errorMessage, InputError, StageError } from '../core/errors.js';
 import { type Arch, formatPlatform, platformOf } from '../core/platform.js';
+import { SERVER_RUNTIME_DIR } from '../era/index.js';
 import { acquire } from '../image/pull.js';
 import { checkImageRef, resolveImage } from '../image/reference.js';
 import { ledgeredTempDir } from './dirs.js';
 import { checkElf, type ElfInfo } from './elf.js';
 
 /** Where Memoh's server image keeps the bridge (its runtime dir). */
-export const DEFAULT_BRIDGE_PATH_IN_IMAGE = '/opt/memoh/runtime/bridge';
+export const DEFAULT_BRIDGE_PATH_IN_IMAGE = `${SERVER_RUNTIME_DIR}/bridge`;
 
 export type BridgeSource =
   | { kind: 'file'; path: string }

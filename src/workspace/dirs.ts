@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { CleanupLedger, LedgerEntry } from '../core/ledger.js';
 
-export interface RuntimeFiles {
+interface RuntimeFiles {
   bridgePath: string;
   /** Leaves an empty `toolkit/` as the mount point for the toolkit (see workspaceSpec). */
   toolkit?: boolean | undefined;

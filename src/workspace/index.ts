@@ -25,7 +25,6 @@ export {
   smokeOne,
 } from './smoke.js';
 export {
-  CONTAINERD_HOST_CONFIG,
   containerName,
   type SpecInput,
   type WorkspaceShape,

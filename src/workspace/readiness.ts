@@ -28,7 +28,7 @@ export interface WaitOptions {
   maxDelayMs?: number;
 }
 
-export type WaitOutcome =
+type WaitOutcome =
   | { ready: true; values: Record<string, unknown>; ms: number; rounds: number }
   | { ready: false; probe: string; reason: string; why: 'final' | 'timeout' | 'aborted'; ms: number; rounds: number };
 

@@ -23,9 +23,11 @@ import {
 import { errorMessage } from '../core/errors.js';
 import { engineUnreachable } from '../core/ledger.js';
 import { type Arch, formatPlatform } from '../core/platform.js';
+import { TOOLKIT_IN_CONTAINER } from '../era/index.js';
 import { LOADERS } from '../image/facts.js';
 import type { Libc } from '../image/types.js';
 import { readToolkitManifest } from '../toolkit/manifest.js';
+import type { ToolkitManifest } from '../toolkit/types.js';
 import { bridgeEraFromBinary } from './bridge-source.js';
 import { type WorkspaceShape, workspaceShape } from './spec.js';
 import {
@@ -137,24 +139,9 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
     durationMs: Math.round(performance.now() - started),
   });
   // Queued behind the concurrency limit when the run was interrupted: start nothing.
-  if (ctx.signal.aborted) {
-    return finish({
-      service: null,
-      checks: [
-        { id: 'workspace.interrupted', status: 'skip', detail: `not started: ${errorMessage(ctx.signal.reason)}` },
-      ],
-    });
-  }
-  const early: Check[] = [];
+  if (ctx.signal.aborted) return finish({ service: null, checks: [notStartedInterrupted(ctx)] });
+  const early = earlyChecks(req, shape);
   const runtimeToolkit = shape.toolkitFrom === 'runtime-dir';
-  if (req.toolkitDir && !runtimeToolkit) {
-    early.push({
-      id: 'workspace.toolkit',
-      status: 'warn',
-      detail: `--toolkit ${req.toolkitDir} not mounted: in Memoh ${shape.era} the toolkit comes from the image (/opt/memoh/toolkit); a toolkit dir is for the v3 era`,
-      fix: 'drop --toolkit, or give --memoh v3 to prove a seed-era workspace with it',
-    });
-  }
   const toolkit = req.toolkitDir && runtimeToolkit ? (await readToolkitManifest(req.toolkitDir)).manifest : undefined;
   // The seed bridge seeds /data from the runtime dir's templates; from v0.17 the server does it over RPC.
   const templates = shape.mounts.includes('runtime-dir') ? [PROBE_TEMPLATE] : undefined;
@@ -167,45 +154,107 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
     );
   } catch (err) {
     if (!(err instanceof WorkspaceStartError)) throw err;
-    const check: Check = {
-      id: err.phase === 'ready' ? 'workspace.ready' : 'workspace.start',
-      status: 'fail',
-      detail: err.message,
-      durationMs: Math.round(performance.now() - started),
-      ...(err.fix ? { fix: err.fix } : {}),
-    };
-    return finish({
-      service: null,
-      checks: [...early, check],
-      ...(err.context ? { failureContext: err.context } : {}),
-    });
+    return finish(notStarted(err, early, started));
   }
 
   const t1 = performance.now();
-  const checks: Check[] = [
+  const ready: Check = {
+    id: 'workspace.ready',
+    status: 'pass',
+    detail: `${ws.containerName} started (Memoh ${shape.era}, ${shape.backend} backend); the bridge answered on ${ws.connection.service}.ContainerService ${where(ws)} after ${ws.readyMs} ms`,
+    durationMs: ws.readyMs,
+  };
+  const checks: Check[] = [ready, ...early, ...eraAgreement(ws, judgement)];
+  const expect = async (): Promise<SuiteExpectations> => suiteExpectations(req, ws, shape, templates, toolkit);
+  const failureContext = await runChecksIn(ws, req, expect, checks, ctx);
+  const t2 = performance.now();
+  const kept = await keepOrRemove(ws, req, checks, ctx);
+  return finish({
+    service: ws.connection.service,
+    checks,
+    readyMs: ws.readyMs,
+    timings: { ...ws.timings, suiteMs: ms(t2 - t1), cleanupMs: ms(performance.now() - t2) },
+    ...(failureContext ? { failureContext } : {}),
+    ...(kept ? { kept } : {}),
+  });
+}
+
+/** A workspace that never started or never answered: the early checks and why, with what the user needs to see. */
+function notStarted(
+  err: WorkspaceStartError,
+  early: Check[],
+  started: number,
+): Pick<SmokeReport, 'service' | 'checks' | 'failureContext'> {
+  const check: Check = {
+    id: err.phase === 'ready' ? 'workspace.ready' : 'workspace.start',
+    status: 'fail',
+    detail: err.message,
+    durationMs: Math.round(performance.now() - started),
+    ...(err.fix ? { fix: err.fix } : {}),
+  };
+  return {
+    service: null,
+    checks: [...early, check],
+    ...(err.context ? { failureContext: err.context } : {}),
+  };
+}
+
+const notStartedInterrupted = (ctx: StageContext): Check => ({
+  id: 'workspace.interrupted',
+  status: 'skip',
+  detail: `not started: ${errorMessage(ctx.signal.reason)}`,
+});
+
+/** Said before anything starts: a --toolkit this era does not mount. */
+function earlyChecks(req: SmokeRequest, shape: WorkspaceShape): Check[] {
+  if (!req.toolkitDir || shape.toolkitFrom === 'runtime-dir') return [];
+  return [
     {
-      id: 'workspace.ready',
-      status: 'pass',
-      detail: `${ws.containerName} started (Memoh ${shape.era}, ${shape.backend} backend); the bridge answered on ${ws.connection.service}.ContainerService ${where(ws)} after ${ws.readyMs} ms`,
-      durationMs: ws.readyMs,
+      id: 'workspace.toolkit',
+      status: 'warn',
+      detail: `--toolkit ${req.toolkitDir} not mounted: in Memoh ${shape.era} the toolkit comes from the image (${TOOLKIT_IN_CONTAINER}); a toolkit dir is for the v3 era`,
+      fix: 'drop --toolkit, or give --memoh v3 to prove a seed-era workspace with it',
     },
-    ...early,
-    ...eraAgreement(ws, judgement),
   ];
+}
+
+/** What the suite expects of this workspace: its libc (found in it when validation did not say), era, toolkit. */
+async function suiteExpectations(
+  req: SmokeRequest,
+  ws: Workspace,
+  shape: WorkspaceShape,
+  templates: readonly unknown[] | undefined,
+  toolkit: ToolkitManifest | undefined,
+): Promise<SuiteExpectations> {
+  const libc = req.libc ?? (await detectLibc(ws, req.platform.arch));
+  const expect: SuiteExpectations = { libc, era: shape.era, ...(templates ? { probeTemplate: PROBE_TEMPLATE } : {}) };
+  if (toolkit) {
+    expect.toolkit = {
+      nodeVersion: toolkit.node.version,
+      npmVersion: toolkit.npm.version,
+      uvVersion: toolkit.uv.version,
+    };
+    if (toolkit.fallback) expect.toolkit.fallback = toolkit.fallback;
+  }
+  return expect;
+}
+
+/**
+ * The user's checks, then the suite (which ends by stopping the workspace), appended to `checks`; a workspace
+ * that died under them is said once, second. Returns what the user needs to see when something failed.
+ */
+async function runChecksIn(
+  ws: Workspace,
+  req: SmokeRequest,
+  expectations: () => Promise<SuiteExpectations>,
+  checks: Check[],
+  ctx: StageContext,
+): Promise<FailureContext | undefined> {
   let failureContext: FailureContext | undefined;
   let lost: Lost | undefined;
   let looked = false;
   try {
-    const libc = req.libc ?? (await detectLibc(ws, req.platform.arch));
-    const expect: SuiteExpectations = { libc, era: shape.era, ...(templates ? { probeTemplate: PROBE_TEMPLATE } : {}) };
-    if (toolkit) {
-      expect.toolkit = {
-        nodeVersion: toolkit.node.version,
-        npmVersion: toolkit.npm.version,
-        uvVersion: toolkit.uv.version,
-      };
-      if (toolkit.fallback) expect.toolkit.fallback = toolkit.fallback;
-    }
+    const expect = await expectations();
     // User checks run first: the suite ends by stopping the workspace (the SIGTERM check).
     if (req.userChecks)
       checks.push(...(await abortable(runUserChecks(ws.connection, req.userChecks, ctx), ctx.signal)));
@@ -242,13 +291,20 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
       });
     }
   }
+  return failureContext;
+}
 
-  const t2 = performance.now();
-  let kept: KeptWorkspace | undefined;
+/** --keep: the workspace stays, and how to remove it is said; else everything it made is removed. */
+async function keepOrRemove(
+  ws: Workspace,
+  req: SmokeRequest,
+  checks: Check[],
+  ctx: StageContext,
+): Promise<KeptWorkspace | undefined> {
   if (req.keep && !ctx.signal.aborted) {
     ws.connection.close();
     const dirs = ws.dataRoot ? [ws.dataRoot] : [ws.socketDir, ws.runtimeDir ?? ''].filter(Boolean);
-    kept = {
+    return {
       containerName: ws.containerName,
       socketPath: ws.socketPath,
       ...(ws.target.kind === 'tcp' ? { tcp: `${ws.target.host}:${ws.target.port}` } : {}),
@@ -256,24 +312,16 @@ export async function smokeOne(req: SmokeRequest, ctx: StageContext): Promise<Sm
       socketDir: ws.socketDir,
       removeCommand: `docker rm -f ${ws.containerName} && rm -rf ${dirs.join(' ')}`,
     };
-  } else {
-    const errors = await ws.remove();
-    if (errors.length)
-      checks.push({
-        id: 'workspace.cleanup',
-        status: 'warn',
-        detail: errors.join('; '),
-        fix: 'remove the leftovers by hand',
-      });
   }
-  return finish({
-    service: ws.connection.service,
-    checks,
-    readyMs: ws.readyMs,
-    timings: { ...ws.timings, suiteMs: ms(t2 - t1), cleanupMs: ms(performance.now() - t2) },
-    ...(failureContext ? { failureContext } : {}),
-    ...(kept ? { kept } : {}),
-  });
+  const errors = await ws.remove();
+  if (errors.length)
+    checks.push({
+      id: 'workspace.cleanup',
+      status: 'warn',
+      detail: errors.join('; '),
+      fix: 'remove the leftovers by hand',
+    });
+  return undefined;
 }
 
 /** Several images × platforms, at most `concurrency` workspaces at once; results in request order. */

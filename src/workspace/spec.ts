@@ -4,21 +4,23 @@ import type { Backend, BridgeTls, Era } from '../core/era.js';
 import { InputError } from '../core/errors.js';
 import type { Platform } from '../core/platform.js';
 import { formatPlatform } from '../core/platform.js';
+import {
+  BRIDGE_IN_CONTAINER,
+  type EnvKind,
+  ERA_DESCRIPTIONS,
+  type MountKind,
+  MTLS_MOUNT,
+  RUNTIME_MOUNT,
+  SOCKET_IN_CONTAINER,
+  SOCKET_MOUNT,
+  TOOLKIT_IN_CONTAINER,
+  type WorkspaceEra,
+} from '../era/index.js';
 
-/** Where Memoh puts things inside a workspace container (bridge-contract §1–§2, memoh-current §2). */
-export const RUNTIME_MOUNT = '/opt/memoh';
-export const SOCKET_MOUNT = '/run/memoh';
-export const BRIDGE_IN_CONTAINER = `${RUNTIME_MOUNT}/bridge`;
-export const SOCKET_IN_CONTAINER = `${SOCKET_MOUNT}/bridge.sock`;
-export const SOCKET_FILE = 'bridge.sock';
-export const MTLS_MOUNT = `${SOCKET_MOUNT}/mtls/bridge`;
-export const TINI = '/usr/bin/tini';
+export { SOCKET_FILE } from '../era/index.js';
+
 /** The docker backend's bridge port (`BRIDGE_TCP_ADDR=:9090`, published on 127.0.0.1:<random>). */
 export const BRIDGE_TCP_PORT = 9090;
-export const LABEL_BOT_ID = 'memoh.bot_id';
-export const LABEL_WORKSPACE = 'memoh.workspace';
-export const LABEL_CPU = 'memoh.workspace.resource.cpu_millicores';
-export const LABEL_MEMORY = 'memoh.workspace.resource.memory_bytes';
 
 /** containerd's default capability set (pkg/oci/spec.go@v2.2.1), bounding = permitted = effective. */
 export const CONTAINERD_CAPS = [
@@ -43,7 +45,7 @@ export const CONTAINERD_CAPS = [
  * "Reproducing the containerd defaults under Docker Engine"). Memoh pinned the same containerd in both eras.
  * Docker's tmpfs default adds noexec,nodev, so `/run` names exec,dev to match containerd's mount.
  */
-export const CONTAINERD_HOST_CONFIG = {
+const CONTAINERD_HOST_CONFIG = {
   // Memoh's process is PID 1 (the bridge in v3, tini in v0.18), whatever the daemon's `init` default is.
   Init: false,
   CapDrop: ['ALL'],
@@ -54,21 +56,14 @@ export const CONTAINERD_HOST_CONFIG = {
   ShmSize: 64 * 1024 * 1024,
 } as const satisfies Dockerode.HostConfig;
 
-/** The mounts a workspace can have, each as Memoh builds it; an era lists the ones it uses, in Memoh's order. */
-export type MountKind = 'resolv-conf' | 'runtime-dir' | 'bridge-file' | 'socket-dir' | 'toolkit' | 'localtime' | 'mtls';
-/** The env Memoh sets, by group, in the order it builds them. */
-export type EnvKind = 'tz' | 'socket-path' | 'tls' | 'home-xdg' | 'skill-roots' | 'tcp-addr';
-
 /**
  * One era × backend, as data: everything that differs between the Memoh v3 seed and v0.18, and between
  * the containerd and docker backends, is here and nowhere else. The stages read it; they do not branch on
  * the era themselves.
  */
-export interface WorkspaceShape {
+export interface WorkspaceShape extends WorkspaceEra {
   era: Era;
   backend: Backend;
-  /** Memoh's argv for the workspace's only process. */
-  args: readonly string[];
   /**
    * How the backend hands that argv to the engine: containerd replaces the process args entirely (any image
    * ENTRYPOINT is ignored); Memoh's docker backend sets Cmd only, so an image ENTRYPOINT is kept.
@@ -76,57 +71,11 @@ export interface WorkspaceShape {
   process: { Entrypoint?: string[]; Cmd: string[] };
   /** The backend's HostConfig settings: containerd's defaults, or nothing (Docker's own defaults). */
   hostConfig: Dockerode.HostConfig;
-  mounts: readonly MountKind[];
-  env: readonly EnvKind[];
-  labels: (botId: string) => Record<string, string>;
   /** How Memoh reaches the bridge: its socket in the socket dir, or TCP on the published port. */
   transport: 'unix' | 'tcp';
-  /**
-   * Which TZ Memoh passes: the seed only its server's $TZ; v0.18 also detects one from /etc/timezone or the
-   * /etc/localtime link (internal/container/host.go).
-   */
-  tz: 'server-env' | 'server-detect';
-  /** v3: the host runtime dir brings the toolkit; v0.18: the image carries its own. */
-  toolkitFrom: 'runtime-dir' | 'image';
-  /** Where the stand-in bridge's break switch goes: next to the bridge (v3 runtime dir) or in the socket dir. */
-  breakSwitchIn: 'runtime-dir' | 'socket-dir';
-  /** Whether Memoh's [bridge_tls] exists in this era (≥v0.13.0). */
-  tls: boolean;
   /** The wire name this era's Memoh dials (the seed's stubs were never regenerated, bridge-contract.md). */
   wire: WireName;
 }
-
-const ERA_PARTS = {
-  v3: {
-    args: [BRIDGE_IN_CONTAINER],
-    // The seed mounts resolv.conf as well; Docker writes one for every container, so it is left to the engine.
-    mounts: ['runtime-dir', 'socket-dir', 'toolkit', 'localtime'],
-    env: ['tz', 'socket-path'],
-    labels: (botId: string) => ({ [LABEL_BOT_ID]: botId, [LABEL_WORKSPACE]: 'v3' }),
-    tz: 'server-env',
-    toolkitFrom: 'runtime-dir',
-    breakSwitchIn: 'runtime-dir',
-    tls: false,
-    wire: 'mcpcontainer',
-  },
-  'v0.18': {
-    args: [TINI, '-g', '--', BRIDGE_IN_CONTAINER],
-    mounts: ['resolv-conf', 'bridge-file', 'socket-dir', 'mtls'],
-    env: ['tz', 'socket-path', 'tls', 'home-xdg', 'skill-roots'],
-    // `memoh.workspace=v3` is unchanged at v0.18; the resource labels are always written, "0" when unset.
-    labels: (botId: string) => ({
-      [LABEL_BOT_ID]: botId,
-      [LABEL_WORKSPACE]: 'v3',
-      [LABEL_CPU]: '0',
-      [LABEL_MEMORY]: '0',
-    }),
-    tz: 'server-detect',
-    toolkitFrom: 'image',
-    breakSwitchIn: 'socket-dir',
-    tls: true,
-    wire: 'bridgepb',
-  },
-} as const satisfies Record<Era, Omit<WorkspaceShape, 'era' | 'backend' | 'process' | 'hostConfig' | 'transport'>>;
 
 const BACKEND_PARTS = {
   containerd: {
@@ -145,19 +94,16 @@ const BACKEND_PARTS = {
   },
 } as const;
 
-/** The eras each backend existed in: Memoh's docker backend arrived in v0.8.3, after the seed. */
-const BACKEND_ERAS: Record<Backend, readonly Era[]> = { containerd: ['v3', 'v0.18'], docker: ['v0.18'] };
-
 /** The one place an era × backend becomes a workspace shape; a pair Memoh never had is bad input. */
 export function workspaceShape(era: Era, backend: Backend): WorkspaceShape {
-  if (!BACKEND_ERAS[backend].includes(era)) {
+  if (!ERA_DESCRIPTIONS[era].backends.includes(backend)) {
     throw new InputError(
       '--backend',
       `Memoh ${era} had no ${backend} backend (it arrived in v0.8.3; the seed ran workspaces on containerd only)`,
       `use --backend containerd with --memoh ${era}, or --memoh v0.18 with --backend ${backend}`,
     );
   }
-  const e = ERA_PARTS[era];
+  const { wire, workspace: e } = ERA_DESCRIPTIONS[era];
   const b = BACKEND_PARTS[backend];
   return {
     era,
@@ -173,7 +119,7 @@ export function workspaceShape(era: Era, backend: Backend): WorkspaceShape {
     toolkitFrom: e.toolkitFrom,
     breakSwitchIn: e.breakSwitchIn,
     tls: e.tls,
-    wire: e.wire,
+    wire,
   };
 }
 
@@ -217,7 +163,7 @@ function mountFor(kind: MountKind, s: SpecInput): Dockerode.MountSettings | unde
     case 'socket-dir':
       return bind(s.socketDir, SOCKET_MOUNT, false);
     case 'toolkit':
-      return bind(s.toolkitDir, `${RUNTIME_MOUNT}/toolkit`, true);
+      return bind(s.toolkitDir, TOOLKIT_IN_CONTAINER, true);
     case 'localtime':
       return bind(s.localtime, '/etc/localtime', true);
     case 'mtls':

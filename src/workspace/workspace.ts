@@ -112,8 +112,56 @@ export class WorkspaceStartError extends StageError {
   }
 }
 
-export const STOP_GRACE_MS = 10_000;
-export const LOG_TAIL = 50;
+const STOP_GRACE_MS = 10_000;
+const LOG_TAIL = 50;
+
+/** Everything one start has made so far, in the ledger, released in reverse on failure (unless kept). */
+class Made {
+  private readonly entries: { entry: LedgerEntry; forget: () => void }[] = [];
+  connection: BridgeConnection | undefined;
+
+  constructor(
+    private readonly ctx: StageContext,
+    private readonly keep: boolean,
+  ) {}
+
+  add(made: { entry: LedgerEntry; forget: () => void }): void {
+    this.entries.push(made);
+  }
+
+  track(entry: LedgerEntry): void {
+    this.entries.push({ entry, forget: this.ctx.ledger.add(entry) });
+  }
+
+  /** The last thing tracked is not ours after all (a name clash: someone else's container). */
+  disown(): void {
+    this.entries.pop()?.forget();
+  }
+
+  /** Closes the connection, releases every entry; never throws. */
+  remove = async (): Promise<string[]> => {
+    const errors: string[] = [];
+    this.connection?.close();
+    for (const { entry, forget } of [...this.entries].reverse()) {
+      try {
+        await this.ctx.ledger.release(entry);
+      } catch (err) {
+        errors.push(errorMessage(err));
+        forget();
+      }
+    }
+    this.entries.length = 0;
+    return errors;
+  };
+
+  async fail(err: WorkspaceStartError): Promise<never> {
+    if (!this.keep) await this.remove();
+    throw err;
+  }
+}
+
+/** Host-side paths of one workspace: the era's runtime dir or data root, and the socket dir. */
+type HostDirs = Partial<SpecInput> & { dataRoot?: string; socketDir: string };
 
 /**
  * Starts one workspace exactly as Memoh does and waits until its bridge answers. Everything it
@@ -121,69 +169,20 @@ export const LOG_TAIL = 50;
  */
 export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): Promise<Workspace> {
   const t0 = performance.now();
-  const marks: number[] = [];
-  const entries: { entry: LedgerEntry; forget: () => void }[] = [];
-  let container: Dockerode.Container | undefined;
-  let connection: BridgeConnection | undefined;
+  const made = new Made(ctx, req.keep);
   const name = containerName(req.botId);
-
-  const remove = async (): Promise<string[]> => {
-    const errors: string[] = [];
-    connection?.close();
-    for (const { entry, forget } of [...entries].reverse()) {
-      try {
-        await ctx.ledger.release(entry);
-      } catch (err) {
-        errors.push(errorMessage(err));
-        forget();
-      }
-    }
-    entries.length = 0;
-    return errors;
-  };
-  const track = (entry: LedgerEntry) => entries.push({ entry, forget: ctx.ledger.add(entry) });
-  const fail = async (err: WorkspaceStartError): Promise<never> => {
-    if (!req.keep) await remove();
-    throw err;
-  };
-
   const shape = req.shape;
-  const host: Partial<SpecInput> & { dataRoot?: string } = {};
-  let socketDir: string;
+  let host: HostDirs;
   try {
-    if (shape.mounts.includes('runtime-dir')) {
-      const rt = await ledgeredTempDir(ctx.ledger, 'memoh-runtime-', 'runtime-dir');
-      entries.push(rt);
-      host.runtimeDir = rt.path;
-      const sd = await ledgeredTempDir(ctx.ledger, 'memoh-run-', 'socket-dir');
-      entries.push(sd);
-      socketDir = sd.path;
-      await prepareSocketDir(socketDir);
-      await populateRuntimeDir(rt.path, {
-        bridgePath: req.bridgePath,
-        toolkit: Boolean(req.toolkitDir),
-        templates: req.templates,
-        extraFiles: shape.breakSwitchIn === 'runtime-dir' ? req.extraRuntimeFiles : undefined,
-      });
-    } else {
-      const dr = await ledgeredTempDir(ctx.ledger, 'memoh-data-', 'socket-dir');
-      entries.push(dr);
-      host.dataRoot = dr.path;
-      socketDir = await prepareDataRoot(dr.path, req.botId);
-      if (shape.mounts.includes('resolv-conf')) host.resolvConf = await hostResolvConf(dr.path);
-      host.bridgePath = resolve(req.bridgePath);
-    }
-    if (shape.breakSwitchIn === 'socket-dir') {
-      for (const [file, content] of Object.entries(req.extraRuntimeFiles ?? {}))
-        await writeFile(join(socketDir, file), content, { mode: 0o644 });
-    }
+    host = await prepareDirs(req, ctx, made);
   } catch (err) {
-    return fail(new WorkspaceStartError(`preparing the workspace dirs failed: ${errorMessage(err)}`, 'prepare'));
+    return made.fail(new WorkspaceStartError(`preparing the workspace dirs failed: ${errorMessage(err)}`, 'prepare'));
   }
+  const { socketDir } = host;
   const socketPath = join(socketDir, SOCKET_FILE);
   // sun_path holds 107 bytes: Memoh's client could not dial a longer socket path either.
   if (shape.transport === 'unix' && Buffer.byteLength(socketPath) > 107) {
-    return fail(
+    return made.fail(
       new WorkspaceStartError(
         `the socket path ${socketPath} is longer than a Unix socket allows (107 bytes)`,
         'prepare',
@@ -192,105 +191,14 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
       ),
     );
   }
-
-  const spec = workspaceSpec(shape, {
-    botId: req.botId,
-    image: req.image,
-    platform: req.platform,
-    runtimeDir: host.runtimeDir,
-    bridgePath: host.bridgePath,
-    socketDir,
-    resolvConf: host.resolvConf,
-    toolkitDir: req.toolkitDir && shape.toolkitFrom === 'runtime-dir' ? resolve(req.toolkitDir) : undefined,
-    tz: await serverTimezone(shape.tz, req.tz),
-    localtime: shape.mounts.includes('localtime') && (await exists('/etc/localtime')) ? '/etc/localtime' : undefined,
-    bridgeTls: shape.tls ? req.bridgeTls : undefined,
-  });
-  marks.push(performance.now());
-  // In the ledger by name before the engine is asked: an interrupt during the create cannot leak it.
-  track({ kind: 'container', id: name, name });
-  try {
-    container = await docker().createContainer(createRequest(spec));
-  } catch (err) {
-    const e = createError(err, req, name);
-    // A name clash means the container is someone else's: never remove it.
-    if (e.nameTaken) entries.pop()?.forget();
-    return fail(e);
-  }
-
-  marks.push(performance.now());
-  try {
-    await container.start();
-  } catch (err) {
-    return fail(
-      new WorkspaceStartError(
-        `starting ${name} failed: ${errorMessage(err)}`,
-        'start',
-        await describeFailure(container),
-      ),
-    );
-  }
-
+  const spec = await specFor(req, host);
+  const marks = [performance.now()];
+  const c = await createAndStart(req, spec, name, made, marks);
   const started = performance.now();
   marks.push(started);
-  const c = container;
-  let target: BridgeTarget;
-  const waits: Probe[] = [containerRunning(c)];
-  if (shape.transport === 'tcp') {
-    // The engine binds the host port at start; an empty HostPort asked it to choose one.
-    const port = await publishedPort(c);
-    if (!port)
-      return fail(
-        new WorkspaceStartError(
-          `${name} started without its bridge port ${BRIDGE_TCP_PORT}/tcp published on 127.0.0.1`,
-          'start',
-          await describeFailure(c),
-        ),
-      );
-    target = {
-      kind: 'tcp',
-      host: '127.0.0.1',
-      port,
-      tls: shape.tls && req.bridgeTls?.mode === 'strict' ? req.bridgeTls : undefined,
-    };
-  } else {
-    target = { kind: 'unix', socketPath };
-    waits.push(socketExists(socketPath));
-  }
-  const dialled = target;
-  waits.push(
-    firstRpc(
-      (deadlineMs) => dialBridge(dialled, { service: req.service, deadlineMs, prefer: shape.wire }),
-      (err) => err instanceof BridgeNotReady && !tlsRefused(err),
-    ),
-  );
-  const outcome = await waitFor(waits, {
-    timeoutMs: req.timeoutSeconds * 1000,
-    signal: ctx.signal,
-    initialDelayMs: 50,
-    maxDelayMs: 1000,
-  });
-  if (!outcome.ready) {
-    const why =
-      outcome.why === 'timeout'
-        ? `the bridge did not answer within ${req.timeoutSeconds} s (${outcome.probe}: ${outcome.reason})`
-        : outcome.why === 'aborted'
-          ? `interrupted while waiting for the bridge (${outcome.probe}: ${outcome.reason})`
-          : `the bridge cannot become ready: ${outcome.reason}`;
-    return fail(
-      new WorkspaceStartError(
-        why,
-        'ready',
-        await describeFailure(c),
-        outcome.why === 'timeout'
-          ? 'read the container log below; raise --timeout if the image is slow (e.g. under emulation)'
-          : TLS_REFUSED.test(outcome.reason)
-            ? "give the bridge and the client certificates from one cmd/gen-bridge-mtls run, for this instance_id (the bridge wants the client's ClientAuth EKU and URI SAN spiffe://memoh/instance/<id>/server)"
-            : undefined,
-      ),
-    );
-  }
-  connection = outcome.values['first RPC answers'] as BridgeConnection;
+  const target = await bridgeTarget(c, req, name, socketPath, made);
+  const connection = await awaitBridge(c, req, target, socketPath, ctx, made);
+  made.connection = connection;
   const readyMs = Math.round(performance.now() - started);
 
   return {
@@ -314,8 +222,162 @@ export async function startWorkspace(req: WorkspaceRequest, ctx: StageContext): 
     stop: () => stopContainer(c, socketPath, ctx.signal),
     logs: (n = LOG_TAIL) => containerLogs(c, n),
     failureContext: () => describeFailure(c),
-    remove,
+    remove: made.remove,
   };
+}
+
+/** The era's host dirs: v3 a runtime dir and a socket dir; v0.18 a data root holding run/<botID>. */
+async function prepareDirs(req: WorkspaceRequest, ctx: StageContext, made: Made): Promise<HostDirs> {
+  const shape = req.shape;
+  let host: HostDirs;
+  if (shape.mounts.includes('runtime-dir')) {
+    const rt = await ledgeredTempDir(ctx.ledger, 'memoh-runtime-', 'runtime-dir');
+    made.add(rt);
+    const sd = await ledgeredTempDir(ctx.ledger, 'memoh-run-', 'socket-dir');
+    made.add(sd);
+    host = { runtimeDir: rt.path, socketDir: sd.path };
+    await prepareSocketDir(sd.path);
+    await populateRuntimeDir(rt.path, {
+      bridgePath: req.bridgePath,
+      toolkit: Boolean(req.toolkitDir),
+      templates: req.templates,
+      extraFiles: shape.breakSwitchIn === 'runtime-dir' ? req.extraRuntimeFiles : undefined,
+    });
+  } else {
+    const dr = await ledgeredTempDir(ctx.ledger, 'memoh-data-', 'socket-dir');
+    made.add(dr);
+    host = { dataRoot: dr.path, socketDir: await prepareDataRoot(dr.path, req.botId) };
+    if (shape.mounts.includes('resolv-conf')) host.resolvConf = await hostResolvConf(dr.path);
+    host.bridgePath = resolve(req.bridgePath);
+  }
+  if (shape.breakSwitchIn === 'socket-dir') {
+    for (const [file, content] of Object.entries(req.extraRuntimeFiles ?? {}))
+      await writeFile(join(host.socketDir, file), content, { mode: 0o644 });
+  }
+  return host;
+}
+
+async function specFor(req: WorkspaceRequest, host: HostDirs): Promise<Dockerode.ContainerCreateOptions> {
+  const shape = req.shape;
+  return workspaceSpec(shape, {
+    botId: req.botId,
+    image: req.image,
+    platform: req.platform,
+    runtimeDir: host.runtimeDir,
+    bridgePath: host.bridgePath,
+    socketDir: host.socketDir,
+    resolvConf: host.resolvConf,
+    toolkitDir: req.toolkitDir && shape.toolkitFrom === 'runtime-dir' ? resolve(req.toolkitDir) : undefined,
+    tz: await serverTimezone(shape.tz, req.tz),
+    localtime: shape.mounts.includes('localtime') && (await exists('/etc/localtime')) ? '/etc/localtime' : undefined,
+    bridgeTls: shape.tls ? req.bridgeTls : undefined,
+  });
+}
+
+/** Creates and starts the container; `marks` gets the time the create ended. */
+async function createAndStart(
+  req: WorkspaceRequest,
+  spec: Dockerode.ContainerCreateOptions,
+  name: string,
+  made: Made,
+  marks: number[],
+): Promise<Dockerode.Container> {
+  // In the ledger by name before the engine is asked: an interrupt during the create cannot leak it.
+  made.track({ kind: 'container', id: name, name });
+  let container: Dockerode.Container;
+  try {
+    container = await docker().createContainer(createRequest(spec));
+  } catch (err) {
+    const e = createError(err, req, name);
+    // A name clash means the container is someone else's: never remove it.
+    if (e.nameTaken) made.disown();
+    return made.fail(e);
+  }
+  marks.push(performance.now());
+  try {
+    await container.start();
+  } catch (err) {
+    return made.fail(
+      new WorkspaceStartError(
+        `starting ${name} failed: ${errorMessage(err)}`,
+        'start',
+        await describeFailure(container),
+      ),
+    );
+  }
+  return container;
+}
+
+/** Where to dial the bridge: its socket, or (docker backend) the host port the engine published. */
+async function bridgeTarget(
+  c: Dockerode.Container,
+  req: WorkspaceRequest,
+  name: string,
+  socketPath: string,
+  made: Made,
+): Promise<BridgeTarget> {
+  const shape = req.shape;
+  if (shape.transport !== 'tcp') return { kind: 'unix', socketPath };
+  // The engine binds the host port at start; an empty HostPort asked it to choose one.
+  const port = await publishedPort(c);
+  if (!port)
+    return made.fail(
+      new WorkspaceStartError(
+        `${name} started without its bridge port ${BRIDGE_TCP_PORT}/tcp published on 127.0.0.1`,
+        'start',
+        await describeFailure(c),
+      ),
+    );
+  return {
+    kind: 'tcp',
+    host: '127.0.0.1',
+    port,
+    tls: shape.tls && req.bridgeTls?.mode === 'strict' ? req.bridgeTls : undefined,
+  };
+}
+
+/** Waits until the container runs, its socket exists (unix) and the bridge answers its first RPC. */
+async function awaitBridge(
+  c: Dockerode.Container,
+  req: WorkspaceRequest,
+  target: BridgeTarget,
+  socketPath: string,
+  ctx: StageContext,
+  made: Made,
+): Promise<BridgeConnection> {
+  const waits: Probe[] = [containerRunning(c)];
+  if (target.kind === 'unix') waits.push(socketExists(socketPath));
+  waits.push(
+    firstRpc(
+      (deadlineMs) => dialBridge(target, { service: req.service, deadlineMs, prefer: req.shape.wire }),
+      (err) => err instanceof BridgeNotReady && !tlsRefused(err),
+    ),
+  );
+  const outcome = await waitFor(waits, {
+    timeoutMs: req.timeoutSeconds * 1000,
+    signal: ctx.signal,
+    initialDelayMs: 50,
+    maxDelayMs: 1000,
+  });
+  if (outcome.ready) return outcome.values['first RPC answers'] as BridgeConnection;
+  const why =
+    outcome.why === 'timeout'
+      ? `the bridge did not answer within ${req.timeoutSeconds} s (${outcome.probe}: ${outcome.reason})`
+      : outcome.why === 'aborted'
+        ? `interrupted while waiting for the bridge (${outcome.probe}: ${outcome.reason})`
+        : `the bridge cannot become ready: ${outcome.reason}`;
+  return made.fail(
+    new WorkspaceStartError(
+      why,
+      'ready',
+      await describeFailure(c),
+      outcome.why === 'timeout'
+        ? 'read the container log below; raise --timeout if the image is slow (e.g. under emulation)'
+        : TLS_REFUSED.test(outcome.reason)
+          ? "give the bridge and the client certificates from one cmd/gen-bridge-mtls run, for this instance_id (the bridge wants the client's ClientAuth EKU and URI SAN spiffe://memoh/instance/<id>/server)"
+          : undefined,
+    ),
+  );
 }
 
 /** A TLS alert or a certificate the other side refused: no later attempt will do better. */
@@ -396,7 +458,7 @@ export async function describeFailure(c: Dockerode.Container): Promise<FailureCo
   return { state, exitCode, logs };
 }
 
-export async function containerLogs(c: Dockerode.Container, tail: number): Promise<string[]> {
+async function containerLogs(c: Dockerode.Container, tail: number): Promise<string[]> {
   const raw = (await c.logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
   return demux(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)))
     .split('\n')
@@ -405,7 +467,7 @@ export async function containerLogs(c: Dockerode.Container, tail: number): Promi
 }
 
 /** Docker's multiplexed log stream (no TTY): 8-byte frame headers [stream,0,0,0,len32be]. */
-export function demux(buf: Buffer): string {
+function demux(buf: Buffer): string {
   const parts: Buffer[] = [];
   let i = 0;
   while (i + 8 <= buf.length && buf[i]! <= 2 && buf[i + 1] === 0 && buf[i + 2] === 0 && buf[i + 3] === 0) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateBotId } from '../../src/config/validate.js';
 import { InputError } from '../../src/core/errors.js';
+import { ERA_DESCRIPTIONS } from '../../src/era/index.js';
 import { botIdsFor, defaultBotId } from '../../src/workspace/smoke.js';
 import { containerName, createRequest, workspaceShape, workspaceSpec } from '../../src/workspace/spec.js';
 
@@ -297,5 +298,30 @@ describe('bot ids', () => {
     expect(ids[1]).toBe('smoke-12345678-debian-amd64-2');
     expect(ids[2]).toBe('smoke-12345678-b-arm64');
     for (const id of ids) expect(() => validateBotId(id, 'test')).not.toThrow();
+  });
+});
+
+describe('one era description: what validation judges is what the workspace mounts and runs', () => {
+  const inputs = { v3: base, 'v0.18': v018Input } as const;
+  for (const era of ['v3', 'v0.18'] as const) {
+    it(`${era}: every path validation expects Memoh to mount over the image is a mount of the workspace`, () => {
+      const targets = workspaceSpec(workspaceShape(era, 'containerd'), inputs[era]).HostConfig?.Mounts?.map(
+        (m) => m.Target,
+      );
+      const expected = ERA_DESCRIPTIONS[era].image.mounts.map((m) => m.path);
+      expect(expected.length).toBeGreaterThan(0);
+      for (const path of expected) expect(targets).toContain(path);
+      // A file bind is the bridge alone; a directory bind is the runtime or socket dir.
+      for (const m of ERA_DESCRIPTIONS[era].image.mounts)
+        expect(m.source === 'file').toBe(m.path === ERA_DESCRIPTIONS[era].workspace.args.at(-1));
+    });
+  }
+
+  it('each era names the release its suite rules take, and the backends it had', () => {
+    expect(ERA_DESCRIPTIONS.v3.release).toBe('seed');
+    expect(ERA_DESCRIPTIONS['v0.18'].release).toBe('v0.18.0');
+    expect(ERA_DESCRIPTIONS.v3.backends).toEqual(['containerd']);
+    expect(ERA_DESCRIPTIONS['v0.18'].backends).toEqual(['containerd', 'docker']);
+    expect(() => workspaceShape('v3', 'docker')).toThrow(InputError);
   });
 });
