@@ -113,7 +113,7 @@ type Step = (s: RunState) => Promise<void>;
 const STEPS: Record<Mode, readonly Step[]> = {
   run: [bridgeStep, givenToolkitStep, validateStep, toolkitStep, mirrorStep, smokeStep],
   toolkit: [toolkitStep],
-  validate: [validateStep],
+  validate: [givenToolkitStep, validateStep],
   mirror: [mirrorStep],
   smoke: [bridgeStep, givenToolkitStep, validateStep, smokeStep],
   plan: [],
