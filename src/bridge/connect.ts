@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { BridgeTarget, BridgeTls, EraHints } from '../core/era.js';
-import { InputError } from '../core/errors.js';
+import { errorMessage, InputError } from '../core/errors.js';
 import { BridgeCallError, BridgeClient, CHANNEL_OPTIONS, codeName } from './client.js';
 import { type ReflectionVersion, serviceName, WIRE_NAMES, type WireName } from './proto.js';
 
@@ -135,7 +135,7 @@ async function socketExists(path: string): Promise<void> {
     if (err instanceof BridgeNotReady) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new BridgeNotReady(
-      code === 'ENOENT' ? `socket ${path} does not exist yet` : `socket ${path}: ${(err as Error).message}`,
+      code === 'ENOENT' ? `socket ${path} does not exist yet` : `socket ${path}: ${errorMessage(err)}`,
     );
   }
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import TOML from '@iarna/toml';
-import { InputError } from '../core/errors.js';
+import { errorCode, errorMessage, InputError } from '../core/errors.js';
 import { type CommandCheck, type FileCheck, OCTAL_MODE } from './runner.js';
 
 /**
@@ -55,7 +55,7 @@ export function readUserChecks(path: string, input: string): UserChecks {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    const code = errorCode(err);
     throw new InputError(input, `cannot read ${path} (${code})`, 'give the path of a TOML checks file');
   }
   return loadUserChecks(path, text);
@@ -245,7 +245,7 @@ class Reader {
       } catch (err) {
         return this.bad(
           at,
-          `${JSON.stringify(p)} is not a valid regular expression (${(err as Error).message})`,
+          `${JSON.stringify(p)} is not a valid regular expression (${errorMessage(err)})`,
           "fix the pattern (JavaScript syntax; escape backslashes in basic strings or use 'literal' strings)",
         );
       }

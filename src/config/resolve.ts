@@ -5,7 +5,7 @@ import TOML from '@iarna/toml';
 import defaultToml from '../../conf/default.toml?raw';
 import cnToml from '../../conf/presets/cn.toml?raw';
 import type { Backend, BridgeTls, EraChoice } from '../core/era.js';
-import { InputError } from '../core/errors.js';
+import { errorCode, InputError } from '../core/errors.js';
 import { type Arch, hostArch, type Platform, parseArch, parsePlatform, platformOf } from '../core/platform.js';
 import { uniqueBy } from '../core/util.js';
 import { SERVER_RUNTIME_DIR } from '../era/index.js';
@@ -265,10 +265,9 @@ export function fileLayer(path: string, input: string): Layer {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
     throw new InputError(
       input,
-      `cannot read config file ${path} (${code ?? String(err)})`,
+      `cannot read config file ${path} (${errorCode(err)})`,
       'give the path of an existing TOML file',
     );
   }
@@ -583,7 +582,7 @@ function tlsDir(
     if (err instanceof InputError) throw err;
     throw new InputError(
       origin,
-      `cannot read ${abs} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      `cannot read ${abs} (${errorCode(err)})`,
       `give an existing directory holding ${files.join(', ')}`,
     );
   }

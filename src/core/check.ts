@@ -1,3 +1,5 @@
+import { errorMessage } from './errors.js';
+
 /** The one result shape every stage reports: the built-in suites, user checks and validation alike. */
 export type Status = 'pass' | 'warn' | 'fail' | 'skip';
 
@@ -28,7 +30,7 @@ export async function timed(id: string, fn: () => Promise<Omit<Check, 'id' | 'du
     const r = await fn();
     return { id, ...r, durationMs: Math.round(performance.now() - start) };
   } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
+    const detail = errorMessage(err);
     return { id, status: 'fail', detail: firstLine(detail), durationMs: Math.round(performance.now() - start) };
   }
 }

@@ -42,6 +42,11 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
+/** A system error's code (ENOENT, EACCES…), else its message: what a "cannot read X (…)" names. */
+export function errorCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException | undefined)?.code ?? errorMessage(err);
+}
+
 /**
  * What a face shows for the error that ended a command, and its exit code. Both faces print it, and an
  * error can quote an input, so the text is redacted here, once.

@@ -1,5 +1,5 @@
 import { type FileHandle, open } from 'node:fs/promises';
-import { InputError } from '../core/errors.js';
+import { errorCode, InputError } from '../core/errors.js';
 import type { Arch } from '../core/platform.js';
 
 /** ELF e_machine values of the two architectures Memoh builds its bridge for. */
@@ -27,7 +27,7 @@ export async function checkElf(path: string, arch: Arch, input = '--bridge'): Pr
   try {
     fh = await open(path, 'r');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    const code = errorCode(err);
     throw new InputError(
       input,
       `cannot read the bridge binary ${path} (${code})`,

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
+import { errorMessage } from '../core/errors.js';
 
 /**
  * Readiness as small composable waits (after testcontainers-node): each probe says "ready", "not yet,
@@ -50,7 +51,7 @@ export async function waitFor(probes: readonly Probe[], opts: WaitOptions): Prom
       try {
         r = await p.check({ remainingMs: Math.max(0, deadline - performance.now()), signal: opts.signal });
       } catch (err) {
-        r = { ready: false, reason: err instanceof Error ? err.message : String(err) };
+        r = { ready: false, reason: errorMessage(err) };
       }
       if (r.ready) {
         values[p.name] = r.value;
@@ -122,7 +123,7 @@ export function firstRpc<T>(
         const value = await attempt(Math.max(100, Math.min(perAttemptMs, ctx.remainingMs)));
         return { ready: true, value };
       } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
+        const reason = errorMessage(err);
         return { ready: false, reason, final: !retryable(err) };
       }
     },
