@@ -49,7 +49,7 @@ const now = () => performance.now();
 
 for (const e of eras) {
   if (!existsSync(ERAS[e].bridge))
-    throw new Error(`no ${e} bridge at ${ERAS[e].bridge} (build the test world: npm run test:world)`);
+    throw new Error(`no ${e} bridge at ${ERAS[e].bridge} (build the test world: npm run world:build)`);
   execFileSync('docker', ['image', 'inspect', ERAS[e].image], { stdio: 'ignore' });
 }
 if (!existsSync(cli))
