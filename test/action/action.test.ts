@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,9 +5,18 @@ import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escapeRegExp } from '../../src/core/util.js';
 import type { RunReport } from '../../src/report/index.js';
+import { workspaces } from '../support/leaks.js';
+import { mirrorInputs } from '../support/mirror.js';
+import {
+  parseFileCommand,
+  postEnvFromState,
+  type RunnerFiles,
+  runnerFiles,
+  runStep,
+  startStep,
+} from '../support/runner.js';
 import { startMirror } from '../world/mirror/server.mjs';
 import { standinBridge } from '../world/paths.js';
-import { parseFileCommand, postEnvFromState, type RunnerFiles, runnerFiles, runStep, startStep } from './runner.js';
 
 type Mirror = Awaited<ReturnType<typeof startMirror>>;
 let mirror: Mirror;
@@ -16,19 +24,12 @@ const cleanup: RunnerFiles[] = [];
 
 // Other test files may run workspaces at the same time: count only those of this file's bot ids.
 const botId = `fidelity-${randomBytes(3).toString('hex')}`;
-const workspaces = () =>
-  execFileSync('docker', ['ps', '-aq', '--filter', 'label=memoh.workspace', '--filter', `name=workspace-${botId}`], {
-    encoding: 'utf8',
-  }).trim();
+const ours = () => workspaces(botId).join('\n');
 const ourTemp = () => readdirSync(tmpdir()).filter((n) => /^memoh-(run|runtime|workspace|toolkit)-/.test(n));
 
 function worldInputs(cacheDir: string): Record<string, string> {
   return {
-    'node-mirror': mirror.urls.node,
-    'node-musl-mirror': mirror.urls.nodeMusl,
-    'npm-mirror': mirror.urls.npm,
-    'uv-mirror': mirror.urls.uv,
-    'alpine-mirror': mirror.urls.alpine,
+    ...mirrorInputs(mirror),
     bridge: standinBridge('amd64'),
     platforms: 'linux/amd64',
     'cache-dir': cacheDir,
@@ -133,7 +134,7 @@ describe('the Action under the runner, on Node 24', () => {
 
     const post = await runStep('post', f, {}, postEnvFromState(f));
     expect(post.code, post.stdout).toBe(0);
-    expect(workspaces()).toBe('');
+    expect(ours()).toBe('');
     expect(ourTemp()).toEqual(before);
   });
 
@@ -147,15 +148,15 @@ describe('the Action under the runner, on Node 24', () => {
     });
     // Kill it the moment its workspace container exists (as a cancelled job's runner would, but harder).
     const deadline = Date.now() + 120_000;
-    while (!workspaces() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(workspaces()).not.toBe('');
+    while (!ours() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(ours()).not.toBe('');
     step.child.kill('SIGKILL');
     await step.done;
     const state = postEnvFromState(f);
     expect(JSON.parse(state.STATE_ledger!).length).toBeGreaterThan(0);
     const post = await runStep('post', f, {}, state);
     expect(post.code, post.stdout).toBe(0);
-    expect(workspaces()).toBe('');
+    expect(ours()).toBe('');
     expect(ourTemp()).toEqual(before);
     for (const e of JSON.parse(state.STATE_ledger!) as { kind: string; path?: string }[]) {
       if (e.path) expect(existsSync(e.path)).toBe(false);

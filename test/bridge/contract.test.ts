@@ -19,8 +19,8 @@ import type { Check } from '../../src/core/check.js';
 import { docker } from '../../src/core/docker.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { platformOf } from '../../src/core/platform.js';
-import { silentReporter } from '../../src/core/reporter.js';
 import { REQUIRED_EXECUTABLES, validateImages } from '../../src/image/index.js';
+import { testContext } from '../support/context.js';
 import { IMAGE_FACTS, IMAGES, type ImageFacts, type ImageKey } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 
@@ -32,7 +32,7 @@ import { standinBridge } from '../world/paths.js';
  */
 
 const BRIDGE = standinBridge('amd64', 'v0.18');
-const ctx = () => ({ reporter: silentReporter, ledger: new CleanupLedger(), signal: new AbortController().signal });
+const ctx = () => testContext();
 
 interface Workspace {
   container: Dockerode.Container;

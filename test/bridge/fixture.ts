@@ -8,11 +8,10 @@ import { type BridgeConnection, PROBE_TEMPLATE } from '../../src/bridge/index.js
 import type { Check } from '../../src/core/check.js';
 import { docker } from '../../src/core/docker.js';
 import type { Backend, Era } from '../../src/core/era.js';
-import { CleanupLedger } from '../../src/core/ledger.js';
 import { platformOf } from '../../src/core/platform.js';
-import { silentReporter } from '../../src/core/reporter.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
 import { startWorkspace } from '../../src/workspace/workspace.js';
+import { testContext } from '../support/context.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 
@@ -111,12 +110,8 @@ export async function startStandin(
   };
 }
 
-// The ledger needs the engine to remove what startWorkspace registers (without it a container stays behind).
-export const ctx = () => ({
-  reporter: silentReporter,
-  ledger: new CleanupLedger(docker),
-  signal: new AbortController().signal,
-});
+// The ledger needs the engine to remove what startWorkspace registers: testContext's has it.
+export const ctx = () => testContext();
 
 export interface WorkspaceStandin extends StandinWorkspace {
   era: Era;

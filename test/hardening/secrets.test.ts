@@ -10,10 +10,10 @@ import { inputs as ACTION_INPUTS } from '../../src/action/meta.js';
 import { FIELDS } from '../../src/config/schema.js';
 import { addSecret, credentialsIn, redact, redactDeep } from '../../src/core/redact.js';
 import type { RunReport } from '../../src/report/index.js';
-import { parseFileCommand, type RunnerFiles, runnerFiles, runStep } from '../action/runner.js';
+import { mirrorFlags } from '../support/mirror.js';
+import { parseFileCommand, type RunnerFiles, runnerFiles, runStep } from '../support/runner.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { CLI, standinBridge } from '../world/paths.js';
-import { mirrorFlags } from './harness.js';
 
 /**
  * Secrets in echoed input (issue 14): every input is fed a credential-bearing value, through the real

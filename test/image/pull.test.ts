@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker } from '../../src/core/docker.js';
-import { CleanupLedger } from '../../src/core/ledger.js';
 import { platformOf } from '../../src/core/platform.js';
-import { recordingReporter } from '../../src/core/reporter.js';
 import { type ImageReport, type ValidateRequest, validateImages } from '../../src/image/index.js';
+import { startCli } from '../support/cli.js';
+import { testContext } from '../support/context.js';
+import { validateLeftovers as leftovers } from '../support/leaks.js';
 import { CLI } from '../world/paths.js';
 import { type LocalRegistry, pushImage, startRegistry } from '../world/registry.js';
-import { leftovers, startCli } from './helpers.js';
 
 /**
  * Pulls through a real registry (Debian's docker-registry on 127.0.0.1, htpasswd auth): the image is
@@ -39,10 +39,6 @@ function request(pull: ValidateRequest['pull'], auth = true): ValidateRequest {
     memoh: 'v3',
     ...(auth ? { auth: { [registry.host]: { username: creds.user, password: creds.password } } } : {}),
   };
-}
-
-function context() {
-  return { reporter: recordingReporter(), ledger: new CleanupLedger(docker), signal: new AbortController().signal };
 }
 
 async function removeLocal(name: string): Promise<void> {
@@ -82,10 +78,10 @@ afterAll(async () => {
 
 describe('pulling from a registry that wants a login', () => {
   it('never → fails (absent); missing → pulls with layer progress; missing again → no pull; always → up to date', async () => {
-    const absent = await validateImages(request('never'), context());
+    const absent = await validateImages(request('never'), testContext());
     expect(pullCheck(absent[0])?.status).toBe('fail');
 
-    const ctx = context();
+    const ctx = testContext();
     const [pulled] = await validateImages(request('missing'), ctx);
     expect(pullCheck(pulled)).toMatchObject({
       status: 'pass',
@@ -114,14 +110,14 @@ describe('pulling from a registry that wants a login', () => {
     expect(said).not.toContain(creds.password);
     expect(said).not.toContain(Buffer.from(`${creds.user}:${creds.password}`).toString('base64'));
 
-    const [again] = await validateImages(request('missing'), context());
+    const [again] = await validateImages(request('missing'), testContext());
     expect(pullCheck(again)?.detail).toMatch(/^present locally, not pulled \(--pull missing\)/);
-    const [always] = await validateImages(request('always'), context());
+    const [always] = await validateImages(request('always'), testContext());
     expect(pullCheck(always)?.detail).toMatch(/^up to date for linux\/amd64/);
   });
 
   it('without credentials the pull fails with a login fix', async () => {
-    const [r] = await validateImages(request('always', false), context());
+    const [r] = await validateImages(request('always', false), testContext());
     const c = pullCheck(r);
     expect(c?.status).toBe('fail');
     expect(c?.detail).toMatch(/no basic auth credentials|unauthorized|authentication required/i);
@@ -138,8 +134,9 @@ describe('pulling from a registry that wants a login', () => {
     const auth = Buffer.from(`${creds.user}:${creds.password}`).toString('base64');
     await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth } } }));
     const { child, done } = startCli(
-      ['--image', ref, '--platform', 'linux/amd64', '--pull', 'always', '--memoh', 'v3'],
-      { ...process.env, DOCKER_CONFIG: config },
+      ['validate', '--image', ref, '--platform', 'linux/amd64', '--pull', 'always', '--memoh', 'v3'],
+      { DOCKER_CONFIG: config },
+      60_000,
     );
     const r = await done;
     expect(r.code, r.stderr + r.stdout).toBe(0);

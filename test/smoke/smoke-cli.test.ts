@@ -4,10 +4,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SmokeReport } from '../../src/workspace/index.js';
-import { leftoverContainers, privateTmp, removeContainers } from '../workspace/helpers.js';
+import { type CliResult, ensureBuilt, runCliSync as runCli, startCli } from '../support/cli.js';
+import { containerState, leftoverContainers, removeContainers } from '../support/leaks.js';
+import { privateTmp } from '../support/tmp.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
-import { type CliResult, containerState, ensureBuilt, runCli, startCli } from './cli.js';
 import { ARM64_NODE, buildTestToolkit } from './toolkit.js';
 
 // End to end through the built CLI, against the stand-in bridge in the test world's images, with a real
@@ -252,7 +253,7 @@ describe('memoh-workspace smoke', () => {
     await new Promise((r) => setTimeout(r, 1000));
     cli.child.kill('SIGINT');
     const r = await cli.done;
-    expect(r.status, r.stderr).toBe(130);
+    expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/SIGINT received/);
     expect(containerState(name)).toBeUndefined();
     expect(execSync(`ls -A ${cliTmp}`, { encoding: 'utf8' })).toBe('');

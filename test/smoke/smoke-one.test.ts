@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { formatReports } from '../../src/cli/commands/smoke.js';
 import { platformOf } from '../../src/core/platform.js';
 import { type SmokeRequest, smokeMany, smokeOne } from '../../src/workspace/index.js';
-import { guardedFile, testContext } from '../workspace/helpers.js';
+import { testContext } from '../support/context.js';
+import { guardedFile } from '../support/leaks.js';
 import { standinBridge } from '../world/paths.js';
 
 const { prefix } = guardedFile('smoke-one', 'onetest');

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, REPO } from '../world/paths.js';
@@ -51,8 +51,10 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, killAfterM
 export const runCli = (args: string[], env: NodeJS.ProcessEnv = {}, killAfterMs = 60_000): Promise<Ran> =>
   startCli(args, env, killAfterMs).done;
 
+export type CliResult = SpawnSyncReturns<string>;
+
 /** The built CLI to its end, blocking (only for runs that need no server in this process). */
-export function runCliSync(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000) {
+export function runCliSync(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): CliResult {
   return spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',
     env: { ...process.env, ...env },

@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { DEFAULT_BRIDGE_PATH_IN_IMAGE, parseBridgeSource, resolveBridge } from '../../src/workspace/bridge-source.js';
+import { testContext } from '../support/context.js';
+import { leftoverContainers, removeContainers } from '../support/leaks.js';
+import { privateTmp } from '../support/tmp.js';
 import { standinBridge } from '../world/paths.js';
-import { leftoverContainers, privateTmp, removeContainers, testContext } from './helpers.js';
 
 const tmp = privateTmp('bridge-src');
 const tag = `memoh-test-bridgeimg-${randomBytes(4).toString('hex')}:t`;

@@ -11,9 +11,10 @@ import { FALLBACK_RESOLV_CONF, hostResolvConf, serverTimezone } from '../../src/
 import { decideEra, eraAgreement, smokeMany } from '../../src/workspace/smoke.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
 import type { Workspace } from '../../src/workspace/workspace.js';
+import { testContext } from '../support/context.js';
+import { privateTmp } from '../support/tmp.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
-import { privateTmp, testContext } from './helpers.js';
 
 const tmp = privateTmp('era');
 afterAll(() => tmp.restore());

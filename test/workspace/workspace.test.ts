@@ -7,8 +7,9 @@ import { docker } from '../../src/core/docker.js';
 import { platformOf } from '../../src/core/platform.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
 import { startWorkspace, type WorkspaceRequest, WorkspaceStartError } from '../../src/workspace/workspace.js';
+import { testContext } from '../support/context.js';
+import { guardedFile } from '../support/leaks.js';
 import { standinBridge } from '../world/paths.js';
-import { guardedFile, testContext } from './helpers.js';
 
 const { tmp, prefix } = guardedFile('workspace', 'wstest');
 
