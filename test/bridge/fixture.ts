@@ -54,7 +54,7 @@ export async function startStandin(
     if (opts.breaks?.length) env.push(`STANDIN_BREAK=${opts.breaks.join(',')}`);
     container = await docker().createContainer({
       name,
-      Image: opts.image ?? 'memoh-test/debian:amd64',
+      Image: opts.image ?? IMAGES.debianAmd64,
       Entrypoint: [''],
       Cmd: ['/opt/memoh/bridge'],
       Env: env,

@@ -78,9 +78,9 @@ describe('memoh-workspace smoke', () => {
       [
         'smoke',
         '--image',
-        'memoh-test/debian:amd64',
+        IMAGES.debianAmd64,
         '--image',
-        'memoh-test/musl:amd64',
+        IMAGES.muslAmd64,
         '--concurrency',
         '2',
         '--bridge',
@@ -103,8 +103,8 @@ describe('memoh-workspace smoke', () => {
     expect(r.status).toBe(0);
     expect(out.status).toBe('pass');
     expect(out.reports.map((x) => [x.image, x.platform, x.botId, x.service])).toEqual([
-      ['memoh-test/debian:amd64', 'linux/amd64', `${botPrefix}-a-debian-amd64`, 'mcpcontainer'],
-      ['memoh-test/musl:amd64', 'linux/amd64', `${botPrefix}-a-musl-amd64`, 'mcpcontainer'],
+      [IMAGES.debianAmd64, 'linux/amd64', `${botPrefix}-a-debian-amd64`, 'mcpcontainer'],
+      [IMAGES.muslAmd64, 'linux/amd64', `${botPrefix}-a-musl-amd64`, 'mcpcontainer'],
     ]);
     const [debian, musl] = out.reports as [SmokeReport, SmokeReport];
     expect(check(debian, 'toolkit.node')?.detail).toMatch(/node --version → v24\.14\.0/);
@@ -194,7 +194,7 @@ describe('memoh-workspace smoke', () => {
 
   it('refuses a wrong-arch bridge up front: exit 2, no container, no temp dir', () => {
     const r = runCli(
-      ['smoke', '--image', 'memoh-test/debian:amd64', '--bridge', standinBridge('arm64'), '--bot-id', `${botPrefix}-w`],
+      ['smoke', '--image', IMAGES.debianAmd64, '--bridge', standinBridge('arm64'), '--bot-id', `${botPrefix}-w`],
       env,
       60_000,
     );
@@ -208,7 +208,7 @@ describe('memoh-workspace smoke', () => {
       [
         'smoke',
         '--image',
-        'memoh-test/debian:arm64',
+        IMAGES.debianArm64,
         '--platform',
         'linux/arm64',
         '--bridge',
@@ -232,17 +232,7 @@ describe('memoh-workspace smoke', () => {
     const bot = `${botPrefix}-int`;
     const name = `workspace-${bot}`;
     const cli = startCli(
-      [
-        'smoke',
-        '--image',
-        'memoh-test/debian:amd64',
-        '--bridge',
-        standinBridge('amd64'),
-        '--bot-id',
-        bot,
-        '--pull',
-        'never',
-      ],
+      ['smoke', '--image', IMAGES.debianAmd64, '--bridge', standinBridge('amd64'), '--bot-id', bot, '--pull', 'never'],
       env,
     );
     // Mid-suite: the suite group has started (the bridge answered) and the container is running.
@@ -265,7 +255,7 @@ describe('memoh-workspace smoke', () => {
       [
         'smoke',
         '--image',
-        'memoh-test/debian:amd64',
+        IMAGES.debianAmd64,
         '--bridge',
         standinBridge('amd64'),
         '--bot-id',
@@ -298,9 +288,9 @@ describe('memoh-workspace smoke', () => {
       [
         'smoke',
         '--image',
-        'memoh-test/debian:arm64',
+        IMAGES.debianArm64,
         '--image',
-        'memoh-test/musl:arm64',
+        IMAGES.muslArm64,
         '--concurrency',
         '2',
         '--platform',
@@ -324,8 +314,8 @@ describe('memoh-workspace smoke', () => {
     for (const rep of out.reports) expect(failing(rep), `${rep.image}\n${r.stderr}`).toEqual([]);
     expect(r.status).toBe(0);
     expect(out.reports.map((x) => [x.image, x.platform])).toEqual([
-      ['memoh-test/debian:arm64', 'linux/arm64'],
-      ['memoh-test/musl:arm64', 'linux/arm64'],
+      [IMAGES.debianArm64, 'linux/arm64'],
+      [IMAGES.muslArm64, 'linux/arm64'],
     ]);
     const [debian, musl] = out.reports as [SmokeReport, SmokeReport];
     // Debian gets the real Node 24 arm64 build; musl the mirror's stand-in musl build, chosen by the wrapper.

@@ -9,12 +9,13 @@ import { workspaceShape } from '../../src/workspace/spec.js';
 import { startWorkspace, type WorkspaceRequest, WorkspaceStartError } from '../../src/workspace/workspace.js';
 import { testContext } from '../support/context.js';
 import { guardedFile } from '../support/leaks.js';
+import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 
 const { tmp, prefix } = guardedFile('workspace', 'wstest');
 
 const request = (over: Partial<WorkspaceRequest> = {}): WorkspaceRequest => ({
-  image: 'docker.io/memoh-test/debian:amd64',
+  image: `docker.io/${IMAGES.debianAmd64}`,
   platform: platformOf('amd64'),
   shape: workspaceShape('v3', 'containerd'),
   bridgePath: standinBridge('amd64'),
@@ -118,7 +119,7 @@ describe('startWorkspace', () => {
     const ctx = testContext();
     const t0 = performance.now();
     const err = await startWorkspace(
-      request({ image: 'docker.io/memoh-test/entrypoint-user:amd64', timeoutSeconds: 60 }),
+      request({ image: `docker.io/${IMAGES.entrypointUserAmd64}`, timeoutSeconds: 60 }),
       ctx,
     ).catch((e: unknown) => e);
     const ms = performance.now() - t0;
