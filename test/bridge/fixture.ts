@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { type BridgeConnection, PROBE_TEMPLATE } from '../../src/bridge/index.js';
@@ -12,6 +11,7 @@ import { platformOf } from '../../src/core/platform.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
 import { startWorkspace } from '../../src/workspace/workspace.js';
 import { testContext } from '../support/context.js';
+import { tempDir } from '../support/tmp.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 
@@ -34,8 +34,8 @@ export async function startStandin(
   opts: { image?: string; breaks?: string[]; env?: string[]; waitForSocket?: boolean; toolkitDir?: string } = {},
 ): Promise<StandinWorkspace> {
   const id = randomBytes(4).toString('hex');
-  const runtimeDir = await mkdtemp(join(tmpdir(), `memoh-bridge-test-rt-${id}-`));
-  const socketDir = await mkdtemp(join(tmpdir(), `memoh-bridge-test-run-${id}-`));
+  const runtimeDir = tempDir(`bridge-test-rt-${id}`);
+  const socketDir = tempDir(`bridge-test-run-${id}`);
   const name = `memoh-bridge-test-${id}`;
   let container: Dockerode.Container | undefined;
   const remove = async (): Promise<void> => {

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCliSync as run } from '../support/cli.js';
+import { tempDir } from '../support/tmp.js';
 import { REPO } from '../world/paths.js';
 
 describe('memoh-workspace CLI', () => {
@@ -54,7 +54,7 @@ describe('memoh-workspace CLI', () => {
 
 /** Memoh's own config files (test/config/memoh), read by `plan --config` from dist/ as a user runs it. */
 describe("plan --config with Memoh's config files", () => {
-  const dir = mkdtempSync(join(tmpdir(), 'memoh-cli-config-'));
+  const dir = tempDir('cli-config');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const fixture = (name: string) => join(REPO, 'test/config/memoh', name);
   /** The file as a mainland user has it: the commented registry line switched on. */

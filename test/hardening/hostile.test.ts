@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../support/tmp.js';
 import { CLI, node24, REPO } from '../world/paths.js';
 
 /**
@@ -11,7 +11,7 @@ import { CLI, node24, REPO } from '../world/paths.js';
  * HOME, so anything written shows up; a canary file path in the payloads proves nothing executed.
  */
 const SECRET = 's3cr3t-Pa55w0rd-XYZ';
-const root = mkdtempSync(join(tmpdir(), 'memoh-hostile-'));
+const root = tempDir('hostile');
 const canary = join(root, 'pwned');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

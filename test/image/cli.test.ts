@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageReport } from '../../src/image/index.js';
 import { runCli, startCli } from '../support/cli.js';
 import { validateLeftovers as leftovers } from '../support/leaks.js';
+import { tempDir } from '../support/tmp.js';
 import { until } from '../support/wait.js';
 import { IMAGES } from '../world/images.js';
 import { CLI } from '../world/paths.js';
@@ -19,7 +19,7 @@ const amd = ['--platform', 'linux/amd64', '--pull', 'never', '--memoh', 'v3'];
 let dir: string;
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
-  dir = await mkdtemp(join(tmpdir(), 'memoh-validate-cli-'));
+  dir = tempDir('validate-cli');
 });
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });

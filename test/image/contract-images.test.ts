@@ -1,5 +1,4 @@
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Platform, platformOf } from '../../src/core/platform.js';
@@ -14,6 +13,7 @@ import {
 import { testContext } from '../support/context.js';
 import { checkOf as check, importTree, removeImages } from '../support/images.js';
 import { validateLeftovers as leftovers } from '../support/leaks.js';
+import { tempDir } from '../support/tmp.js';
 import { IMAGE_FACTS, IMAGES, type ImageFacts, type ImageKey, type WorkspaceBreak } from '../world/images.js';
 
 /**
@@ -235,7 +235,7 @@ describe('odd v0.18 images (built here from a few files with docker import)', ()
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'memoh-contract-edge-'));
+    dir = tempDir('contract-edge');
     // C: the contract is a link (followed) with Go-tolerated oddities; modes Memoh refuses and accepts;
     //    /opt/memoh/bridge a directory, which the bridge file cannot be mounted over.
     const c = join(dir, 'c');

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { type ImageReport, type ValidateRequest, validateImages } from '../../sr
 import { startCli } from '../support/cli.js';
 import { testContext } from '../support/context.js';
 import { validateLeftovers as leftovers } from '../support/leaks.js';
+import { tempDir } from '../support/tmp.js';
 import { CLI } from '../world/paths.js';
 import { type LocalRegistry, pushImage, startRegistry } from '../world/registry.js';
 
@@ -51,7 +51,7 @@ async function removeLocal(name: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'memoh-validate-pull-'));
+  dir = tempDir('validate-pull');
   const root = join(dir, 'rootfs');
   await mkdir(join(root, 'bin'), { recursive: true });
   await mkdir(join(root, 'lib'));

@@ -1,5 +1,4 @@
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker } from '../../src/core/docker.js';
@@ -17,6 +16,7 @@ import {
 import { testContext } from '../support/context.js';
 import { checkOf as check, importTree, removeImages } from '../support/images.js';
 import { validateLeftovers as leftovers } from '../support/leaks.js';
+import { tempDir } from '../support/tmp.js';
 import { DEFAULT_IMAGE_ALIAS, IMAGE_FACTS, IMAGE_KEYS, IMAGES } from '../world/images.js';
 
 const amd64 = platformOf('amd64');
@@ -258,7 +258,7 @@ describe('odd images (built here from a few files with docker import)', () => {
   let dir: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'memoh-validate-edge-'));
+    dir = tempDir('validate-edge');
     // A: a /bin/sh symlink loop, /data a file, /opt/memoh a symlink, a dangling musl loader
     const a = join(dir, 'a');
     await mkdir(join(a, 'bin'), { recursive: true });
