@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inputs as ACTION_INPUTS } from '../../src/action/meta.js';
 import { FIELDS } from '../../src/config/schema.js';
 import type { RunReport } from '../../src/report/index.js';
+import { containers, removeContainers } from '../support/leaks.js';
 import { mirrorFlags } from '../support/mirror.js';
 import { parseFileCommand, type RunnerFiles, runnerFiles, runStep } from '../support/runner.js';
 import { tempDir } from '../support/tmp.js';
@@ -297,10 +298,7 @@ describe('a run whose checks print credentials: reports, JUnit and summary of th
   const botId = `secrets-${randomBytes(3).toString('hex')}`;
   afterAll(async () => {
     await mirror?.close();
-    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `name=workspace-${botId}`], {
-      encoding: 'utf8',
-    }).trim();
-    if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')]);
+    removeContainers(containers([`name=workspace-${botId}`]));
   });
 
   it('user checks whose output carries a URL with userinfo and the bare password, whole or cut short', async () => {
