@@ -15,6 +15,8 @@ import {
   runStep,
   startStep,
 } from '../support/runner.js';
+import { until } from '../support/wait.js';
+import { IMAGES } from '../world/images.js';
 import { startMirror } from '../world/mirror/server.mjs';
 import { standinBridge } from '../world/paths.js';
 
@@ -86,7 +88,7 @@ describe('the Action under the runner, on Node 24', () => {
     const before = ourTemp();
     const main = await runStep('main', f, {
       ...worldInputs(`${f.dir}/cache`),
-      images: 'memoh-test/debian:amd64\nmemoh-test/noshell:amd64',
+      images: `${IMAGES.debianAmd64}\n${IMAGES.noshellAmd64}`,
       pull: 'never',
     });
     const out = parseFileCommand(readFileSync(f.output, 'utf8'));
@@ -97,7 +99,7 @@ describe('the Action under the runner, on Node 24', () => {
     const rowOf = (image: string, stage: string) => report.rows.find((r) => r.image === image && r.stage === stage);
     // The v3 stand-in keeps the seed's PID-1 reaper race on purpose (it shows in some runs, not all): when the
     // suite catches it, it is named, and it is the only thing short of a pass.
-    const smoke = rowOf('memoh-test/debian:amd64', 'smoke');
+    const smoke = rowOf(IMAGES.debianAmd64, 'smoke');
     expect(smoke?.memoh).toBe('v3');
     const notPassed = smoke?.checks
       .filter((c) => c.status !== 'pass' && c.status !== 'skip')
@@ -105,8 +107,8 @@ describe('the Action under the runner, on Node 24', () => {
     expect(['exec.reaper-race warn'], JSON.stringify(notPassed)).toEqual(
       expect.arrayContaining(notPassed ?? ['no smoke row']),
     );
-    expect(rowOf('memoh-test/noshell:amd64', 'validate')?.status).toBe('fail');
-    expect(rowOf('memoh-test/noshell:amd64', 'smoke')?.skipped).toMatch(/validation failed \(.*image\.shell/);
+    expect(rowOf(IMAGES.noshellAmd64, 'validate')?.status).toBe('fail');
+    expect(rowOf(IMAGES.noshellAmd64, 'smoke')?.skipped).toMatch(/validation failed \(.*image\.shell/);
     expect(out['toolkit-path']).toMatch(/toolkit\/amd64$/);
 
     // Summary, annotations, JSON and JUnit tell the same story, check by check.
@@ -143,12 +145,11 @@ describe('the Action under the runner, on Node 24', () => {
     const before = ourTemp();
     const step = startStep('main', f, {
       ...worldInputs(`${f.dir}/cache`),
-      images: 'memoh-test/debian:amd64',
+      images: IMAGES.debianAmd64,
       pull: 'never',
     });
     // Kill it the moment its workspace container exists (as a cancelled job's runner would, but harder).
-    const deadline = Date.now() + 120_000;
-    while (!ours() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    await until('its workspace container', 120_000, ours, 200);
     expect(ours()).not.toBe('');
     step.child.kill('SIGKILL');
     await step.done;

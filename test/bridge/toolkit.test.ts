@@ -5,6 +5,7 @@ import { PROBE_TEMPLATE, runSmokeSuite } from '../../src/bridge/index.js';
 import type { ToolkitResult } from '../../src/toolkit/types.js';
 import { buildTestToolkit } from '../smoke/toolkit.js';
 import { tempDir } from '../support/tmp.js';
+import { IMAGES } from '../world/images.js';
 import { ctx, startWorkspaceStandin, table, type WorkspaceStandin } from './fixture.js';
 
 const TOOLKIT_CHECKS = ['toolkit.node', 'toolkit.npm', 'toolkit.uv', 'toolkit.musl-selection'];
@@ -24,8 +25,8 @@ describe('toolkit checks with a real toolkit', () => {
   });
 
   it.each([
-    ['debian', 'memoh-test/debian:amd64', 'glibc'],
-    ['musl', 'memoh-test/musl:amd64', 'musl'],
+    ['debian', IMAGES.debianAmd64, 'glibc'],
+    ['musl', IMAGES.muslAmd64, 'musl'],
   ] as const)(
     '%s',
     async (_n, image, libc) => {

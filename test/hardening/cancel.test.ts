@@ -9,6 +9,7 @@ import { mirrorFlags } from '../support/mirror.js';
 import { postEnvFromState, runnerFiles, runStep, startStep } from '../support/runner.js';
 import { tempDir } from '../support/tmp.js';
 import { until, within } from '../support/wait.js';
+import { IMAGES } from '../world/images.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import {
   BRIDGE,
@@ -31,7 +32,13 @@ const prefix = `cancel-${randomBytes(3).toString('hex')}`;
 const EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 const GLIBC = /\/node-v24\.14\.0-linux-x64\.tar\.(gz|xz)$/;
 // Five images validated one at a time: a window of a second or so in which validation is surely running.
-const IMAGES = ['debian', 'musl', 'entrypoint-user', 'legacy-mcp', 'noshell'].map((n) => `memoh-test/${n}:amd64`);
+const VALIDATED = [
+  IMAGES.debianAmd64,
+  IMAGES.muslAmd64,
+  IMAGES.entrypointUserAmd64,
+  IMAGES.legacyMcpAmd64,
+  IMAGES.noshellAmd64,
+];
 
 let mirror: Mirror;
 let work: string;
@@ -96,7 +103,7 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to `memoh-workspace run`', (si
       '--cache-dir',
       join(work, `cache-${sig}`),
       '--image',
-      'memoh-test/debian:amd64',
+      IMAGES.debianAmd64,
       '--pull',
       'never',
       '--bridge',
@@ -118,7 +125,7 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to `memoh-workspace run`', (si
       const run = startRun(work, bot('validate'), [
         '--toolkit',
         toolkit,
-        ...IMAGES.flatMap((i) => ['--image', i]),
+        ...VALIDATED.flatMap((i) => ['--image', i]),
         '--concurrency',
         '1',
         '--pull',
@@ -142,7 +149,7 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to `memoh-workspace run`', (si
       '--toolkit',
       toolkit,
       '--image',
-      'memoh-test/debian:amd64',
+      IMAGES.debianAmd64,
       '--pull',
       'never',
       '--bridge',
@@ -168,7 +175,7 @@ describe('the Action cancelled, then its post step', () => {
     'alpine-mirror': mirror.urls.alpine,
     bridge: BRIDGE,
     platforms: 'linux/amd64',
-    images: 'memoh-test/debian:amd64',
+    images: IMAGES.debianAmd64,
     pull: 'never',
     'cache-dir': cacheDir,
     'bot-id': botId,

@@ -15,6 +15,7 @@ import { containerState } from '../support/leaks.js';
 import { mirrorFlags } from '../support/mirror.js';
 import { tempDir } from '../support/tmp.js';
 import { until } from '../support/wait.js';
+import { IMAGES } from '../world/images.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { REPO } from '../world/paths.js';
 import {
@@ -40,12 +41,12 @@ const prefix = `faults-${randomBytes(3).toString('hex')}`;
 const V = '24.14.0';
 // The faults are set on the .tar.gz archives: these runs pin the format (auto may take .tar.xz on a busy machine).
 const GZ = ['--archive-format', 'gz'];
-const MUSL_IMAGE = 'memoh-test/musl:amd64';
+const MUSL_IMAGE = IMAGES.muslAmd64;
 const GLIBC = `node-v${V}-linux-x64.tar.gz`;
 const MUSL = `node-v${V}-linux-x64-musl.tar.gz`;
 const UV = 'uv-x86_64-unknown-linux-musl.tar.gz';
 const NPM = 'npm-10.9.2.tgz';
-const IMAGE = 'memoh-test/debian:amd64';
+const IMAGE = IMAGES.debianAmd64;
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** A file's path exactly at its end (`x.tar.gz`, not `x.tar.gz.sha256`). */
 const only = (file: string) => new RegExp(`/${esc(file)}$`);

@@ -104,7 +104,7 @@ describe('a workspace container has least privilege', () => {
     onTestFinished(() => rmSync(tk, { recursive: true, force: true }));
     const ws = await startWorkspace(
       {
-        image: 'docker.io/memoh-test/debian:amd64',
+        image: `docker.io/${IMAGES.debianAmd64}`,
         platform: platformOf('amd64'),
         shape: workspaceShape('v3', 'containerd'),
         bridgePath: standinBridge('amd64'),

@@ -12,6 +12,7 @@ import { containers, removeContainers } from '../support/leaks.js';
 import { mirrorFlags } from '../support/mirror.js';
 import { parseFileCommand, type RunnerFiles, runnerFiles, runStep } from '../support/runner.js';
 import { tempDir } from '../support/tmp.js';
+import { IMAGES } from '../world/images.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { CLI, standinBridge } from '../world/paths.js';
 
@@ -327,7 +328,7 @@ describe('a run whose checks print credentials: reports, JUnit and summary of th
       '--platform',
       'linux/amd64',
       '--image',
-      'memoh-test/debian:amd64',
+      IMAGES.debianAmd64,
       '--pull',
       'never',
       '--bridge',

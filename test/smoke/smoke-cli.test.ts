@@ -7,6 +7,7 @@ import type { SmokeReport } from '../../src/workspace/index.js';
 import { type CliResult, ensureBuilt, runCliSync as runCli, startCli } from '../support/cli.js';
 import { containerState, leftoverContainers, removeContainers } from '../support/leaks.js';
 import { privateTmp } from '../support/tmp.js';
+import { until } from '../support/wait.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 import { ARM64_NODE, buildTestToolkit } from './toolkit.js';
@@ -236,9 +237,7 @@ describe('memoh-workspace smoke', () => {
       env,
     );
     // Mid-suite: the suite group has started (the bridge answered) and the container is running.
-    const deadline = Date.now() + 60_000;
-    while (!/bridge smoke suite/.test(cli.output().stderr) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+    await until('the bridge smoke suite to start', 60_000, () => /bridge smoke suite/.test(cli.output().stderr), 100);
     expect(containerState(name)).toBe('running');
     await new Promise((r) => setTimeout(r, 1000));
     cli.child.kill('SIGINT');

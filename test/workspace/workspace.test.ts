@@ -9,6 +9,7 @@ import { workspaceShape } from '../../src/workspace/spec.js';
 import { startWorkspace, type WorkspaceRequest, WorkspaceStartError } from '../../src/workspace/workspace.js';
 import { testContext } from '../support/context.js';
 import { guardedFile } from '../support/leaks.js';
+import { until } from '../support/wait.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 
@@ -161,9 +162,7 @@ describe('startWorkspace', () => {
       ctx,
     ).catch((e: unknown) => e);
     // Abort once the container exists (it is in the ledger).
-    const deadline = Date.now() + 20_000;
-    while (!ctx.ledger.entries().some((e) => e.kind === 'container') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    await until('the container in the ledger', 20_000, () => ctx.ledger.entries().some((e) => e.kind === 'container'));
     await new Promise((r) => setTimeout(r, 500));
     const t0 = performance.now();
     ctx.abort.abort(new Error('test abort'));
