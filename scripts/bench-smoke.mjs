@@ -19,16 +19,19 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import images from '../test/world/images.json' with { type: 'json' };
+import { worldDir } from '../test/world/mirror/server.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
 };
-const world = process.env.MEMOH_WORLD_DIR ?? '/var/cache/memoh-world';
+const world = worldDir();
+const tag = (key) => images.find((i) => i.key === key).tag;
 const ERAS = {
-  v3: { image: 'memoh-test/debian:amd64', bridge: join(world, 'bridge', 'bridge-linux-amd64') },
-  'v0.18': { image: 'memoh-test/workspace:debian-amd64', bridge: join(world, 'bridge', 'bridge-v0.18-linux-amd64') },
+  v3: { image: tag('debianAmd64'), bridge: join(world, 'bridge', 'bridge-linux-amd64') },
+  'v0.18': { image: tag('workspaceAmd64'), bridge: join(world, 'bridge', 'bridge-v0.18-linux-amd64') },
 };
 const eraArg = opt('era', 'both');
 const eras = eraArg === 'both' ? Object.keys(ERAS) : [eraArg];
@@ -49,7 +52,7 @@ const now = () => performance.now();
 
 for (const e of eras) {
   if (!existsSync(ERAS[e].bridge))
-    throw new Error(`no ${e} bridge at ${ERAS[e].bridge} (build the test world: npm run test:world)`);
+    throw new Error(`no ${e} bridge at ${ERAS[e].bridge} (build the test world: npm run world:build)`);
   execFileSync('docker', ['image', 'inspect', ERAS[e].image], { stdio: 'ignore' });
 }
 if (!existsSync(cli))

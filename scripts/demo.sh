@@ -15,7 +15,9 @@ if [ "$(id -u)" = 0 ]; then
   echo "$((SECONDS - t0)) s"
 fi
 bash test/world/build.sh
-world=${MEMOH_WORLD_DIR:-/var/cache/memoh-world}
+# shellcheck source=../test/world/world.env
+. test/world/world.env
+world=$MEMOH_WORLD_DIR
 arch=$(dpkg --print-architecture)
 # The world's memohai/server:latest holds the amd64 stand-in; elsewhere the bridge file is named.
 bridge=(); [ "$arch" = amd64 ] || bridge=(--bridge "$world/bridge/bridge-v0.18-linux-$arch")

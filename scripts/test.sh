@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (npm test): installs what the tests need if it is missing, builds the offline test
-# world (cached), then runs the whole suite. Safe to run on a fresh Debian 12 machine as root.
+# world (cached), then runs both vitest projects, unit then world (vitest.config.ts). Safe to run on a fresh
+# Debian 12 machine as root. One project alone: npm run test:unit (no engine needed) or npm run test:world.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then bash .ci/install-deps.sh; fi

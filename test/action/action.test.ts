@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,9 +5,20 @@ import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escapeRegExp } from '../../src/core/util.js';
 import type { RunReport } from '../../src/report/index.js';
+import { workspaces } from '../support/leaks.js';
+import { mirrorInputs } from '../support/mirror.js';
+import {
+  parseFileCommand,
+  postEnvFromState,
+  type RunnerFiles,
+  runnerFiles,
+  runStep,
+  startStep,
+} from '../support/runner.js';
+import { until } from '../support/wait.js';
+import { IMAGES } from '../world/images.js';
 import { startMirror } from '../world/mirror/server.mjs';
 import { standinBridge } from '../world/paths.js';
-import { parseFileCommand, postEnvFromState, type RunnerFiles, runnerFiles, runStep, startStep } from './runner.js';
 
 type Mirror = Awaited<ReturnType<typeof startMirror>>;
 let mirror: Mirror;
@@ -16,19 +26,12 @@ const cleanup: RunnerFiles[] = [];
 
 // Other test files may run workspaces at the same time: count only those of this file's bot ids.
 const botId = `fidelity-${randomBytes(3).toString('hex')}`;
-const workspaces = () =>
-  execFileSync('docker', ['ps', '-aq', '--filter', 'label=memoh.workspace', '--filter', `name=workspace-${botId}`], {
-    encoding: 'utf8',
-  }).trim();
+const ours = () => workspaces(botId).join('\n');
 const ourTemp = () => readdirSync(tmpdir()).filter((n) => /^memoh-(run|runtime|workspace|toolkit)-/.test(n));
 
 function worldInputs(cacheDir: string): Record<string, string> {
   return {
-    'node-mirror': mirror.urls.node,
-    'node-musl-mirror': mirror.urls.nodeMusl,
-    'npm-mirror': mirror.urls.npm,
-    'uv-mirror': mirror.urls.uv,
-    'alpine-mirror': mirror.urls.alpine,
+    ...mirrorInputs(mirror),
     bridge: standinBridge('amd64'),
     platforms: 'linux/amd64',
     'cache-dir': cacheDir,
@@ -85,7 +88,7 @@ describe('the Action under the runner, on Node 24', () => {
     const before = ourTemp();
     const main = await runStep('main', f, {
       ...worldInputs(`${f.dir}/cache`),
-      images: 'memoh-test/debian:amd64\nmemoh-test/noshell:amd64',
+      images: `${IMAGES.debianAmd64}\n${IMAGES.noshellAmd64}`,
       pull: 'never',
     });
     const out = parseFileCommand(readFileSync(f.output, 'utf8'));
@@ -96,7 +99,7 @@ describe('the Action under the runner, on Node 24', () => {
     const rowOf = (image: string, stage: string) => report.rows.find((r) => r.image === image && r.stage === stage);
     // The v3 stand-in keeps the seed's PID-1 reaper race on purpose (it shows in some runs, not all): when the
     // suite catches it, it is named, and it is the only thing short of a pass.
-    const smoke = rowOf('memoh-test/debian:amd64', 'smoke');
+    const smoke = rowOf(IMAGES.debianAmd64, 'smoke');
     expect(smoke?.memoh).toBe('v3');
     const notPassed = smoke?.checks
       .filter((c) => c.status !== 'pass' && c.status !== 'skip')
@@ -104,8 +107,8 @@ describe('the Action under the runner, on Node 24', () => {
     expect(['exec.reaper-race warn'], JSON.stringify(notPassed)).toEqual(
       expect.arrayContaining(notPassed ?? ['no smoke row']),
     );
-    expect(rowOf('memoh-test/noshell:amd64', 'validate')?.status).toBe('fail');
-    expect(rowOf('memoh-test/noshell:amd64', 'smoke')?.skipped).toMatch(/validation failed \(.*image\.shell/);
+    expect(rowOf(IMAGES.noshellAmd64, 'validate')?.status).toBe('fail');
+    expect(rowOf(IMAGES.noshellAmd64, 'smoke')?.skipped).toMatch(/validation failed \(.*image\.shell/);
     expect(out['toolkit-path']).toMatch(/toolkit\/amd64$/);
 
     // Summary, annotations, JSON and JUnit tell the same story, check by check.
@@ -133,7 +136,7 @@ describe('the Action under the runner, on Node 24', () => {
 
     const post = await runStep('post', f, {}, postEnvFromState(f));
     expect(post.code, post.stdout).toBe(0);
-    expect(workspaces()).toBe('');
+    expect(ours()).toBe('');
     expect(ourTemp()).toEqual(before);
   });
 
@@ -142,20 +145,19 @@ describe('the Action under the runner, on Node 24', () => {
     const before = ourTemp();
     const step = startStep('main', f, {
       ...worldInputs(`${f.dir}/cache`),
-      images: 'memoh-test/debian:amd64',
+      images: IMAGES.debianAmd64,
       pull: 'never',
     });
     // Kill it the moment its workspace container exists (as a cancelled job's runner would, but harder).
-    const deadline = Date.now() + 120_000;
-    while (!workspaces() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(workspaces()).not.toBe('');
+    await until('its workspace container', 120_000, ours, 200);
+    expect(ours()).not.toBe('');
     step.child.kill('SIGKILL');
     await step.done;
     const state = postEnvFromState(f);
     expect(JSON.parse(state.STATE_ledger!).length).toBeGreaterThan(0);
     const post = await runStep('post', f, {}, state);
     expect(post.code, post.stdout).toBe(0);
-    expect(workspaces()).toBe('');
+    expect(ours()).toBe('');
     expect(ourTemp()).toEqual(before);
     for (const e of JSON.parse(state.STATE_ledger!) as { kind: string; path?: string }[]) {
       if (e.path) expect(existsSync(e.path)).toBe(false);

@@ -1,17 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BridgeCallError } from '../../src/bridge/client.js';
 import { type BridgeConnection, BridgeNotReady, connectBridge } from '../../src/bridge/connect.js';
 import { runChecks } from '../../src/bridge/runner.js';
 import {
   bootstrapTemplates,
   CONTRACT_SUITE_IDS,
-  memohBridgeError,
   TEMPLATES,
   workspaceContractChecks,
 } from '../../src/bridge/suite-contract.js';
@@ -19,8 +16,9 @@ import type { Check } from '../../src/core/check.js';
 import { docker } from '../../src/core/docker.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { platformOf } from '../../src/core/platform.js';
-import { silentReporter } from '../../src/core/reporter.js';
 import { REQUIRED_EXECUTABLES, validateImages } from '../../src/image/index.js';
+import { testContext } from '../support/context.js';
+import { tempDir } from '../support/tmp.js';
 import { IMAGE_FACTS, IMAGES, type ImageFacts, type ImageKey } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 
@@ -32,7 +30,7 @@ import { standinBridge } from '../world/paths.js';
  */
 
 const BRIDGE = standinBridge('amd64', 'v0.18');
-const ctx = () => ({ reporter: silentReporter, ledger: new CleanupLedger(), signal: new AbortController().signal });
+const ctx = () => testContext();
 
 interface Workspace {
   container: Dockerode.Container;
@@ -43,7 +41,7 @@ interface Workspace {
 
 async function startWorkspace(image: string, tini: boolean): Promise<Workspace> {
   const id = randomBytes(4).toString('hex');
-  const dir = await mkdtemp(join(tmpdir(), `memoh-contract-bridge-${id}-`));
+  const dir = tempDir(`contract-bridge-${id}`);
   const socketDir = join(dir, 'run');
   const bridge = join(dir, 'bridge');
   let container: Dockerode.Container | undefined;
@@ -115,18 +113,6 @@ async function run(ws: Workspace): Promise<Check[]> {
   return runChecks(ws.conn.client, workspaceContractChecks(), ctx(), { work });
 }
 const byId = (checks: Check[], id: string) => checks.find((c) => c.id === id)!;
-
-describe("bridge errors in Memoh's words (bridge/errors.go)", () => {
-  it('NOT_FOUND, INVALID_ARGUMENT and UNAVAILABLE get their words; other codes "grpc <Go code name>"', () => {
-    const e = (code: number, details: string) => memohBridgeError(new BridgeCallError('Stat', code, details));
-    expect(e(5, 'not found')).toBe('not found: not found');
-    expect(e(3, 'path is required')).toBe('invalid argument: path is required');
-    expect(e(14, 'connection refused')).toBe('unavailable: connection refused');
-    expect(e(13, 'stat: loop')).toBe('grpc Internal: stat: loop');
-    expect(e(7, 'denied')).toBe('grpc PermissionDenied: denied');
-    expect(e(1, 'gone')).toBe('grpc Canceled: gone');
-  });
-});
 
 beforeAll(() => {
   if (!existsSync(BRIDGE)) throw new Error(`${BRIDGE} is missing: test/bridge-standin/build.sh builds it`);

@@ -1,18 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { type BridgeConnection, PROBE_TEMPLATE } from '../../src/bridge/index.js';
 import type { Check } from '../../src/core/check.js';
 import { docker } from '../../src/core/docker.js';
 import type { Backend, Era } from '../../src/core/era.js';
-import { CleanupLedger } from '../../src/core/ledger.js';
 import { platformOf } from '../../src/core/platform.js';
-import { silentReporter } from '../../src/core/reporter.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
 import { startWorkspace } from '../../src/workspace/workspace.js';
+import { testContext } from '../support/context.js';
+import { tempDir } from '../support/tmp.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 
@@ -35,8 +34,8 @@ export async function startStandin(
   opts: { image?: string; breaks?: string[]; env?: string[]; waitForSocket?: boolean; toolkitDir?: string } = {},
 ): Promise<StandinWorkspace> {
   const id = randomBytes(4).toString('hex');
-  const runtimeDir = await mkdtemp(join(tmpdir(), `memoh-bridge-test-rt-${id}-`));
-  const socketDir = await mkdtemp(join(tmpdir(), `memoh-bridge-test-run-${id}-`));
+  const runtimeDir = tempDir(`bridge-test-rt-${id}`);
+  const socketDir = tempDir(`bridge-test-run-${id}`);
   const name = `memoh-bridge-test-${id}`;
   let container: Dockerode.Container | undefined;
   const remove = async (): Promise<void> => {
@@ -55,7 +54,7 @@ export async function startStandin(
     if (opts.breaks?.length) env.push(`STANDIN_BREAK=${opts.breaks.join(',')}`);
     container = await docker().createContainer({
       name,
-      Image: opts.image ?? 'memoh-test/debian:amd64',
+      Image: opts.image ?? IMAGES.debianAmd64,
       Entrypoint: [''],
       Cmd: ['/opt/memoh/bridge'],
       Env: env,
@@ -111,12 +110,8 @@ export async function startStandin(
   };
 }
 
-// The ledger needs the engine to remove what startWorkspace registers (without it a container stays behind).
-export const ctx = () => ({
-  reporter: silentReporter,
-  ledger: new CleanupLedger(docker),
-  signal: new AbortController().signal,
-});
+// The ledger needs the engine to remove what startWorkspace registers: testContext's has it.
+export const ctx = () => testContext();
 
 export interface WorkspaceStandin extends StandinWorkspace {
   era: Era;

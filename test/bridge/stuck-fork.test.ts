@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { EraRules } from '../../src/bridge/eras.js';
 import { PROBE_TEMPLATE, runSmokeSuite } from '../../src/bridge/index.js';
 import { reaperVerdict } from '../../src/bridge/suite-exec.js';
+import { V3_RULES, V018_RULES } from '../support/eras.js';
 import { ctx, startWorkspaceStandin, table, type WorkspaceStandin } from './fixture.js';
 
 /**
@@ -10,14 +10,8 @@ import { ctx, startWorkspaceStandin, table, type WorkspaceStandin } from './fixt
  * end (contract §3.11), and a v3 bridge's graceful stop waits for them (§1 step 8). The race check finds
  * such a copy, kills it, and names it. The stand-in's `exec-fork-stuck` break makes the same copy natively.
  */
-const v3 = new EraRules('v3', { wire: 'mcpcontainer', reflection: 'v1alpha', methods: 10 });
-const v018 = new EraRules('v0.18', {
-  wire: 'bridgepb',
-  reflection: 'v1',
-  methods: 14,
-  execEnvFields: true,
-  listDirMaxEntries: true,
-});
+const v3 = V3_RULES;
+const v018 = V018_RULES;
 
 describe('race verdict with a stuck fork', () => {
   const codes = [3, undefined, -1, undefined, 3];

@@ -7,6 +7,7 @@ import {
   runUserChecks,
   suiteCheckIds,
 } from '../../src/bridge/index.js';
+import { IMAGES } from '../world/images.js';
 import { ctx, NOT_RUN, startWorkspaceStandin, table, type WorkspaceStandin } from './fixture.js';
 
 const USER_CHECKS = `
@@ -58,8 +59,8 @@ path = "/etc/no-such-file"
 `;
 
 describe.each([
-  ['debian', 'memoh-test/debian:amd64', 'glibc'],
-  ['musl', 'memoh-test/musl:amd64', 'musl'],
+  ['debian', IMAGES.debianAmd64, 'glibc'],
+  ['musl', IMAGES.muslAmd64, 'musl'],
 ] as const)('against the healthy v3 stand-in (%s)', (_name, image, libc) => {
   let ws: WorkspaceStandin;
   let conn: BridgeConnection;

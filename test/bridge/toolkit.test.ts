@@ -1,10 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROBE_TEMPLATE, runSmokeSuite } from '../../src/bridge/index.js';
 import type { ToolkitResult } from '../../src/toolkit/types.js';
 import { buildTestToolkit } from '../smoke/toolkit.js';
+import { tempDir } from '../support/tmp.js';
+import { IMAGES } from '../world/images.js';
 import { ctx, startWorkspaceStandin, table, type WorkspaceStandin } from './fixture.js';
 
 const TOOLKIT_CHECKS = ['toolkit.node', 'toolkit.npm', 'toolkit.uv', 'toolkit.musl-selection'];
@@ -14,7 +15,7 @@ describe('toolkit checks with a real toolkit', () => {
   let dir: string;
   let toolkit: ToolkitResult;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'memoh-bridge-test-toolkit-'));
+    dir = tempDir('bridge-test-toolkit');
     const t0 = performance.now();
     toolkit = await buildTestToolkit('amd64', join(dir, 'toolkit'));
     console.log(`toolkit built in ${Math.round(performance.now() - t0)} ms`);
@@ -24,8 +25,8 @@ describe('toolkit checks with a real toolkit', () => {
   });
 
   it.each([
-    ['debian', 'memoh-test/debian:amd64', 'glibc'],
-    ['musl', 'memoh-test/musl:amd64', 'musl'],
+    ['debian', IMAGES.debianAmd64, 'glibc'],
+    ['musl', IMAGES.muslAmd64, 'musl'],
   ] as const)(
     '%s',
     async (_n, image, libc) => {

@@ -3,22 +3,22 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerEntry } from '../../src/core/ledger.js';
-import { postEnvFromState, runnerFiles, runStep, startStep } from '../action/runner.js';
-import { ensureBuilt } from '../smoke/cli.js';
+import { ensureBuilt } from '../support/cli.js';
+import { containerState } from '../support/leaks.js';
+import { mirrorFlags } from '../support/mirror.js';
+import { postEnvFromState, runnerFiles, runStep, startStep } from '../support/runner.js';
+import { tempDir } from '../support/tmp.js';
+import { until, within } from '../support/wait.js';
+import { IMAGES } from '../world/images.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import {
   BRIDGE,
   type CliRun,
-  containerStatus,
   firstValidateContainer,
   leftovers,
-  mirrorFlags,
   removeWorkspaces,
   startRun,
   toolkitAt,
-  until,
-  within,
-  workDir,
 } from './harness.js';
 
 /**
@@ -32,7 +32,13 @@ const prefix = `cancel-${randomBytes(3).toString('hex')}`;
 const EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 const GLIBC = /\/node-v24\.14\.0-linux-x64\.tar\.(gz|xz)$/;
 // Five images validated one at a time: a window of a second or so in which validation is surely running.
-const IMAGES = ['debian', 'musl', 'entrypoint-user', 'legacy-mcp', 'noshell'].map((n) => `memoh-test/${n}:amd64`);
+const VALIDATED = [
+  IMAGES.debianAmd64,
+  IMAGES.muslAmd64,
+  IMAGES.entrypointUserAmd64,
+  IMAGES.legacyMcpAmd64,
+  IMAGES.noshellAmd64,
+];
 
 let mirror: Mirror;
 let work: string;
@@ -43,7 +49,7 @@ let warmCache: string;
 beforeAll(async () => {
   ensureBuilt();
   mirror = await startMirror();
-  work = workDir('cancel');
+  work = tempDir('cancel');
   warmCache = join(work, 'warm-cache');
   toolkit = await toolkitAt(join(work, 'toolkit'), mirror, warmCache);
 }, 300_000);
@@ -77,7 +83,7 @@ async function interrupt(run: CliRun, sig: 'SIGINT' | 'SIGTERM'): Promise<string
   const t = performance.now();
   run.kill(sig);
   const r = await run.finished(60_000);
-  expect(r.status, r.stderr).toBe(EXIT[sig]);
+  expect(r.code, r.stderr).toBe(EXIT[sig]);
   expect(r.stderr).toContain(`${sig} received: stopping and cleaning up`);
   expect(leftovers(run)).toEqual({ containers: [], temp: [] });
   // From the signal to the process gone, cleanup included.
@@ -97,7 +103,7 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to `memoh-workspace run`', (si
       '--cache-dir',
       join(work, `cache-${sig}`),
       '--image',
-      'memoh-test/debian:amd64',
+      IMAGES.debianAmd64,
       '--pull',
       'never',
       '--bridge',
@@ -119,7 +125,7 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to `memoh-workspace run`', (si
       const run = startRun(work, bot('validate'), [
         '--toolkit',
         toolkit,
-        ...IMAGES.flatMap((i) => ['--image', i]),
+        ...VALIDATED.flatMap((i) => ['--image', i]),
         '--concurrency',
         '1',
         '--pull',
@@ -132,7 +138,7 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to `memoh-workspace run`', (si
       const at = await interrupt(run, sig);
       expect(at).toContain('── validate');
       expect(at).not.toContain('── smoke');
-      expect(containerStatus(name)).toBeUndefined();
+      expect(containerState(name)).toBeUndefined();
     } finally {
       watch.stop();
     }
@@ -143,7 +149,7 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to `memoh-workspace run`', (si
       '--toolkit',
       toolkit,
       '--image',
-      'memoh-test/debian:amd64',
+      IMAGES.debianAmd64,
       '--pull',
       'never',
       '--bridge',
@@ -153,10 +159,10 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('%s to `memoh-workspace run`', (si
     // SIGINT in the middle of the suite; SIGTERM as soon as the container runs (while the bridge comes up).
     if (sig === 'SIGINT')
       await until('the bridge suite to start', 60_000, () => run.stderr().includes('── bridge smoke suite'));
-    else await until('the workspace container to run', 60_000, () => containerStatus(name) === 'running');
+    else await until('the workspace container to run', 60_000, () => containerState(name) === 'running');
     expect(readdirSync(run.tmp).filter((n) => /^memoh-(run|runtime)-/.test(n))).toHaveLength(2);
     await interrupt(run, sig);
-    expect(containerStatus(name)).toBeUndefined();
+    expect(containerState(name)).toBeUndefined();
   });
 });
 
@@ -169,7 +175,7 @@ describe('the Action cancelled, then its post step', () => {
     'alpine-mirror': mirror.urls.alpine,
     bridge: BRIDGE,
     platforms: 'linux/amd64',
-    images: 'memoh-test/debian:amd64',
+    images: IMAGES.debianAmd64,
     pull: 'never',
     'cache-dir': cacheDir,
     'bot-id': botId,
@@ -211,14 +217,14 @@ describe('the Action cancelled, then its post step', () => {
     const botId = `${prefix}-action-int`;
     try {
       const step = startStep('main', f, inputs(warmCache, botId), { TMPDIR: tmp });
-      await until('the workspace container to run', 120_000, () => containerStatus(`workspace-${botId}`) === 'running');
+      await until('the workspace container to run', 120_000, () => containerState(`workspace-${botId}`) === 'running');
       const t = performance.now();
       step.child.kill('SIGINT');
       const main = await step.done;
       expect(performance.now() - t).toBeLessThan(20_000);
       expect(main.code, main.stdout).toBe(1);
       expect(main.stdout).toMatch(/SIGINT: cancelling/);
-      expect(containerStatus(`workspace-${botId}`)).toBeUndefined();
+      expect(containerState(`workspace-${botId}`)).toBeUndefined();
       expect(readdirSync(tmp)).toEqual([]);
 
       const post = await runStep('post', f, {}, { ...postEnvFromState(f), TMPDIR: tmp });

@@ -9,24 +9,25 @@ import { CleanupLedger, undo } from '../../src/core/ledger.js';
 import { recordingReporter } from '../../src/core/reporter.js';
 import { runPipeline } from '../../src/pipeline.js';
 import { describeFailure } from '../../src/workspace/workspace.js';
-import { ensureBuilt } from '../smoke/cli.js';
-import { fileSha256, snapshot } from '../toolkit/helpers.js';
+import { ensureBuilt } from '../support/cli.js';
+import { fileSha256, snapshot } from '../support/files.js';
+import { containerState } from '../support/leaks.js';
+import { mirrorFlags } from '../support/mirror.js';
+import { tempDir } from '../support/tmp.js';
+import { until } from '../support/wait.js';
+import { IMAGES } from '../world/images.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { REPO } from '../world/paths.js';
 import {
   BRIDGE,
   checkOf,
-  containerStatus,
   leftovers,
-  mirrorFlags,
   optionsFor,
   removeWorkspaces,
   report,
   rowOf,
   startRun,
   toolkitAt,
-  until,
-  workDir,
 } from './harness.js';
 
 /**
@@ -40,12 +41,12 @@ const prefix = `faults-${randomBytes(3).toString('hex')}`;
 const V = '24.14.0';
 // The faults are set on the .tar.gz archives: these runs pin the format (auto may take .tar.xz on a busy machine).
 const GZ = ['--archive-format', 'gz'];
-const MUSL_IMAGE = 'memoh-test/musl:amd64';
+const MUSL_IMAGE = IMAGES.muslAmd64;
 const GLIBC = `node-v${V}-linux-x64.tar.gz`;
 const MUSL = `node-v${V}-linux-x64-musl.tar.gz`;
 const UV = 'uv-x86_64-unknown-linux-musl.tar.gz';
 const NPM = 'npm-10.9.2.tgz';
-const IMAGE = 'memoh-test/debian:amd64';
+const IMAGE = IMAGES.debianAmd64;
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** A file's path exactly at its end (`x.tar.gz`, not `x.tar.gz.sha256`). */
 const only = (file: string) => new RegExp(`/${esc(file)}$`);
@@ -59,7 +60,7 @@ const images: string[] = [];
 beforeAll(async () => {
   ensureBuilt();
   mirror = await startMirror();
-  work = workDir('faults');
+  work = tempDir('faults');
   archives = join(work, 'cache-full', 'archives');
 }, 300_000);
 
@@ -125,7 +126,7 @@ async function failedToolkitRun(label: string, cacheDir: string, out: string) {
     '--json',
   ]);
   const r = await run.finished(60_000);
-  expect(r.status, r.stderr).toBe(1);
+  expect(r.code, r.stderr).toBe(1);
   const rep = report(r.stdout);
   const build = checkOf(rowOf(rep, 'toolkit', 'toolkit'), 'toolkit.build');
   expect(build.status).toBe('fail');
@@ -168,7 +169,7 @@ describe('mirror faults during a full run', () => {
       '--json',
     ]);
     const r = await run.finished(180_000);
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const rep = report(r.stdout);
     expect(rep.result).toBe('success');
     expect(rowOf(rep, 'toolkit', 'toolkit').status).toBe('pass');
@@ -280,7 +281,7 @@ describe('the workspace dies under the suite', () => {
       '--json',
     ]);
     const r = await run.finished(60_000);
-    expect(r.status, r.stderr).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     const smoke = rowOf(report(r.stdout), tag, 'smoke');
     expect(smoke.status).toBe('fail');
     expect(smoke.checks[1]).toMatchObject({ id: 'workspace.alive', status: 'fail' });
@@ -312,11 +313,11 @@ describe('the workspace dies under the suite', () => {
     await until(
       'the user checks to start',
       60_000,
-      () => run.stderr().includes('── user checks') && containerStatus(name) === 'running',
+      () => run.stderr().includes('── user checks') && containerState(name) === 'running',
     );
     execFileSync('docker', ['kill', name], { stdio: 'ignore' });
     const r = await run.finished(60_000);
-    expect(r.status, r.stderr).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     const smoke = rowOf(report(r.stdout), IMAGE, 'smoke');
     expect(checkOf(smoke, 'user.hold').status).toBe('fail');
     expect(checkOf(smoke, 'workspace.alive').detail).toMatch(/stopped \(exited, exit code 137\)/);
@@ -359,7 +360,7 @@ describe('the workspace dies under the suite', () => {
       '--json',
     ]);
     const name = `workspace-${run.botId}`;
-    await until('the workspace container to run', 60_000, () => containerStatus(name) === 'running');
+    await until('the workspace container to run', 60_000, () => containerState(name) === 'running');
     // Memoh sets no memory limit; the engine can add one to the running container (cgroup v1 and v2 alike).
     try {
       execFileSync('docker', ['update', '--memory', '128m', '--memory-swap', '128m', name], {
@@ -374,7 +375,7 @@ describe('the workspace dies under the suite', () => {
       );
     }
     const r = await run.finished(60_000);
-    expect(r.status, r.stderr).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     const smoke = rowOf(report(r.stdout), IMAGE, 'smoke');
     expect(checkOf(smoke, 'user.limit-set').status, 'the limit was in place before the allocation').toBe('pass');
     const allocate = checkOf(smoke, 'user.allocate');
@@ -485,7 +486,7 @@ describe('the Docker engine goes away', () => {
     }
     const r = await run.finished(120_000);
     expect(r.stderr).toMatch(waiting);
-    expect(r.status, r.stderr).toBe(1);
+    expect(r.code, r.stderr).toBe(1);
     const smoke = rowOf(report(r.stdout), IMAGE, 'smoke');
     expect(smoke.status).toBe('fail');
     expect(checkOf(smoke, 'workspace.alive').detail).toMatch(

@@ -1,13 +1,13 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Options, resolveOptions } from '../../src/config/index.js';
-import { CleanupLedger } from '../../src/core/ledger.js';
-import { silentReporter } from '../../src/core/reporter.js';
 import type { RunReport } from '../../src/report/index.js';
 import { buildToolkit } from '../../src/toolkit/index.js';
-import { type CliResult, startCli } from '../smoke/cli.js';
+import { type Ran, startCli } from '../support/cli.js';
+import { testContext } from '../support/context.js';
+import { containers, removeContainers } from '../support/leaks.js';
+import { mirrorLayer } from '../support/mirror.js';
 import type { Mirror } from '../world/mirror/server.mjs';
 import { standinBridge } from '../world/paths.js';
 
@@ -17,22 +17,6 @@ import { standinBridge } from '../world/paths.js';
  * and its own bot id (so its containers can be found by name), and waits that all have a deadline.
  */
 export const BRIDGE = standinBridge('amd64');
-
-export function mirrorFlags(m: Mirror): string[] {
-  const u = m.urls;
-  return [
-    '--node-mirror',
-    u.node,
-    '--node-musl-mirror',
-    u.nodeMusl,
-    '--npm-mirror',
-    u.npm,
-    '--uv-mirror',
-    u.uv,
-    '--alpine-mirror',
-    u.alpine,
-  ];
-}
 
 export interface CliRun {
   pid: number;
@@ -44,7 +28,7 @@ export interface CliRun {
   running(): boolean;
   kill(signal: NodeJS.Signals): void;
   /** Resolves when the process ended; rejects (after SIGKILL) if that takes longer than `ms`. */
-  finished(ms: number): Promise<CliResult & { ms: number }>;
+  finished(ms: number): Promise<Ran>;
 }
 
 /** `memoh-workspace run ARGS --bot-id BOT --platform linux/amd64`, in the background, with a private TMPDIR under `work`. */
@@ -100,70 +84,25 @@ export function checkOf(row: { checks: { id: string; status: string; detail: str
   return c;
 }
 
-function docker(args: string[]): string[] {
-  return execFileSync('docker', args, { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] })
-    .split('\n')
-    .filter(Boolean);
-}
-
 /**
  * What a run left behind: its workspace containers (by the bot id in their name, carrying the
  * memoh.workspace label), its validation containers (labelled with its pid), and everything in its TMPDIR.
  */
 export function leftovers(run: Pick<CliRun, 'botId' | 'tmp' | 'pid'>): { containers: string[]; temp: string[] } {
-  const containers = [
-    ...docker([
-      'ps',
-      '-a',
-      '--filter',
-      'label=memoh.workspace',
-      '--filter',
-      `name=workspace-${run.botId}`,
-      '--format',
-      '{{.Names}}',
-    ]),
-    ...docker(['ps', '-a', '--filter', `label=memoh.validate.pid=${run.pid}`, '--format', '{{.Names}}']),
-  ];
-  return { containers, temp: existsSync(run.tmp) ? readdirSync(run.tmp) : [] };
+  return {
+    containers: [
+      ...containers(['label=memoh.workspace', `name=workspace-${run.botId}`]),
+      ...containers([`label=memoh.validate.pid=${run.pid}`]),
+    ],
+    temp: existsSync(run.tmp) ? readdirSync(run.tmp) : [],
+  };
 }
 
 /** Safety net for afterAll: removes the containers of every bot id starting with `prefix`. */
 export function removeWorkspaces(prefix: string): string[] {
-  const names = docker(['ps', '-a', '--filter', `name=workspace-${prefix}`, '--format', '{{.Names}}']);
-  if (names.length) docker(['rm', '-f', ...names]);
+  const names = containers([`name=workspace-${prefix}`]);
+  removeContainers(names);
   return names;
-}
-
-export function containerStatus(name: string): string | undefined {
-  try {
-    return docker(['inspect', '--format', '{{.State.Status}}', name])[0];
-  } catch {
-    return undefined;
-  }
-}
-
-/** Polls `probe` every 50 ms until it returns something truthy; throws naming `what` after `ms`. */
-export async function until<T>(what: string, ms: number, probe: () => T | Promise<T>): Promise<NonNullable<T>> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v as NonNullable<T>;
-    if (performance.now() > deadline) throw new Error(`gave up after ${ms / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** `p`, or an error naming `what` after `ms`. */
-export async function within<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`gave up after ${ms / 1000} s waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -201,18 +140,7 @@ export function firstValidateContainer(pid: () => number | undefined): { seen: P
  * .tar.xz on a busy machine (a cache seeded by such a build would then hold the other format).
  */
 export function optionsFor(m: Mirror, values: Record<string, unknown> = {}): Options {
-  const mirrors = {
-    'mirrors.node': m.urls.node,
-    'mirrors.node_musl': m.urls.nodeMusl,
-    'mirrors.npm': m.urls.npm,
-    'mirrors.uv': m.urls.uv,
-    'mirrors.alpine': m.urls.alpine,
-  };
-  const pinned = { 'toolkit.archive_format': 'gz' };
-  return resolveOptions(
-    [{ origin: (f) => `test ${f.key}`, values: new Map(Object.entries({ ...mirrors, ...pinned, ...values })) }],
-    {},
-  );
+  return resolveOptions([mirrorLayer(m, { 'toolkit.archive_format': 'gz', ...values })], {});
 }
 
 /**
@@ -222,11 +150,6 @@ export function optionsFor(m: Mirror, values: Record<string, unknown> = {}): Opt
 export async function toolkitAt(dir: string, m: Mirror, cacheDir = ''): Promise<string> {
   if (existsSync(join(dir, 'toolkit.json'))) return dir;
   const o = optionsFor(m);
-  const ctx = { reporter: silentReporter, ledger: new CleanupLedger(), signal: new AbortController().signal };
-  await buildToolkit({ ...o.toolkit, cacheDir, out: dir, arch: 'amd64' }, ctx);
+  await buildToolkit({ ...o.toolkit, cacheDir, out: dir, arch: 'amd64' }, testContext());
   return dir;
-}
-
-export function workDir(label: string): string {
-  return mkdtempSync(join(tmpdir(), `memoh-${label}-`));
 }

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { containers } from '../support/leaks.js';
+import { tempDir } from '../support/tmp.js';
 import { CLI, node24, REPO } from '../world/paths.js';
 
 /**
@@ -11,7 +12,7 @@ import { CLI, node24, REPO } from '../world/paths.js';
  * HOME, so anything written shows up; a canary file path in the payloads proves nothing executed.
  */
 const SECRET = 's3cr3t-Pa55w0rd-XYZ';
-const root = mkdtempSync(join(tmpdir(), 'memoh-hostile-'));
+const root = tempDir('hostile');
 const canary = join(root, 'pwned');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -36,11 +37,7 @@ function snapshot(dir: string): string[] {
   return out.sort();
 }
 
-function containers(): string {
-  return spawnSync('docker', ['ps', '-aq', '--filter', 'label=memoh.workspace', '--filter', 'name=hostile'], {
-    encoding: 'utf8',
-  }).stdout.trim();
-}
+const hostileWorkspaces = (): string => containers(['label=memoh.workspace', 'name=hostile']).join('\n');
 
 interface Case {
   name: string;
@@ -230,7 +227,7 @@ function expectClean(
   ).not.toContain(SECRET);
   expect(snapshot(dir)).toEqual(before);
   expect(() => statSync(canary)).toThrow();
-  expect(containers()).toBe('');
+  expect(hostileWorkspaces()).toBe('');
 }
 
 describe('hostile input to the CLI exits 2, names the input, runs and writes nothing', () => {

@@ -10,7 +10,9 @@ import { ImageFiles } from '../../src/image/files.js';
 import { validateImages } from '../../src/image/index.js';
 import { CONTAINERD_CAPS, workspaceShape } from '../../src/workspace/spec.js';
 import { startWorkspace } from '../../src/workspace/workspace.js';
-import { leftoverContainers, privateTmp, removeContainers, testContext } from '../workspace/helpers.js';
+import { testContext } from '../support/context.js';
+import { containers, leftoverContainers, removeContainers } from '../support/leaks.js';
+import { privateTmp } from '../support/tmp.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 
@@ -28,19 +30,13 @@ const prefix = `privtest-${run}`;
 const control = `memoh-privctl-${run}`;
 
 afterAll(() => {
-  const left = [...leftoverContainers(prefix), ...names(`name=${control}`)];
+  const left = [...leftoverContainers(prefix), ...containers([`name=${control}`])];
   removeContainers(left);
   const files = tmp.leftovers();
   tmp.restore();
   expect(left, 'containers left behind').toEqual([]);
   expect(files, 'temp dirs left behind').toEqual([]);
 });
-
-function names(filter: string): string[] {
-  return execFileSync('docker', ['ps', '-a', '--filter', filter, '--format', '{{.Names}}'], { encoding: 'utf8' })
-    .split('\n')
-    .filter(Boolean);
-}
 
 const sh = (...argv: string[]): string => execFileSync('docker', argv, { encoding: 'utf8' });
 /** One field of /proc/<pid>/status (CapEff is a hex mask). */
@@ -108,7 +104,7 @@ describe('a workspace container has least privilege', () => {
     onTestFinished(() => rmSync(tk, { recursive: true, force: true }));
     const ws = await startWorkspace(
       {
-        image: 'docker.io/memoh-test/debian:amd64',
+        image: `docker.io/${IMAGES.debianAmd64}`,
         platform: platformOf('amd64'),
         shape: workspaceShape('v3', 'containerd'),
         bridgePath: standinBridge('amd64'),

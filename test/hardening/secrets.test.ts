@@ -1,19 +1,20 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inputs as ACTION_INPUTS } from '../../src/action/meta.js';
 import { FIELDS } from '../../src/config/schema.js';
-import { addSecret, credentialsIn, redact, redactDeep } from '../../src/core/redact.js';
 import type { RunReport } from '../../src/report/index.js';
-import { parseFileCommand, type RunnerFiles, runnerFiles, runStep } from '../action/runner.js';
+import { containers, removeContainers } from '../support/leaks.js';
+import { mirrorFlags } from '../support/mirror.js';
+import { parseFileCommand, type RunnerFiles, runnerFiles, runStep } from '../support/runner.js';
+import { tempDir } from '../support/tmp.js';
+import { IMAGES } from '../world/images.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { CLI, standinBridge } from '../world/paths.js';
-import { mirrorFlags } from './harness.js';
 
 /**
  * Secrets in echoed input (issue 14): every input is fed a credential-bearing value, through the real
@@ -32,7 +33,7 @@ const BARE_CRED = `bob:${SECRET}@registry.example`;
 // Made when a test of this file runs, not when it is collected: a filtered run (`-t`) skips the hooks.
 let root = '';
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'memoh-secrets-'));
+  root = tempDir('secrets');
 });
 const runners: RunnerFiles[] = [];
 afterAll(() => {
@@ -90,71 +91,6 @@ const cliEnv = (): NodeJS.ProcessEnv => ({ ...process.env, HOME: root, DOCKER_CO
 
 /** Fields whose values are hosts or image references: also given `user:password@host` without a scheme. */
 const HOSTISH = new Set(['registry', 'upstream', 'insecure-registry', 'image', 'default-image', 'bridge']);
-
-describe('the redactor', () => {
-  it('masks userinfo with and without a scheme, up to the last @ of the authority', () => {
-    expect(redact('"https://user:p@ss@host/x" and http://tok3n@h:5000/')).toBe(
-      '"https://***@host/x" and http://***@h:5000/',
-    );
-    expect(redact('--image: "user:pw@host/x" is not valid')).toBe('--image: "***@host/x" is not valid');
-    expect(redact('--bridge: "image:user:pw@host/x"')).toBe('--bridge: "***@host/x"');
-    expect(redact('pull user:pw@myhost:5000/x')).toBe('pull ***@myhost:5000/x');
-  });
-
-  it('leaves digests, e-mail addresses, scp-style git remotes and plain references alone', () => {
-    const digest = `sha256:${'a'.repeat(64)}`;
-    for (const text of [
-      `debian:bookworm@${digest}`,
-      'memoh-test/debian:amd64@sha256:29654d92e1a4',
-      `docker.io/library/debian:12@${digest}`,
-      'bob@example.com',
-      'git@github.com:org/repo',
-      'memoh.cn/postgres:18 ↔ docker.io/library/postgres:18',
-    ]) {
-      expect(redact(text)).toBe(text);
-    }
-  });
-
-  it('masks registered secrets whole, the longer first, and cut short where text stops', () => {
-    addSecret('pa55-word-one');
-    addSecret('pa55-word-one-and-more');
-    expect(redact('a pa55-word-one-and-more b pa55-word-one c')).toBe('a *** b *** c');
-    expect(redact('stdout "0123 pa55-wo…" and "pa55-word"')).toBe('stdout "0123 ***…" and "***"');
-    // A prefix that runs on into other text is not a cut secret.
-    expect(redact('pa55-wonderful')).toBe('pa55-wonderful');
-  });
-
-  it('finds the credential of a URL to register: the password, else a lone token', () => {
-    expect(credentialsIn('https://bob:s%40cret-1@h/ and https://ghp_token123@github.com/x')).toEqual([
-      's%40cret-1',
-      's@cret-1',
-      'ghp_token123',
-    ]);
-    expect(credentialsIn('https://u:ab@h/')).toEqual([]); // too short to mask everywhere: the URL pattern covers it
-  });
-
-  it('redacts every string of a report, keys included, and keeps its shape', () => {
-    const report = {
-      rows: [{ image: 'https://u:x@h/i', n: 1, ok: true, none: null }],
-      facts: { 'https://u:x@h': 'v' },
-    };
-    expect(redactDeep(report)).toEqual({
-      rows: [{ image: 'https://***@h/i', n: 1, ok: true, none: null }],
-      facts: { 'https://***@h': 'v' },
-    });
-  });
-
-  it('handles 100 kB of hostile text in one pass (bounded patterns, no quadratic backtracking)', () => {
-    for (const text of [
-      'a.'.repeat(50_000),
-      'a:b,'.repeat(25_000),
-      `"${'a'.repeat(100_000)}`,
-      `https://${'a:'.repeat(50_000)}`,
-    ]) {
-      expect(redact(text).length).toBeGreaterThan(0);
-    }
-  });
-});
 
 describe('the CLI never prints a credential it was given', () => {
   it('reproduces issue 14: mirror --registry with userinfo', () => {
@@ -363,10 +299,7 @@ describe('a run whose checks print credentials: reports, JUnit and summary of th
   const botId = `secrets-${randomBytes(3).toString('hex')}`;
   afterAll(async () => {
     await mirror?.close();
-    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `name=workspace-${botId}`], {
-      encoding: 'utf8',
-    }).trim();
-    if (ids) execFileSync('docker', ['rm', '-f', ...ids.split('\n')]);
+    removeContainers(containers([`name=workspace-${botId}`]));
   });
 
   it('user checks whose output carries a URL with userinfo and the bare password, whole or cut short', async () => {
@@ -395,7 +328,7 @@ describe('a run whose checks print credentials: reports, JUnit and summary of th
       '--platform',
       'linux/amd64',
       '--image',
-      'memoh-test/debian:amd64',
+      IMAGES.debianAmd64,
       '--pull',
       'never',
       '--bridge',

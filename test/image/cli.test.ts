@@ -1,12 +1,17 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageReport } from '../../src/image/index.js';
+import { runCli, startCli } from '../support/cli.js';
+import { validateLeftovers as leftovers } from '../support/leaks.js';
+import { tempDir } from '../support/tmp.js';
+import { until } from '../support/wait.js';
 import { IMAGES } from '../world/images.js';
 import { CLI } from '../world/paths.js';
-import { leftovers, runCli as run, startCli as start, until } from './helpers.js';
+
+const run = (...args: string[]) => runCli(['validate', ...args]);
+const start = (args: string[]) => startCli(['validate', ...args], {}, 60_000);
 
 /** The seed-era images predate Memoh's contract: judged by the v3 rules unless a test says otherwise. */
 const amd = ['--platform', 'linux/amd64', '--pull', 'never', '--memoh', 'v3'];
@@ -14,7 +19,7 @@ const amd = ['--platform', 'linux/amd64', '--pull', 'never', '--memoh', 'v3'];
 let dir: string;
 beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
-  dir = await mkdtemp(join(tmpdir(), 'memoh-validate-cli-'));
+  dir = tempDir('validate-cli');
 });
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -189,7 +194,7 @@ describe('memoh-workspace validate: interrupted', () => {
     const pid = child.pid!;
     let exited = false;
     void done.then(() => (exited = true));
-    await until(async () => exited || (await leftovers(pid)).length > 0, 20_000, 'a validation container to exist', 10);
+    await until('a validation container to exist', 20_000, async () => exited || (await leftovers(pid)).length > 0, 10);
     expect(exited, 'the run ended before a container was seen').toBe(false);
     child.kill('SIGINT');
     const r = await done;

@@ -1,13 +1,7 @@
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker } from '../../src/core/docker.js';
-import { CleanupLedger } from '../../src/core/ledger.js';
 import { type Platform, platformOf } from '../../src/core/platform.js';
-import { recordingReporter } from '../../src/core/reporter.js';
 import {
   CHECK_IDS,
   CONTRACT_CHECK_IDS,
@@ -16,8 +10,11 @@ import {
   type ValidateRequest,
   validateImages,
 } from '../../src/image/index.js';
+import { testContext } from '../support/context.js';
+import { checkOf as check, importTree, removeImages } from '../support/images.js';
+import { validateLeftovers as leftovers } from '../support/leaks.js';
+import { tempDir } from '../support/tmp.js';
 import { IMAGE_FACTS, IMAGES, type ImageFacts, type ImageKey, type WorkspaceBreak } from '../world/images.js';
-import { leftovers } from './helpers.js';
 
 /**
  * `validate` in the v0.18 era: Memoh's workspace contract read from real images through the engine's archive
@@ -26,11 +23,7 @@ import { leftovers } from './helpers.js';
 
 const amd64 = platformOf('amd64');
 const arm64 = platformOf('arm64');
-const ctx = () => ({
-  reporter: recordingReporter(),
-  ledger: new CleanupLedger(docker),
-  signal: new AbortController().signal,
-});
+const ctx = () => testContext();
 const request = (images: string[], platforms: Platform[], extra: Partial<ValidateRequest> = {}): ValidateRequest => ({
   images,
   platforms,
@@ -39,11 +32,6 @@ const request = (images: string[], platforms: Platform[], extra: Partial<Validat
   concurrency: 2,
   ...extra,
 });
-const check = (r: ImageReport | undefined, id: string) => {
-  const c = r?.checks.find((x) => x.id === id);
-  if (!c) throw new Error(`no ${id} in ${JSON.stringify(r?.checks.map((x) => x.id))}`);
-  return c;
-};
 const failing = (r: ImageReport) => r.checks.filter((c) => c.status === 'fail').map((c) => c.id);
 
 /** Which of our checks names each rule a broken variant breaks. */
@@ -233,16 +221,6 @@ describe('odd v0.18 images (built here from a few files with docker import)', ()
     paths: { toolkit: '/opt/memoh/toolkit', scripts: '/opt/memoh/scripts' },
   };
 
-  async function importDir(root: string, name: string): Promise<void> {
-    const file = join(dir, `${name}.tar`);
-    await createTar({ file, cwd: root, portable: true }, ['.']);
-    const [repo, t] = tag(name).split(':') as [string, string];
-    const res = (await docker().importImage(file, { repo, tag: t })) as IncomingMessage;
-    let out = '';
-    for await (const chunk of res) out += String(chunk);
-    if (out.includes('"error"')) throw new Error(out);
-  }
-
   /** Every required executable as a 0755 file, except those `override` makes something else. */
   async function executables(root: string, override: Record<string, (p: string) => Promise<void>> = {}): Promise<void> {
     for (const path of REQUIRED_EXECUTABLES) {
@@ -257,7 +235,7 @@ describe('odd v0.18 images (built here from a few files with docker import)', ()
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'memoh-contract-edge-'));
+    dir = tempDir('contract-edge');
     // C: the contract is a link (followed) with Go-tolerated oddities; modes Memoh refuses and accepts;
     //    /opt/memoh/bridge a directory, which the bridge file cannot be mounted over.
     const c = join(dir, 'c');
@@ -286,7 +264,7 @@ describe('odd v0.18 images (built here from a few files with docker import)', ()
       // Memoh's rule asks for an x in any of the three classes: group-only passes.
       '/opt/memoh/scripts/desktop-style.sh': mode(0o010),
     });
-    await importDir(c, 'c');
+    await importTree(c, tag('c'));
     // D: a valid contract longer than Memoh's 64 KiB read.
     const d = join(dir, 'd');
     await mkdir(join(d, 'opt/memoh'), { recursive: true });
@@ -295,14 +273,14 @@ describe('odd v0.18 images (built here from a few files with docker import)', ()
       JSON.stringify({ ...CONTRACT, notes: 'n'.repeat(70_000) }),
     );
     await executables(d);
-    await importDir(d, 'd');
+    await importTree(d, tag('d'));
     // E: no contract, and /opt/memoh shaped like the seed's runtime dir.
     const e = join(dir, 'e');
     await mkdir(join(e, 'opt/memoh/templates'), { recursive: true });
     await mkdir(join(e, 'opt/memoh/toolkit'));
     await writeFile(join(e, 'opt/memoh/templates/IDENTITY.md'), '# seed\n');
     await writeFile(join(e, 'opt/memoh/bridge'), 'not really\n');
-    await importDir(e, 'e');
+    await importTree(e, tag('e'));
     // F: a musl image whose contract declares glibc.
     const f = join(dir, 'f');
     await mkdir(join(f, 'opt/memoh'), { recursive: true });
@@ -310,15 +288,11 @@ describe('odd v0.18 images (built here from a few files with docker import)', ()
     await writeFile(join(f, 'lib/ld-musl-x86_64.so.1'), 'x');
     await writeFile(join(f, 'opt/memoh/workspace-contract.json'), JSON.stringify(CONTRACT));
     await executables(f);
-    await importDir(f, 'f');
+    await importTree(f, tag('f'));
   });
 
   afterAll(async () => {
-    for (const n of ['c', 'd', 'e', 'f'])
-      await docker()
-        .getImage(tag(n))
-        .remove({ force: true })
-        .catch(() => {});
+    await removeImages(['c', 'd', 'e', 'f'].map(tag));
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

@@ -1,19 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker } from '../../src/core/docker.js';
-import { CleanupLedger } from '../../src/core/ledger.js';
 import { platformOf } from '../../src/core/platform.js';
-import { recordingReporter } from '../../src/core/reporter.js';
 import { type ImageReport, type ValidateRequest, validateImages } from '../../src/image/index.js';
+import { startCli } from '../support/cli.js';
+import { testContext } from '../support/context.js';
+import { validateLeftovers as leftovers } from '../support/leaks.js';
+import { tempDir } from '../support/tmp.js';
 import { CLI } from '../world/paths.js';
 import { type LocalRegistry, pushImage, startRegistry } from '../world/registry.js';
-import { leftovers, startCli } from './helpers.js';
 
 /**
  * Pulls through a real registry (Debian's docker-registry on 127.0.0.1, htpasswd auth): the image is
@@ -41,10 +41,6 @@ function request(pull: ValidateRequest['pull'], auth = true): ValidateRequest {
   };
 }
 
-function context() {
-  return { reporter: recordingReporter(), ledger: new CleanupLedger(docker), signal: new AbortController().signal };
-}
-
 async function removeLocal(name: string): Promise<void> {
   await docker()
     .getImage(name)
@@ -55,7 +51,7 @@ async function removeLocal(name: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'memoh-validate-pull-'));
+  dir = tempDir('validate-pull');
   const root = join(dir, 'rootfs');
   await mkdir(join(root, 'bin'), { recursive: true });
   await mkdir(join(root, 'lib'));
@@ -82,10 +78,10 @@ afterAll(async () => {
 
 describe('pulling from a registry that wants a login', () => {
   it('never → fails (absent); missing → pulls with layer progress; missing again → no pull; always → up to date', async () => {
-    const absent = await validateImages(request('never'), context());
+    const absent = await validateImages(request('never'), testContext());
     expect(pullCheck(absent[0])?.status).toBe('fail');
 
-    const ctx = context();
+    const ctx = testContext();
     const [pulled] = await validateImages(request('missing'), ctx);
     expect(pullCheck(pulled)).toMatchObject({
       status: 'pass',
@@ -114,14 +110,14 @@ describe('pulling from a registry that wants a login', () => {
     expect(said).not.toContain(creds.password);
     expect(said).not.toContain(Buffer.from(`${creds.user}:${creds.password}`).toString('base64'));
 
-    const [again] = await validateImages(request('missing'), context());
+    const [again] = await validateImages(request('missing'), testContext());
     expect(pullCheck(again)?.detail).toMatch(/^present locally, not pulled \(--pull missing\)/);
-    const [always] = await validateImages(request('always'), context());
+    const [always] = await validateImages(request('always'), testContext());
     expect(pullCheck(always)?.detail).toMatch(/^up to date for linux\/amd64/);
   });
 
   it('without credentials the pull fails with a login fix', async () => {
-    const [r] = await validateImages(request('always', false), context());
+    const [r] = await validateImages(request('always', false), testContext());
     const c = pullCheck(r);
     expect(c?.status).toBe('fail');
     expect(c?.detail).toMatch(/no basic auth credentials|unauthorized|authentication required/i);
@@ -138,8 +134,9 @@ describe('pulling from a registry that wants a login', () => {
     const auth = Buffer.from(`${creds.user}:${creds.password}`).toString('base64');
     await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth } } }));
     const { child, done } = startCli(
-      ['--image', ref, '--platform', 'linux/amd64', '--pull', 'always', '--memoh', 'v3'],
-      { ...process.env, DOCKER_CONFIG: config },
+      ['validate', '--image', ref, '--platform', 'linux/amd64', '--pull', 'always', '--memoh', 'v3'],
+      { DOCKER_CONFIG: config },
+      60_000,
     );
     const r = await done;
     expect(r.code, r.stderr + r.stdout).toBe(0);

@@ -1,13 +1,9 @@
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker } from '../../src/core/docker.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { type Platform, platformOf } from '../../src/core/platform.js';
-import { recordingReporter } from '../../src/core/reporter.js';
 import { ImageFiles } from '../../src/image/files.js';
 import {
   CHECK_IDS,
@@ -17,15 +13,14 @@ import {
   type ValidateRequest,
   validateImages,
 } from '../../src/image/index.js';
+import { testContext } from '../support/context.js';
+import { checkOf as check, importTree, removeImages } from '../support/images.js';
+import { validateLeftovers as leftovers } from '../support/leaks.js';
+import { tempDir } from '../support/tmp.js';
 import { DEFAULT_IMAGE_ALIAS, IMAGE_FACTS, IMAGE_KEYS, IMAGES } from '../world/images.js';
-import { leftovers } from './helpers.js';
 
 const amd64 = platformOf('amd64');
 const arm64 = platformOf('arm64');
-
-function context(ledger = new CleanupLedger(docker), abort = new AbortController()) {
-  return { reporter: recordingReporter(), ledger, signal: abort.signal, abort };
-}
 
 /** The seed era unless a test says otherwise: these images predate the contract (v0.18 tests are in contract-images.test.ts). */
 function request(images: string[], platforms: Platform[], extra: Partial<ValidateRequest> = {}): ValidateRequest {
@@ -37,16 +32,10 @@ const SEED_KEYS = IMAGE_KEYS.filter((k) => !('workspace' in IMAGE_FACTS[k]) && k
 const SEED_IMAGES = SEED_KEYS.map((k) => IMAGES[k]);
 const V3_IDS = CHECK_IDS.filter((id) => !CONTRACT_CHECK_IDS.includes(id));
 
-const check = (r: ImageReport | undefined, id: string) => {
-  const c = r?.checks.find((x) => x.id === id);
-  if (!c) throw new Error(`no ${id} in ${JSON.stringify(r)}`);
-  return c;
-};
-
 describe('validate against the test-world images (--pull never, --memoh v3)', () => {
   let reports: ImageReport[];
   let elapsedMs: number;
-  const ctx = context();
+  const ctx = testContext();
   const find = (image: string, p: Platform) =>
     reports.find((r) => r.image.input === image && r.platform.arch === p.arch);
 
@@ -174,7 +163,7 @@ describe('validate against the test-world images (--pull never, --memoh v3)', ()
 
 describe('pull policy', () => {
   it('--pull never on an absent image fails fast with the fix, the rest skipped', async () => {
-    const ctx = context();
+    const ctx = testContext();
     const started = performance.now();
     const [r] = await validateImages(request(['memoh-test/absent:nope'], [amd64]), ctx);
     expect(performance.now() - started).toBeLessThan(2000);
@@ -189,14 +178,14 @@ describe('pull policy', () => {
   });
 
   it('--pull missing takes a present image of the right platform without pulling', async () => {
-    const ctx = context();
+    const ctx = testContext();
     const [r] = await validateImages(request([IMAGES.muslAmd64], [amd64], { pull: 'missing' }), ctx);
     expect(check(r, 'image.pull').detail).toMatch(/^present locally, not pulled \(--pull missing\)/);
     expect(ctx.reporter.lines.some((l) => l.message.startsWith('pulling'))).toBe(false);
   });
 
   it('--pull missing tries a pull for an absent image and reports its failure with a fix', async () => {
-    const ctx = context();
+    const ctx = testContext();
     const [r] = await validateImages(request(['memoh-test/absent:nope'], [amd64], { pull: 'missing' }), ctx);
     const pull = check(r, 'image.pull');
     expect(pull.status).toBe('fail');
@@ -209,7 +198,7 @@ describe('pull policy', () => {
   });
 
   it('--pull missing with only another platform present: tries the pull, then judges the local image', async () => {
-    const ctx = context();
+    const ctx = testContext();
     // memoh-test/* exist nowhere but here: the pull fails, and the arm64 image present is what the platform check sees
     const [r] = await validateImages(request([IMAGES.debianArm64], [amd64], { pull: 'missing' }), ctx);
     expect(check(r, 'image.pull')).toMatchObject({
@@ -228,7 +217,7 @@ describe('toolkit compatibility (--toolkit)', () => {
   });
 
   it('an arm64 musl image with a glibc-fallback node-musl fails with "install gcompat"; glibc images pass', async () => {
-    const ctx = context();
+    const ctx = testContext();
     const reports = await validateImages(
       request([IMAGES.muslArm64, IMAGES.debianArm64], [arm64], { toolkit: tk('arm64', 'glibc') }),
       ctx,
@@ -244,7 +233,7 @@ describe('toolkit compatibility (--toolkit)', () => {
   });
 
   it('a musl image with a real musl node-musl passes; an image with no loader fails; other arches are skipped', async () => {
-    const ctx = context();
+    const ctx = testContext();
     const reports = await validateImages(
       request([IMAGES.muslAmd64, IMAGES.noshellAmd64], [amd64, arm64], { toolkit: [tk('amd64', null)] }),
       ctx,
@@ -268,18 +257,8 @@ describe('odd images (built here from a few files with docker import)', () => {
   const tag = (n: string) => `memoh-test/validate-edge-${n}:${process.pid}`;
   let dir: string;
 
-  async function importDir(root: string, name: string, changes: string[]): Promise<void> {
-    const file = join(dir, `${name}.tar`);
-    await createTar({ file, cwd: root, portable: true }, ['.']);
-    const [repo, t] = tag(name).split(':') as [string, string];
-    const res = (await docker().importImage(file, { repo, tag: t, changes })) as IncomingMessage;
-    let out = '';
-    for await (const chunk of res) out += String(chunk);
-    if (out.includes('"error"')) throw new Error(out);
-  }
-
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'memoh-validate-edge-'));
+    dir = tempDir('validate-edge');
     // A: a /bin/sh symlink loop, /data a file, /opt/memoh a symlink, a dangling musl loader
     const a = join(dir, 'a');
     await mkdir(join(a, 'bin'), { recursive: true });
@@ -290,7 +269,7 @@ describe('odd images (built here from a few files with docker import)', () => {
     await writeFile(join(a, 'data'), 'not a dir\n');
     await symlink('/srv/memoh', join(a, 'opt/memoh'));
     await symlink('gone', join(a, 'lib/ld-musl-x86_64.so.1'));
-    await importDir(a, 'a', []);
+    await importTree(a, tag('a'), []);
     // B: /bin/sh not executable, two musl loaders, an empty /run/memoh, a root-only /data, USER 1000
     const b = join(dir, 'b');
     await mkdir(join(b, 'bin'), { recursive: true });
@@ -302,20 +281,16 @@ describe('odd images (built here from a few files with docker import)', () => {
     await chmod(join(b, 'bin/sh'), 0o644);
     await writeFile(join(b, 'lib/ld-musl-x86_64.so.1'), 'x');
     await writeFile(join(b, 'lib/ld-musl-aarch64.so.1'), 'x');
-    await importDir(b, 'b', ['USER 1000', 'VOLUME /cache']);
+    await importTree(b, tag('b'), ['USER 1000', 'VOLUME /cache']);
   });
 
   afterAll(async () => {
-    for (const n of ['a', 'b'])
-      await docker()
-        .getImage(tag(n))
-        .remove({ force: true })
-        .catch(() => {});
+    await removeImages(['a', 'b'].map(tag));
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('A: a /bin/sh loop fails image.shell, /data as a file fails image.data, a symlinked /opt/memoh warns, a dangling loader is no loader', async () => {
-    const ctx = context();
+    const ctx = testContext();
     const [r] = await validateImages(request([tag('a')], [amd64]), ctx);
     expect(check(r, 'image.shell')).toMatchObject({ status: 'fail', detail: expect.stringContaining('symlink loop') });
     expect(check(r, 'image.data')).toMatchObject({
@@ -331,7 +306,7 @@ describe('odd images (built here from a few files with docker import)', () => {
   });
 
   it('B: a non-executable /bin/sh fails, two musl loaders warn, an empty /run/memoh is fine, USER 1000 cannot write a 0700 /data', async () => {
-    const ctx = context();
+    const ctx = testContext();
     const [r] = await validateImages(
       request([tag('b')], [amd64], { toolkit: { dir: '/tk', manifest: { arch: 'amd64', fallback: null } } }),
       ctx,
@@ -363,7 +338,7 @@ describe('odd images (built here from a few files with docker import)', () => {
 
 describe('reading files through a created container', () => {
   it('resolves symlinks in the rootfs, lists a large directory only up to its bound, and removes the container', async () => {
-    const ctx = context();
+    const ctx = testContext();
     const image = await docker().getImage(IMAGES.debianAmd64).inspect();
     const files = await ImageFiles.open(image.Id, ctx);
     try {
@@ -391,7 +366,7 @@ describe('reading files through a created container', () => {
 describe('interrupt', () => {
   it('aborting while a container exists rejects, and every created container is gone', async () => {
     const ledger = new CleanupLedger(docker);
-    const ctx = context(ledger);
+    const ctx = testContext({ ledger });
     let created = 0;
     // Abort the moment the first container is recorded, before the engine has even created it.
     ledger.onChange((entries) => {

@@ -1,9 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkMirrors, imagePair } from '../../src/mirror/index.js';
 import { parseChallenge } from '../../src/mirror/registry.js';
+import { tempDir } from '../support/tmp.js';
 import { IMAGES } from '../world/images.js';
 import { type LocalRegistry, pushImage, startRegistry } from '../world/registry.js';
 import { copy, ctx } from './helpers.js';
@@ -115,7 +115,7 @@ describe('mirror: bearer token flow (WWW-Authenticate challenge → token servic
 
 /** Runs `fn` with DOCKER_CONFIG pointing at a temporary config.json holding `config`. */
 async function withDockerConfig<T>(config: unknown, fn: () => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'memoh-mirror-dockercfg-'));
+  const dir = tempDir('mirror-dockercfg');
   const saved = process.env.DOCKER_CONFIG;
   try {
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));

@@ -1,7 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../support/tmp.js';
 import { IMAGES } from '../world/images.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { CLI } from '../world/paths.js';
@@ -33,7 +33,7 @@ beforeAll(async () => {
     startRegistry({ auth: creds }),
     startMirror(),
   ]);
-  dir = await mkdtemp(join(tmpdir(), 'memoh-mirror-cli-'));
+  dir = tempDir('mirror-cli');
   await pushImage(IMAGES.muslAmd64, up.host, 'library/app:1');
   await pushImage(IMAGES.noshellAmd64, up.host, 'library/app:2');
   await copy(`${up.host}/library/app:1`, `${mi.host}/app:1`);

@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { interpolate } from '../../src/mirror/compose.js';
 import { checkMirrors, composePairs, mirrorRows } from '../../src/mirror/index.js';
+import { tempDir } from '../support/tmp.js';
 import { IMAGES } from '../world/images.js';
 import { type LocalRegistry, pushImage, startRegistry } from '../world/registry.js';
 import { copy, ctx } from './helpers.js';
@@ -26,7 +26,7 @@ let overlay: string;
 
 beforeAll(async () => {
   [up, mi] = await Promise.all([startRegistry(), startRegistry()]);
-  dir = await mkdtemp(join(tmpdir(), 'memoh-mirror-compose-'));
+  dir = tempDir('mirror-compose');
   await pushImage(IMAGES.muslAmd64, up.host, 'library/postgres:18-alpine');
   await pushImage(IMAGES.noshellAmd64, up.host, 'memohai/server:latest');
   await pushImage(IMAGES.debianAmd64, up.host, 'memohai/workspace:debian');

@@ -3,7 +3,7 @@ import { type Options, resolveOptions } from '../../src/config/index.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { recordingReporter } from '../../src/core/reporter.js';
 import { checkDownloads } from '../../src/mirror/index.js';
-import { mirrorLayer } from '../toolkit/helpers.js';
+import { mirrorLayer } from '../support/mirror.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 
 // `mirror --downloads` against the test world's download mirror (test/world/mirror/server.mjs).

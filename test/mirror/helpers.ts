@@ -1,12 +1,7 @@
-import { CleanupLedger } from '../../src/core/ledger.js';
-import { recordingReporter } from '../../src/core/reporter.js';
+import { testContext } from '../support/context.js';
 import { fetchManifest, type RegistryAuth, run } from '../world/registry.js';
 
-export const ctx = () => ({
-  reporter: recordingReporter(),
-  ledger: new CleanupLedger(),
-  signal: AbortSignal.timeout(90_000),
-});
+export const ctx = () => testContext({ timeoutMs: 90_000 });
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 

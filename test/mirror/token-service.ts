@@ -1,10 +1,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from '../support/tmp.js';
 import { freePort, REGISTRY_BIN } from '../world/registry.js';
 
 /**
@@ -175,7 +175,7 @@ export interface TokenRegistry {
  * stand-in token service above. test/world/registry.ts starts htpasswd registries only, hence this.
  */
 export async function startTokenRegistry(): Promise<TokenRegistry> {
-  const dir = await mkdtemp(join(tmpdir(), 'memoh-mirror-token-'));
+  const dir = tempDir('mirror-token');
   const user = { user: 'pusher', password: `pw-${randomBytes(6).toString('hex')}` };
   const tokens = await startTokenService(dir, { username: user.user, password: user.password });
   const port = await freePort();

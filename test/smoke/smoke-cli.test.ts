@@ -4,10 +4,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SmokeReport } from '../../src/workspace/index.js';
-import { leftoverContainers, privateTmp, removeContainers } from '../workspace/helpers.js';
+import { type CliResult, ensureBuilt, runCliSync as runCli, startCli } from '../support/cli.js';
+import { containerState, leftoverContainers, removeContainers } from '../support/leaks.js';
+import { privateTmp } from '../support/tmp.js';
+import { until } from '../support/wait.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
-import { type CliResult, containerState, ensureBuilt, runCli, startCli } from './cli.js';
 import { ARM64_NODE, buildTestToolkit } from './toolkit.js';
 
 // End to end through the built CLI, against the stand-in bridge in the test world's images, with a real
@@ -77,9 +79,9 @@ describe('memoh-workspace smoke', () => {
       [
         'smoke',
         '--image',
-        'memoh-test/debian:amd64',
+        IMAGES.debianAmd64,
         '--image',
-        'memoh-test/musl:amd64',
+        IMAGES.muslAmd64,
         '--concurrency',
         '2',
         '--bridge',
@@ -102,8 +104,8 @@ describe('memoh-workspace smoke', () => {
     expect(r.status).toBe(0);
     expect(out.status).toBe('pass');
     expect(out.reports.map((x) => [x.image, x.platform, x.botId, x.service])).toEqual([
-      ['memoh-test/debian:amd64', 'linux/amd64', `${botPrefix}-a-debian-amd64`, 'mcpcontainer'],
-      ['memoh-test/musl:amd64', 'linux/amd64', `${botPrefix}-a-musl-amd64`, 'mcpcontainer'],
+      [IMAGES.debianAmd64, 'linux/amd64', `${botPrefix}-a-debian-amd64`, 'mcpcontainer'],
+      [IMAGES.muslAmd64, 'linux/amd64', `${botPrefix}-a-musl-amd64`, 'mcpcontainer'],
     ]);
     const [debian, musl] = out.reports as [SmokeReport, SmokeReport];
     expect(check(debian, 'toolkit.node')?.detail).toMatch(/node --version → v24\.14\.0/);
@@ -193,7 +195,7 @@ describe('memoh-workspace smoke', () => {
 
   it('refuses a wrong-arch bridge up front: exit 2, no container, no temp dir', () => {
     const r = runCli(
-      ['smoke', '--image', 'memoh-test/debian:amd64', '--bridge', standinBridge('arm64'), '--bot-id', `${botPrefix}-w`],
+      ['smoke', '--image', IMAGES.debianAmd64, '--bridge', standinBridge('arm64'), '--bot-id', `${botPrefix}-w`],
       env,
       60_000,
     );
@@ -207,7 +209,7 @@ describe('memoh-workspace smoke', () => {
       [
         'smoke',
         '--image',
-        'memoh-test/debian:arm64',
+        IMAGES.debianArm64,
         '--platform',
         'linux/arm64',
         '--bridge',
@@ -231,28 +233,16 @@ describe('memoh-workspace smoke', () => {
     const bot = `${botPrefix}-int`;
     const name = `workspace-${bot}`;
     const cli = startCli(
-      [
-        'smoke',
-        '--image',
-        'memoh-test/debian:amd64',
-        '--bridge',
-        standinBridge('amd64'),
-        '--bot-id',
-        bot,
-        '--pull',
-        'never',
-      ],
+      ['smoke', '--image', IMAGES.debianAmd64, '--bridge', standinBridge('amd64'), '--bot-id', bot, '--pull', 'never'],
       env,
     );
     // Mid-suite: the suite group has started (the bridge answered) and the container is running.
-    const deadline = Date.now() + 60_000;
-    while (!/bridge smoke suite/.test(cli.output().stderr) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+    await until('the bridge smoke suite to start', 60_000, () => /bridge smoke suite/.test(cli.output().stderr), 100);
     expect(containerState(name)).toBe('running');
     await new Promise((r) => setTimeout(r, 1000));
     cli.child.kill('SIGINT');
     const r = await cli.done;
-    expect(r.status, r.stderr).toBe(130);
+    expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/SIGINT received/);
     expect(containerState(name)).toBeUndefined();
     expect(execSync(`ls -A ${cliTmp}`, { encoding: 'utf8' })).toBe('');
@@ -264,7 +254,7 @@ describe('memoh-workspace smoke', () => {
       [
         'smoke',
         '--image',
-        'memoh-test/debian:amd64',
+        IMAGES.debianAmd64,
         '--bridge',
         standinBridge('amd64'),
         '--bot-id',
@@ -297,9 +287,9 @@ describe('memoh-workspace smoke', () => {
       [
         'smoke',
         '--image',
-        'memoh-test/debian:arm64',
+        IMAGES.debianArm64,
         '--image',
-        'memoh-test/musl:arm64',
+        IMAGES.muslArm64,
         '--concurrency',
         '2',
         '--platform',
@@ -323,8 +313,8 @@ describe('memoh-workspace smoke', () => {
     for (const rep of out.reports) expect(failing(rep), `${rep.image}\n${r.stderr}`).toEqual([]);
     expect(r.status).toBe(0);
     expect(out.reports.map((x) => [x.image, x.platform])).toEqual([
-      ['memoh-test/debian:arm64', 'linux/arm64'],
-      ['memoh-test/musl:arm64', 'linux/arm64'],
+      [IMAGES.debianArm64, 'linux/arm64'],
+      [IMAGES.muslArm64, 'linux/arm64'],
     ]);
     const [debian, musl] = out.reports as [SmokeReport, SmokeReport];
     // Debian gets the real Node 24 arm64 build; musl the mirror's stand-in musl build, chosen by the wrapper.

@@ -3,14 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { formatReports } from '../../src/cli/commands/smoke.js';
 import { platformOf } from '../../src/core/platform.js';
 import { type SmokeRequest, smokeMany, smokeOne } from '../../src/workspace/index.js';
-import { guardedFile, testContext } from '../workspace/helpers.js';
+import { testContext } from '../support/context.js';
+import { guardedFile } from '../support/leaks.js';
+import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
 
 const { prefix } = guardedFile('smoke-one', 'onetest');
 
 const request = (over: Partial<SmokeRequest>): SmokeRequest => ({
-  image: 'memoh-test/debian:amd64',
-  resolved: 'docker.io/memoh-test/debian:amd64',
+  image: IMAGES.debianAmd64,
+  resolved: `docker.io/${IMAGES.debianAmd64}`,
   platform: platformOf('amd64'),
   bridgePath: standinBridge('amd64'),
   botId: `${prefix}-${randomBytes(2).toString('hex')}`,

@@ -2,8 +2,8 @@ import { resolveOptions } from '../../src/config/index.js';
 import type { Arch } from '../../src/core/platform.js';
 import { buildToolkit } from '../../src/toolkit/index.js';
 import type { ToolkitResult } from '../../src/toolkit/types.js';
-import { mirrorLayer } from '../toolkit/helpers.js';
-import { testContext } from '../workspace/helpers.js';
+import { testContext } from '../support/context.js';
+import { mirrorLayer } from '../support/mirror.js';
 import { startMirror } from '../world/mirror/server.mjs';
 
 /**

@@ -8,9 +8,12 @@ import { Fetcher } from '../../src/toolkit/fetch.js';
 import { buildToolkit } from '../../src/toolkit/index.js';
 import { resolvePlan } from '../../src/toolkit/resolve.js';
 import type { ToolkitResult } from '../../src/toolkit/types.js';
+import { testContext } from '../support/context.js';
+import { fileSha256, snapshot } from '../support/files.js';
+import { rmrf } from '../support/tmp.js';
 import { IMAGES } from '../world/images.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
-import { fileSha256, inImage, request, rmrf, snapshot, tempDir, testContext } from './helpers.js';
+import { inImage, request, tempDir } from './helpers.js';
 
 let mirror: Mirror;
 let work: string;

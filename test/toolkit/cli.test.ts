@@ -4,9 +4,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { snapshot } from '../support/files.js';
+import { rmrf } from '../support/tmp.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { CLI } from '../world/paths.js';
-import { rmrf, snapshot, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 
 let mirror: Mirror;
 let work: string;

@@ -7,17 +7,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { linkTree } from '../../src/toolkit/cache.js';
 import { buildToolkit } from '../../src/toolkit/index.js';
 import type { ToolkitRequest } from '../../src/toolkit/types.js';
+import { type TestContext, testContext } from '../support/context.js';
+import { fileSha256, snapshot } from '../support/files.js';
+import { rmrf } from '../support/tmp.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
-import {
-  corruptedSha256,
-  fileSha256,
-  request,
-  rmrf,
-  snapshot,
-  type TestContext,
-  tempDir,
-  testContext,
-} from './helpers.js';
+import { corruptedSha256, request, tempDir } from './helpers.js';
 
 let mirror: Mirror;
 let work: string;

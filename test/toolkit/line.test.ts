@@ -2,16 +2,21 @@
 // SHASUMS256.txt and extracted to the same tree; the format is chosen by measuring the line (the loopback mirror's
 // line model slows it); a glibc-only build downloads nothing musl; the cache never serves a toolkit with fewer
 // flavours than asked for. Real mirror, real archives, real xz.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { buildToolkit, flavoursFor, normaliseFlavours } from '../../src/toolkit/index.js';
 import type { ToolkitResult } from '../../src/toolkit/types.js';
+import { startProcess } from '../support/cli.js';
+import { type TestContext, testContext } from '../support/context.js';
+import { fileSha256, snapshot } from '../support/files.js';
+import { mirrorFlags } from '../support/mirror.js';
+import { rmrf } from '../support/tmp.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { CLI } from '../world/paths.js';
-import { fileSha256, request, rmrf, snapshot, type TestContext, tempDir, testContext } from './helpers.js';
+import { request, tempDir } from './helpers.js';
 
 let mirror: Mirror;
 let work: string;
@@ -192,7 +197,6 @@ describe('without xz on the machine', () => {
   it('auto takes .tar.gz and says why (the CLI, with a PATH that has node and no xz)', async () => {
     expect(existsSync(CLI), `${CLI} missing: run npm run build`).toBe(true);
     const out = join(work, 'no-xz-cli');
-    const u = mirror.urls;
     // node's own directory may hold xz too (/usr/bin): a directory with node alone.
     const bin = join(work, 'node-only-bin');
     mkdirSync(bin, { recursive: true });
@@ -207,26 +211,10 @@ describe('without xz on the machine', () => {
       'amd64',
       '--node-version',
       V,
-      '--node-mirror',
-      u.node,
-      '--node-musl-mirror',
-      u.nodeMusl,
-      '--npm-mirror',
-      u.npm,
-      '--uv-mirror',
-      u.uv,
-      '--alpine-mirror',
-      u.alpine,
+      ...mirrorFlags(mirror),
     ];
     // Async: the mirror serves from this process, so a blocking spawnSync would starve it.
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, args, { env: { PATH: bin, HOME: work } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c) => (stdout += c));
-      child.stderr.on('data', (c) => (stderr += c));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const r = await startProcess(process.execPath, args, { env: { PATH: bin, HOME: work } }).done;
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as ToolkitResult;
     expect(result.manifest.archives).toEqual({ format: 'gz', why: 'xz is not installed (no xz on PATH): .tar.gz' });

@@ -3,10 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../src/core/errors.js';
-import { DEFAULT_BRIDGE_PATH_IN_IMAGE, parseBridgeSource, resolveBridge } from '../../src/workspace/bridge-source.js';
+import { DEFAULT_BRIDGE_PATH_IN_IMAGE, resolveBridge } from '../../src/workspace/bridge-source.js';
+import { testContext } from '../support/context.js';
+import { leftoverContainers, removeContainers } from '../support/leaks.js';
+import { privateTmp } from '../support/tmp.js';
 import { standinBridge } from '../world/paths.js';
-import { leftoverContainers, privateTmp, removeContainers, testContext } from './helpers.js';
 
 const tmp = privateTmp('bridge-src');
 const tag = `memoh-test-bridgeimg-${randomBytes(4).toString('hex')}:t`;
@@ -34,30 +35,6 @@ afterAll(() => {
   tmp.restore();
   expect(left, 'containers left behind').toEqual([]);
   expect(files, 'temp dirs left behind').toEqual([]);
-});
-
-describe('parseBridgeSource', () => {
-  it('reads the three kinds; image: defaults to where Memoh keeps the bridge', () => {
-    expect(parseBridgeSource('./x')).toEqual({ kind: 'file', path: join(process.cwd(), 'x') });
-    expect(parseBridgeSource('image:memohai/server:latest')).toEqual({
-      kind: 'image',
-      ref: 'memohai/server:latest',
-      path: DEFAULT_BRIDGE_PATH_IN_IMAGE,
-    });
-    expect(DEFAULT_BRIDGE_PATH_IN_IMAGE).toBe('/opt/memoh/runtime/bridge');
-    expect(parseBridgeSource('image:localhost:5000/s:1:/usr/bin/bridge')).toEqual({
-      kind: 'image',
-      ref: 'localhost:5000/s:1',
-      path: '/usr/bin/bridge',
-    });
-    expect(parseBridgeSource('source:/src/memoh')).toEqual({ kind: 'source', dir: '/src/memoh' });
-  });
-
-  it('names --bridge when the value is unusable', () => {
-    expect(() => parseBridgeSource('')).toThrow(InputError);
-    expect(() => parseBridgeSource('image:NOT A REF')).toThrow(/--bridge: "NOT A REF" is not a valid image reference/);
-    expect(() => parseBridgeSource('source:')).toThrow(/--bridge: source: needs a directory/);
-  });
 });
 
 describe('resolveBridge', () => {

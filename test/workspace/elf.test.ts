@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { checkElf } from '../../src/workspace/elf.js';
+import { privateTmp } from '../support/tmp.js';
 import { standinBridge } from '../world/paths.js';
-import { privateTmp } from './helpers.js';
 
 const tmp = privateTmp('elf');
 afterAll(() => tmp.restore());

@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import type { Backend, Era } from '../../src/core/era.js';
 import { platformOf } from '../../src/core/platform.js';
 import { type SmokeRequest, smokeOne } from '../../src/workspace/smoke.js';
+import { testContext } from '../support/context.js';
+import { guardedFile } from '../support/leaks.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
-import { guardedFile, testContext } from './helpers.js';
 
 /**
  * The whole smoke run per era × backend on the real engine: the era is judged before the container exists

@@ -11,9 +11,10 @@ import { platformOf } from '../../src/core/platform.js';
 import { FALLBACK_RESOLV_CONF, SYSTEMD_RESOLV_CONF, serverTimezone } from '../../src/workspace/dirs.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
 import { startWorkspace, type WorkspaceRequest, WorkspaceStartError } from '../../src/workspace/workspace.js';
+import { testContext } from '../support/context.js';
+import { guardedFile } from '../support/leaks.js';
 import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
-import { guardedFile, testContext } from './helpers.js';
 
 /**
  * Memoh v0.18's workspace container on the real engine, both backends: the containerd defaults seen from

@@ -7,13 +7,16 @@ import { docker } from '../../src/core/docker.js';
 import { platformOf } from '../../src/core/platform.js';
 import { workspaceShape } from '../../src/workspace/spec.js';
 import { startWorkspace, type WorkspaceRequest, WorkspaceStartError } from '../../src/workspace/workspace.js';
+import { testContext } from '../support/context.js';
+import { guardedFile } from '../support/leaks.js';
+import { until } from '../support/wait.js';
+import { IMAGES } from '../world/images.js';
 import { standinBridge } from '../world/paths.js';
-import { guardedFile, testContext } from './helpers.js';
 
 const { tmp, prefix } = guardedFile('workspace', 'wstest');
 
 const request = (over: Partial<WorkspaceRequest> = {}): WorkspaceRequest => ({
-  image: 'docker.io/memoh-test/debian:amd64',
+  image: `docker.io/${IMAGES.debianAmd64}`,
   platform: platformOf('amd64'),
   shape: workspaceShape('v3', 'containerd'),
   bridgePath: standinBridge('amd64'),
@@ -117,7 +120,7 @@ describe('startWorkspace', () => {
     const ctx = testContext();
     const t0 = performance.now();
     const err = await startWorkspace(
-      request({ image: 'docker.io/memoh-test/entrypoint-user:amd64', timeoutSeconds: 60 }),
+      request({ image: `docker.io/${IMAGES.entrypointUserAmd64}`, timeoutSeconds: 60 }),
       ctx,
     ).catch((e: unknown) => e);
     const ms = performance.now() - t0;
@@ -159,9 +162,7 @@ describe('startWorkspace', () => {
       ctx,
     ).catch((e: unknown) => e);
     // Abort once the container exists (it is in the ledger).
-    const deadline = Date.now() + 20_000;
-    while (!ctx.ledger.entries().some((e) => e.kind === 'container') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    await until('the container in the ledger', 20_000, () => ctx.ledger.entries().some((e) => e.kind === 'container'));
     await new Promise((r) => setTimeout(r, 500));
     const t0 = performance.now();
     ctx.abort.abort(new Error('test abort'));

@@ -3,7 +3,8 @@
 # Safe to run again and again; a warm run takes seconds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-export MEMOH_WORLD_DIR=${MEMOH_WORLD_DIR:-/var/cache/memoh-world}
+# shellcheck source=world.env
+. "$here/world.env"
 mkdir -p "$MEMOH_WORLD_DIR"
 # Each step is one line, its name and then its time ("world: images … 43 s"): a cold build takes minutes and
 # must show where it is. On a terminal the line ticks with the seconds and the step's latest output line.

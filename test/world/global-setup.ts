@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { containers, removeContainers } from '../support/leaks.js';
 import { REPO } from './paths.js';
 
 /**
@@ -6,10 +7,7 @@ import { REPO } from './paths.js';
  * suite left no workspace container behind: a leak fails the run instead of going unnoticed.
  * Containers that existed before the run are not ours to judge (another run may own them).
  */
-const listWorkspaces = (): string[] =>
-  execFileSync('docker', ['ps', '-aq', '--no-trunc', '--filter', 'label=memoh.workspace'], { encoding: 'utf8' })
-    .split('\n')
-    .filter(Boolean);
+const listWorkspaces = (): string[] => containers(['label=memoh.workspace'], '{{.ID}}');
 
 let before = new Set<string>();
 
@@ -26,7 +24,7 @@ export function teardown(): void {
   if (process.env.MEMOH_TEST_SHARED_ENGINE === '1') return;
   const leaked = listWorkspaces().filter((id) => !before.has(id));
   if (leaked.length) {
-    execFileSync('docker', ['rm', '-f', ...leaked], { stdio: 'ignore' });
+    removeContainers(leaked);
     throw new Error(`the test suite left ${leaked.length} workspace container(s) behind (removed now)`);
   }
 }

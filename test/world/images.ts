@@ -1,38 +1,18 @@
+import list from './images.json' with { type: 'json' };
+
 /**
  * Test-world images built by `test/world/images.sh` (after `test/world/engine.sh`).
  * The tags are a contract: tests refer to them through `IMAGES`, never by literal strings.
  */
 
 /**
- * The one list of test-world images: key (tests), build name (`images.sh NAME`), tag. images.sh reads these lines
- * (one image per line, exactly this shape), so a new image is added here and nowhere else.
+ * The one list of test-world images is images.json (key for tests, build name for `images.sh NAME`, tag), which
+ * images.sh reads too: a new image is added there (and its facts below, and its recipe in images.sh).
  */
-export const IMAGE_LIST = [
-  { key: 'debianAmd64', build: 'debian-amd64', tag: 'memoh-test/debian:amd64' },
-  { key: 'debianArm64', build: 'debian-arm64', tag: 'memoh-test/debian:arm64' },
-  { key: 'muslAmd64', build: 'musl-amd64', tag: 'memoh-test/musl:amd64' },
-  { key: 'muslArm64', build: 'musl-arm64', tag: 'memoh-test/musl:arm64' },
-  { key: 'noshellAmd64', build: 'noshell-amd64', tag: 'memoh-test/noshell:amd64' },
-  { key: 'entrypointUserAmd64', build: 'entrypoint-user-amd64', tag: 'memoh-test/entrypoint-user:amd64' },
-  { key: 'legacyMcpAmd64', build: 'legacy-mcp-amd64', tag: 'memoh-test/legacy-mcp:amd64' },
-  { key: 'workspaceAmd64', build: 'workspace-amd64', tag: 'memoh-test/workspace:debian-amd64' },
-  { key: 'workspaceArm64', build: 'workspace-arm64', tag: 'memoh-test/workspace:debian-arm64' },
-  { key: 'workspaceNoContract', build: 'workspace-no-contract', tag: 'memoh-test/workspace:no-contract-amd64' },
-  { key: 'workspaceContractV1', build: 'workspace-contract-v1', tag: 'memoh-test/workspace:contract-v1-amd64' },
-  { key: 'workspaceMusl', build: 'workspace-musl', tag: 'memoh-test/workspace:libc-musl-amd64' },
-  { key: 'workspaceNoTini', build: 'workspace-no-tini', tag: 'memoh-test/workspace:no-tini-amd64' },
-  { key: 'workspaceNoExec', build: 'workspace-noexec', tag: 'memoh-test/workspace:noexec-amd64' },
-  { key: 'serverAmd64', build: 'server-amd64', tag: 'memoh-test/server:amd64' },
-] as const;
+// Checked against the facts' keys below (JSON has no literal types).
+export const IMAGE_LIST = list as readonly { readonly key: ImageKey; readonly build: string; readonly tag: string }[];
 
-type ImageRow = (typeof IMAGE_LIST)[number];
-export type ImageKey = ImageRow['key'];
-
-export const IMAGES = Object.fromEntries(IMAGE_LIST.map((r) => [r.key, r.tag])) as {
-  readonly [R in ImageRow as R['key']]: R['tag'];
-};
-
-export type ImageTag = (typeof IMAGES)[ImageKey];
+export type ImageKey = keyof typeof FACTS;
 
 /**
  * The product's embedded default image. images.sh tags `memoh-test/debian:amd64` with it when no image by that
@@ -57,14 +37,11 @@ export const SERVER_BRIDGE_LABEL = 'memoh.test.bridge' as const;
 /** Label every test-world image carries: sha256 of the recipe that built it. */
 export const RECIPE_LABEL = 'memoh.test.recipe' as const;
 
-/** Default cache dir of the world (rootfs tarballs, .debs); `MEMOH_WORLD_DIR` overrides it. */
-export const WORLD_DIR_DEFAULT = '/var/cache/memoh-world' as const;
-
 export type DockerArch = 'amd64' | 'arm64';
 export type Libc = 'glibc' | 'musl' | 'none';
 
 export interface ImageFacts {
-  readonly tag: ImageTag;
+  readonly tag: string;
   /** `docker image inspect -f '{{.Architecture}}'` */
   readonly arch: DockerArch;
   /** `{{.Variant}}` ('' when unset) */
@@ -239,9 +216,9 @@ const good = {
   refusal: null,
 } as const;
 
-export const IMAGE_FACTS = {
+/** What each image is, by key; the tag comes from images.json (IMAGE_FACTS has both). */
+const FACTS = {
   debianAmd64: {
-    tag: IMAGES.debianAmd64,
     arch: 'amd64',
     variant: '',
     platform: 'linux/amd64',
@@ -256,7 +233,6 @@ export const IMAGE_FACTS = {
     files: ['/bin/bash', '/etc/debian_version'],
   },
   debianArm64: {
-    tag: IMAGES.debianArm64,
     arch: 'arm64',
     variant: 'v8',
     platform: 'linux/arm64/v8',
@@ -271,7 +247,6 @@ export const IMAGE_FACTS = {
     files: ['/bin/bash', '/etc/debian_version'],
   },
   muslAmd64: {
-    tag: IMAGES.muslAmd64,
     arch: 'amd64',
     variant: '',
     platform: 'linux/amd64',
@@ -286,7 +261,6 @@ export const IMAGE_FACTS = {
     files: ['/bin/busybox', '/bin/sh', '/usr/local/bin/musl-hello', '/etc/passwd'],
   },
   muslArm64: {
-    tag: IMAGES.muslArm64,
     arch: 'arm64',
     variant: 'v8',
     platform: 'linux/arm64/v8',
@@ -301,7 +275,6 @@ export const IMAGE_FACTS = {
     files: ['/bin/busybox', '/bin/sh', '/usr/local/bin/musl-hello', '/etc/passwd'],
   },
   noshellAmd64: {
-    tag: IMAGES.noshellAmd64,
     arch: 'amd64',
     variant: '',
     platform: 'linux/amd64',
@@ -317,7 +290,6 @@ export const IMAGE_FACTS = {
     files: ['/usr/local/bin/busybox', '/etc/passwd'],
   },
   entrypointUserAmd64: {
-    tag: IMAGES.entrypointUserAmd64,
     arch: 'amd64',
     variant: '',
     platform: 'linux/amd64',
@@ -333,7 +305,6 @@ export const IMAGE_FACTS = {
     files: ['/home/memoh'],
   },
   legacyMcpAmd64: {
-    tag: IMAGES.legacyMcpAmd64,
     arch: 'amd64',
     variant: '',
     platform: 'linux/amd64',
@@ -356,12 +327,10 @@ export const IMAGE_FACTS = {
   },
   workspaceAmd64: {
     ...workspaceAmd64Base,
-    tag: IMAGES.workspaceAmd64,
     files: workspaceFiles,
     workspace: good,
   },
   workspaceArm64: {
-    tag: IMAGES.workspaceArm64,
     arch: 'arm64',
     variant: 'v8',
     platform: 'linux/arm64/v8',
@@ -378,13 +347,11 @@ export const IMAGE_FACTS = {
   },
   workspaceNoContract: {
     ...workspaceAmd64Base,
-    tag: IMAGES.workspaceNoContract,
     files: workspaceFiles.filter((f) => f !== WORKSPACE_CONTRACT_PATH),
     workspace: { ...good, broken: 'no-contract', contract: null, refusal: 'read contract' },
   },
   workspaceContractV1: {
     ...workspaceAmd64Base,
-    tag: IMAGES.workspaceContractV1,
     files: workspaceFiles,
     workspace: {
       ...good,
@@ -396,7 +363,6 @@ export const IMAGE_FACTS = {
   workspaceMusl: {
     // Only the declared libc differs: the files are still Debian's glibc (Memoh checks the declaration, not ldd).
     ...workspaceAmd64Base,
-    tag: IMAGES.workspaceMusl,
     files: workspaceFiles,
     workspace: {
       ...good,
@@ -407,13 +373,11 @@ export const IMAGE_FACTS = {
   },
   workspaceNoTini: {
     ...workspaceAmd64Base,
-    tag: IMAGES.workspaceNoTini,
     files: workspaceFiles.filter((f) => f !== '/usr/bin/tini'),
     workspace: { ...good, broken: 'no-tini', tini: false, refusal: 'stat runtime executable /usr/bin/tini' },
   },
   workspaceNoExec: {
     ...workspaceAmd64Base,
-    tag: IMAGES.workspaceNoExec,
     files: workspaceFiles,
     workspace: {
       ...good,
@@ -424,7 +388,6 @@ export const IMAGE_FACTS = {
   },
   serverAmd64: {
     // memohai/server stand-in: a static busybox for a shell and the stand-in bridge; no C library at all.
-    tag: IMAGES.serverAmd64,
     arch: 'amd64',
     variant: '',
     platform: 'linux/amd64',
@@ -438,11 +401,22 @@ export const IMAGE_FACTS = {
     config: { entrypoint: null, cmd: null, user: '', workingDir: '', volumes: [] },
     files: [SERVER_BRIDGE_PATH, '/bin/busybox', '/bin/sh'],
   },
-} as const satisfies Record<ImageKey, ImageFacts>;
+} as const satisfies Record<string, Omit<ImageFacts, 'tag'>>;
+
+// images.json and the facts must name the same images: a mismatch fails every test file at import.
+const listed = list.map((r) => r.key).join(' ');
+const described = Object.keys(FACTS).join(' ');
+if (listed !== described) throw new Error(`images.json lists ${listed}; images.ts describes ${described}`);
+
+export const IMAGES = Object.fromEntries(list.map((r) => [r.key, r.tag])) as { readonly [K in ImageKey]: string };
+
+export const IMAGE_FACTS = Object.fromEntries(IMAGE_LIST.map((r) => [r.key, { ...FACTS[r.key], tag: r.tag }])) as {
+  readonly [K in ImageKey]: (typeof FACTS)[K] & { readonly tag: string };
+};
 
 export const IMAGE_KEYS: ImageKey[] = IMAGE_LIST.map((r) => r.key);
 
 /** `test/world/images.sh` argument naming an image (e.g. 'musl-arm64'). */
 export const IMAGE_BUILD_NAMES = Object.fromEntries(IMAGE_LIST.map((r) => [r.key, r.build])) as {
-  readonly [R in ImageRow as R['key']]: R['build'];
+  readonly [K in ImageKey]: string;
 };

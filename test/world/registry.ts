@@ -6,11 +6,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from '../support/tmp.js';
 
 export const REGISTRY_BIN = process.env.MEMOH_REGISTRY_BIN ?? '/usr/bin/docker-registry';
 
@@ -230,7 +230,7 @@ async function startOnce(dir: string, opts: StartRegistryOptions): Promise<Local
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<LocalRegistry> {
   let lastErr: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const dir = await mkdtemp(join(tmpdir(), 'memoh-registry-'));
+    const dir = tempDir('registry');
     try {
       return await startOnce(dir, opts);
     } catch (err) {
@@ -267,7 +267,7 @@ export async function pushImage(
   opts: PushOptions = {},
 ): Promise<PushResult> {
   const ref = `${registryHost}/${repoAndTag}`;
-  const tmp = mkdtempSync(join(tmpdir(), 'memoh-push-'));
+  const tmp = tempDir('push');
   try {
     const digestFile = join(tmp, 'digest');
     const args = ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', '--digestfile', digestFile];

@@ -116,7 +116,7 @@ afterAll(async () => {
 });
 
 describe('test-world images', () => {
-  it('images.sh builds exactly the images of IMAGE_LIST (it reads them from images.ts)', async () => {
+  it('images.sh builds exactly the images of IMAGE_LIST (both read images.json)', async () => {
     const r = await exec(join(HERE, 'images.sh'), ['no-such-image']);
     expect(r.code).toBe(1);
     const known = /unknown image 'no-such-image' \(known: ([^)]*)\)/.exec(r.stderr)?.[1];

@@ -1,7 +1,6 @@
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -22,6 +21,7 @@ import {
   judgeExecutables,
   REQUIRED_EXECUTABLES,
 } from '../../src/image/contract.js';
+import { tempDir } from '../support/tmp.js';
 import { REPO, WORLD_DIR } from '../world/paths.js';
 
 /**
@@ -184,7 +184,7 @@ describe('Go semantics, checked against Go itself', () => {
 
   beforeAll(async () => {
     if (!GO) throw new Error('no Go toolchain (golang-1.23-go, installed by .ci/install-deps.sh): the oracle needs it');
-    dir = await mkdtemp(join(tmpdir(), 'memoh-contract-oracle-'));
+    dir = tempDir('contract-oracle');
     const bin = join(dir, 'oracle');
     await promisify(execFile)(GO, ['build', '-C', join(REPO, 'test/image/go-oracle'), '-o', bin, '.'], {
       // The build cache lives with the test world's other caches: a cold one costs ~40 s of compiling the std library.

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -15,8 +14,9 @@ import {
 } from '../../src/config/index.js';
 import { FIELDS, fieldPath } from '../../src/config/schema.js';
 import { InputError } from '../../src/core/errors.js';
+import { tempDir } from '../support/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'memoh-config-test-'));
+const dir = tempDir('config-test');
 const file = (name: string, text: string) => {
   const p = join(dir, name);
   writeFileSync(p, text);

@@ -4,6 +4,7 @@ import { InputError } from '../../src/core/errors.js';
 import { ERA_DESCRIPTIONS } from '../../src/era/index.js';
 import { botIdsFor, defaultBotId } from '../../src/workspace/smoke.js';
 import { containerName, createRequest, workspaceShape, workspaceSpec } from '../../src/workspace/spec.js';
+import { IMAGES } from '../world/images.js';
 
 // Memoh's v3 workspace spec (shared/bridge-contract.md §1–§2), in the Engine API's words.
 const base = {
@@ -288,8 +289,8 @@ describe('bot ids', () => {
   it('keeps one id as it is and suffixes several uniquely, all valid', () => {
     expect(botIdsFor('b', [{ image: 'x', arch: 'amd64' }])).toEqual(['b']);
     const ids = botIdsFor('smoke-12345678', [
-      { image: 'memoh-test/debian:amd64', arch: 'amd64' },
-      { image: 'memoh-test/debian:amd64', arch: 'amd64' },
+      { image: IMAGES.debianAmd64, arch: 'amd64' },
+      { image: IMAGES.debianAmd64, arch: 'amd64' },
       { image: `ghcr.io/a/b@sha256:${'a'.repeat(64)}`, arch: 'arm64' },
       { image: 'x'.repeat(120), arch: 'amd64' },
     ]);

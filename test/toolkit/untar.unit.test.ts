@@ -6,7 +6,8 @@ import { gunzipSync } from 'node:zlib';
 import { create, Header } from 'tar';
 import { afterAll, describe, expect, it } from 'vitest';
 import { extractor } from '../../src/toolkit/untar.js';
-import { rmrf, tempDir } from './helpers.js';
+import { rmrf } from '../support/tmp.js';
+import { tempDir } from './helpers.js';
 
 const work = tempDir('untar');
 afterAll(() => rmrf(work));

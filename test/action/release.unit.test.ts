@@ -1,16 +1,16 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { tempDir } from '../support/tmp.js';
 import { REPO } from '../world/paths.js';
 
 /**
  * The release workflow's tag move (scripts/move-major-tag.sh), run with real git against a real bare
  * remote: v1 follows the newest v1.x.y, and nothing else moves it.
  */
-const root = mkdtempSync(join(tmpdir(), 'memoh-release-'));
+const root = tempDir('release');
 const remote = join(root, 'remote.git');
 const work = join(root, 'work');
 afterAll(() => rmSync(root, { recursive: true, force: true }));

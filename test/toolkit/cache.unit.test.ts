@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { ArchiveCache } from '../../src/toolkit/cache.js';
+import { tempDir } from '../support/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'memoh-cache-test-'));
+const dir = tempDir('cache-test');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it("sweeps a killed build's temp download, and leaves one still being written", async () => {

@@ -1,14 +1,14 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryAuth } from '../../src/image/auth.js';
+import { tempDir } from '../support/tmp.js';
 
 let dir: string;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'memoh-image-auth-'));
+  dir = tempDir('image-auth');
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { BridgeClient, ExecResult } from '../../src/bridge/client.js';
-import { EraRules } from '../../src/bridge/eras.js';
 import { suiteCheckIds } from '../../src/bridge/index.js';
 import { type CheckSpec, judgeExec, permissionBits, runChecks } from '../../src/bridge/runner.js';
 import { reaperVerdict } from '../../src/bridge/suite-exec.js';
 import { CleanupLedger } from '../../src/core/ledger.js';
 import { recordingReporter } from '../../src/core/reporter.js';
+import { V3_RULES, V018_RULES } from '../support/eras.js';
 
 const result = (exitCode: number | undefined, stdout = '', stderr = ''): ExecResult => ({
   stdout: Buffer.from(stdout),
@@ -28,14 +28,8 @@ describe('the built-in suite', () => {
 });
 
 describe('reaper race verdict', () => {
-  const v3 = new EraRules('v3', { wire: 'mcpcontainer', reflection: 'v1alpha', methods: 10 });
-  const v018 = new EraRules('v0.18', {
-    wire: 'bridgepb',
-    reflection: 'v1',
-    methods: 14,
-    execEnvFields: true,
-    listDirMaxEntries: true,
-  });
+  const v3 = V3_RULES;
+  const v018 = V018_RULES;
   it('all exact → pass', () => {
     expect(reaperVerdict([3, 3, 3, 3], 3, 8, 400, v3)).toEqual({
       status: 'pass',

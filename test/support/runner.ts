@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { node24, REPO } from '../world/paths.js';
+import { type Ran, type Started, startProcess } from './cli.js';
+import { tempDir } from './tmp.js';
 
 /**
  * Runs dist/main.js and dist/post.js the way the Actions runner does: inputs as INPUT_* variables,
@@ -19,7 +19,7 @@ export interface RunnerFiles {
 }
 
 export function runnerFiles(): RunnerFiles {
-  const dir = mkdtempSync(join(tmpdir(), 'memoh-runner-'));
+  const dir = tempDir('runner');
   const f = {
     dir,
     output: join(dir, 'output'),
@@ -35,7 +35,7 @@ export function runnerFiles(): RunnerFiles {
 }
 
 export function nodeForAction(): string {
-  if (!existsSync(node24)) throw new Error(`no Node 24 at ${node24}: run test/world/build.sh`);
+  if (!existsSync(node24)) throw new Error(`no Node 24 at ${node24}: run npm run world:build`);
   return node24;
 }
 
@@ -57,31 +57,15 @@ function env(files: RunnerFiles, inputs: Record<string, string>, extra: Record<s
   return e;
 }
 
-export interface StepResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type StepResult = Ran;
 
 export function startStep(
   script: 'main' | 'post',
   files: RunnerFiles,
   inputs: Record<string, string>,
   extra: Record<string, string> = {},
-): { child: ChildProcess; done: Promise<StepResult> } {
-  const child = spawn(nodeForAction(), [join(REPO, 'dist', `${script}.js`)], {
-    env: env(files, inputs, extra),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const done = new Promise<StepResult>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { child, done };
+): Started {
+  return startProcess(nodeForAction(), [join(REPO, 'dist', `${script}.js`)], { env: env(files, inputs, extra) });
 }
 
 /** `main` then, as the runner does after any outcome, `post` with the state main saved. */
