@@ -116,6 +116,17 @@ export function codeName(code: number): string {
 }
 
 /** A gRPC failure of a bridge call, as an error with the call named. */
+/**
+ * Cancels `call` when `signal` aborts; returns the detach for the call's end. A check that is already over (its
+ * signal aborted) must not leave a stream running behind it: an abort listener added now would never fire.
+ */
+function cancelOnAbort(call: { cancel(): void }, signal: AbortSignal | undefined): () => void {
+  const onAbort = (): void => call.cancel();
+  if (signal?.aborted) queueMicrotask(onAbort);
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return () => signal?.removeEventListener('abort', onAbort);
+}
+
 function callError(call: string, err: unknown, partial?: ExecResult): Error {
   const e = err as Partial<grpc.ServiceError>;
   if (typeof e?.code === 'number') return new BridgeCallError(call, e.code, e.details ?? '', partial);
@@ -144,6 +155,16 @@ function fileEntry(raw: Record<string, unknown> | null | undefined): FileEntry {
 const show = (s: string): string => JSON.stringify(s);
 
 type Method = MethodDefinition<object, object>;
+
+/** One bidirectional stream of `m` on `channel`. */
+function openBidi(
+  channel: grpc.Client,
+  m: Method,
+  options: grpc.CallOptions,
+  md = new grpc.Metadata(),
+): grpc.ClientDuplexStream<object, object> {
+  return channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, md, options);
+}
 
 /**
  * Typed client for ContainerService under one wire name. Every call carries a deadline; several clients
@@ -190,14 +211,12 @@ export class BridgeClient {
         new grpc.Metadata(),
         options,
         (err, res) => {
-          signal?.removeEventListener('abort', onAbort);
+          detach();
           if (err) reject(callError(label, err));
           else resolve(res as Res);
         },
       );
-      const onAbort = (): void => call.cancel();
-      if (signal?.aborted) queueMicrotask(onAbort);
-      else signal?.addEventListener('abort', onAbort, { once: true });
+      const detach = cancelOnAbort(call, signal);
     });
   }
 
@@ -300,9 +319,7 @@ export class BridgeClient {
         new grpc.Metadata(),
         options,
       );
-      const onAbort = (): void => call.cancel();
-      if (signal?.aborted) queueMicrotask(onAbort);
-      else signal?.addEventListener('abort', onAbort, { once: true });
+      const detach = cancelOnAbort(call, signal);
       call.on('data', (msg: { data: Buffer }) => {
         chunks.push(msg.data);
         total += msg.data.length;
@@ -312,12 +329,12 @@ export class BridgeClient {
         }
       });
       call.on('error', (err) => {
-        signal?.removeEventListener('abort', onAbort);
+        detach();
         if (tooBig) reject(new Error(`${label}: more than ${opts?.maxBytes} bytes`));
         else reject(callError(label, err));
       });
       call.on('end', () => {
-        signal?.removeEventListener('abort', onAbort);
+        detach();
         resolve(chunks);
       });
     });
@@ -364,7 +381,7 @@ export class BridgeClient {
         new grpc.Metadata(),
         options,
         (err, res) => {
-          signal?.removeEventListener('abort', onAbort);
+          detach();
           if (err) return reject(callError(label, err));
           try {
             resolve(int64((res as { bytesWritten?: unknown }).bytesWritten, 'bytes_written'));
@@ -373,9 +390,7 @@ export class BridgeClient {
           }
         },
       );
-      const onAbort = (): void => call.cancel();
-      if (signal?.aborted) queueMicrotask(onAbort);
-      else signal?.addEventListener('abort', onAbort, { once: true });
+      const detach = cancelOnAbort(call, signal);
       // A server that fails early ends the call; later writes then just go nowhere.
       call.on('error', () => {});
       for (const msg of wire) call.write(msg);
@@ -473,22 +488,14 @@ export class BridgeClient {
     const { options, signal } = this.callOptions(opts);
     return new Promise<unknown>((resolve, reject) => {
       let settled = false;
-      const call = this.channel.makeBidiStreamRequest(
-        m.path,
-        m.requestSerialize,
-        m.responseDeserialize,
-        new grpc.Metadata(),
-        options,
-      );
+      const call = openBidi(this.channel, m, options);
       const finish = (fn: () => void): void => {
         if (settled) return;
         settled = true;
-        signal?.removeEventListener('abort', onAbort);
+        detach();
         fn();
       };
-      const onAbort = (): void => call.cancel();
-      if (signal?.aborted) queueMicrotask(onAbort);
-      else signal?.addEventListener('abort', onAbort, { once: true });
+      const detach = cancelOnAbort(call, signal);
       call.on(
         'data',
         (
@@ -555,29 +562,19 @@ export class ExecSession {
     call: { options: grpc.CallOptions; signal?: AbortSignal },
   ) {
     this.label = `${req.pty ? 'PTY ' : ''}${BridgeClient.label(req.command)}`;
-    this.call = channel.makeBidiStreamRequest(
-      m.path,
-      m.requestSerialize,
-      m.responseDeserialize,
-      new grpc.Metadata(),
-      call.options,
-    );
+    this.call = openBidi(channel, m, call.options);
     const signal = call.signal;
-    const onAbort = (): void => this.call.cancel();
-    // A check that is already over (its signal aborted) must not leave a stream running behind it: an
-    // abort listener added now would never fire.
-    if (signal?.aborted) queueMicrotask(onAbort);
-    else signal?.addEventListener('abort', onAbort, { once: true });
+    const detach = cancelOnAbort(this.call, signal);
     this.done = new Promise<ExecResult>((resolve, reject) => {
       this.call.on('data', (raw: { stream: string | number; data: Buffer; exitCode: number }) => this.receive(raw));
       this.call.on('error', (err) => {
-        signal?.removeEventListener('abort', onAbort);
+        detach();
         this.failure = callError(this.label, err, this.result());
         this.finish();
         reject(this.failure);
       });
       this.call.on('end', () => {
-        signal?.removeEventListener('abort', onAbort);
+        detach();
         this.finish();
         resolve(this.result());
       });
@@ -692,13 +689,7 @@ export class ExecSession {
 export function execWithoutConfig(client: BridgeClient, opts?: CallOptions): Promise<ExecOutput[]> {
   const m = containerServices[client.service].Exec as Method;
   const deadline = Date.now() + (opts?.deadlineMs ?? DEFAULT_DEADLINE_MS);
-  const stream = client.channel.makeBidiStreamRequest(
-    m.path,
-    m.requestSerialize,
-    m.responseDeserialize,
-    new grpc.Metadata(),
-    { deadline },
-  );
+  const stream = openBidi(client.channel, m, { deadline });
   return new Promise((resolve, reject) => {
     const received: ExecOutput[] = [];
     stream.on('data', (raw: ExecOutput) => received.push(raw));
@@ -730,19 +721,9 @@ export class TunnelSession {
     call: { options: grpc.CallOptions; signal?: AbortSignal },
   ) {
     this.label = `Tunnel(${show(address)})`;
-    this.call = channel.makeBidiStreamRequest(
-      m.path,
-      m.requestSerialize,
-      m.responseDeserialize,
-      new grpc.Metadata(),
-      call.options,
-    );
+    this.call = openBidi(channel, m, call.options);
     const signal = call.signal;
-    const onAbort = (): void => this.call.cancel();
-    // A check that is already over (its signal aborted) must not leave a stream running behind it: an
-    // abort listener added now would never fire.
-    if (signal?.aborted) queueMicrotask(onAbort);
-    else signal?.addEventListener('abort', onAbort, { once: true });
+    const detach = cancelOnAbort(this.call, signal);
     this.done = new Promise<TunnelFrame[]>((resolve, reject) => {
       this.call.on('data', (raw: { frame?: string; data?: { data: Buffer }; close?: { error: string } }) => {
         if (raw.frame === 'data') this.frames.push({ kind: 'data', data: raw.data?.data ?? Buffer.alloc(0) });
@@ -751,13 +732,13 @@ export class TunnelSession {
         this.poke();
       });
       this.call.on('error', (err) => {
-        signal?.removeEventListener('abort', onAbort);
+        detach();
         this.ended = true;
         this.poke();
         reject(callError(this.label, err));
       });
       this.call.on('end', () => {
-        signal?.removeEventListener('abort', onAbort);
+        detach();
         this.ended = true;
         this.poke();
         resolve(this.frames);
@@ -841,13 +822,9 @@ export class ReverseHTTPSession {
     this.label = `ReverseHTTP(${route === undefined ? 'default route' : show(route)})`;
     const md = new grpc.Metadata();
     if (route !== undefined) md.set('x-memoh-reverse-http-route', route);
-    this.call = channel.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, md, call.options);
+    this.call = openBidi(channel, m, call.options, md);
     const signal = call.signal;
-    const onAbort = (): void => this.call.cancel();
-    // A check that is already over (its signal aborted) must not leave a stream running behind it: an
-    // abort listener added now would never fire.
-    if (signal?.aborted) queueMicrotask(onAbort);
-    else signal?.addEventListener('abort', onAbort, { once: true });
+    const detach = cancelOnAbort(this.call, signal);
     this.done = new Promise<void>((resolve, reject) => {
       this.call.on('data', (raw: { frame?: string; request?: ReverseHTTPRequest }) => {
         if (raw.frame !== 'request' || !raw.request) return;
@@ -872,13 +849,13 @@ export class ReverseHTTPSession {
           );
       });
       this.call.on('error', (err) => {
-        signal?.removeEventListener('abort', onAbort);
+        detach();
         // Our own cancel is how a session ends.
         if ((err as grpc.ServiceError).code === grpc.status.CANCELLED) resolve();
         else reject(callError(this.label, err));
       });
       this.call.on('end', () => {
-        signal?.removeEventListener('abort', onAbort);
+        detach();
         resolve();
       });
     });

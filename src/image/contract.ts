@@ -8,7 +8,7 @@ import {
   TINI,
   TOOLKIT_IN_CONTAINER,
 } from '../era/index.js';
-import { type GoJson, GoJsonSyntaxError, goFold, parseGoJson } from './gojson.js';
+import { type GoJson, GoJsonSyntaxError, goEscapeRune, goFold, parseGoJson } from './gojson.js';
 
 /**
  * Memoh v0.18's workspace contract (shared/memoh-current.md §3), as one pure evaluation shared by `validate`
@@ -156,24 +156,7 @@ const equalFoldAscii = (s: string, word: string): boolean => s.replace(/[A-Z]/g,
 /** %q of a Go string (strconv.Quote) for the texts Memoh prints. */
 function goQuote(s: string): string {
   let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    const named: Record<number, string> = {
-      7: '\\a',
-      8: '\\b',
-      9: '\\t',
-      10: '\\n',
-      11: '\\v',
-      12: '\\f',
-      13: '\\r',
-      0x22: '\\"',
-      0x5c: '\\\\',
-    };
-    if (named[c]) out += named[c];
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if ((c >= 0x80 && c <= 0xa0) || c === 0xad) out += `\\u${c.toString(16).padStart(4, '0')}`;
-    else out += ch;
-  }
+  for (const ch of s) out += goEscapeRune(ch.codePointAt(0)!, '"') ?? ch;
   return `${out}"`;
 }
 

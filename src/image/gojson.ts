@@ -20,25 +20,30 @@ export class GoJsonSyntaxError extends Error {
 /** Go's scanner nesting limit (encoding/json maxNestingDepth). */
 const MAX_DEPTH = 10_000;
 
+const GO_NAMED_ESCAPES: Record<number, string> = {
+  7: '\\a',
+  8: '\\b',
+  9: '\\t',
+  10: '\\n',
+  11: '\\v',
+  12: '\\f',
+  13: '\\r',
+  0x5c: '\\\\',
+};
+
+/** How Go's strconv quoting writes one rune between `quote`s; undefined where it writes the rune itself. */
+export function goEscapeRune(c: number, quote: '"' | "'"): string | undefined {
+  if (c === quote.charCodeAt(0)) return `\\${quote}`;
+  if (GO_NAMED_ESCAPES[c]) return GO_NAMED_ESCAPES[c];
+  if (c < 0x20 || c === 0x7f) return `\\x${c.toString(16).padStart(2, '0')}`;
+  // Latin-1 runes Go's strconv.IsPrint rejects: C1 controls, NBSP, soft hyphen.
+  if ((c >= 0x80 && c <= 0xa0) || c === 0xad) return `\\u${c.toString(16).padStart(4, '0')}`;
+  return undefined;
+}
+
 /** strconv.Quote of the byte as a rune, in single quotes: Go's `quoteChar`. */
 function quoteChar(c: number): string {
-  if (c === 0x27) return "'\\''";
-  if (c === 0x22) return "'\"'";
-  const named: Record<number, string> = {
-    7: '\\a',
-    8: '\\b',
-    9: '\\t',
-    10: '\\n',
-    11: '\\v',
-    12: '\\f',
-    13: '\\r',
-    0x5c: '\\\\',
-  };
-  if (named[c]) return `'${named[c]}'`;
-  if (c < 0x20 || c === 0x7f) return `'\\x${c.toString(16).padStart(2, '0')}'`;
-  // Latin-1 runes Go's strconv.IsPrint rejects: C1 controls, NBSP, soft hyphen.
-  if ((c >= 0x80 && c <= 0xa0) || c === 0xad) return `'\\u${c.toString(16).padStart(4, '0')}'`;
-  return `'${String.fromCharCode(c)}'`;
+  return `'${goEscapeRune(c, "'") ?? String.fromCharCode(c)}'`;
 }
 
 const isWs = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
