@@ -15,6 +15,7 @@ import {
   runStep,
   startStep,
 } from '../support/runner.js';
+import { privateTmp } from '../support/tmp.js';
 import { until } from '../support/wait.js';
 import { IMAGES } from '../world/images.js';
 import { startMirror } from '../world/mirror/server.mjs';
@@ -27,6 +28,8 @@ const cleanup: RunnerFiles[] = [];
 // Other test files may run workspaces at the same time: count only those of this file's bot ids.
 const botId = `fidelity-${randomBytes(3).toString('hex')}`;
 const ours = () => workspaces(botId).join('\n');
+// The steps' temp dirs go to this file's own TMPDIR: other runs on the machine cannot add or remove any there.
+const tmp = privateTmp('action');
 const ourTemp = () => readdirSync(tmpdir()).filter((n) => /^memoh-(run|runtime|workspace|toolkit)-/.test(n));
 
 function worldInputs(cacheDir: string): Record<string, string> {
@@ -45,6 +48,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await mirror?.close();
   for (const f of cleanup) rmSync(f.dir, { recursive: true, force: true });
+  tmp.restore();
 });
 
 function files(): RunnerFiles {

@@ -44,6 +44,8 @@ function env(files: RunnerFiles, inputs: Record<string, string>, extra: Record<s
   const e: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    // A test that points os.tmpdir() at a private dir (privateTmp) sees the step's temp dirs there, not other runs'.
+    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
     GITHUB_ACTIONS: 'true',
     CI: 'true',
     GITHUB_OUTPUT: files.output,
