@@ -129,23 +129,3 @@ async function binfmt(handler: string): Promise<{ registered: boolean; fixBinary
     return { registered: false, fixBinary: false };
   }
 }
-
-export function formatDoctor(r: DoctorReport): string {
-  const lines: string[] = [];
-  const e = r.engine;
-  lines.push(
-    e.reachable
-      ? `engine     ${e.endpoint} (${e.source}): Docker ${e.serverVersion}, API ${e.apiVersion}, storage ${e.storageDriver}, ${e.os} ${e.arch}`
-      : `engine     ${e.endpoint} (${e.source}): not reachable`,
-  );
-  lines.push(`host       ${r.host.arch}`);
-  for (const em of r.emulation) {
-    lines.push(
-      `emulation  ${em.arch} via ${em.handler}: ${em.registered ? `registered${em.fixBinary ? ' (flag F)' : ' (no flag F)'}` : 'not registered'}`,
-    );
-  }
-  for (const d of r.disk) lines.push(`disk       ${d.path}: ${(d.freeBytes / 1024 ** 3).toFixed(1)} GiB free`);
-  for (const p of r.problems) lines.push(`${p.severity.padEnd(10)} ${p.detail}\n           fix: ${p.fix}`);
-  if (r.problems.length === 0) lines.push('ok         no problems found');
-  return lines.join('\n');
-}

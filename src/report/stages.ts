@@ -1,5 +1,6 @@
 import type { Status } from '../core/check.js';
 import { formatPlatform } from '../core/platform.js';
+import type { DoctorReport } from '../doctor/index.js';
 import type { ImageReport } from '../image/index.js';
 import type { DownloadReport, ImagePair, MirrorReport, MirrorRow } from '../mirror/index.js';
 import type { ToolkitResult } from '../toolkit/types.js';
@@ -96,4 +97,25 @@ export function formatMirror(
   for (const u of report?.unpaired ?? []) lines.push(`${u.service}: ${LABEL.warn} ${u.reason}`);
   lines.push(...checkLines(downloads?.checks ?? [], { style: 'compact', colon: true }));
   return lines.join('\n') || 'nothing checked';
+}
+
+/** `doctor`: one line per thing looked at, then each problem with its fix. */
+export function formatDoctor(r: DoctorReport): string {
+  const lines: string[] = [];
+  const e = r.engine;
+  lines.push(
+    e.reachable
+      ? `engine     ${e.endpoint} (${e.source}): Docker ${e.serverVersion}, API ${e.apiVersion}, storage ${e.storageDriver}, ${e.os} ${e.arch}`
+      : `engine     ${e.endpoint} (${e.source}): not reachable`,
+  );
+  lines.push(`host       ${r.host.arch}`);
+  for (const em of r.emulation) {
+    lines.push(
+      `emulation  ${em.arch} via ${em.handler}: ${em.registered ? `registered${em.fixBinary ? ' (flag F)' : ' (no flag F)'}` : 'not registered'}`,
+    );
+  }
+  for (const d of r.disk) lines.push(`disk       ${d.path}: ${(d.freeBytes / 1024 ** 3).toFixed(1)} GiB free`);
+  for (const p of r.problems) lines.push(`${p.severity.padEnd(10)} ${p.detail}\n           fix: ${p.fix}`);
+  if (r.problems.length === 0) lines.push('ok         no problems found');
+  return lines.join('\n');
 }

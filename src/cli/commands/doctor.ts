@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { EXIT } from '../../core/errors.js';
-import { formatDoctor, runDoctor } from '../../doctor/index.js';
+import { runDoctor } from '../../doctor/index.js';
+import { formatDoctor } from '../../report/index.js';
 import { printJson } from '../common.js';
 
 export function register(program: Command): void {
