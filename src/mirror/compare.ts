@@ -17,6 +17,17 @@ import {
   type SyncStatus,
 } from './types.js';
 
+/** What one comparison knows while it runs. */
+interface Comparing {
+  pair: ImagePair;
+  client: RegistryClient;
+  start: number;
+  notes: string[];
+  decisive: boolean;
+  /** The platforms asked for, or undefined for all the upstream serves. */
+  named: string[] | undefined;
+}
+
 /**
  * Compares one image pair: the tag's digest (the index, or the single manifest), then per platform
  * the manifest digest each side's index lists, and that the mirror actually serves that manifest.
@@ -26,79 +37,20 @@ export async function compareImage(
   client: RegistryClient,
   platforms: Platform[] | 'all',
 ): Promise<ImageResult> {
-  const start = performance.now();
-  const { upstream, mirror } = pair;
-  const notes: string[] = [];
-  const [up, mi] = await Promise.all([get(client, upstream), get(client, mirror)]);
-  const decisive = platforms === 'all';
-  const named = platforms === 'all' ? undefined : platforms.map(formatPlatform);
-
-  const finish = (ref: RefResult, results: PlatformResult[]): ImageResult => {
-    const counted = [...results.map((p) => p.status), ...(ref.decisive || !results.length ? [ref.status] : [])];
-    const status = counted.reduce<SyncStatus>((w, s) => (SYNC_RANK[s] > SYNC_RANK[w] ? s : w), 'in-sync');
-    return {
-      label: pair.label,
-      ...(pair.service ? { service: pair.service } : {}),
-      upstream,
-      mirror,
-      ...(pair.note ? { note: pair.note } : {}),
-      status,
-      ref,
-      platforms: results,
-      notes,
-      durationMs: Math.round(performance.now() - start),
-    };
+  const c: Comparing = {
+    pair,
+    client,
+    start: performance.now(),
+    notes: [],
+    decisive: platforms === 'all',
+    named: platforms === 'all' ? undefined : platforms.map(formatPlatform),
   };
-
-  if (!up.ok) {
-    const failure = failureOf(up.failure);
-    const missing = isNotFound(up.failure);
-    const status: SyncStatus = missing ? 'upstream-missing' : 'error';
-    const mirrorHas = mi.ok ? `; the mirror serves ${mi.value.digest}` : '';
-    const detail = missing
-      ? `upstream ${upstream.ref} does not exist${mirrorHas}`
-      : `upstream ${upstream.ref}: ${say(up.failure)}`;
-    const ref: RefResult = {
-      status,
-      decisive,
-      detail,
-      ...(mi.ok ? { mirrorDigest: mi.value.digest, mirrorKind: mi.value.kind } : {}),
-      ...(missing ? {} : { failure }),
-    };
-    return finish(
-      ref,
-      (named ?? []).map((platform) => ({ platform, status, detail, ...(missing ? {} : { failure }) })),
-    );
-  }
-
-  const upList = await listing(client, upstream, up.value, notes);
-  const wanted = named ?? [...upList.keys()];
-
-  if (!mi.ok) {
-    const missing = isNotFound(mi.failure);
-    if (missing) await hintLibrary(client, mirror, notes);
-    const failure = failureOf(mi.failure);
-    const status: SyncStatus = missing ? 'missing' : 'error';
-    const detail = missing
-      ? `the mirror has no ${mirror.ref} (upstream: ${up.value.digest})`
-      : `mirror ${mirror.ref}: ${say(mi.failure)}`;
-    const ref: RefResult = {
-      status,
-      decisive,
-      detail,
-      upstreamDigest: up.value.digest,
-      upstreamKind: up.value.kind,
-      ...(missing ? {} : { failure }),
-    };
-    return finish(
-      ref,
-      wanted.map((platform) => {
-        const u = upList.get(platform);
-        if (!u) return { platform, status: 'upstream-missing', detail: `upstream serves only ${list(upList)}` };
-        return { platform, status, upstreamDigest: u, detail, ...(missing ? {} : { failure }) };
-      }),
-    );
-  }
+  const { upstream, mirror } = pair;
+  const [up, mi] = await Promise.all([get(client, upstream), get(client, mirror)]);
+  if (!up.ok) return upstreamFailed(c, up.failure, mi);
+  const upList = await listing(client, upstream, up.value, c.notes);
+  const wanted = c.named ?? [...upList.keys()];
+  if (!mi.ok) return mirrorFailed(c, mi.failure, up.value, upList, wanted);
 
   const same = up.value.digest === mi.value.digest;
   const ref: RefResult = {
@@ -107,58 +59,140 @@ export async function compareImage(
     mirrorDigest: mi.value.digest,
     upstreamKind: up.value.kind,
     mirrorKind: mi.value.kind,
-    decisive,
+    decisive: c.decisive,
     detail: same
       ? `${mirror.ref} and ${upstream.ref} are both ${up.value.digest}`
       : `${mirror.ref} is ${mi.value.digest} (${mi.value.kind}), ${upstream.ref} is ${up.value.digest} (${up.value.kind})`,
   };
-  const miList = same ? upList : await listing(client, mirror, mi.value, notes);
+  const miList = same ? upList : await listing(client, mirror, mi.value, c.notes);
+  const lists = { up: upList, mirror: miList, mirrorKind: mi.value.kind };
+  return finish(c, ref, await Promise.all(wanted.map((platform) => comparePlatform(c, platform, lists))));
+}
 
-  const results = await Promise.all(
-    wanted.map(async (platform): Promise<PlatformResult> => {
+function finish(c: Comparing, ref: RefResult, results: PlatformResult[]): ImageResult {
+  const { pair } = c;
+  const counted = [...results.map((p) => p.status), ...(ref.decisive || !results.length ? [ref.status] : [])];
+  const status = counted.reduce<SyncStatus>((w, s) => (SYNC_RANK[s] > SYNC_RANK[w] ? s : w), 'in-sync');
+  return {
+    label: pair.label,
+    ...(pair.service ? { service: pair.service } : {}),
+    upstream: pair.upstream,
+    mirror: pair.mirror,
+    ...(pair.note ? { note: pair.note } : {}),
+    status,
+    ref,
+    platforms: results,
+    notes: c.notes,
+    durationMs: Math.round(performance.now() - c.start),
+  };
+}
+
+/** The upstream tag could not be read: every platform asked for shares its verdict. */
+function upstreamFailed(c: Comparing, upFailure: RegistryFailure, mi: Result<Manifest>): ImageResult {
+  const { upstream } = c.pair;
+  const failure = failureOf(upFailure);
+  const missing = isNotFound(upFailure);
+  const status: SyncStatus = missing ? 'upstream-missing' : 'error';
+  const mirrorHas = mi.ok ? `; the mirror serves ${mi.value.digest}` : '';
+  const detail = missing
+    ? `upstream ${upstream.ref} does not exist${mirrorHas}`
+    : `upstream ${upstream.ref}: ${say(upFailure)}`;
+  const ref: RefResult = {
+    status,
+    decisive: c.decisive,
+    detail,
+    ...(mi.ok ? { mirrorDigest: mi.value.digest, mirrorKind: mi.value.kind } : {}),
+    ...(missing ? {} : { failure }),
+  };
+  return finish(
+    c,
+    ref,
+    (c.named ?? []).map((platform) => ({ platform, status, detail, ...(missing ? {} : { failure }) })),
+  );
+}
+
+/** The mirror's tag could not be read: each platform the upstream serves is missing (or an error) there. */
+async function mirrorFailed(
+  c: Comparing,
+  miFailure: RegistryFailure,
+  up: Manifest,
+  upList: Map<string, string>,
+  wanted: string[],
+): Promise<ImageResult> {
+  const { mirror } = c.pair;
+  const missing = isNotFound(miFailure);
+  if (missing) await hintLibrary(c.client, mirror, c.notes);
+  const failure = failureOf(miFailure);
+  const status: SyncStatus = missing ? 'missing' : 'error';
+  const detail = missing
+    ? `the mirror has no ${mirror.ref} (upstream: ${up.digest})`
+    : `mirror ${mirror.ref}: ${say(miFailure)}`;
+  const ref: RefResult = {
+    status,
+    decisive: c.decisive,
+    detail,
+    upstreamDigest: up.digest,
+    upstreamKind: up.kind,
+    ...(missing ? {} : { failure }),
+  };
+  return finish(
+    c,
+    ref,
+    wanted.map((platform) => {
       const u = upList.get(platform);
-      const m = miList.get(platform);
-      if (!u)
-        return {
-          platform,
-          status: 'upstream-missing',
-          ...(m ? { mirrorDigest: m } : {}),
-          detail: `upstream ${upstream.ref} serves only ${list(upList)}`,
-        };
-      if (!m)
-        return {
-          platform,
-          status: 'missing',
-          upstreamDigest: u,
-          detail: `the mirror's ${mirror.ref} serves only ${list(miList)}`,
-        };
-      if (u !== m)
-        return { platform, status: 'stale', upstreamDigest: u, mirrorDigest: m, detail: `mirror ${m}, upstream ${u}` };
-      if (mi.value.kind === 'manifest')
-        return { platform, status: 'in-sync', upstreamDigest: u, mirrorDigest: m, detail: `both ${u}` };
-      // The index names the manifest; whether the mirror can hand it out is a separate question.
-      const served = await client.manifest(mirror.host, mirror.repository, m, 'HEAD');
-      if (served.ok) return { platform, status: 'in-sync', upstreamDigest: u, mirrorDigest: m, detail: `both ${u}` };
-      if (isNotFound(served.failure)) {
-        return {
-          platform,
-          status: 'missing',
-          upstreamDigest: u,
-          mirrorDigest: m,
-          detail: `the mirror's index lists ${m} but the mirror does not serve it`,
-        };
-      }
-      return {
-        platform,
-        status: 'error',
-        upstreamDigest: u,
-        mirrorDigest: m,
-        detail: `mirror ${m}: ${say(served.failure)}`,
-        failure: failureOf(served.failure),
-      };
+      if (!u) return { platform, status: 'upstream-missing', detail: `upstream serves only ${list(upList)}` };
+      return { platform, status, upstreamDigest: u, detail, ...(missing ? {} : { failure }) };
     }),
   );
-  return finish(ref, results);
+}
+
+/** One platform of two readable tags: the digests each index lists, and that the mirror serves its own. */
+async function comparePlatform(
+  c: Comparing,
+  platform: string,
+  lists: { up: Map<string, string>; mirror: Map<string, string>; mirrorKind: Manifest['kind'] },
+): Promise<PlatformResult> {
+  const { upstream, mirror } = c.pair;
+  const u = lists.up.get(platform);
+  const m = lists.mirror.get(platform);
+  if (!u)
+    return {
+      platform,
+      status: 'upstream-missing',
+      ...(m ? { mirrorDigest: m } : {}),
+      detail: `upstream ${upstream.ref} serves only ${list(lists.up)}`,
+    };
+  if (!m)
+    return {
+      platform,
+      status: 'missing',
+      upstreamDigest: u,
+      detail: `the mirror's ${mirror.ref} serves only ${list(lists.mirror)}`,
+    };
+  if (u !== m)
+    return { platform, status: 'stale', upstreamDigest: u, mirrorDigest: m, detail: `mirror ${m}, upstream ${u}` };
+  if (lists.mirrorKind === 'manifest')
+    return { platform, status: 'in-sync', upstreamDigest: u, mirrorDigest: m, detail: `both ${u}` };
+  // The index names the manifest; whether the mirror can hand it out is a separate question.
+  const served = await c.client.manifest(mirror.host, mirror.repository, m, 'HEAD');
+  if (served.ok) return { platform, status: 'in-sync', upstreamDigest: u, mirrorDigest: m, detail: `both ${u}` };
+  if (isNotFound(served.failure)) {
+    return {
+      platform,
+      status: 'missing',
+      upstreamDigest: u,
+      mirrorDigest: m,
+      detail: `the mirror's index lists ${m} but the mirror does not serve it`,
+    };
+  }
+  return {
+    platform,
+    status: 'error',
+    upstreamDigest: u,
+    mirrorDigest: m,
+    detail: `mirror ${m}: ${say(served.failure)}`,
+    failure: failureOf(served.failure),
+  };
 }
 
 function get(client: RegistryClient, side: Side): Promise<Result<Manifest>> {
