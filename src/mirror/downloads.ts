@@ -65,70 +65,87 @@ export async function checkDownloads(
   };
   const files: FileResult[] = [];
   const checks: Check[] = [];
-  const plans: Plan[] = [];
+  let plans: Plan[] = [];
   try {
-    const perArch = await Promise.all(
-      toolkit.arches.map(async (arch) => {
-        try {
-          return { arch, ...(await resolvePlan({ ...toolkit, arch, out: '' }, f)) };
-        } catch (err) {
-          checks.push({
-            id: `downloads.resolve.${arch}`,
-            status: 'fail',
-            detail: errorMessage(err),
-            fix: fixOf(err) ?? 'check --node-version and --node-mirror',
-          });
-          return undefined;
-        }
-      }),
-    );
-    const resolved = perArch.filter((p): p is NonNullable<typeof p> => p !== undefined);
-    plans.push(...resolved.map((p) => p.plan));
-    const group = async (id: string, steps: () => Promise<string[]>): Promise<Check> => {
-      const t0 = performance.now();
-      try {
-        const seen = await steps();
-        return { id, status: 'pass', detail: seen.join('; '), durationMs: Math.round(performance.now() - t0) };
-      } catch (err) {
-        const status = err instanceof Fallback ? 'warn' : 'fail';
-        return {
-          id,
-          status,
-          detail: errorMessage(err),
-          fix: fixOf(err) ?? 'fix the mirror, or point the option at one that serves the file',
-          durationMs: Math.round(performance.now() - t0),
-        };
-      }
-    };
-    const tasks: Promise<Check>[] = [];
-    const ask = asker(f, policy, files);
-    for (const { arch, plan, indexes } of resolved) {
-      const id = (g: Group) => `downloads.${g}.${arch}`;
-      tasks.push(group(id('node-glibc'), () => nodeFiles(ask, plan, false)));
-      tasks.push(
-        group(id('node-musl'), async () => {
-          const index = indexes?.musl ?? (await ask.index(sources.nodeIndex(plan.mirrors.nodeMusl, true)));
-          if (hasBuild(index, plan.node, muslFile(arch))) return nodeFiles(ask, plan, true);
-          if (arch === 'arm64')
-            throw new Fallback(
-              `${plan.mirrors.nodeMusl}/index.json lists no ${muslFile(arch)} build of v${plan.node}: the toolkit would fall back to the glibc build`,
-            );
-          throw new Missing(
-            `${plan.mirrors.nodeMusl}/index.json lists no ${muslFile(arch)} build of Node.js v${plan.node}`,
-            `pick a --node-version the musl mirror has, or fix --node-musl-mirror`,
-          );
-        }),
-      );
-      tasks.push(group(id('uv'), () => uvFiles(ask, plan)));
-      tasks.push(group(id('runtime-lib'), () => alpineFiles(ask, plan)));
-    }
-    // npm is the same for every architecture.
-    if (resolved[0]) tasks.push(group('downloads.npm', () => npmFiles(ask, resolved[0]!.plan)));
-    checks.push(...(await Promise.all(tasks)));
+    const resolved = await resolveArches(toolkit, f, checks);
+    plans = resolved.map((p) => p.plan);
+    checks.push(...(await Promise.all(groupTasks(resolved, asker(f, policy, files)))));
   } finally {
     f.close();
   }
   return { arches: toolkit.arches, plans, files, checks, durationMs: Math.round(performance.now() - start) };
+}
+
+type Resolved = { arch: Arch } & Awaited<ReturnType<typeof resolvePlan>>;
+
+/** Each architecture's plan; one that cannot be resolved is a failed check of its own. */
+async function resolveArches(toolkit: Toolkit, f: Fetcher, checks: Check[]): Promise<Resolved[]> {
+  const perArch = await Promise.all(
+    toolkit.arches.map(async (arch) => {
+      try {
+        return { arch, ...(await resolvePlan({ ...toolkit, arch, out: '' }, f)) };
+      } catch (err) {
+        checks.push({
+          id: `downloads.resolve.${arch}`,
+          status: 'fail',
+          detail: errorMessage(err),
+          fix: fixOf(err) ?? 'check --node-version and --node-mirror',
+        });
+        return undefined;
+      }
+    }),
+  );
+  return perArch.filter((p): p is NonNullable<typeof p> => p !== undefined);
+}
+
+/** One check per artefact and architecture (npm once: it is the same for all). */
+function groupTasks(resolved: Resolved[], ask: Asker): Promise<Check>[] {
+  const tasks: Promise<Check>[] = [];
+  for (const { arch, plan, indexes } of resolved) {
+    const id = (g: Group) => `downloads.${g}.${arch}`;
+    tasks.push(groupCheck(id('node-glibc'), () => nodeFiles(ask, plan, false)));
+    tasks.push(groupCheck(id('node-musl'), () => nodeMuslFiles(ask, plan, arch, indexes?.musl)));
+    tasks.push(groupCheck(id('uv'), () => uvFiles(ask, plan)));
+    tasks.push(groupCheck(id('runtime-lib'), () => alpineFiles(ask, plan)));
+  }
+  if (resolved[0]) tasks.push(groupCheck('downloads.npm', () => npmFiles(ask, resolved[0]!.plan)));
+  return tasks;
+}
+
+async function groupCheck(id: string, steps: () => Promise<string[]>): Promise<Check> {
+  const t0 = performance.now();
+  try {
+    const seen = await steps();
+    return { id, status: 'pass', detail: seen.join('; '), durationMs: Math.round(performance.now() - t0) };
+  } catch (err) {
+    const status = err instanceof Fallback ? 'warn' : 'fail';
+    return {
+      id,
+      status,
+      detail: errorMessage(err),
+      fix: fixOf(err) ?? 'fix the mirror, or point the option at one that serves the file',
+      durationMs: Math.round(performance.now() - t0),
+    };
+  }
+}
+
+/** The musl build where the musl mirror lists it; on arm64 its absence is the toolkit's fallback to glibc. */
+async function nodeMuslFiles(
+  ask: Asker,
+  plan: Plan,
+  arch: Arch,
+  known: NonNullable<Resolved['indexes']>['musl'] | undefined,
+): Promise<string[]> {
+  const index = known ?? (await ask.index(sources.nodeIndex(plan.mirrors.nodeMusl, true)));
+  if (hasBuild(index, plan.node, muslFile(arch))) return nodeFiles(ask, plan, true);
+  if (arch === 'arm64')
+    throw new Fallback(
+      `${plan.mirrors.nodeMusl}/index.json lists no ${muslFile(arch)} build of v${plan.node}: the toolkit would fall back to the glibc build`,
+    );
+  throw new Missing(
+    `${plan.mirrors.nodeMusl}/index.json lists no ${muslFile(arch)} build of Node.js v${plan.node}`,
+    `pick a --node-version the musl mirror has, or fix --node-musl-mirror`,
+  );
 }
 
 /** The URLs the check would ask for, without asking (for --dry-run): versions as configured, not resolved. */
