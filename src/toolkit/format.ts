@@ -36,7 +36,7 @@ export interface Probe {
   ms: number;
   minBytes: number;
   /** Called once with what arrived (timed from the request); returns the format to go on with. */
-  decide(m: { file: string; bytes: number; ms: number; ended: boolean }): ArchiveFormat;
+  decide(m: { file: string; bytes: number; ms: number; ended: boolean; connections?: number }): ArchiveFormat;
 }
 
 /**
@@ -89,7 +89,8 @@ export class FormatChooser {
               ms: Math.round(m.ms),
               bytesPerSecond: Math.round(Math.min(rate, 1e12)),
             };
-            const measured = `${mbps(rate)} measured from asking for ${m.file} to its first ${(m.bytes / 1e6).toFixed(1)} MB${m.ended ? ' (all of it)' : ''}`;
+            const over = (m.connections ?? 1) > 1 ? ` over ${m.connections} connections` : '';
+            const measured = `${mbps(rate)} measured from asking for ${m.file} to its first ${(m.bytes / 1e6).toFixed(1)} MB${m.ended ? ' (all of it)' : ''}${over}`;
             const c: FormatChoice =
               rate < this.xzBelow
                 ? {

@@ -44,7 +44,7 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
   const onAbort = () => stop.abort(ctx.signal.reason);
   if (ctx.signal.aborted) onAbort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
-  const f = new Fetcher(ctx.reporter, stop.signal, { ...DEFAULT_RETRY, ...req.retry });
+  const f = new Fetcher(ctx.reporter, stop.signal, { ...DEFAULT_RETRY, ...req.retry }, req.connections);
   const parent = dirname(out);
   let tmp: string | undefined;
   let forget: (() => void) | undefined;

@@ -1,7 +1,7 @@
 // Every mirror fault the toolkit stage promises to handle, injected on the wire by the loopback mirror:
 // transient ones are retried into a good toolkit, the others fail with an error that names the file, the
 // URL or the option to change, and after every failure the output dir is byte-for-byte what it was.
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { linkTree } from '../../src/toolkit/cache.js';
@@ -103,8 +103,45 @@ describe('transient faults are retried into a complete toolkit', () => {
     const c = setup([archiveOf(`node/v${V}/${GLIBC}`)]);
     mirror.fault(only(GLIBC), 'reset', { times: 1, bytes: 4 << 20 });
     const r = await buildToolkit(c.req, c.ctx);
+    // The big tarball comes over several connections: one plain GET, then ranges of the rest (its parts).
     const reqs = mirror.requests.filter((q) => q.path.endsWith(GLIBC));
-    expect(reqs.map((q) => q.fault ?? 'ok')).toEqual(['reset', 'ok']);
+    expect(reqs.filter((q) => !q.range).map((q) => q.fault ?? 'ok')).toEqual(['reset', 'ok']);
+    expect(reqs.filter((q) => q.range).every((q) => !q.fault)).toBe(true);
+    expect(r.manifest.artefacts[0]?.sha256).toBe(fileSha256(served(`node/v${V}/${GLIBC}`)));
+    expect(snapshot(c.out)).toEqual(snapshot(join(work, 'seed-out')));
+  });
+
+  it('connection reset in one range of the big Node tarball: the file is retried from its start, the tree is complete', async () => {
+    const c = setup([archiveOf(`node/v${V}/${GLIBC}`)]);
+    mirror.fault(only(GLIBC), 'reset', { times: 1, bytes: 1 << 20, ranged: true });
+    const r = await buildToolkit(c.req, c.ctx);
+    const reqs = mirror.requests.filter((q) => q.path.endsWith(GLIBC));
+    const size = statSync(served(`node/v${V}/${GLIBC}`)).size;
+    // Two transfers (two plain GETs), the first broken by the reset of one of its ranges.
+    expect(reqs.filter((q) => !q.range)).toHaveLength(2);
+    expect(reqs.filter((q) => q.fault === 'reset')).toHaveLength(1);
+    expect(reqs.find((q) => q.fault === 'reset')?.range).toMatch(/^bytes=\d+-\d+$/);
+    // The second transfer's ranges are whole and cover the file from where its GET stopped to the end.
+    const second = reqs.slice(reqs.lastIndexOf(reqs.filter((q) => !q.range)[1] as (typeof reqs)[number]) + 1);
+    const spans = second.map((q) => (q.range ?? '').replace('bytes=', '').split('-').map(Number) as [number, number]);
+    expect(second.every((q) => q.status === 206 && q.complete)).toBe(true);
+    spans.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]?.[0]).toBe((spans[i - 1]?.[1] ?? 0) + 1);
+    expect(spans.at(-1)?.[1]).toBe(size - 1);
+    expect(
+      c.ctx.reporter.lines.some(
+        (l) => l.level === 'warn' && new RegExp(`^${GLIBC.replace(/\./g, '\\.')}: connection lost`).test(l.message),
+      ),
+    ).toBe(true);
+    expect(r.manifest.artefacts[0]?.sha256).toBe(fileSha256(served(`node/v${V}/${GLIBC}`)));
+    expect(snapshot(c.out)).toEqual(snapshot(join(work, 'seed-out')));
+  });
+
+  it('one connection per file when asked (connections: 1): no ranges at all', async () => {
+    const c = setup([archiveOf(`node/v${V}/${GLIBC}`)]);
+    const r = await buildToolkit({ ...c.req, connections: 1 }, c.ctx);
+    const reqs = mirror.requests.filter((q) => q.path.endsWith(GLIBC));
+    expect(reqs.map((q) => q.range ?? q.status)).toEqual([200]);
     expect(r.manifest.artefacts[0]?.sha256).toBe(fileSha256(served(`node/v${V}/${GLIBC}`)));
     expect(snapshot(c.out)).toEqual(snapshot(join(work, 'seed-out')));
   });

@@ -17,9 +17,10 @@ let mirror: Mirror;
 let work: string;
 const V = '24.14.0';
 const served = (url: string) => join(mirror.root, new URL(url).pathname.replace(/^\//, ''));
+/** Every transfer of a Node.js tarball: its plain GET (a large one's ranges are parts of that transfer). */
 const nodeRequests = () =>
   mirror.requests
-    .filter((q) => /\/node-v[\d.]+-linux-[^/]+\.tar\.(gz|xz)$/.test(q.path))
+    .filter((q) => /\/node-v[\d.]+-linux-[^/]+\.tar\.(gz|xz)$/.test(q.path) && !q.range)
     .map((q) => q.path.split('/').pop());
 /** The toolkit's tree without its manifest (which names the archives it came from). */
 const tree = (dir: string) => snapshot(dir).filter((l) => !l.includes(' toolkit.json '));
@@ -158,7 +159,7 @@ describe('the format is chosen by measuring the line', () => {
     );
     // One .tar.xz was asked for: the probe. The glibc one (64 MB) is dropped after its first MBs and fetched as
     // .tar.gz; the musl stand-in (2 MB) may have been the probe and arrived whole, and then it is kept.
-    const probe = mirror.requests.filter((q) => q.path.endsWith('.tar.xz'));
+    const probe = mirror.requests.filter((q) => q.path.endsWith('.tar.xz') && !q.range);
     expect(probe).toHaveLength(1);
     const probedMusl =
       probe[0]?.path.endsWith(`node-v${V}-linux-x64-musl.tar.xz`) && r.manifest.archives?.why.includes('(all of it)');
@@ -172,6 +173,42 @@ describe('the format is chosen by measuring the line', () => {
     expect(
       (await verdict(ctx)).startsWith('toolkit amd64: Node.js archives as .tar.gz: the CPU is the bottleneck'),
     ).toBe(true);
+  }, 300_000);
+
+  it('a per-connection line: one connection measures it slow (.tar.xz), the large file over 4 connections fast (.tar.gz)', async () => {
+    // 6 MB/s per connection: one connection stays below the 12 MB/s threshold whatever the load (the line only
+    // gets slower); four reach 24 MB/s on an idle machine, twice the threshold.
+    const verdicts: Record<number, { format?: string; why?: string }> = {};
+    for (const connections of [1, 4]) {
+      mirror.setLine({ bytesPerSecond: 6e6, shared: false, latencyMs: 20 });
+      mirror.requests.length = 0;
+      const ctx = testContext();
+      const build = buildToolkit(
+        request(mirror, {
+          out: join(work, `per-connection-${connections}`),
+          arch: 'amd64',
+          archiveFormat: 'auto',
+          flavours: ['glibc'],
+          xzBelowBytesPerSecond: 12e6,
+          connections,
+        }),
+        ctx,
+      );
+      build.catch(() => {});
+      await verdict(ctx);
+      mirror.setLine(undefined);
+      const r = await build;
+      verdicts[connections] = { format: r.manifest.archives?.format, why: r.manifest.archives?.why };
+      const glibc = mirror.requests.filter((q) => /\/node-v[\d.]+-linux-x64\.tar\.xz$/.test(q.path));
+      if (connections === 1) expect(glibc.every((q) => !q.range)).toBe(true);
+      else expect(glibc.filter((q) => q.range).length).toBeGreaterThan(0);
+    }
+    expect(verdicts[1]?.format, verdicts[1]?.why).toBe('xz');
+    expect(verdicts[1]?.why).not.toMatch(/connections/);
+    expect(verdicts[4]?.format, verdicts[4]?.why).toBe('gz');
+    expect(verdicts[4]?.why).toMatch(
+      /^the CPU is the bottleneck: \d+\.\d MB\/s measured from asking for node-v24\.14\.0-linux-x64\.tar\.xz to its first \d+\.\d MB over 4 connections/,
+    );
   }, 300_000);
 
   it('a mirror without the .tar.xz: .tar.gz, and the reason says so', async () => {

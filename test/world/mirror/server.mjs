@@ -151,9 +151,12 @@ export async function startMirror(options = {}) {
     return m && omitted.has(m[1]);
   };
 
-  const takeFault = (p) => {
+  const takeFault = (p, ranged) => {
     for (let i = 0; i < faults.length; i++) {
       const f = faults[i];
+      // `ranged: true` faults only a request for a part of a file (a Range header), as a client fetching one
+      // file over several connections makes them.
+      if (f.opts.ranged && !ranged) continue;
       if (typeof f.match === 'string' ? p.includes(f.match) : f.match.test(p)) {
         f.handle.hits++;
         if (f.times !== undefined && --f.times <= 0) faults.splice(i, 1);
@@ -276,7 +279,7 @@ export async function startMirror(options = {}) {
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return finish(405, 'method not allowed\n', { allow: 'GET, HEAD' });
 
-    const f = takeFault(p);
+    const f = takeFault(p, Boolean(req.headers.range));
     if (f) entry.fault = f.kind;
     const go = () => {
       if (f?.kind === 'hang') return; // never answer; close() or the client ends it
