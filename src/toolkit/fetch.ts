@@ -42,8 +42,8 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 300, maxDe
  */
 export const DEFAULT_CONNECTIONS = 4;
 export const RANGED_MIN_BYTES = 16 << 20;
-/** The plain GET serves this much (a probe's worth), each range after it this much. */
-const HEAD_BYTES = 8 << 20;
+/** The plain GET serves this much, each range after it this much: a short head lets the ranges take over soon. */
+const HEAD_BYTES = 4 << 20;
 const PART_BYTES = 4 << 20;
 
 /** What every fetch of one build shares: the abort signal, the reporter, pooled connections, counters. */
