@@ -63,8 +63,9 @@ const normVersion = (v) => String(v).replace(/^v/, '');
 /**
  * The line between the mirror and its clients, as a model: every request waits `latencyMs` before it is
  * answered (a round trip), and body bytes leave no faster than `bytesPerSecond`, either on each connection
- * separately (a CDN: more connections, more throughput) or on one line all connections share (a slow access
- * link: more connections only split it). Bytes are scheduled on a virtual clock per line, so timer lateness
+ * separately (a CDN: more connections, more throughput; a client may fetch one file as several ranges, each
+ * on its own connection and its own share) or on one line all connections share (a slow access link: more
+ * connections only split it). Bytes are scheduled on a virtual clock per line, so timer lateness
  * under load makes the line slower, never faster, and never lets it catch up in a burst beyond one piece.
  * @param {{bytesPerSecond?: number, shared?: boolean, latencyMs?: number} | undefined} line
  */
