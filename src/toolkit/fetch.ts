@@ -45,6 +45,9 @@ export const RANGED_MIN_BYTES = 16 << 20;
 /** The plain GET serves this much, each range after it this much: a short head lets the ranges take over soon. */
 const HEAD_BYTES = 4 << 20;
 const PART_BYTES = 4 << 20;
+/** Faster than this on one connection, a file needs no more (no decoder here keeps up with it). */
+const FAST_BYTES_PER_SECOND = 48e6;
+const DECIDE_BYTES = 512 << 10;
 
 /** What every fetch of one build shares: the abort signal, the reporter, pooled connections, counters. */
 export class Fetcher {
@@ -122,6 +125,8 @@ export class Fetcher {
       headBytes: HEAD_BYTES,
       partBytes: PART_BYTES,
       connections: this.connections,
+      fastBytesPerSecond: FAST_BYTES_PER_SECOND,
+      decideBytes: DECIDE_BYTES,
       part: (start, end, signal) => this.get(url, src.accept, { ...headers, range: `bytes=${start}-${end}` }, signal),
     });
     return { body: ranges, size };

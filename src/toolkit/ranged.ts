@@ -9,6 +9,10 @@ import { RangeRefused, TransientError } from './fetch.js';
  * split into HTTP ranges fetched side by side. The bytes still leave in order, through one pass of hashing,
  * decompressing and extracting; nothing is written to disk first.
  *
+ * Only a line that needs it gets more connections: the plain GET's first bytes are timed, and when they came
+ * at `fastBytesPerSecond` or more (loopback, a LAN: decoding is the bottleneck) that one response is the
+ * whole file, as without ranges.
+ *
  * Memory stays bounded: the head response streams with backpressure; parts ahead of the reader are held in
  * memory, at most `connections - 1` of them (each `partBytes`), and the next part is asked for only when one
  * has been handed on. Any failure of any connection fails the whole stream (the caller retries the file from
@@ -21,6 +25,9 @@ export interface RangedOptions {
   headBytes: number;
   partBytes: number;
   connections: number;
+  /** The head's first `decideBytes` arriving at this rate or faster: no ranges. */
+  fastBytesPerSecond: number;
+  decideBytes: number;
   /** One GET with `Range: bytes=start-end` (inclusive); the response must be its 206. */
   part: (start: number, end: number, signal: AbortSignal) => Promise<IncomingMessage>;
 }
@@ -37,27 +44,45 @@ interface Part {
 export class RangedBody extends Readable {
   /** Bytes received on every connection so far (in order or not): what the line delivered. */
   received = 0;
-  readonly connections: number;
   private readonly parts: Part[] = [];
-  private readonly queue: Part[];
+  private queue: Part[] = [];
   private current = 0;
-  private started = 0;
+  private started = 1;
+  /** Undecided until the head's first bytes are timed; then split into ranges, or not. */
+  private split: boolean | undefined;
+  private readonly opened = performance.now();
   private readonly stop = new AbortController();
 
   constructor(private readonly o: RangedOptions) {
     super({ highWaterMark: 1 << 20 });
-    this.connections = o.connections;
     // A part may fail before anyone reads (the caller is still clearing its target dir): the reader learns of
     // it from the stream's errored state, and the process must not die of an 'error' nobody listened for.
     this.on('error', () => {});
-    const head: Part = { start: 0, end: Math.min(o.headBytes, o.size), chunks: [], got: 0, done: false, res: o.head };
+    const head: Part = { start: 0, end: o.size, chunks: [], got: 0, done: false, res: o.head };
     this.parts.push(head);
-    for (let s = head.end; s < o.size; s += o.partBytes) {
-      this.parts.push({ start: s, end: Math.min(s + o.partBytes, o.size), chunks: [], got: 0, done: false });
+    this.listen(head);
+  }
+
+  /** How many connections carry the file (1 until, and unless, it is split). */
+  get connections(): number {
+    return this.split ? this.o.connections : 1;
+  }
+
+  /**
+   * Times the head's first bytes (from its response, so the request's round trip is not counted: a fast
+   * line is never mistaken for a slow one) and splits the rest of the file into ranges if it is slow. The
+   * reader cannot have paused the head yet (it holds less than the stream's buffer), so this is the line.
+   */
+  private decide(head: Part): void {
+    const secs = (performance.now() - this.opened) / 1000;
+    const fast = secs > 0 && head.got / secs >= this.o.fastBytesPerSecond;
+    this.split = !fast && head.got < this.o.headBytes;
+    if (!this.split) return;
+    head.end = this.o.headBytes;
+    for (let s = head.end; s < this.o.size; s += this.o.partBytes) {
+      this.parts.push({ start: s, end: Math.min(s + this.o.partBytes, this.o.size), chunks: [], got: 0, done: false });
     }
     this.queue = this.parts.slice(1);
-    this.listen(head);
-    this.started = 1;
     this.fill();
   }
 
@@ -91,16 +116,17 @@ export class RangedBody extends Readable {
 
   private listen(p: Part): void {
     const res = p.res as IncomingMessage;
-    const len = p.end - p.start;
     res.on('data', (c: Buffer) => {
       // The head is a whole-file response: what comes past its share belongs to the next part.
+      const len = p.end - p.start;
       const chunk = p.got + c.length > len ? c.subarray(0, len - p.got) : c;
       p.got += chunk.length;
       this.received += chunk.length;
       if (this.parts[this.current] === p) {
         if (!this.push(chunk)) res.pause();
       } else p.chunks.push(chunk);
-      if (p.got >= len) this.finish(p);
+      if (this.split === undefined && p.got >= this.o.decideBytes) this.decide(p);
+      if (p.got >= p.end - p.start) this.finish(p);
     });
     // A part ends only once: complete, or lost (the head's own end is ours, once its share is in).
     const lost = (err: Error) => {

@@ -116,7 +116,6 @@ async function extractOnce(
   };
   const ranged = body instanceof RangedBody ? body : undefined;
   const received = () => ranged?.received ?? 0;
-  const connections = ranged ? ranged.connections : 1;
   // While probing, chunks are only counted and held: the time they take to arrive is the line's alone, not
   // the decoder's (whose backpressure would otherwise slow the transfer it is meant to measure).
   let held: Buffer[] | undefined = probe ? [] : undefined;
@@ -135,7 +134,9 @@ async function extractOnce(
     const lineMs = Math.max(ms - (blocked?.stop() ?? 0), ms / 1.5);
     // Over several connections the line is what all of them delivered, not only the bytes already in order.
     const bytes = Math.max(heldBytes, received());
-    const format = probe?.decide({ file: spec.src.file, bytes, ms: lineMs, ended, connections }) ?? spec.format;
+    const format =
+      probe?.decide({ file: spec.src.file, bytes, ms: lineMs, ended, connections: ranged?.connections ?? 1 }) ??
+      spec.format;
     // A body that already arrived whole is kept, whatever the verdict.
     if (!ended && format !== (spec.format ?? 'gz')) throw new FormatSwitch(format ?? 'gz');
     for (const c of chunks) await feed(c);
@@ -154,7 +155,8 @@ async function extractOnce(
         const got = Math.max(heldBytes, received());
         // Several connections pay their round trips at the start: measured over twice the bytes, the rate
         // is the line's sustained one, not mostly latency.
-        if (got >= probe.bytes * (ranged ? 2 : 1) || (ms >= probe.ms && got >= probe.minBytes)) await verdict(false);
+        if (got >= probe.bytes * ((ranged?.connections ?? 1) > 1 ? 2 : 1) || (ms >= probe.ms && got >= probe.minBytes))
+          await verdict(false);
         continue;
       }
       await feed(chunk);

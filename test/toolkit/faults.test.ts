@@ -66,6 +66,16 @@ function setup(drop: string[] = []): { req: ToolkitRequest; out: string; before:
 
 const archiveOf = (rel: string) => `sha256-${fileSha256(served(rel))}`;
 
+/** Runs `fn` with the mirror behind a per-connection line, and puts loopback back after. */
+async function onLine<T>(line: { bytesPerSecond: number }, fn: () => Promise<T>): Promise<T> {
+  mirror.setLine({ ...line, shared: false });
+  try {
+    return await fn();
+  } finally {
+    mirror.setLine(undefined);
+  }
+}
+
 /** After a failure: the old toolkit untouched, no temp dir beside it, nothing left in the ledger. */
 function expectUnchanged(c: { out: string; before: string[]; ctx: TestContext }): void {
   expect(snapshot(c.out)).toEqual(c.before);
@@ -114,7 +124,8 @@ describe('transient faults are retried into a complete toolkit', () => {
   it('connection reset in one range of the big Node tarball: the file is retried from its start, the tree is complete', async () => {
     const c = setup([archiveOf(`node/v${V}/${GLIBC}`)]);
     mirror.fault(only(GLIBC), 'reset', { times: 1, bytes: 1 << 20, ranged: true });
-    const r = await buildToolkit(c.req, c.ctx);
+    // A line slower than the 48 MB/s a single connection must beat to be left alone: the file is split.
+    const r = await onLine({ bytesPerSecond: 16e6 }, () => buildToolkit(c.req, c.ctx));
     const reqs = mirror.requests.filter((q) => q.path.endsWith(GLIBC));
     const size = statSync(served(`node/v${V}/${GLIBC}`)).size;
     // Two transfers (two plain GETs), the first broken by the reset of one of its ranges.
@@ -139,7 +150,7 @@ describe('transient faults are retried into a complete toolkit', () => {
 
   it('one connection per file when asked (connections: 1): no ranges at all', async () => {
     const c = setup([archiveOf(`node/v${V}/${GLIBC}`)]);
-    const r = await buildToolkit({ ...c.req, connections: 1 }, c.ctx);
+    const r = await onLine({ bytesPerSecond: 16e6 }, () => buildToolkit({ ...c.req, connections: 1 }, c.ctx));
     const reqs = mirror.requests.filter((q) => q.path.endsWith(GLIBC));
     expect(reqs.map((q) => q.range ?? q.status)).toEqual([200]);
     expect(r.manifest.artefacts[0]?.sha256).toBe(fileSha256(served(`node/v${V}/${GLIBC}`)));
