@@ -134,8 +134,9 @@ export class RangedBody extends Readable {
     };
     res.on('end', () => lost(new Error('range ended early')));
     res.on('error', lost);
-    res.on('aborted', () => lost(new Error('aborted')));
-    res.on('close', () => lost(new Error('aborted')));
+    // 'close' without an error of its own: the peer went away (Node calls that "aborted"). A stalled response
+    // destroyed by the idle watch errs first, and its reason ("no data for N s") is the one reported.
+    res.on('close', () => lost(res.errored ?? new Error('aborted')));
   }
 
   private offset(p: Part): number {
