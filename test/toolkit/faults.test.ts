@@ -148,6 +148,26 @@ describe('transient faults are retried into a complete toolkit', () => {
     expect(snapshot(c.out)).toEqual(snapshot(join(work, 'seed-out')));
   });
 
+  it('a server that announces ranges and then does not serve one: the file comes again on one connection', async () => {
+    const c = setup([archiveOf(`node/v${V}/${GLIBC}`)]);
+    // Every range request gets a plain 200 (as from a server whose If-Range no longer matches).
+    mirror.fault(only(GLIBC), '200', { ranged: true });
+    const r = await onLine({ bytesPerSecond: 16e6 }, () => buildToolkit(c.req, c.ctx));
+    const reqs = mirror.requests.filter((q) => q.path.endsWith(GLIBC));
+    const heads = reqs.filter((q) => !q.range && !q.fault);
+    expect(heads).toHaveLength(2);
+    // After the refusal, the second transfer is that one plain GET, whole.
+    expect(reqs.slice(reqs.indexOf(heads[1] as (typeof reqs)[number]))).toEqual([heads[1]]);
+    expect(heads[1]?.complete).toBe(true);
+    expect(
+      c.ctx.reporter.lines.some(
+        (l) => l.level === 'warn' && l.message.startsWith(`${GLIBC}: range `) && /HTTP 200/.test(l.message),
+      ),
+    ).toBe(true);
+    expect(r.manifest.artefacts[0]?.sha256).toBe(fileSha256(served(`node/v${V}/${GLIBC}`)));
+    expect(snapshot(c.out)).toEqual(snapshot(join(work, 'seed-out')));
+  });
+
   it('one connection per file when asked (connections: 1): no ranges at all', async () => {
     const c = setup([archiveOf(`node/v${V}/${GLIBC}`)]);
     const r = await onLine({ bytesPerSecond: 16e6 }, () => buildToolkit({ ...c.req, connections: 1 }, c.ctx));
