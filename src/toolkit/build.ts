@@ -32,7 +32,6 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
   if (ctx.signal.aborted) onAbort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const f = new Fetcher(ctx.reporter, stop.signal, { ...DEFAULT_RETRY, ...req.retry }, req.connections);
-  const parent = dirname(out);
   let tmp: string | undefined;
   let forget: (() => void) | undefined;
   try {
@@ -41,36 +40,19 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
     const key = cacheKey(plan);
     const toolkits = req.cacheDir ? new ToolkitCache(join(req.cacheDir, 'toolkits')) : undefined;
 
-    // The key names the flavours an entry holds; a fuller entry serves a request for fewer, never the reverse.
-    let hit = toolkits ? await toolkits.lookup(key) : undefined;
-    const full = { ...plan, flavours: [...FLAVOURS] };
-    if (!hit && toolkits && (plan.flavours?.length ?? 2) < FLAVOURS.length) hit = await toolkits.lookup(cacheKey(full));
+    const hit = toolkits ? await lookupToolkit(toolkits, plan, key) : undefined;
     // `out` may already be this very toolkit (the usual re-run): then there is nothing to replace.
     const upToDate = hit !== undefined && sameTree(hit, out);
     let manifest: ToolkitManifest;
     let built: Assembled | undefined;
-    if (!upToDate) {
-      await mkdir(parent, { recursive: true });
-      tmp = await mkdtemp(join(parent, `.${basename(out)}.tmp-`));
-      forget = ctx.ledger.add({ kind: 'path', path: tmp, what: 'temp-dir' });
-      // mkdtemp makes it 0700; a toolkit is mounted into images whose user may not be root.
-      await chmod(tmp, 0o755);
-    }
+    if (!upToDate) ({ tmp, forget } = await tempBeside(out, ctx));
     if (hit) {
       ctx.reporter.info(`toolkit ${plan.arch}: from cache (${hit.dir})${upToDate ? `; ${out} is up to date` : ''}`);
       manifest = JSON.parse(await readFile(hit.manifest, 'utf8')) as ToolkitManifest;
       if (tmp) materialise(hit, tmp);
     } else {
       if (!tmp) throw new Error('internal: no temp dir for a cold build');
-      ctx.reporter.info(
-        `toolkit ${plan.arch}: Node.js v${plan.node}, npm ${plan.npm}, uv ${plan.uv}, Alpine v${plan.alpine} runtime libraries`,
-      );
-      built = await assemble(plan, tmp, f, {
-        archives: req.cacheDir ? new ArchiveCache(join(req.cacheDir, 'archives')) : undefined,
-        indexes,
-        abort: () => stop.abort(),
-        formats,
-      });
+      built = await coldBuild({ req, ctx, plan, indexes, tmp, f, formats, abort: () => stop.abort() });
       manifest = manifestOf(plan, built, f, formats.choice);
       await writeFile(join(tmp, 'toolkit.json'), `${JSON.stringify(manifest, null, 2)}\n`);
       if (toolkits) {
@@ -85,25 +67,7 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
       await swapInto(tmp, out);
       tmp = undefined;
     }
-    const totalMs = performance.now() - t0;
-    const downloadMs = built?.downloadMs ?? 0;
-    return {
-      dir: out,
-      arch: plan.arch,
-      manifest,
-      fromCache: Boolean(hit),
-      fallback: manifest.fallback,
-      flavours: manifest.flavours,
-      durations: {
-        totalMs: ms(totalMs),
-        resolveMs: ms(resolveMs),
-        downloadMs: ms(downloadMs),
-        assembleMs: ms(totalMs - resolveMs - downloadMs),
-      },
-      downloadedBytes: f.stats.bytes,
-      warnings,
-      checks: checksOf(manifest, Boolean(hit), totalMs, f.stats.bytes, built?.fromArchiveCache ?? []),
-    };
+    return resultOf({ out, arch: plan.arch, manifest, fromCache: Boolean(hit), built, warnings, f, t0, resolveMs });
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
     f.close();
@@ -113,6 +77,81 @@ export async function buildToolkit(req: ToolkitRequest, ctx: StageContext): Prom
 }
 
 const ms = (x: number) => Math.round(x);
+
+/** A temp dir next to `out` (same filesystem: the final rename is atomic), in the ledger until it goes. */
+async function tempBeside(out: string, ctx: StageContext): Promise<{ tmp: string; forget: () => void }> {
+  const parent = dirname(out);
+  await mkdir(parent, { recursive: true });
+  const tmp = await mkdtemp(join(parent, `.${basename(out)}.tmp-`));
+  const forget = ctx.ledger.add({ kind: 'path', path: tmp, what: 'temp-dir' });
+  // mkdtemp makes it 0700; a toolkit is mounted into images whose user may not be root.
+  await chmod(tmp, 0o755);
+  return { tmp, forget };
+}
+
+/** The finished toolkit for this plan in the cache, if any. */
+async function lookupToolkit(toolkits: ToolkitCache, plan: Plan, key: string) {
+  // The key names the flavours an entry holds; a fuller entry serves a request for fewer, never the reverse.
+  const hit = await toolkits.lookup(key);
+  if (hit || (plan.flavours?.length ?? 2) >= FLAVOURS.length) return hit;
+  return toolkits.lookup(cacheKey({ ...plan, flavours: [...FLAVOURS] }));
+}
+
+/** Every artefact fetched (or taken from the archive cache), verified and laid out in `tmp`. */
+function coldBuild(o: {
+  req: ToolkitRequest;
+  ctx: StageContext;
+  plan: Plan;
+  indexes: Awaited<ReturnType<typeof resolvePlan>>['indexes'];
+  tmp: string;
+  f: Fetcher;
+  formats: FormatChooser;
+  abort: () => void;
+}): Promise<Assembled> {
+  const { plan } = o;
+  o.ctx.reporter.info(
+    `toolkit ${plan.arch}: Node.js v${plan.node}, npm ${plan.npm}, uv ${plan.uv}, Alpine v${plan.alpine} runtime libraries`,
+  );
+  return assemble(plan, o.tmp, o.f, {
+    archives: o.req.cacheDir ? new ArchiveCache(join(o.req.cacheDir, 'archives')) : undefined,
+    indexes: o.indexes,
+    abort: o.abort,
+    formats: o.formats,
+  });
+}
+
+function resultOf(o: {
+  out: string;
+  arch: ToolkitResult['arch'];
+  manifest: ToolkitManifest;
+  fromCache: boolean;
+  built: Assembled | undefined;
+  warnings: string[];
+  f: Fetcher;
+  t0: number;
+  resolveMs: number;
+}): ToolkitResult {
+  const { manifest, f, resolveMs } = o;
+  const totalMs = performance.now() - o.t0;
+  const downloadMs = o.built?.downloadMs ?? 0;
+  return {
+    dir: o.out,
+    arch: o.arch,
+    manifest,
+    fromCache: o.fromCache,
+    fallback: manifest.fallback,
+    flavours: manifest.flavours,
+    durations: {
+      totalMs: ms(totalMs),
+      resolveMs: ms(resolveMs),
+      downloadMs: ms(downloadMs),
+      assembleMs: ms(totalMs - resolveMs - downloadMs),
+    },
+    downloadedBytes: f.stats.bytes,
+    warnings: o.warnings,
+    checks: checksOf(manifest, o.fromCache, totalMs, f.stats.bytes, o.built?.fromArchiveCache ?? []),
+  };
+}
 
 /** `out` must be new, empty or a toolkit: the build replaces it whole, and must never replace anything else. */
 async function checkOut(out: string): Promise<void> {
