@@ -45,9 +45,14 @@ export const RANGED_MIN_BYTES = 16 << 20;
 /** The plain GET serves this much, each range after it this much: a short head lets the ranges take over soon. */
 const HEAD_BYTES = 4 << 20;
 const PART_BYTES = 4 << 20;
-/** Faster than this on one connection, a file needs no more (no decoder here keeps up with it). */
+/**
+ * Faster than this on one connection, a file needs no more (no decoder here keeps up with it). Timed over
+ * DECIDE_BYTES from the response: several times what a fresh connection's receive window holds, so the
+ * burst a busy process reads at once cannot make a 20 MB/s line look like 48. (Timed from the request it
+ * would be safe from bursts, but a loaded machine's loopback then looks slow, and a split costs memory.)
+ */
 const FAST_BYTES_PER_SECOND = 48e6;
-const DECIDE_BYTES = 512 << 10;
+const DECIDE_BYTES = 1 << 20;
 
 /** What every fetch of one build shares: the abort signal, the reporter, pooled connections, counters. */
 export class Fetcher {

@@ -54,7 +54,8 @@ export class RangedBody extends Readable {
   private readonly stop = new AbortController();
 
   constructor(private readonly o: RangedOptions) {
-    super({ highWaterMark: 1 << 20 });
+    // Above the head's decideBytes: the head is timed before any backpressure can slow it.
+    super({ highWaterMark: 2 << 20 });
     // A part may fail before anyone reads (the caller is still clearing its target dir): the reader learns of
     // it from the stream's errored state, and the process must not die of an 'error' nobody listened for.
     this.on('error', () => {});
