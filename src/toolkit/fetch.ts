@@ -47,12 +47,13 @@ const HEAD_BYTES = 4 << 20;
 const PART_BYTES = 4 << 20;
 /**
  * Faster than this on one connection, a file needs no more (no decoder here keeps up with it). Timed over
- * DECIDE_BYTES from the response: several times what a fresh connection's receive window holds, so the
- * burst a busy process reads at once cannot make a 20 MB/s line look like 48. (Timed from the request it
- * would be safe from bursts, but a loaded machine's loopback then looks slow, and a split costs memory.)
+ * DECIDE_BYTES from the response. Both ways of misjudging are safe, only slower or larger: a busy process
+ * reading a burst may leave a slow line on one connection (as before ranges), and a busy process reading
+ * loopback late may split it (about 30 MB more peak memory). Timed over 1 MB, or from the request, loopback
+ * on this loaded machine was split far more often; 512 KB kept it whole in most bench runs.
  */
 const FAST_BYTES_PER_SECOND = 48e6;
-const DECIDE_BYTES = 1 << 20;
+const DECIDE_BYTES = 512 << 10;
 
 /** What every fetch of one build shares: the abort signal, the reporter, pooled connections, counters. */
 export class Fetcher {
