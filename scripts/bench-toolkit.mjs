@@ -7,7 +7,8 @@
 //   per-connection 20 MB/s+80 ms a CDN: every connection gets 20 MB/s, every request waits 80 ms
 //   shared 5 MB/s+200 ms         a slow access line (the mainland-China case): all connections split 5 MB/s
 // it measures, cold (empty cache), a full amd64 toolkit (glibc + musl + npm + uv + Alpine libs):
-//   cold      `memoh-workspace toolkit` (dist/cli.js), which picks .tar.xz or .tar.gz by measuring the line
+//   cold      `memoh-workspace toolkit` (dist/cli.js), which picks .tar.xz or .tar.gz by measuring the line and
+//             fetches a large archive over 4 connections (HTTP ranges, read in order in one streaming pass)
 //   baseline  what Memoh's docker/toolkit/install.sh does: one artefact at a time, curl to disk, the Node.js
 //             archives as .tar.xz (as install.sh fetches them), then sha256sum, then tar -x (plus the
 //             verification install.sh lacks)

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, StageError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
 import { throttle } from '../core/reporter.js';
+import { RangedBody } from './ranged.js';
 
 /** "Where from": one file on one mirror, and the option that names that mirror (for error messages). */
 export interface Source {
@@ -34,6 +35,26 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 300, maxDelayMs: 5_000, idleTimeoutMs: 30_000 };
 
+/**
+ * Connections per large file (see RangedBody): enough to multiply a per-connection line's rate past what
+ * decoding takes (4 × 20 MB/s), few enough that a shared line loses nothing but the extra round trips, which
+ * overlap the other connections' transfers. Files below RANGED_MIN_BYTES come on one connection.
+ */
+export const DEFAULT_CONNECTIONS = 4;
+export const RANGED_MIN_BYTES = 16 << 20;
+/** The plain GET serves this much, each range after it this much: a short head lets the ranges take over soon. */
+const HEAD_BYTES = 4 << 20;
+const PART_BYTES = 4 << 20;
+/**
+ * Faster than this on one connection, a file needs no more (no decoder here keeps up with it). Timed over
+ * DECIDE_BYTES from the response. Both ways of misjudging are safe, only slower or larger: a busy process
+ * reading a burst may leave a slow line on one connection (as before ranges), and a busy process reading
+ * loopback late may split it (about 30 MB more peak memory). Timed over 1 MB, or from the request, loopback
+ * on this loaded machine was split far more often; 512 KB kept it whole in most bench runs.
+ */
+const FAST_BYTES_PER_SECOND = 48e6;
+const DECIDE_BYTES = 512 << 10;
+
 /** What every fetch of one build shares: the abort signal, the reporter, pooled connections, counters. */
 export class Fetcher {
   readonly stats = { bytes: 0, requests: 0 };
@@ -43,10 +64,15 @@ export class Fetcher {
     'https:': new https.Agent({ keepAlive: true, maxSockets: 8 }),
   };
 
+  /** Hosts that announced ranges and then refused one: their files come on one connection from then on. */
+  private readonly noRanges = new Set<string>();
+
   constructor(
     readonly reporter: Reporter,
     readonly signal: AbortSignal,
     readonly retry: RetryPolicy = DEFAULT_RETRY,
+    /** Connections per large file; 1 fetches every file on a single connection. */
+    readonly connections = DEFAULT_CONNECTIONS,
   ) {}
 
   close(): void {
@@ -64,6 +90,7 @@ export class Fetcher {
         return await attempt();
       } catch (err) {
         if (this.signal.aborted) throw this.signal.reason ?? err;
+        if (err instanceof RangeRefused) this.noRanges.add(new URL(src.url).host);
         if (!isTransient(err)) throw err;
         if (n >= this.retry.attempts) {
           throw new StageError(
@@ -82,8 +109,37 @@ export class Fetcher {
     }
   }
 
+  /**
+   * A file to stream: one GET, and when the file is large and the server serves ranges, the rest of it over
+   * more connections (RangedBody); `received` then counts what every connection delivered.
+   */
+  async stream(src: Source): Promise<{ body: IncomingMessage | RangedBody; size?: number }> {
+    const { body, size, url } = await this.open(src);
+    const ranged =
+      this.connections > 1 &&
+      size !== undefined &&
+      size >= RANGED_MIN_BYTES &&
+      body.headers['accept-ranges'] === 'bytes' &&
+      !this.noRanges.has(new URL(src.url).host);
+    if (!ranged) return { body, size };
+    // A file replaced on the server between two requests must not be spliced from both versions.
+    const validator = body.headers.etag ?? body.headers['last-modified'];
+    const headers: Record<string, string> = validator ? { 'if-range': validator } : {};
+    const ranges = new RangedBody({
+      head: body,
+      size,
+      headBytes: HEAD_BYTES,
+      partBytes: PART_BYTES,
+      connections: this.connections,
+      fastBytesPerSecond: FAST_BYTES_PER_SECOND,
+      decideBytes: DECIDE_BYTES,
+      part: (start, end, signal) => this.get(url, src.accept, { ...headers, range: `bytes=${start}-${end}` }, signal),
+    });
+    return { body: ranges, size };
+  }
+
   /** One GET, redirects followed. Resolves with the 200 response; HTTP and socket failures are classified. */
-  async open(src: Source): Promise<{ body: IncomingMessage; size?: number }> {
+  async open(src: Source): Promise<{ body: IncomingMessage; size?: number; url: string }> {
     let url = src.url;
     for (let hop = 0; hop <= 5; hop++) {
       const res = await this.get(url, src.accept);
@@ -95,7 +151,7 @@ export class Fetcher {
       }
       if (status === 200) {
         const len = Number(res.headers['content-length']);
-        return { body: res, size: Number.isSafeInteger(len) && len >= 0 ? len : undefined };
+        return { body: res, size: Number.isSafeInteger(len) && len >= 0 ? len : undefined, url };
       }
       res.resume();
       if (status === 404 || status === 410) {
@@ -176,7 +232,12 @@ export class Fetcher {
     };
   }
 
-  private get(url: string, accept = '*/*'): Promise<IncomingMessage> {
+  private get(
+    url: string,
+    accept = '*/*',
+    extra: Record<string, string> = {},
+    signal?: AbortSignal,
+  ): Promise<IncomingMessage> {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
     const agent = this.agents[u.protocol as 'http:' | 'https:'];
@@ -186,7 +247,11 @@ export class Fetcher {
       let res: IncomingMessage | undefined;
       const req = mod.get(
         u,
-        { agent, signal: this.signal, headers: { 'user-agent': 'memoh-workspace', accept } },
+        {
+          agent,
+          signal: signal ? AbortSignal.any([this.signal, signal]) : this.signal,
+          headers: { 'user-agent': 'memoh-workspace', accept, ...extra },
+        },
         (r) => {
           res = r;
           resolve(r);
@@ -219,6 +284,9 @@ export interface Meter {
 export class TransientError extends Error {
   override readonly name = 'TransientError';
 }
+
+/** A server that announced ranges and then did not serve one: the file is fetched again on one connection. */
+export class RangeRefused extends TransientError {}
 
 export class NotFoundError extends StageError {
   constructor(

@@ -14,13 +14,15 @@ export interface FormatChoice {
 }
 
 /**
- * Below this rate (bytes per second on one connection) the smaller .tar.xz wins; above it, decoding xz becomes the
+ * Below this rate (bytes per second, over all the connections a large archive gets: see RangedBody) the smaller
+ * .tar.xz wins; above it, decoding xz becomes the
  * slower part and the .tar.gz wins. A Node.js distribution's .tar.gz is ~1.6× its .tar.xz; `xz -dc -T0` (a child,
  * on the other core, several threads for multi-block archives) takes about 16 MB/s of input on this 2-core
  * machine, against zlib's 30–40: the costs meet at ~26 MB/s. Measured side by side (BENCHMARKS.md, loaded
  * machine): at 20 MB/s per connection xz took 5.5 s where gz took 7.4 s; on loopback gz 4.2 s, xz 9.8 s. The
  * threshold sits above the meeting point because choosing gz on a slow line costs far more (60% more bytes)
- * than choosing xz on a fast one.
+ * than choosing xz on a fast one. Since large archives come over 4 connections, a 20 MB/s-per-connection line
+ * measures ~40-60 MB/s and gets .tar.gz; a shared line measures what it is, however many connections share it.
  */
 export const XZ_BELOW_BYTES_PER_SECOND = 32e6;
 /** The probe: decide once this much has arrived, or after PROBE_MS with at least PROBE_MIN_BYTES. */
@@ -36,7 +38,7 @@ export interface Probe {
   ms: number;
   minBytes: number;
   /** Called once with what arrived (timed from the request); returns the format to go on with. */
-  decide(m: { file: string; bytes: number; ms: number; ended: boolean }): ArchiveFormat;
+  decide(m: { file: string; bytes: number; ms: number; ended: boolean; connections?: number }): ArchiveFormat;
 }
 
 /**
@@ -89,7 +91,8 @@ export class FormatChooser {
               ms: Math.round(m.ms),
               bytesPerSecond: Math.round(Math.min(rate, 1e12)),
             };
-            const measured = `${mbps(rate)} measured from asking for ${m.file} to its first ${(m.bytes / 1e6).toFixed(1)} MB${m.ended ? ' (all of it)' : ''}`;
+            const over = (m.connections ?? 1) > 1 ? ` over ${m.connections} connections` : '';
+            const measured = `${mbps(rate)} measured from asking for ${m.file} to its first ${(m.bytes / 1e6).toFixed(1)} MB${m.ended ? ' (all of it)' : ''}${over}`;
             const c: FormatChoice =
               rate < this.xzBelow
                 ? {

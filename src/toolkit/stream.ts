@@ -9,6 +9,7 @@ import type { ArchiveCache } from './cache.js';
 import { Digester, type Expected } from './checksum.js';
 import { bodyError, checkComplete, type Fetcher, type Meter, type Source } from './fetch.js';
 import { type ArchiveFormat, FormatSwitch, type Probe } from './format.js';
+import { RangedBody } from './ranged.js';
 import { extractor as untar } from './untar.js';
 
 export interface ExtractSpec {
@@ -62,7 +63,7 @@ export async function fetchAndExtract(f: Fetcher, spec: ExtractSpec, cache?: Arc
     // and an instant taken before anything is sent cannot be late, as a first byte read by a busy process can.
     const asked = spec.probe ? { at: performance.now(), blocked: new BlockedClock().start() } : undefined;
     try {
-      const { body, size } = await f.open(spec.src);
+      const { body, size } = await f.stream(spec.src);
       const r = await extractOnce(spec, body, size, {
         tee: keep,
         meter: f.meter(spec.src, size),
@@ -113,6 +114,8 @@ async function extractOnce(
       extractError = err;
     }
   };
+  const ranged = body instanceof RangedBody ? body : undefined;
+  const received = () => ranged?.received ?? 0;
   // While probing, chunks are only counted and held: the time they take to arrive is the line's alone, not
   // the decoder's (whose backpressure would otherwise slow the transfer it is meant to measure).
   let held: Buffer[] | undefined = probe ? [] : undefined;
@@ -129,7 +132,11 @@ async function extractOnce(
     // for a line of 5 MB/s).
     const ms = performance.now() - firstAt;
     const lineMs = Math.max(ms - (blocked?.stop() ?? 0), ms / 1.5);
-    const format = probe?.decide({ file: spec.src.file, bytes: heldBytes, ms: lineMs, ended }) ?? spec.format;
+    // Over several connections the line is what all of them delivered, not only the bytes already in order.
+    const bytes = Math.max(heldBytes, received());
+    const format =
+      probe?.decide({ file: spec.src.file, bytes, ms: lineMs, ended, connections: ranged?.connections ?? 1 }) ??
+      spec.format;
     // A body that already arrived whole is kept, whatever the verdict.
     if (!ended && format !== (spec.format ?? 'gz')) throw new FormatSwitch(format ?? 'gz');
     for (const c of chunks) await feed(c);
@@ -145,7 +152,11 @@ async function extractOnce(
         held.push(chunk);
         heldBytes += chunk.length;
         const ms = performance.now() - firstAt;
-        if (heldBytes >= probe.bytes || (ms >= probe.ms && heldBytes >= probe.minBytes)) await verdict(false);
+        const got = Math.max(heldBytes, received());
+        // Several connections pay their round trips at the start: measured over twice the bytes, the rate
+        // is the line's sustained one, not mostly latency.
+        if (got >= probe.bytes * ((ranged?.connections ?? 1) > 1 ? 2 : 1) || (ms >= probe.ms && got >= probe.minBytes))
+          await verdict(false);
         continue;
       }
       await feed(chunk);

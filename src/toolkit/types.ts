@@ -26,8 +26,10 @@ export type ToolkitRequest = Options['toolkit'] & {
   flavours?: readonly Flavour[];
   /** The Node.js tarballs' format; default `auto` (measured on the line during the build). */
   archiveFormat?: FormatMode;
-  /** `auto`'s threshold: a line slower than this (bytes/s on one connection) gets .tar.xz. Tests move it; default 32 MB/s. */
+  /** `auto`'s threshold: a line slower than this (bytes/s, over the connections a large file gets) gets .tar.xz. Tests move it; default 32 MB/s. */
   xzBelowBytesPerSecond?: number;
+  /** Connections per large archive (HTTP ranges, read in order); default 4, 1 for one connection per file. */
+  connections?: number;
 };
 
 /** How an artefact's integrity was established. */

@@ -1,7 +1,7 @@
 // Every mirror fault the toolkit stage promises to handle, injected on the wire by the loopback mirror:
 // transient ones are retried into a good toolkit, the others fail with an error that names the file, the
 // URL or the option to change, and after every failure the output dir is byte-for-byte what it was.
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { linkTree } from '../../src/toolkit/cache.js';
@@ -60,6 +60,16 @@ function setup(drop: string[] = []): { req: ToolkitRequest; out: string; before:
 
 const archiveOf = (rel: string) => `sha256-${fileSha256(served(rel))}`;
 
+/** Runs `fn` with the mirror behind a per-connection line, and puts loopback back after. */
+async function onLine<T>(line: { bytesPerSecond: number }, fn: () => Promise<T>): Promise<T> {
+  mirror.setLine({ ...line, shared: false });
+  try {
+    return await fn();
+  } finally {
+    mirror.setLine(undefined);
+  }
+}
+
 /** After a failure: the old toolkit untouched, no temp dir beside it, nothing left in the ledger. */
 function expectUnchanged(c: { out: string; before: string[]; ctx: TestContext }): void {
   expect(snapshot(c.out)).toEqual(c.before);
@@ -95,10 +105,68 @@ describe('transient faults are retried into a complete toolkit', () => {
 
   it('connection reset in the middle of the big Node tarball: retried from scratch, the tree is complete', async () => {
     const c = setup([archiveOf(`node/v${V}/${GLIBC}`)]);
-    mirror.fault(only(GLIBC), 'reset', { times: 1, bytes: 4 << 20 });
+    // Inside the plain GET's share (its first 4 MB; ranges of the rest, its parts, come over more connections).
+    mirror.fault(only(GLIBC), 'reset', { times: 1, bytes: 2 << 20 });
     const r = await buildToolkit(c.req, c.ctx);
     const reqs = mirror.requests.filter((q) => q.path.endsWith(GLIBC));
-    expect(reqs.map((q) => q.fault ?? 'ok')).toEqual(['reset', 'ok']);
+    expect(reqs.filter((q) => !q.range).map((q) => q.fault ?? 'ok')).toEqual(['reset', 'ok']);
+    expect(reqs.filter((q) => q.range).every((q) => !q.fault)).toBe(true);
+    expect(r.manifest.artefacts[0]?.sha256).toBe(fileSha256(served(`node/v${V}/${GLIBC}`)));
+    expect(snapshot(c.out)).toEqual(snapshot(join(work, 'seed-out')));
+  });
+
+  it('connection reset in one range of the big Node tarball: the file is retried from its start, the tree is complete', async () => {
+    const c = setup([archiveOf(`node/v${V}/${GLIBC}`)]);
+    mirror.fault(only(GLIBC), 'reset', { times: 1, bytes: 1 << 20, ranged: true });
+    // A line slower than the 48 MB/s a single connection must beat to be left alone: the file is split.
+    const r = await onLine({ bytesPerSecond: 16e6 }, () => buildToolkit(c.req, c.ctx));
+    const reqs = mirror.requests.filter((q) => q.path.endsWith(GLIBC));
+    const size = statSync(served(`node/v${V}/${GLIBC}`)).size;
+    // Two transfers (two plain GETs), the first broken by the reset of one of its ranges.
+    expect(reqs.filter((q) => !q.range)).toHaveLength(2);
+    expect(reqs.filter((q) => q.fault === 'reset')).toHaveLength(1);
+    expect(reqs.find((q) => q.fault === 'reset')?.range).toMatch(/^bytes=\d+-\d+$/);
+    // The second transfer's ranges are whole and cover the file from where its GET stopped to the end.
+    const second = reqs.slice(reqs.lastIndexOf(reqs.filter((q) => !q.range)[1] as (typeof reqs)[number]) + 1);
+    const spans = second.map((q) => (q.range ?? '').replace('bytes=', '').split('-').map(Number) as [number, number]);
+    expect(second.every((q) => q.status === 206 && q.complete)).toBe(true);
+    spans.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]?.[0]).toBe((spans[i - 1]?.[1] ?? 0) + 1);
+    expect(spans.at(-1)?.[1]).toBe(size - 1);
+    expect(
+      c.ctx.reporter.lines.some(
+        (l) => l.level === 'warn' && new RegExp(`^${GLIBC.replace(/\./g, '\\.')}: connection lost`).test(l.message),
+      ),
+    ).toBe(true);
+    expect(r.manifest.artefacts[0]?.sha256).toBe(fileSha256(served(`node/v${V}/${GLIBC}`)));
+    expect(snapshot(c.out)).toEqual(snapshot(join(work, 'seed-out')));
+  });
+
+  it('a server that announces ranges and then does not serve one: the file comes again on one connection', async () => {
+    const c = setup([archiveOf(`node/v${V}/${GLIBC}`)]);
+    // Every range request gets a plain 200 (as from a server whose If-Range no longer matches).
+    mirror.fault(only(GLIBC), '200', { ranged: true });
+    const r = await onLine({ bytesPerSecond: 16e6 }, () => buildToolkit(c.req, c.ctx));
+    const reqs = mirror.requests.filter((q) => q.path.endsWith(GLIBC));
+    const heads = reqs.filter((q) => !q.range && !q.fault);
+    expect(heads).toHaveLength(2);
+    // After the refusal, the second transfer is that one plain GET, whole.
+    expect(reqs.slice(reqs.indexOf(heads[1] as (typeof reqs)[number]))).toEqual([heads[1]]);
+    expect(heads[1]?.complete).toBe(true);
+    expect(
+      c.ctx.reporter.lines.some(
+        (l) => l.level === 'warn' && l.message.startsWith(`${GLIBC}: range `) && /HTTP 200/.test(l.message),
+      ),
+    ).toBe(true);
+    expect(r.manifest.artefacts[0]?.sha256).toBe(fileSha256(served(`node/v${V}/${GLIBC}`)));
+    expect(snapshot(c.out)).toEqual(snapshot(join(work, 'seed-out')));
+  });
+
+  it('one connection per file when asked (connections: 1): no ranges at all', async () => {
+    const c = setup([archiveOf(`node/v${V}/${GLIBC}`)]);
+    const r = await onLine({ bytesPerSecond: 16e6 }, () => buildToolkit({ ...c.req, connections: 1 }, c.ctx));
+    const reqs = mirror.requests.filter((q) => q.path.endsWith(GLIBC));
+    expect(reqs.map((q) => q.range ?? q.status)).toEqual([200]);
     expect(r.manifest.artefacts[0]?.sha256).toBe(fileSha256(served(`node/v${V}/${GLIBC}`)));
     expect(snapshot(c.out)).toEqual(snapshot(join(work, 'seed-out')));
   });

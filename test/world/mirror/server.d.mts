@@ -23,6 +23,8 @@ export interface FaultOptions {
   at?: number[];
   /** Any kind: wait this long before answering. */
   delayMs?: number;
+  /** Match only requests with a Range header (the parts of a file fetched over several connections). */
+  ranged?: boolean;
 }
 
 export interface FaultHandle {

@@ -63,8 +63,9 @@ const normVersion = (v) => String(v).replace(/^v/, '');
 /**
  * The line between the mirror and its clients, as a model: every request waits `latencyMs` before it is
  * answered (a round trip), and body bytes leave no faster than `bytesPerSecond`, either on each connection
- * separately (a CDN: more connections, more throughput) or on one line all connections share (a slow access
- * link: more connections only split it). Bytes are scheduled on a virtual clock per line, so timer lateness
+ * separately (a CDN: more connections, more throughput; a client may fetch one file as several ranges, each
+ * on its own connection and its own share) or on one line all connections share (a slow access link: more
+ * connections only split it). Bytes are scheduled on a virtual clock per line, so timer lateness
  * under load makes the line slower, never faster, and never lets it catch up in a burst beyond one piece.
  * @param {{bytesPerSecond?: number, shared?: boolean, latencyMs?: number} | undefined} line
  */
@@ -151,9 +152,12 @@ export async function startMirror(options = {}) {
     return m && omitted.has(m[1]);
   };
 
-  const takeFault = (p) => {
+  const takeFault = (p, ranged) => {
     for (let i = 0; i < faults.length; i++) {
       const f = faults[i];
+      // `ranged: true` faults only a request for a part of a file (a Range header), as a client fetching one
+      // file over several connections makes them.
+      if (f.opts.ranged && !ranged) continue;
       if (typeof f.match === 'string' ? p.includes(f.match) : f.match.test(p)) {
         f.handle.hits++;
         if (f.times !== undefined && --f.times <= 0) faults.splice(i, 1);
@@ -276,7 +280,7 @@ export async function startMirror(options = {}) {
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return finish(405, 'method not allowed\n', { allow: 'GET, HEAD' });
 
-    const f = takeFault(p);
+    const f = takeFault(p, Boolean(req.headers.range));
     if (f) entry.fault = f.kind;
     const go = () => {
       if (f?.kind === 'hang') return; // never answer; close() or the client ends it
