@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { gunzipSync, inflateRawSync } from 'node:zlib';
-import { StageError } from '../core/errors.js';
+import { errorMessage, StageError } from '../core/errors.js';
 import { apkQ1, checkDigest, type Expected } from './checksum.js';
 import type { Source } from './fetch.js';
 import type { ArtefactRecord } from './types.js';
@@ -62,7 +62,7 @@ export async function installApk(
   try {
     members = gzipMembers(apk);
   } catch (err) {
-    throw fail(`not an apk package: ${(err as Error).message}`);
+    throw fail(`not an apk package: ${errorMessage(err)}`);
   }
   // An apk is gzip segments: [signature], control (.PKGINFO first), data.
   const first = members[0] ? (tarEntries(gunzipSync(members[0]))[0]?.name ?? '') : '';
@@ -89,7 +89,7 @@ export async function installApk(
     tar.write(gunzipSync(data));
     tar.end();
   } catch (err) {
-    throw fail(`its data segment does not extract: ${(err as Error).message}`);
+    throw fail(`its data segment does not extract: ${errorMessage(err)}`);
   }
   return {
     name: rec.name,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { errorMessage, InputError } from '../core/errors.js';
+import { errorCode, errorMessage, InputError } from '../core/errors.js';
 import { ARCHES, type Arch } from '../core/platform.js';
 import { FLAVOURS, type ToolkitManifest } from './types.js';
 
@@ -18,7 +18,7 @@ export async function readToolkitManifest(dir: string, input = '--toolkit'): Pro
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    const code = errorCode(err);
     throw new InputError(
       input,
       `cannot read ${file} (${code})`,
