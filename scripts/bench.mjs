@@ -26,7 +26,6 @@ const quick = argv.includes('--quick');
 const OUT = opt('out', join(REPO, 'BENCHMARKS.md'));
 const REPS = quick ? 1 : 3;
 const START_RUNS = quick ? 10 : 21;
-const WORLD = process.env.MEMOH_WORLD_DIR ?? '/var/cache/memoh-world';
 const CLI = join(REPO, 'dist', 'cli.js');
 const MB = 1e6;
 const TARGET = { startMs: 150, distBytes: 3 * MB, runRssMB: 150 };
@@ -123,12 +122,11 @@ function distSize() {
   return { bytes, files };
 }
 
-/** A full `run` as the demo does it (test-world mirror and stand-in bridge); /usr/bin/time gives the peak RSS. */
+/** A full `run` as the demo does it (the embedded default, test-world mirrors); /usr/bin/time gives the peak RSS. */
 async function fullRun(urls, cacheDir) {
   const tmp = mkdtempSync(join(os.tmpdir(), 'memoh-bench-run-'));
   const timeFile = join(tmp, 'time');
   try {
-    const arch = os.arch() === 'arm64' ? 'arm64' : 'amd64';
     const args = [
       '-f',
       '%M %e',
@@ -148,8 +146,6 @@ async function fullRun(urls, cacheDir) {
       urls.uv,
       '--alpine-mirror',
       urls.alpine,
-      '--bridge',
-      join(WORLD, 'bridge', `bridge-linux-${arch}`),
       '--cache-dir',
       cacheDir,
     ];
