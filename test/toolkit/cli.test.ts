@@ -1,10 +1,11 @@
 // `memoh-workspace toolkit` as users run it: the bundled dist/cli.js in a subprocess, against the loopback
 // mirror. Exit codes: 0 built, 1 download/verification failure, 2 bad input.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli } from '../support/cli.js';
 import { snapshot } from '../support/files.js';
+import { mirrorFlags } from '../support/mirror.js';
 import { rmrf } from '../support/tmp.js';
 import { type Mirror, startMirror } from '../world/mirror/server.mjs';
 import { CLI } from '../world/paths.js';
@@ -25,36 +26,9 @@ afterAll(async () => {
 });
 
 /** Async (the mirror serves from this process, so a blocking spawnSync would starve it). */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'toolkit', ...args], {
-      env: { ...process.env, XDG_CACHE_HOME: join(work, 'xdg') },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => startCli(['toolkit', ...args], { XDG_CACHE_HOME: join(work, 'xdg') }, 240_000).done;
 
-const mirrors = () => [
-  '--node-mirror',
-  mirror.urls.node,
-  '--node-musl-mirror',
-  mirror.urls.nodeMusl,
-  '--npm-mirror',
-  mirror.urls.npm,
-  '--uv-mirror',
-  mirror.urls.uv,
-  '--alpine-mirror',
-  mirror.urls.alpine,
-];
+const mirrors = () => mirrorFlags(mirror);
 
 describe('memoh-workspace toolkit', () => {
   it('builds (exit 0), prints the result as JSON, and a second run is served from the cache', async () => {
