@@ -85,6 +85,11 @@ async function toolkit(): Promise<string> {
   return toolkitAt(join(work, 'toolkit'), mirror, join(work, 'cache-full'));
 }
 
+/** `run` arguments for `image` on that toolkit with the stand-in bridge, JSON out; `extra` goes before --json. */
+async function onToolkit(image: string, extra: string[] = []): Promise<string[]> {
+  return ['--toolkit', await toolkit(), '--image', image, '--pull', 'never', '--bridge', BRIDGE, ...extra, '--json'];
+}
+
 /** A fresh cache dir holding hard links to the archives of every artefact except `drop`. */
 async function seededCache(name: string, drop: string[] = []): Promise<string> {
   if (!existsSync(archives)) await toolkit();
@@ -270,17 +275,7 @@ describe('the workspace dies under the suite', () => {
     } finally {
       execFileSync('docker', ['rm', '-f', base], { stdio: 'ignore' });
     }
-    const run = startRun(work, `${prefix}-crash`, [
-      '--toolkit',
-      await toolkit(),
-      '--image',
-      tag,
-      '--pull',
-      'never',
-      '--bridge',
-      BRIDGE,
-      '--json',
-    ]);
+    const run = startRun(work, `${prefix}-crash`, await onToolkit(tag));
     const r = await run.finished(60_000);
     expect(r.code, r.stderr).toBe(1);
     const smoke = rowOf(report(r.stdout), tag, 'smoke');
@@ -297,19 +292,7 @@ describe('the workspace dies under the suite', () => {
   it('the workspace container killed (docker kill) during a user check: workspace.alive says exit code 137', async () => {
     const checks = join(work, 'hold.toml');
     writeFileSync(checks, '[[command]]\nname = "hold"\ncommand = "sleep 3; echo held"\nstdout = "held"\n');
-    const run = startRun(work, `${prefix}-kill`, [
-      '--toolkit',
-      await toolkit(),
-      '--image',
-      IMAGE,
-      '--pull',
-      'never',
-      '--bridge',
-      BRIDGE,
-      '--checks',
-      checks,
-      '--json',
-    ]);
+    const run = startRun(work, `${prefix}-kill`, await onToolkit(IMAGE, ['--checks', checks]));
     const name = `workspace-${run.botId}`;
     await until(
       'the user checks to start',
@@ -347,19 +330,7 @@ describe('the workspace dies under the suite', () => {
         'stdout = "^419430400\\\\s*$"',
       ].join('\n'),
     );
-    const run = startRun(work, `${prefix}-oom`, [
-      '--toolkit',
-      await toolkit(),
-      '--image',
-      IMAGE,
-      '--pull',
-      'never',
-      '--bridge',
-      BRIDGE,
-      '--checks',
-      checks,
-      '--json',
-    ]);
+    const run = startRun(work, `${prefix}-oom`, await onToolkit(IMAGE, ['--checks', checks]));
     const name = `workspace-${run.botId}`;
     await until('the workspace container to run', 60_000, () => containerState(name) === 'running');
     // Memoh sets no memory limit; the engine can add one to the running container (cgroup v1 and v2 alike).
@@ -453,17 +424,7 @@ describe('the Docker engine goes away', () => {
       return ctx.skip(
         'not root, or no dockerd behind /var/run/docker.pid (test/world/engine.sh starts one): cannot stop and restart the engine',
       );
-    const run = startRun(work, `${prefix}-engine`, [
-      '--toolkit',
-      await toolkit(),
-      '--image',
-      IMAGE,
-      '--pull',
-      'never',
-      '--bridge',
-      BRIDGE,
-      '--json',
-    ]);
+    const run = startRun(work, `${prefix}-engine`, await onToolkit(IMAGE));
     const waiting = /the Docker engine does not answer \(.*\): waiting up to 30 s to remove container workspace-/;
     await until('the bridge suite to start', 60_000, () => run.stderr().includes('── bridge smoke suite'));
     let downMs = 0;
