@@ -4,6 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import TOML from '@iarna/toml';
 import defaultToml from '../../conf/default.toml?raw';
 import cnToml from '../../conf/presets/cn.toml?raw';
+import type { FailOn } from '../core/check.js';
 import type { Backend, BridgeTls, EraChoice } from '../core/era.js';
 import { errorCode, InputError } from '../core/errors.js';
 import { type Arch, hostArch, type Platform, parseArch, parsePlatform, platformOf } from '../core/platform.js';
@@ -70,7 +71,7 @@ export interface Options {
     platforms: Platform[];
     pull: Pull;
     concurrency: number;
-    failOn: 'error' | 'warning';
+    failOn: FailOn;
   };
   smoke: {
     bridge: string;
@@ -414,7 +415,7 @@ export function resolveOptions(layers: Layer[], env: NodeJS.ProcessEnv = process
       platforms,
       pull,
       concurrency: v.int('run.concurrency'),
-      failOn: str('run.fail_on') as 'error' | 'warning',
+      failOn: str('run.fail_on') as FailOn,
     },
     smoke: {
       bridge: str('smoke.bridge'),

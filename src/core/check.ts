@@ -3,6 +3,9 @@ import { errorMessage } from './errors.js';
 /** The one result shape every stage reports: the built-in suites, user checks and validation alike. */
 export type Status = 'pass' | 'warn' | 'fail' | 'skip';
 
+/** What fails a run: a failed check only, or a warning too. */
+export type FailOn = 'error' | 'warning';
+
 export interface Check {
   /** Stable id, e.g. `platform`, `exec.exit-code`, `user.node-works`. */
   id: string;

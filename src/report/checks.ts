@@ -1,4 +1,4 @@
-import type { Check, Status } from '../core/check.js';
+import type { Check, FailOn, Status } from '../core/check.js';
 
 /**
  * The one place a status becomes words, and the one check-list printer: every command and both
@@ -12,8 +12,6 @@ const EMOJI: Record<Status, string> = { pass: '✅', warn: '⚠️', fail: '❌'
 export function mark(status: Status): string {
   return `${EMOJI[status]} ${status}`;
 }
-
-export type FailOn = 'error' | 'warning';
 
 /** The fail-on-warning rule: whether a status fails the run (exit code 1, the Action's `result`). */
 export function failing(status: Status, failOn: FailOn): boolean {

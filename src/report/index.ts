@@ -1,9 +1,10 @@
+import type { FailOn } from '../core/check.js';
 import { type Check, type Status, worst } from '../core/check.js';
 import type { Era } from '../core/era.js';
 import { redactDeep } from '../core/redact.js';
-import { checkLines, type FailOn, LABEL, mark, resultOf } from './checks.js';
+import { checkLines, LABEL, mark, resultOf } from './checks.js';
 
-export { checkLines, type FailOn, failing, LABEL, mark, resultOf } from './checks.js';
+export { checkLines, failing, LABEL, mark, resultOf } from './checks.js';
 export * from './stages.js';
 
 /**
