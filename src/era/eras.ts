@@ -20,14 +20,12 @@ export interface EraMount {
 
 /**
  * What validation needs to know about an era: which paths Memoh mounts over the image, whether the image must
- * carry the contract, where the toolkit comes from, who creates /data and what replaces the image's ENTRYPOINT.
+ * carry the contract, who creates /data and what replaces the image's ENTRYPOINT.
  */
 export interface ImageEra {
   mounts: readonly EraMount[];
   /** The image must pass Memoh's workspace contract (v0.18 §3). */
   contract: boolean;
-  /** The toolkit is the host's, mounted at /opt/memoh/toolkit (so --toolkit can be judged against the image). */
-  hostToolkit: boolean;
   /** Only glibc images work: the toolkit the image carries is built glibc-only (MEMOH_TOOLKIT_GLIBC_ONLY=1). */
   glibcOnly: boolean;
   dataCreatedBy: string;
@@ -58,7 +56,10 @@ export interface WorkspaceEra {
    * /etc/localtime link (internal/container/host.go).
    */
   tz: 'server-env' | 'server-detect';
-  /** v3: the host runtime dir brings the toolkit; v0.18: the image carries its own. */
+  /**
+   * v3: the host runtime dir brings the toolkit (so a built --toolkit is judged against the image); v0.18: the
+   * image carries its own.
+   */
   toolkitFrom: 'runtime-dir' | 'image';
   /** Where the stand-in bridge's break switch goes: next to the bridge (v3 runtime dir) or in the socket dir. */
   breakSwitchIn: 'runtime-dir' | 'socket-dir';
@@ -87,7 +88,6 @@ export const ERA_DESCRIPTIONS: Record<Era, EraDescription> = {
     image: {
       mounts: [{ path: RUNTIME_MOUNT, what: 'the read-only runtime mount', source: 'dir' }, SOCKET_DIR],
       contract: false,
-      hostToolkit: true,
       glibcOnly: false,
       dataCreatedBy: 'the bridge creates it (0750)',
       process: `Memoh's command replaces it with ${BRIDGE_IN_CONTAINER}, so it never runs (a workspace start must reset it)`,
@@ -112,7 +112,6 @@ export const ERA_DESCRIPTIONS: Record<Era, EraDescription> = {
     image: {
       mounts: [{ path: BRIDGE_IN_CONTAINER, what: 'the read-only bridge mount', source: 'file' }, SOCKET_DIR],
       contract: true,
-      hostToolkit: false,
       glibcOnly: true,
       dataCreatedBy: 'Memoh creates it over the bridge at setup (Mkdir, 0750)',
       process: `the containerd backend replaces it with ${TINI} -g -- ${BRIDGE_IN_CONTAINER}, so it never runs; the docker backend keeps it and hands it that command as arguments, so it must exec them`,

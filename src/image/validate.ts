@@ -144,7 +144,8 @@ async function validateOne(ref: ImageRef, platform: Platform, env: Env): Promise
   add('image.user', userCheck(image, facts));
   add('image.hidden-mounts', hiddenMountsCheck(facts, rules));
   add('image.data', dataCheck(image, facts, rules));
-  const toolkit = toolkitSkip(env.toolkits, platform, rules, platformResult);
+  const hostToolkit = ERA_DESCRIPTIONS[era.era].workspace.toolkitFrom === 'runtime-dir';
+  const toolkit = toolkitSkip(env.toolkits, platform, hostToolkit, platformResult);
   if (typeof toolkit === 'string') checks.push(skipped('image.toolkit', toolkit));
   else add('image.toolkit', toolkitCheck(toolkit, facts));
   add('image.size', sizeCheck(image));
@@ -271,11 +272,11 @@ function contractAbout(facts: FileFacts, verdict: ContractVerdict | undefined): 
 function toolkitSkip(
   toolkits: ToolkitRef[],
   platform: Platform,
-  rules: ImageEra,
+  hostToolkit: boolean,
   platformResult: Result,
 ): ToolkitRef | string {
   const toolkit = toolkits.find((t) => t.manifest.arch === platform.arch);
-  if (!rules.hostToolkit)
+  if (!hostToolkit)
     return "Memoh v0.18 runs the image's own toolkit (see image.contract-executables): a built --toolkit is judged in the v3 era only";
   if (toolkits.length === 0) return 'no --toolkit given';
   if (!toolkit)

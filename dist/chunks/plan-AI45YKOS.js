@@ -1,3 +1,0 @@
-import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __fu(new URL('.', import.meta.url));
-import{b as r}from"./chunk-KDKRWQS2.js";import"./chunk-PKSUOX5G.js";import"./chunk-MYOSIEXB.js";import"./chunk-7UI5ZGGZ.js";import"./chunk-UK6NXNSW.js";import"./chunk-EWVSA3MM.js";import{c as m,d as t,e as a,g as i}from"./chunk-H2TUJDWY.js";import"./chunk-DIU3A273.js";import{h as n}from"./chunk-NON2KR5U.js";import"./chunk-QWFWNJFA.js";function l(d){let p=d.command("plan");m(t(p),["workspace","run"]).action(o=>i(o,async()=>(process.stdout.write(`${JSON.stringify(r(a(o)))}
-`),n.ok)))}export{l as register};
