@@ -66,6 +66,8 @@ function builtinChecks(
   // The checks that wait (timeouts, PTY sessions, reaping) start first; every check that judges no exit code
   // (file RPCs, command output) runs while they wait. Exact exit codes run one at a time after them where the
   // bridge has its own reaper to race with (v3 up to v0.17); without one (v0.18) they need no quiet either.
+  // The race check wants no quiet in any era: it provokes the race on purpose, and the waiting Execs beside it
+  // only make a racing bridge show its defect more surely (it is judged by name, a warning in v3).
   const exec = execChecks(options, rules, caps);
   const quiet = !rules.isNew('noOwnReaper');
   const alongside = (specs: CheckSpec[]): CheckSpec[] => specs.map((s) => ({ ...s, alongside: true }));
@@ -80,8 +82,8 @@ function builtinChecks(
     // What Memoh v0.18 does once the bridge answers: the image contract, then the template bootstrap (after
     // templates.not-seeded, which must see /data as the bridge left it).
     ...(rules.era === 'v0.18' ? alongside(workspaceContractChecks()) : []),
+    ...alongside([reaperRaceCheck(options, rules)]),
     ...exact(exec.filter((s) => !s.waitsOnly)),
-    ...exact([reaperRaceCheck(options, rules)]),
     // SIGTERM ends the workspace, so it is last.
     cleanupCheck(),
     lifecycleCheck(hooks, rules, caps, conn),

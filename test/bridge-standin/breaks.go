@@ -39,6 +39,7 @@ var knownBreaks = map[string]string{
 	"exec-no-exit-msg":       "Exec ends the call without the final EXIT message",
 	"pty-no-term":            "PTY Exec does not set TERM=xterm-256color",
 	"pty-no-resize":          "PTY Exec ignores resize (initial and later); always 80x24",
+	"pty-half-close-kills":   "PTY Exec kills the session when the client half-closes",
 	"no-path-append":         "PATH is not extended with :/opt/memoh/toolkit/bin",
 	"no-template-seed":       "templates are not copied from /opt/memoh/templates into /data",
 	"no-reaper":              "no PID-1 zombie-reaping loop",

@@ -205,6 +205,9 @@ func (s *server) execPTY(stream pb.ContainerService_ExecServer, cfg *pb.ExecInpu
 		for {
 			in, err := stream.Recv()
 			if err != nil {
+				if err == io.EOF && s.br.on("pty-half-close-kills") {
+					_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				}
 				return
 			}
 			if r := in.GetResize(); r != nil && r.GetCols() > 0 && r.GetRows() > 0 && !s.br.on("pty-no-resize") {

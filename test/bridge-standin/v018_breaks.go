@@ -27,6 +27,7 @@ var knownBreaksV018 = map[string]string{
 	"exec-no-timeout":        "pipe-mode Exec has no timeout at all (explicit, default 30 s)",
 	"pty-no-term":            knownBreaks["pty-no-term"],
 	"pty-no-resize":          knownBreaks["pty-no-resize"],
+	"pty-half-close-kills":   knownBreaks["pty-half-close-kills"],
 	// v0.18 behaviours.
 	"reflection-v1alpha-only":     "reflection served only as grpc.reflection.v1alpha (no v1)",
 	"msg-4mib":                    "grpc-go default message limits (4 MiB receive) instead of 16 MiB",

@@ -470,6 +470,10 @@ var probes = map[string]probe{
 	"pty-no-term": {check: func(t *testing.T, b *bridge) bool {
 		return execOK(b, &pb.ExecInput{Command: "echo $TERM", Pty: true}).stdout == "xterm-256color\r\n"
 	}},
+	"pty-half-close-kills": {check: func(t *testing.T, b *bridge) bool {
+		// tryExec half-closes after the config: the session must still run to its end.
+		return execOK(b, &pb.ExecInput{Command: "sleep 0.3; echo done", Pty: true}).stdout == "done\r\n"
+	}},
 	"pty-no-resize": {check: func(t *testing.T, b *bridge) bool {
 		return execOK(b, &pb.ExecInput{Command: "stty size", Pty: true, Resize: &pb.TerminalResize{Cols: 100, Rows: 30}}).stdout == "30 100\r\n"
 	}},

@@ -329,6 +329,9 @@ func (s *server) execPTY(stream pb.ContainerService_ExecServer, cfg *pb.ExecInpu
 		for {
 			in, err := stream.Recv()
 			if err != nil {
+				if err == io.EOF && s.br.on("pty-half-close-kills") {
+					killGroup()
+				}
 				return
 			}
 			if r := in.GetResize(); r != nil && r.GetCols() > 0 && r.GetRows() > 0 && !s.br.on("pty-no-resize") {

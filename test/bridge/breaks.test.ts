@@ -18,7 +18,8 @@ interface Want {
   detail: RegExp;
 }
 
-// v3: checks that observe exit codes all see the two exit-code breaks; PTY stdin is stdin too.
+// v3: checks that observe exit codes all see the two exit-code breaks; PTY stdin is stdin too. A missing EXIT
+// also fails pty.half-close, which judges its one EXIT and not the code.
 const EXIT_CODE_CHECKS = ['exec.exit-code', 'exec.signal', 'exec.timeout', 'pty.interactive', 'exec.reaper-race'];
 const V3: Record<string, Want> = {
   'no-reflection': {
@@ -70,10 +71,17 @@ const V3: Record<string, Want> = {
     fails: ['exec.stdin', 'pty.interactive', 'pty.size'],
     detail: /cat of stdin .*: got "", expected "BC"/,
   },
-  'exec-no-exit-msg': { fails: EXIT_CODE_CHECKS, detail: /exit 3: the call ended OK without an EXIT message/ },
+  'exec-no-exit-msg': {
+    fails: [...EXIT_CODE_CHECKS, 'pty.half-close'],
+    detail: /exit 3: the call ended OK without an EXIT message/,
+  },
   'pty-no-term': {
     fails: ['pty.term'],
     detail: /echo \$TERM .*got "dumb\\r\\nerr\\r\\n", expected "xterm-256color\\r\\nerr\\r\\n"/,
+  },
+  'pty-half-close-kills': {
+    fails: ['pty.half-close'],
+    detail: /PTY session half-closed at once: output "", 1 EXIT; expected "done" and EXIT/,
   },
   'pty-no-resize': {
     fails: ['pty.size'],
@@ -150,7 +158,10 @@ const V018: Record<string, Want> = {
     fails: [...EXIT_CODES_V018, 'mounts.bridge-readonly'],
     detail: /exit code of "exit 3": got 0, expected 3/,
   },
-  'exec-no-exit-msg': { fails: EXIT_CODES_V018, detail: /exit 3: the call ended OK without an EXIT message/ },
+  'exec-no-exit-msg': {
+    fails: [...EXIT_CODES_V018, 'pty.half-close'],
+    detail: /exit 3: the call ended OK without an EXIT message/,
+  },
   'exec-stderr-as-stdout': {
     fails: ['exec.streams', 'mounts.bridge-readonly'],
     detail: /STDOUT data: got "(out\\nerr\\n|err\\nout\\n)", expected "out\\n"/,
@@ -174,6 +185,10 @@ const V018: Record<string, Want> = {
   'pty-no-term': {
     fails: ['pty.term'],
     detail: /echo \$TERM .*got "dumb\\r\\nerr\\r\\n", expected "xterm-256color\\r\\nerr\\r\\n"/,
+  },
+  'pty-half-close-kills': {
+    fails: ['pty.half-close'],
+    detail: /PTY session half-closed at once: output "", 1 EXIT; expected "done" and EXIT/,
   },
   'pty-no-resize': {
     fails: ['pty.size'],
