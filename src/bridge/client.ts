@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
 import {
   containerServices,
   decodeFileDescriptor,
@@ -27,6 +28,7 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': 64 * 1024 * 1024,
   'grpc.max_send_message_length': -1,
   'grpc.enable_retries': 0,
+  'grpc.enable_channelz': 0,
 };
 
 export interface FileEntry {
@@ -198,14 +200,15 @@ export class BridgeClient {
     return { options: { deadline: Date.now() + deadlineMs }, signal: opts?.signal ?? this.defaults.signal };
   }
 
-  unary<Res>(name: string, request: object, label: string, opts?: CallOptions): Promise<Res> {
+  /** One unary call; `encoded`: the request is already its protobuf encoding, sent as it is. */
+  unary<Res>(name: string, request: object, label: string, opts?: CallOptions & { encoded?: boolean }): Promise<Res> {
     const m = this.method(name);
     const { options, signal } = this.callOptions(opts);
     return new Promise<Res>((resolve, reject) => {
       if (signal?.aborted) return reject(new Error(`${label}: cancelled`));
       const call = this.channel.makeUnaryRequest(
         m.path,
-        m.requestSerialize,
+        opts?.encoded ? (b: object) => b as Buffer : m.requestSerialize,
         m.responseDeserialize,
         request,
         new grpc.Metadata(),
@@ -240,7 +243,27 @@ export class BridgeClient {
   }
 
   async writeFile(path: string, content: string | Buffer, opts?: CallOptions): Promise<void> {
-    await this.unary('WriteFile', { path, content: Buffer.from(content) }, `WriteFile(${show(path)})`, opts);
+    const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+    await this.unary('WriteFile', { path, content: bytes }, `WriteFile(${show(path)})`, opts);
+  }
+
+  /**
+   * WriteFile of `size` zero bytes, for proving a bridge's message limit. The request is encoded once, into a
+   * zero-filled buffer whose pages the kernel maps only when written: the usual way (the content, then its
+   * protobuf encoding, then the gRPC frame) would hold three 17 MiB copies where this holds one, the frame.
+   */
+  async writeFileOfSize(path: string, size: number, opts?: CallOptions): Promise<void> {
+    const head = Buffer.concat([
+      this.method('WriteFile').requestSerialize({ path }),
+      // Field 2 (content), wire type 2 (length-delimited), then its length: protobuf's own varints.
+      protobuf.Writer.create()
+        .uint32((2 << 3) | 2)
+        .uint32(size)
+        .finish(),
+    ]);
+    const request = Buffer.alloc(head.length + size);
+    head.copy(request);
+    await this.unary('WriteFile', request, `WriteFile(${show(path)}, ${size} bytes)`, { ...opts, encoded: true });
   }
 
   async listDir(path: string, recursive = false, opts?: CallOptions): Promise<FileEntry[]> {
