@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import { BlockedClock, lineMs } from './blocked.js';
 import { RangeRefused, TransientError } from './fetch.js';
 
 /**
@@ -11,7 +12,8 @@ import { RangeRefused, TransientError } from './fetch.js';
  *
  * Only a line that needs it gets more connections: the plain GET's first bytes are timed, and when they came
  * at `fastBytesPerSecond` or more (loopback, a LAN: decoding is the bottleneck) that one response is the
- * whole file, as without ranges.
+ * whole file, as without ranges. Time this process could not read (its own work, the machine's load) is not
+ * the line's: a window that was mostly that is timed again, while the head's share leaves room for another.
  *
  * Memory stays bounded: the head response streams with backpressure; parts ahead of the reader are held in
  * memory, at most `connections - 1` of them (each `partBytes`), and the next part is asked for only when one
@@ -50,7 +52,9 @@ export class RangedBody extends Readable {
   private started = 1;
   /** Undecided until the head's first bytes are timed; then split into ranges, or not. */
   private split: boolean | undefined;
-  private readonly opened = performance.now();
+  private readonly blocked = new BlockedClock().start();
+  /** The decision's window: from when, from which byte of the head, and the blocked time before it. */
+  private window = { at: performance.now(), from: 0, blockedMs: 0 };
   private readonly stop = new AbortController();
 
   constructor(private readonly o: RangedOptions) {
@@ -75,8 +79,16 @@ export class RangedBody extends Readable {
    * reader cannot have paused the head yet (it holds less than the stream's buffer), so this is the line.
    */
   private decide(head: Part): void {
-    const secs = (performance.now() - this.opened) / 1000;
-    const fast = secs > 0 && head.got / secs >= this.o.fastBytesPerSecond;
+    const now = performance.now();
+    const ms = now - this.window.at;
+    const blockedMs = this.blocked.ms - this.window.blockedMs;
+    const line = lineMs(ms, blockedMs);
+    const fast = line <= 0 || ((head.got - this.window.from) / line) * 1000 >= this.o.fastBytesPerSecond;
+    if (!fast && blockedMs * 3 >= ms && head.got + this.o.decideBytes <= this.o.headBytes) {
+      this.window = { at: now, from: head.got, blockedMs: this.blocked.ms };
+      return;
+    }
+    this.blocked.stop();
     this.split = !fast && head.got < this.o.headBytes;
     if (!this.split) return;
     head.end = this.o.headBytes;
@@ -126,7 +138,7 @@ export class RangedBody extends Readable {
       if (this.parts[this.current] === p) {
         if (!this.push(chunk)) res.pause();
       } else p.chunks.push(chunk);
-      if (this.split === undefined && p.got >= this.o.decideBytes) this.decide(p);
+      if (this.split === undefined && p.got - this.window.from >= this.o.decideBytes) this.decide(p);
       if (p.got >= p.end - p.start) this.finish(p);
     });
     // A part ends only once: complete, or lost (the head's own end is ours, once its share is in).
@@ -177,6 +189,7 @@ export class RangedBody extends Readable {
   }
 
   override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    this.blocked.stop();
     this.stop.abort();
     for (const p of this.parts) if (!p.done) p.res?.destroy();
     cb(err);

@@ -5,6 +5,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { Duplex, type Readable, type TransformOptions } from 'node:stream';
 import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { errorMessage, StageError } from '../core/errors.js';
+import { BlockedClock, lineMs } from './blocked.js';
 import type { ArchiveCache } from './cache.js';
 import { Digester, type Expected } from './checksum.js';
 import { bodyError, checkComplete, type Fetcher, type Meter, type Source } from './fetch.js';
@@ -125,17 +126,14 @@ async function extractOnce(
   const verdict = async (ended: boolean) => {
     const chunks = held ?? [];
     held = undefined;
-    // Time this process could not read (its own synchronous work, or the machine's load) is not the line's:
-    // the kernel kept receiving meanwhile, and counting it would call a fast line slow on a busy machine. But
-    // what arrived during a block is counted, so discounting all of it would overrate a slow line: the
-    // discount is capped at a third of the window (a rate is overrated 1.5× at most, never past the threshold
-    // for a line of 5 MB/s).
+    // Time this process could not read (its own synchronous work, or the machine's load) is not the line's
+    // (see lineMs: overrated 1.5× at most, never past the threshold for a line of 5 MB/s).
     const ms = performance.now() - firstAt;
-    const lineMs = Math.max(ms - (blocked?.stop() ?? 0), ms / 1.5);
+    const line = lineMs(ms, blocked?.stop() ?? 0);
     // Over several connections the line is what all of them delivered, not only the bytes already in order.
     const bytes = Math.max(heldBytes, received());
     const format =
-      probe?.decide({ file: spec.src.file, bytes, ms: lineMs, ended, connections: ranged?.connections ?? 1 }) ??
+      probe?.decide({ file: spec.src.file, bytes, ms: line, ended, connections: ranged?.connections ?? 1 }) ??
       spec.format;
     // A body that already arrived whole is kept, whatever the verdict.
     if (!ended && format !== (spec.format ?? 'gz')) throw new FormatSwitch(format ?? 'gz');
@@ -187,36 +185,6 @@ async function extractOnce(
     );
   }
   return { sha256, bytes: digester.bytes };
-}
-
-/** Adds up the time the event loop was held past a short tick: how long this process could not read a socket. */
-class BlockedClock {
-  private timer: NodeJS.Timeout | undefined;
-  private total = 0;
-  private last = 0;
-  private static readonly TICK = 5;
-
-  start(): this {
-    this.last = performance.now();
-    this.timer = setInterval(() => {
-      const now = performance.now();
-      const late = now - this.last - BlockedClock.TICK;
-      if (late > BlockedClock.TICK) this.total += late;
-      this.last = now;
-    }, BlockedClock.TICK);
-    return this;
-  }
-
-  /** Stops counting (idempotent); the total so far, including a block still under way. */
-  stop(): number {
-    if (this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-      const late = performance.now() - this.last - BlockedClock.TICK;
-      if (late > BlockedClock.TICK) this.total += late;
-    }
-    return this.total;
-  }
 }
 
 /** Writing the extracted tree failed for a reason of the local filesystem (full, read-only, no permission). */
