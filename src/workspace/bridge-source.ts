@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { access, chmod, constants, readFile, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { access, chmod, constants, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, posix, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
@@ -259,9 +259,9 @@ const SEED_SERVICE = Buffer.from('mcpcontainer.ContainerService');
  * may sit beside it.
  */
 export async function bridgeEraFromBinary(path: string): Promise<EraHints['bridge']> {
-  const bin = await readFile(path);
-  const nofollow = bin.includes(NOFOLLOW);
-  if (bin.includes(BRIDGEPB_PATH)) {
+  const found = await mentions(path, [NOFOLLOW, BRIDGEPB_PATH, SEED_PATH, SEED_SERVICE]);
+  const nofollow = found.has(NOFOLLOW);
+  if (found.has(BRIDGEPB_PATH)) {
     if (nofollow)
       return { era: 'v0.18', why: 'the bridge binary has bridgepb method paths and the ReadRawNoFollow RPC (v0.18.0)' };
     return {
@@ -270,9 +270,9 @@ export async function bridgeEraFromBinary(path: string): Promise<EraHints['bridg
       guess: true,
     };
   }
-  if (bin.includes(SEED_PATH))
+  if (found.has(SEED_PATH))
     return { era: 'v3', why: 'the bridge binary has only /mcpcontainer.ContainerService/ methods (the seed)' };
-  if (bin.includes(SEED_SERVICE))
+  if (found.has(SEED_SERVICE))
     return {
       era: 'v3',
       why: 'the bridge binary mentions mcpcontainer.ContainerService (no full method paths in it)',
@@ -285,4 +285,22 @@ export async function bridgeEraFromBinary(path: string): Promise<EraHints['bridg
       guess: true,
     };
   return undefined;
+}
+
+/**
+ * Which of `needles` occur in the file, read as a stream: a bridge binary is 10+ MB, and read whole (once by
+ * the pipeline, once per smoke) it would sit in memory until the next full GC. Each chunk is searched with
+ * the end of the one before it, so a needle split across two chunks is found too.
+ */
+async function mentions(path: string, needles: readonly Buffer[]): Promise<Set<Buffer>> {
+  const found = new Set<Buffer>();
+  const overlap = Math.max(...needles.map((n) => n.length)) - 1;
+  let tail = Buffer.alloc(0);
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    const window = Buffer.concat([tail, chunk]);
+    for (const n of needles) if (!found.has(n) && window.includes(n)) found.add(n);
+    if (found.size === needles.length) break;
+    tail = window.subarray(Math.max(0, window.length - overlap));
+  }
+  return found;
 }
