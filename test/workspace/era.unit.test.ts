@@ -110,10 +110,9 @@ describe('the era a bridge binary says it is, without running it', () => {
   });
 
   it('finds the names in a binary of many read chunks, one of them split across two chunks', async () => {
-    // A file is read 64 KiB at a time: each name here straddles a chunk boundary.
-    const at = (offset: number, text: string) => 'x'.repeat(offset - 4 - 6) + text;
-    const first = at(64 * 1024, '/bridgepb.ContainerService/Stat');
-    const second = 'y'.repeat(128 * 1024 - 4 - first.length - 7) + 'ReadRawNoFollow';
+    // A file is read 64 KiB at a time: each name here straddles a chunk boundary (after the 4-byte ELF magic).
+    const first = `${'x'.repeat(64 * 1024 - 4 - 6)}/bridgepb.ContainerService/Stat`;
+    const second = `${'y'.repeat(128 * 1024 - 4 - first.length - 7)}ReadRawNoFollow`;
     expect(await bridgeEraFromBinary(fake(first, second, 'z'.repeat(300_000)))).toMatchObject({
       era: 'v0.18',
       why: expect.stringMatching(/ReadRawNoFollow RPC/),
