@@ -28,7 +28,6 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': 64 * 1024 * 1024,
   'grpc.max_send_message_length': -1,
   'grpc.enable_retries': 0,
-  'grpc.enable_channelz': 0,
 };
 
 export interface FileEntry {
