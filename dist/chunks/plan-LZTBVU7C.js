@@ -1,3 +1,0 @@
-import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __fu(new URL('.', import.meta.url));
-import{b as r}from"./chunk-773Z72AP.js";import"./chunk-BZMYTP3J.js";import"./chunk-MYOSIEXB.js";import"./chunk-UUCWJAKA.js";import"./chunk-J6J6QCFC.js";import"./chunk-E7APS2HG.js";import{c as m,d as t,e as a,g as i}from"./chunk-RQ4YWXWV.js";import"./chunk-TOCT64GK.js";import{h as n}from"./chunk-NON2KR5U.js";import"./chunk-QWFWNJFA.js";function l(d){let p=d.command("plan");m(t(p),["workspace","run"]).action(o=>i(o,async()=>(process.stdout.write(`${JSON.stringify(r(a(o)))}
-`),n.ok)))}export{l as register};
